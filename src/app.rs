@@ -1,0 +1,160 @@
+//! One invocation of rtask: load the project, select, then list, explain or run.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::cache::store::Store;
+use crate::cli::{Args, ColorChoice};
+use crate::dry_run::DryRun;
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::exec::interrupts::Interrupts;
+use crate::exec::scheduler::{self, Options};
+use crate::exec::session::Context;
+use crate::exit::Exit;
+use crate::fingerprint::Fingerprinter;
+use crate::project::Project;
+use crate::reporter::Outcome;
+use crate::ui::style::Painter;
+use crate::ui::{Ui, UiOptions, Verbosity, summary};
+use crate::{graph, list, select, taskfile};
+
+/// Whether rtask's own output (stderr) is coloured.
+pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            !environment.no_color()
+                && environment.get("TERM") != Some("dumb")
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
+    let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
+    let project = taskfile::load(&path, &environment)?;
+    let mut names = args.sessions.clone();
+    names.extend(args.session.iter().cloned());
+    let selected = select::select(&project, &names, &args.tags)?;
+    let stdout = |text: &str| {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(Error::Output)
+    };
+    if args.list {
+        stdout(&if args.json {
+            list::json(&project)
+        } else {
+            list::text(
+                &project,
+                &display_path(&project, &environment),
+                selected.as_deref(),
+            )
+        })?;
+        return Ok(Exit::Success);
+    }
+    let Some(selected) = selected else {
+        stdout(&list::text(
+            &project,
+            &display_path(&project, &environment),
+            None,
+        ))?;
+        return Ok(Exit::Success);
+    };
+    let order = graph::closure(&project.sessions, &selected);
+    let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
+    let skipped = skipped_dirs(&project);
+    let fingerprinter = Fingerprinter::new(&project.root, skipped.clone());
+    if args.dry_run {
+        let dry_run = DryRun {
+            project: &project,
+            environment: &environment,
+            store: store.as_ref(),
+            force: args.force,
+            posargs: &args.posargs,
+            fingerprinter: &fingerprinter,
+            skipped: &skipped,
+        };
+        stdout(&dry_run.explain(&order))?;
+        return Ok(Exit::Success);
+    }
+
+    let painter = Painter {
+        color: use_color(args.color, &environment),
+    };
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let ui = Ui::new(UiOptions {
+        painter,
+        verbosity,
+        progress: std::io::stderr().is_terminal()
+            && !environment.ci()
+            && verbosity != Verbosity::Quiet,
+        github: environment.github_actions(),
+    });
+    let interrupts = Interrupts::install().map_err(Error::Signals)?;
+    let context = Context {
+        project: &project,
+        environment: &environment,
+        store: store.as_ref(),
+        force: args.force,
+        posargs: &args.posargs,
+        fingerprinter: &fingerprinter,
+        interrupts: &interrupts,
+        reporter: &ui,
+        skipped: &skipped,
+    };
+    let options = Options {
+        jobs: args
+            .jobs
+            .map(usize::from)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        stop_on_first_error: args.stop_on_first_error,
+    };
+    let started = Instant::now();
+    let results = scheduler::run(&context, &order, &options);
+    let named: Vec<(&str, &Outcome)> = results
+        .iter()
+        .map(|(id, outcome)| (project.sessions[*id].name.as_str(), outcome))
+        .collect();
+    let all_good = results.iter().all(|(_, outcome)| outcome.succeeded());
+    if verbosity != Verbosity::Quiet || !all_good {
+        ui.line(summary::render(&named, started.elapsed(), painter).trim_end());
+    }
+    Ok(if interrupts.interrupted() {
+        Exit::Interrupted
+    } else if all_good {
+        Exit::Success
+    } else {
+        Exit::SessionFailed
+    })
+}
+
+/// The task file as messages show it: relative to the current directory when below it.
+fn display_path(project: &Project, environment: &Environment) -> String {
+    project
+        .task_file
+        .strip_prefix(&environment.current_dir)
+        .unwrap_or(&project.task_file)
+        .display()
+        .to_string()
+}
+
+/// Directories that are never inputs nor searched for outputs: rtask's state and the cache.
+fn skipped_dirs(project: &Project) -> Vec<PathBuf> {
+    let mut dirs = vec![project.root.join(".rtask"), project.cache_dir.clone()];
+    if let Ok(canonical) = project.cache_dir.canonicalize() {
+        dirs.push(canonical);
+    }
+    dirs.dedup();
+    dirs
+}

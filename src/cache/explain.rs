@@ -1,0 +1,131 @@
+//! Why a key differs from the newest entry of the same session, in people's words.
+
+use std::collections::BTreeMap;
+
+use crate::command;
+use crate::key::Ingredients;
+
+/// At most this many reasons are listed; the rest are counted.
+const MAX_REASONS: usize = 6;
+
+/// The differences between an entry's ingredients (`old`) and the current ones (`new`).
+pub fn differences(old: &Ingredients, new: &Ingredients) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if old.schema != new.schema {
+        reasons.push("rtask's key format changed".to_string());
+    }
+    if old.commands != new.commands {
+        let changed = old
+            .commands
+            .iter()
+            .zip(&new.commands)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| {
+                format!(
+                    "command changed: `{}` -> `{}`",
+                    command::display(a),
+                    command::display(b)
+                )
+            });
+        reasons.push(changed.unwrap_or_else(|| {
+            format!(
+                "number of commands changed: {} -> {}",
+                old.commands.len(),
+                new.commands.len()
+            )
+        }));
+    }
+    if old.shell != new.shell {
+        reasons.push("`shell` changed".to_string());
+    }
+    if old.cwd != new.cwd {
+        reasons.push(format!("`cwd` changed: `{}` -> `{}`", old.cwd, new.cwd));
+    }
+    map_changes(&mut reasons, "env", &old.env, &new.env);
+    let opt = |value: &Option<_>| if value.is_some() { "set" } else { "unset" };
+    for (name, value) in &new.env_inputs {
+        match old.env_inputs.get(name) {
+            Some(before) if before == value => {}
+            Some(before) => reasons.push(format!(
+                "env `{name}` changed ({} -> {})",
+                opt(before),
+                opt(value)
+            )),
+            None => reasons.push(format!("env `{name}` became an input")),
+        }
+    }
+    for name in old
+        .env_inputs
+        .keys()
+        .filter(|name| !new.env_inputs.contains_key(*name))
+    {
+        reasons.push(format!("env `{name}` is no longer an input"));
+    }
+    if old.outputs != new.outputs {
+        reasons.push("`outputs` changed".to_string());
+    }
+    if old.success_codes != new.success_codes {
+        reasons.push("`success_codes` changed".to_string());
+    }
+    let before: BTreeMap<_, _> = old.inputs.iter().map(|file| (&file.path, file)).collect();
+    let after: BTreeMap<_, _> = new.inputs.iter().map(|file| (&file.path, file)).collect();
+    for (path, file) in &after {
+        match before.get(path) {
+            None => reasons.push(format!("input `{path}` added")),
+            Some(old_file) if old_file.hash != file.hash => {
+                reasons.push(format!("input `{path}` changed"))
+            }
+            Some(old_file) if old_file.executable != file.executable => {
+                reasons.push(format!("input `{path}` changed mode"));
+            }
+            Some(_) => {}
+        }
+    }
+    for path in before.keys().filter(|path| !after.contains_key(*path)) {
+        reasons.push(format!("input `{path}` removed"));
+    }
+    for (name, upstream) in &new.requires {
+        match old.requires.get(name) {
+            Some(before) if before == upstream => {}
+            Some(_) => reasons.push(format!("required session `{name}` changed")),
+            None => reasons.push(format!("now requires `{name}`")),
+        }
+    }
+    for name in old
+        .requires
+        .keys()
+        .filter(|name| !new.requires.contains_key(*name))
+    {
+        reasons.push(format!("no longer requires `{name}`"));
+    }
+    if old.platform != new.platform {
+        reasons.push(format!(
+            "platform changed: {}-{} -> {}-{}",
+            old.platform.os, old.platform.arch, new.platform.os, new.platform.arch
+        ));
+    }
+    if reasons.len() > MAX_REASONS {
+        let more = reasons.len() - (MAX_REASONS - 1);
+        reasons.truncate(MAX_REASONS - 1);
+        reasons.push(format!("and {more} more differences"));
+    }
+    reasons
+}
+
+fn map_changes<V: PartialEq>(
+    reasons: &mut Vec<String>,
+    what: &str,
+    old: &BTreeMap<String, V>,
+    new: &BTreeMap<String, V>,
+) {
+    for (name, value) in new {
+        match old.get(name) {
+            Some(before) if before == value => {}
+            Some(_) => reasons.push(format!("{what} `{name}` changed")),
+            None => reasons.push(format!("{what} `{name}` added")),
+        }
+    }
+    for name in old.keys().filter(|name| !new.contains_key(*name)) {
+        reasons.push(format!("{what} `{name}` removed"));
+    }
+}

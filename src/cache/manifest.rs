@@ -1,0 +1,60 @@
+//! The readable JSON manifest stored beside each cache entry.
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::key::Ingredients;
+use crate::relpath::RelPath;
+
+/// Bumped when the manifest's layout changes; older or newer manifests are misses.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub rtask_version: String,
+    pub session: String,
+    pub key: Digest,
+    pub created_unix_ms: u64,
+    /// How long the session ran: the time a hit saves.
+    pub duration_ms: u64,
+    pub ingredients: Ingredients,
+    /// Sorted by path, so directories come before what they hold.
+    pub outputs: Vec<OutputEntry>,
+    pub log: Blob,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob {
+    pub hash: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutputEntry {
+    File {
+        path: RelPath,
+        #[serde(flatten)]
+        blob: Blob,
+        mode: u32,
+    },
+    Dir {
+        path: RelPath,
+        mode: u32,
+    },
+    Symlink {
+        path: RelPath,
+        target: String,
+    },
+}
+
+impl OutputEntry {
+    pub fn path(&self) -> &RelPath {
+        match self {
+            OutputEntry::File { path, .. }
+            | OutputEntry::Dir { path, .. }
+            | OutputEntry::Symlink { path, .. } => path,
+        }
+    }
+}

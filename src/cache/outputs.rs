@@ -1,0 +1,266 @@
+//! Finding a session's outputs in the workspace after it ran.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::digest::Digest;
+use crate::fingerprint::symlink_digest;
+use crate::patterns::OutputPattern;
+use crate::relpath::RelPath;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundOutput {
+    pub path: RelPath,
+    pub kind: FoundKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoundKind {
+    File { mode: u32 },
+    Dir { mode: u32 },
+    Symlink { target: String },
+}
+
+#[derive(Debug, Error)]
+pub enum OutputError {
+    #[error("declared output `{0}` was not produced")]
+    Missing(String),
+    #[error("declared output `{0}/` is a file, not a directory")]
+    NotADirectory(RelPath),
+    #[error("output `{path}` is a symlink to `{target}`, outside the project")]
+    EscapingLink { path: RelPath, target: String },
+    #[error("output `{path}` is neither a file, a directory nor a symlink")]
+    Special { path: RelPath },
+    #[error("cannot read output `{path}`: {source}")]
+    Io { path: RelPath, source: io::Error },
+}
+
+/// Every path the declarations match, sorted, directories before their contents.
+/// `skipped` directories (the cache, `.git`) are never searched by globs.
+pub fn collect(
+    root: &Path,
+    declared: &[OutputPattern],
+    skipped: &[PathBuf],
+) -> Result<Vec<FoundOutput>, OutputError> {
+    let mut found = BTreeMap::new();
+    for pattern in declared {
+        match pattern {
+            OutputPattern::Literal { path, dir } => {
+                let metadata = match path.to_path(root).symlink_metadata() {
+                    Ok(metadata) => metadata,
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                        return Err(OutputError::Missing(pattern.declaration()));
+                    }
+                    Err(source) => {
+                        return Err(OutputError::Io {
+                            path: path.clone(),
+                            source,
+                        });
+                    }
+                };
+                if *dir && !metadata.is_dir() {
+                    return Err(OutputError::NotADirectory(path.clone()));
+                }
+                add(root, path, &metadata, &mut found)?;
+            }
+            OutputPattern::Glob { base, matcher, .. } => {
+                let mut matched = Vec::new();
+                visit(root, &base.to_path(root), skipped, &mut |path| {
+                    if matcher.is_match(path.as_str()) {
+                        matched.push(path);
+                    }
+                })
+                .map_err(|source| OutputError::Io {
+                    path: base.clone(),
+                    source,
+                })?;
+                for path in matched {
+                    let metadata = path.to_path(root).symlink_metadata().map_err(|source| {
+                        OutputError::Io {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?;
+                    add(root, &path, &metadata, &mut found)?;
+                }
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .map(|(path, kind)| FoundOutput { path, kind })
+        .collect())
+}
+
+fn add(
+    root: &Path,
+    path: &RelPath,
+    metadata: &fs::Metadata,
+    found: &mut BTreeMap<RelPath, FoundKind>,
+) -> Result<(), OutputError> {
+    let io = |source| OutputError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file_type = metadata.file_type();
+    let mode = metadata.permissions().mode() & 0o7777;
+    if file_type.is_symlink() {
+        let target = fs::read_link(path.to_path(root)).map_err(io)?;
+        let target = target.to_string_lossy().into_owned();
+        if !link_stays_inside(path, &target) {
+            return Err(OutputError::EscapingLink {
+                path: path.clone(),
+                target,
+            });
+        }
+        found.insert(path.clone(), FoundKind::Symlink { target });
+    } else if file_type.is_file() {
+        found.insert(path.clone(), FoundKind::File { mode });
+    } else if file_type.is_dir() {
+        found.insert(path.clone(), FoundKind::Dir { mode });
+        let mut below = Vec::new();
+        visit(root, &path.to_path(root), &[], &mut |child| {
+            below.push(child)
+        })
+        .map_err(io)?;
+        for child in below {
+            let metadata =
+                child
+                    .to_path(root)
+                    .symlink_metadata()
+                    .map_err(|source| OutputError::Io {
+                        path: child.clone(),
+                        source,
+                    })?;
+            add(root, &child, &metadata, found)?;
+        }
+    } else {
+        return Err(OutputError::Special { path: path.clone() });
+    }
+    Ok(())
+}
+
+/// Calls `visit` with every entry directly or indirectly below `dir` (not following symlinks),
+/// files and directories alike, skipping `.git` and `skipped`.
+fn visit(
+    root: &Path,
+    dir: &Path,
+    skipped: &[PathBuf],
+    visit_path: &mut dyn FnMut(RelPath),
+) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name() == ".git" || skipped.contains(&path) {
+            continue;
+        }
+        let Some(relative) = RelPath::from_path(root, &path) else {
+            continue;
+        };
+        let is_dir = entry.file_type()?.is_dir();
+        visit_path(relative);
+        if is_dir {
+            visit(root, &path, skipped, &mut |child| visit_path(child))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a symlink at `path` with `target` resolves, lexically, to a place inside the project.
+pub fn link_stays_inside(path: &RelPath, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false;
+    }
+    let mut depth: Vec<&str> = path.as_str().split('/').collect();
+    depth.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            part => depth.push(part),
+        }
+    }
+    true
+}
+
+/// The digests of what the declarations match now, for a session that is not cached: its
+/// dependents' keys hold these instead of its key.
+pub fn digests(
+    root: &Path,
+    found: &[FoundOutput],
+) -> Result<BTreeMap<String, Digest>, OutputError> {
+    let mut digests = BTreeMap::new();
+    for output in found {
+        let digest = match &output.kind {
+            FoundKind::File { mode } => {
+                let content = Digest::of_file(&output.path.to_path(root)).map_err(|source| {
+                    OutputError::Io {
+                        path: output.path.clone(),
+                        source,
+                    }
+                })?;
+                Digest::of_bytes(format!("{content} {mode:o}").as_bytes())
+            }
+            FoundKind::Dir { mode } => Digest::of_bytes(format!("dir {mode:o}").as_bytes()),
+            FoundKind::Symlink { target } => symlink_digest(Path::new(target)),
+        };
+        digests.insert(output.path.to_string(), digest);
+    }
+    Ok(digests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_may_not_climb_out() {
+        let path = RelPath::parse("out/link").unwrap();
+        assert!(link_stays_inside(&path, "file"));
+        assert!(link_stays_inside(&path, "../src/file"));
+        assert!(!link_stays_inside(&path, "../../etc/passwd"));
+        assert!(!link_stays_inside(&path, "/etc/passwd"));
+    }
+
+    #[test]
+    fn collects_files_directories_and_globs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("htmlcov/sub")).unwrap();
+        fs::write(root.join("htmlcov/sub/index.html"), "x").unwrap();
+        fs::write(root.join(".coverage.a"), "a").unwrap();
+        fs::write(root.join(".coverage.b"), "b").unwrap();
+        let declared = [
+            OutputPattern::compile("htmlcov/").unwrap(),
+            OutputPattern::compile(".coverage.*").unwrap(),
+        ];
+        let found = collect(root, &declared, &[]).unwrap();
+        let paths: Vec<&str> = found.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                ".coverage.a",
+                ".coverage.b",
+                "htmlcov",
+                "htmlcov/sub",
+                "htmlcov/sub/index.html"
+            ]
+        );
+        let missing = collect(root, &[OutputPattern::compile("nope").unwrap()], &[]);
+        assert!(matches!(missing, Err(OutputError::Missing(name)) if name == "nope"));
+    }
+}

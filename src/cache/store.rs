@@ -1,0 +1,285 @@
+//! The local store: content-addressed blobs, and one manifest per key.
+//!
+//! ```text
+//! <cache_dir>/CACHEDIR.TAG
+//! <cache_dir>/v1/blobs/<2 hex>/<64 hex>           file contents and logs
+//! <cache_dir>/v1/entries/<session>/<key>.json     manifests
+//! <cache_dir>/v1/tmp/                             temporary files, renamed into place
+//! ```
+//!
+//! Every write goes to a temporary file in the store and is renamed into place, and a manifest
+//! is written only after all its blobs, so readers never see a partial entry and two processes
+//! sharing a store never corrupt it.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tempfile::NamedTempFile;
+
+use super::manifest::{Blob, MANIFEST_FORMAT, Manifest, OutputEntry};
+use super::outputs::{FoundKind, FoundOutput};
+use crate::digest::{self, Digest};
+use crate::key::Ingredients;
+
+const LAYOUT: &str = "v1";
+
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This directory is a cache made by rtask (https://github.com/rtask).\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+pub struct Store {
+    cache_dir: PathBuf,
+    dir: PathBuf,
+}
+
+/// The result of looking a key up. Only a miss gives a [`Writer`], so only a miss can store.
+pub enum Lookup {
+    Hit(Box<Manifest>),
+    Miss(Writer, Miss),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    NoEntry,
+    /// The entry exists but cannot be used; the reason is for the user.
+    Unusable(String),
+}
+
+/// The right to store one entry: obtained from a miss (or by forcing a re-run of a hit).
+pub struct Writer {
+    session: String,
+    key: Digest,
+}
+
+/// What a successful run produced, to be stored.
+pub struct Run<'a> {
+    pub ingredients: Ingredients,
+    pub outputs: &'a [FoundOutput],
+    pub log: &'a [u8],
+    pub duration: Duration,
+}
+
+impl Store {
+    pub fn new(cache_dir: &Path) -> Store {
+        Store {
+            cache_dir: cache_dir.to_path_buf(),
+            dir: cache_dir.join(LAYOUT),
+        }
+    }
+
+    pub fn lookup(&self, session: &str, key: &Digest) -> Lookup {
+        let miss = |reason| {
+            Lookup::Miss(
+                Writer {
+                    session: session.to_string(),
+                    key: key.clone(),
+                },
+                reason,
+            )
+        };
+        match self.read_entry(session, key) {
+            Ok(Some(manifest)) => Lookup::Hit(Box::new(manifest)),
+            Ok(None) => miss(Miss::NoEntry),
+            Err(reason) => miss(Miss::Unusable(reason)),
+        }
+    }
+
+    /// Re-run a hit anyway (`--force`): the new result replaces the entry.
+    pub fn overwrite(&self, manifest: &Manifest) -> Writer {
+        Writer {
+            session: manifest.session.clone(),
+            key: manifest.key.clone(),
+        }
+    }
+
+    fn read_entry(&self, session: &str, key: &Digest) -> Result<Option<Manifest>, String> {
+        let path = self.entry_path(session, key);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(format!("cannot read `{}`: {error}", path.display())),
+        };
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|error| format!("manifest `{}` is damaged: {error}", path.display()))?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(format!(
+                "entry has manifest format {}, this rtask reads format {MANIFEST_FORMAT}",
+                manifest.format
+            ));
+        }
+        if &manifest.key != key || &manifest.ingredients.key() != key || manifest.session != session
+        {
+            return Err(format!(
+                "manifest `{}` does not match its key",
+                path.display()
+            ));
+        }
+        for entry in &manifest.outputs {
+            if let OutputEntry::File { path, blob, .. } = entry {
+                self.check_blob(blob)
+                    .map_err(|why| format!("stored copy of output `{path}` {why}"))?;
+            }
+        }
+        self.check_blob(&manifest.log)
+            .map_err(|why| format!("stored log {why}"))?;
+        Ok(Some(manifest))
+    }
+
+    fn check_blob(&self, blob: &Blob) -> Result<(), &'static str> {
+        match fs::metadata(self.blob_path(&blob.hash)) {
+            Ok(metadata) if metadata.len() == blob.size => Ok(()),
+            Ok(_) => Err("has the wrong size"),
+            Err(_) => Err("is missing"),
+        }
+    }
+
+    /// The newest entry stored for a session, to explain a miss.
+    pub fn newest(&self, session: &str) -> Option<Manifest> {
+        let dir = self.dir.join("entries").join(escape(session));
+        let newest = fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+            .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+            .max()?;
+        serde_json::from_slice(&fs::read(newest.1).ok()?).ok()
+    }
+
+    pub fn blob_path(&self, hash: &Digest) -> PathBuf {
+        let hex = hash.as_str();
+        self.dir.join("blobs").join(&hex[..2]).join(hex)
+    }
+
+    /// A blob's bytes, checked against its digest.
+    pub fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>, String> {
+        let bytes = fs::read(self.blob_path(&blob.hash)).map_err(|error| error.to_string())?;
+        if Digest::of_bytes(&bytes) != blob.hash {
+            self.discard_blob(&blob.hash);
+            return Err("its content does not match its digest".to_string());
+        }
+        Ok(bytes)
+    }
+
+    /// Delete a blob found damaged, so that the next store writes it afresh.
+    pub fn discard_blob(&self, hash: &Digest) {
+        let _ = fs::remove_file(self.blob_path(hash));
+    }
+
+    fn entry_path(&self, session: &str, key: &Digest) -> PathBuf {
+        self.dir
+            .join("entries")
+            .join(escape(session))
+            .join(format!("{key}.json"))
+    }
+
+    fn temp_file(&self) -> io::Result<NamedTempFile> {
+        let tmp = self.dir.join("tmp");
+        match NamedTempFile::new_in(&tmp) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                self.initialise()?;
+                NamedTempFile::new_in(&tmp)
+            }
+            result => result,
+        }
+    }
+
+    fn initialise(&self) -> io::Result<()> {
+        fs::create_dir_all(self.dir.join("tmp"))?;
+        for (name, contents) in [("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "*\n")] {
+            let path = self.cache_dir.join(name);
+            if !path.exists() {
+                fs::write(path, contents)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Store `reader`'s bytes as a blob, named by their digest.
+    fn put_blob(&self, reader: &mut impl io::Read) -> io::Result<Blob> {
+        let mut temp = self.temp_file()?;
+        let (hash, size) = digest::copy_hashing(reader, temp.as_file_mut())?;
+        let path = self.blob_path(&hash);
+        if fs::metadata(&path).is_ok_and(|metadata| metadata.len() == size) {
+            return Ok(Blob { hash, size });
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        temp.persist(&path).map_err(|error| error.error)?;
+        Ok(Blob { hash, size })
+    }
+}
+
+impl Writer {
+    /// Store a successful run: blobs first, the manifest last.
+    pub fn save(self, store: &Store, root: &Path, run: Run<'_>) -> io::Result<Manifest> {
+        let mut outputs = Vec::with_capacity(run.outputs.len());
+        for found in run.outputs {
+            let path = found.path.clone();
+            outputs.push(match &found.kind {
+                FoundKind::File { mode } => {
+                    let mut file = File::open(found.path.to_path(root))?;
+                    OutputEntry::File {
+                        path,
+                        blob: store.put_blob(&mut file)?,
+                        mode: *mode,
+                    }
+                }
+                FoundKind::Dir { mode } => OutputEntry::Dir { path, mode: *mode },
+                FoundKind::Symlink { target } => OutputEntry::Symlink {
+                    path,
+                    target: target.clone(),
+                },
+            });
+        }
+        let log = store.put_blob(&mut &run.log[..])?;
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            rtask_version: env!("CARGO_PKG_VERSION").to_string(),
+            session: self.session,
+            key: self.key,
+            created_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as u64),
+            duration_ms: run.duration.as_millis() as u64,
+            ingredients: run.ingredients,
+            outputs,
+            log,
+        };
+        let path = store.entry_path(&manifest.session, &manifest.key);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut temp = store.temp_file()?;
+        serde_json::to_writer_pretty(temp.as_file_mut(), &manifest)?;
+        temp.as_file_mut().write_all(b"\n")?;
+        temp.persist(&path).map_err(|error| error.error)?;
+        Ok(manifest)
+    }
+}
+
+/// A session name as a file name: anything but `[A-Za-z0-9_.-]` becomes `%XX`.
+fn escape(session: &str) -> String {
+    let mut out = String::with_capacity(session.len());
+    for byte in session.bytes() {
+        if byte.is_ascii_alphanumeric() || b"_.-".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_escape_to_safe_file_names() {
+        assert_eq!(escape("unit_tests-3.11"), "unit_tests-3.11");
+        assert_eq!(escape("a(db='x')/b"), "a%28db%3D%27x%27%29%2Fb");
+    }
+}

@@ -1,0 +1,90 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Run the sessions of a `tasks.toml`, reusing cached results when nothing they depend on changed.
+///
+/// Examples:
+///
+///   rtask                      run the default sessions
+///   rtask unit_tests           run `unit_tests` (and what it requires)
+///   rtask -t test -j 4         run every session tagged `test`, four at a time
+///   rtask unit_tests -- -k db  pass `-k db` to the session's `{posargs}`
+///   rtask --dry-run            say what would run or be restored, and why
+#[derive(Debug, Parser)]
+#[command(name = "rtask", version, about, long_about, max_term_width = 100)]
+pub struct Args {
+    /// Sessions to run (with the sessions they require)
+    #[arg(value_name = "SESSION")]
+    pub sessions: Vec<String>,
+
+    /// Arguments for `{posargs}` in the sessions' commands
+    #[arg(last = true, value_name = "POSARGS")]
+    pub posargs: Vec<String>,
+
+    /// The task file to use instead of searching upward for `tasks.toml`
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// List the sessions and exit
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+
+    /// With `--list`: print JSON
+    #[arg(long, requires = "list")]
+    pub json: bool,
+
+    /// Sessions to run (may be repeated, or separated by commas)
+    #[arg(
+        short = 's',
+        long = "session",
+        value_name = "SESSION",
+        value_delimiter = ','
+    )]
+    pub session: Vec<String>,
+
+    /// Run the sessions that carry any of these tags
+    #[arg(short = 't', long = "tag", value_name = "TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// How many sessions may run at once [default: the number of CPUs]
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Stop starting sessions after the first failure
+    #[arg(short = 'x', long = "stop-on-first-error")]
+    pub stop_on_first_error: bool,
+
+    /// Run sessions even when the cache has their result (the result is still stored)
+    #[arg(long, conflicts_with = "no_cache")]
+    pub force: bool,
+
+    /// Neither read nor write the cache
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Say, for each selected session, whether it would run or be restored, and why
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print more: cache keys, what was restored, why a session missed
+    #[arg(short = 'v', long, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only failures and their output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// When to use colours
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,118 @@
+//! Content digests: blake3, written as lowercase hex.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Files at least this large are hashed through a memory map.
+const MMAP_THRESHOLD: u64 = 256 * 1024;
+
+/// A blake3 digest as 64 lowercase hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+impl Digest {
+    pub fn of_bytes(bytes: &[u8]) -> Digest {
+        Digest::from(blake3::hash(bytes))
+    }
+
+    /// The digest of a regular file's contents.
+    pub fn of_file(path: &Path) -> io::Result<Digest> {
+        let mut hasher = blake3::Hasher::new();
+        let mut file = File::open(path)?;
+        if file.metadata()?.len() >= MMAP_THRESHOLD {
+            hasher.update_mmap(path)?;
+        } else {
+            hasher.update_reader(&mut file)?;
+        }
+        Ok(Digest::from(hasher.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first twelve characters, for people.
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+impl From<blake3::Hash> for Digest {
+    fn from(hash: blake3::Hash) -> Digest {
+        Digest(hash.to_hex().to_string())
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Digest, String> {
+        if text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Digest(text))
+        } else {
+            Err(format!("`{text}` is not a blake3 digest"))
+        }
+    }
+}
+
+impl From<Digest> for String {
+    fn from(digest: Digest) -> String {
+        digest.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Copies everything from `reader` to `writer`, returning the digest and length of what passed.
+pub fn copy_hashing(reader: &mut impl Read, writer: &mut impl Write) -> io::Result<(Digest, u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        hasher.update(&buffer[..read]);
+        writer.write_all(&buffer[..read])?;
+        total += read as u64;
+    }
+    Ok((Digest::from(hasher.finalize()), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_byte_digests_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0, 10, MMAP_THRESHOLD as usize + 1] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let path = dir.path().join("f");
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(Digest::of_file(&path).unwrap(), Digest::of_bytes(&bytes));
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_hex() {
+        assert!(Digest::try_from("abc".to_string()).is_err());
+        assert!(Digest::try_from("G".repeat(64)).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! The one place that reads the process environment.
+//!
+//! Everything else receives an [`Environment`], so the rest of the crate is
+//! deterministic and tests can state exactly which variables a behaviour uses.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// A snapshot of the process environment, taken once at start-up.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    vars: BTreeMap<OsString, OsString>,
+    pub current_dir: PathBuf,
+}
+
+impl Environment {
+    #[allow(clippy::disallowed_methods)]
+    pub fn capture() -> std::io::Result<Environment> {
+        Ok(Environment {
+            vars: std::env::vars_os().collect(),
+            current_dir: std::env::current_dir()?,
+        })
+    }
+
+    /// A variable's value, if it is set and valid UTF-8.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(std::ffi::OsStr::new(name))?.to_str()
+    }
+
+    /// Whether a variable is set to a non-empty value.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.vars
+            .get(std::ffi::OsStr::new(name))
+            .is_some_and(|value| !value.is_empty())
+    }
+
+    /// All variables, for passing on to child processes.
+    pub fn vars(&self) -> &BTreeMap<OsString, OsString> {
+        &self.vars
+    }
+
+    /// `RTASK_CACHE_DIR`, relative to the current directory when not absolute.
+    pub fn cache_dir_override(&self) -> Option<PathBuf> {
+        let value = self.vars.get(std::ffi::OsStr::new("RTASK_CACHE_DIR"))?;
+        (!value.is_empty()).then(|| self.current_dir.join(value))
+    }
+
+    /// Running under a CI service (`CI` set to anything but `false`/`0`).
+    pub fn ci(&self) -> bool {
+        self.get("CI")
+            .is_some_and(|value| !value.is_empty() && value != "false" && value != "0")
+    }
+
+    /// GitHub Actions, and Forgejo Actions which sets the same variables.
+    pub fn github_actions(&self) -> bool {
+        self.get("GITHUB_ACTIONS") == Some("true") || self.get("FORGEJO_ACTIONS") == Some("true")
+    }
+
+    pub fn no_color(&self) -> bool {
+        self.is_set("NO_COLOR")
+    }
+}

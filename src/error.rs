@@ -1,0 +1,95 @@
+//! The errors rtask reports to the user, each with its exit code and a hint.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::exit::Exit;
+use crate::taskfile::{TASK_FILE, TaskFileError};
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("{}", not_found_message(searched, *explicit))]
+    TaskFileNotFound { searched: PathBuf, explicit: bool },
+
+    #[error("cannot read `{}`: {source}", path.display())]
+    ReadTaskFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Rendered with its own snippets; see [`TaskFileError::render`].
+    #[error("invalid task file")]
+    TaskFile(Box<TaskFileError>),
+
+    #[error("unknown session `{name}`")]
+    UnknownSession {
+        name: String,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
+
+    #[error("no session has the tag `{tag}`")]
+    UnknownTag { tag: String, known: Vec<String> },
+
+    #[error("cannot determine the current directory: {0}")]
+    CurrentDir(std::io::Error),
+
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
+
+    #[error("cannot listen for interrupts: {0}")]
+    Signals(std::io::Error),
+}
+
+fn not_found_message(searched: &std::path::Path, explicit: bool) -> String {
+    if explicit {
+        format!("task file `{}` does not exist", searched.display())
+    } else {
+        format!(
+            "no `{TASK_FILE}` in `{}` or any directory above it",
+            searched.display()
+        )
+    }
+}
+
+impl Error {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::TaskFileNotFound { .. } | Error::ReadTaskFile { .. } | Error::TaskFile(_) => {
+                Exit::InvalidTaskFile
+            }
+            Error::UnknownSession { .. } | Error::UnknownTag { .. } => Exit::Usage,
+            Error::CurrentDir(_) | Error::Output(_) | Error::Signals(_) => Exit::SessionFailed,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::TaskFileNotFound {
+                explicit: false, ..
+            } => Some(format!(
+                "create `{TASK_FILE}` at the project root (see docs/tasks-toml.md), or pass `-f PATH`"
+            )),
+            Error::UnknownSession {
+                suggestion: Some(near),
+                ..
+            } => Some(format!("did you mean `{near}`?")),
+            Error::UnknownSession { known, .. } | Error::UnknownTag { known, .. } => {
+                Some(if known.is_empty() {
+                    "the task file defines none".to_string()
+                } else {
+                    format!(
+                        "known: {}",
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+}

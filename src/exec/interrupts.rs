@@ -1,0 +1,95 @@
+//! Ctrl-C and SIGTERM: passed on to the running commands' process groups, then a kill.
+//!
+//! Each command runs in a process group of its own, so a signal reaches the whole tree it
+//! started. The first signal is forwarded as is; commands still alive after [`GRACE`] are
+//! killed. A second signal kills at once.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// How long commands get to exit after the first signal.
+pub const GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Default)]
+pub struct Interrupts {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    interrupted: AtomicBool,
+    groups: Mutex<BTreeSet<i32>>,
+}
+
+impl Interrupts {
+    /// Start listening for SIGINT and SIGTERM.
+    pub fn install() -> std::io::Result<Interrupts> {
+        let interrupts = Interrupts::default();
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let inner = Arc::clone(&interrupts.inner);
+        thread::Builder::new()
+            .name("rtask-signals".into())
+            .spawn(move || {
+                for raw in signals.forever() {
+                    let first = !inner.interrupted.swap(true, Ordering::SeqCst);
+                    if first {
+                        let signal = Signal::try_from(raw).unwrap_or(Signal::SIGTERM);
+                        inner.signal_all(signal);
+                        let inner = Arc::clone(&inner);
+                        thread::spawn(move || {
+                            thread::sleep(GRACE);
+                            inner.signal_all(Signal::SIGKILL);
+                        });
+                    } else {
+                        inner.signal_all(Signal::SIGKILL);
+                    }
+                }
+            })?;
+        Ok(interrupts)
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.inner.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Track a running command's process group; signal it at once if an interrupt came first.
+    pub fn register(&self, group: i32) {
+        self.inner
+            .groups
+            .lock()
+            .expect("no thread panics holding the group set")
+            .insert(group);
+        if self.interrupted() {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+        }
+    }
+
+    pub fn unregister(&self, group: i32) {
+        self.inner
+            .groups
+            .lock()
+            .expect("no thread panics holding the group set")
+            .remove(&group);
+    }
+}
+
+impl Inner {
+    fn signal_all(&self, signal: Signal) {
+        for &group in self
+            .groups
+            .lock()
+            .expect("no thread panics holding the group set")
+            .iter()
+        {
+            let _ = killpg(Pid::from_raw(group), signal);
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Running sessions: processes, interrupts, one session, and the scheduler over the graph.
+
+pub mod interrupts;
+pub mod process;
+pub mod scheduler;
+pub mod session;

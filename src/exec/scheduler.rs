@@ -1,0 +1,122 @@
+//! Running the selected sessions in dependency order, up to `jobs` at once.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::thread;
+
+use super::session::{self, Context, Finished};
+use crate::project::SessionId;
+use crate::reporter::Outcome;
+
+pub struct Options {
+    pub jobs: usize,
+    pub stop_on_first_error: bool,
+}
+
+enum State {
+    Waiting,
+    Running,
+    Done(Outcome),
+}
+
+/// Runs `order` (each session after what it requires) and returns each session's outcome, in
+/// that order. A failed session aborts the sessions that require it; the others go on unless
+/// `stop_on_first_error`.
+pub fn run(
+    context: &Context<'_>,
+    order: &[SessionId],
+    options: &Options,
+) -> Vec<(SessionId, Outcome)> {
+    let sessions = &context.project.sessions;
+    let mut states: BTreeMap<SessionId, State> =
+        order.iter().map(|&id| (id, State::Waiting)).collect();
+    let mut finished: BTreeMap<SessionId, Finished> = BTreeMap::new();
+    let mut stopped = false;
+    let (sender, receiver) = mpsc::channel();
+    thread::scope(|scope| {
+        let mut running = 0;
+        loop {
+            for &id in order {
+                if !matches!(states[&id], State::Waiting) {
+                    continue;
+                }
+                let blocked = sessions[id]
+                    .requires
+                    .iter()
+                    .find_map(|dep| match states.get(dep) {
+                        Some(State::Done(outcome)) if !outcome.succeeded() => Some(*dep),
+                        _ => None,
+                    });
+                let reason = if let Some(dep) = blocked {
+                    Some(match &states[&dep] {
+                        State::Done(Outcome::Interrupted { .. }) => {
+                            format!("`{}` was interrupted", sessions[dep].name)
+                        }
+                        State::Done(Outcome::Aborted { .. }) => {
+                            format!("`{}` did not run", sessions[dep].name)
+                        }
+                        _ => format!("`{}` failed", sessions[dep].name),
+                    })
+                } else if context.interrupts.interrupted() {
+                    Some("interrupted".to_string())
+                } else if stopped {
+                    Some("stopped after the first failure".to_string())
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    states.insert(id, State::Done(Outcome::Aborted { reason }));
+                }
+            }
+            for &id in order {
+                if running >= options.jobs {
+                    break;
+                }
+                let ready = matches!(states[&id], State::Waiting)
+                    && sessions[id]
+                        .requires
+                        .iter()
+                        .all(|dep| matches!(states.get(dep), Some(State::Done(outcome)) if outcome.succeeded()));
+                if !ready {
+                    continue;
+                }
+                states.insert(id, State::Running);
+                running += 1;
+                let upstream: BTreeMap<SessionId, Finished> = sessions[id]
+                    .requires
+                    .iter()
+                    .filter_map(|dep| Some((*dep, finished.get(dep)?.clone())))
+                    .collect();
+                let sender = sender.clone();
+                scope.spawn(move || {
+                    let result = session::run(context, id, &upstream);
+                    let _ = sender.send((id, result));
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((id, (outcome, done))) = receiver.recv() else {
+                break;
+            };
+            running -= 1;
+            if !outcome.succeeded() && options.stop_on_first_error {
+                stopped = true;
+            }
+            states.insert(id, State::Done(outcome));
+            finished.insert(id, done);
+        }
+    });
+    order
+        .iter()
+        .map(|&id| match states.remove(&id) {
+            Some(State::Done(outcome)) => (id, outcome),
+            _ => (
+                id,
+                Outcome::Aborted {
+                    reason: "did not run".to_string(),
+                },
+            ),
+        })
+        .collect()
+}

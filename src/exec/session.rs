@@ -1,0 +1,447 @@
+//! Running one session: restore what it requires, compute its key, then restore it from the
+//! cache or run its commands and store the result.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::interrupts::Interrupts;
+use super::process::{self, CommandSpec, Exit};
+use crate::cache::explain;
+use crate::cache::manifest::Manifest;
+use crate::cache::outputs::{self, FoundOutput};
+use crate::cache::restore;
+use crate::cache::store::{Lookup, Miss, Run, Store, Writer};
+use crate::command;
+use crate::digest::Digest;
+use crate::environment::Environment;
+use crate::fingerprint::{Fingerprinter, InputFile};
+use crate::key::{Ingredients, KEY_SCHEMA, Platform, Upstream};
+use crate::project::{Project, Session, SessionId};
+use crate::reporter::{Outcome, Reporter, RunReason};
+
+/// Everything a session needs from the run it is part of.
+pub struct Context<'a> {
+    pub project: &'a Project,
+    pub environment: &'a Environment,
+    /// `None` with `--no-cache`.
+    pub store: Option<&'a Store>,
+    pub force: bool,
+    pub posargs: &'a [String],
+    pub fingerprinter: &'a Fingerprinter,
+    pub interrupts: &'a Interrupts,
+    pub reporter: &'a dyn Reporter,
+    /// Directories output globs never search: `.git` and rtask's own.
+    pub skipped: &'a [PathBuf],
+}
+
+/// What the sessions that require a finished session need of it.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// What it contributes to their keys.
+    pub upstream: Option<Upstream>,
+    /// Its cache entry, to restore its outputs before they start.
+    pub entry: Option<Arc<Manifest>>,
+}
+
+/// The argv of each command, after `{posargs}` expansion.
+pub fn expand_commands(session: &Session, posargs: &[String]) -> Result<Vec<Vec<String>>, String> {
+    session
+        .commands
+        .iter()
+        .enumerate()
+        .map(|(index, template)| {
+            let argv = template.expand(posargs);
+            if argv.is_empty() {
+                Err(format!(
+                    "command {} of `{}` is empty once `{{posargs}}` is expanded",
+                    index + 1,
+                    session.name
+                ))
+            } else {
+                Ok(argv)
+            }
+        })
+        .collect()
+}
+
+/// The key's ingredients for a session whose inputs have been hashed.
+pub fn ingredients(
+    session: &Session,
+    environment: &Environment,
+    commands: Vec<Vec<String>>,
+    inputs: Vec<InputFile>,
+    requires: BTreeMap<String, Upstream>,
+) -> Ingredients {
+    Ingredients {
+        schema: KEY_SCHEMA,
+        session: session.name.clone(),
+        commands,
+        shell: session.shell,
+        cwd: session.cwd.to_string(),
+        env: session
+            .env
+            .iter()
+            .map(|(name, value)| (name.clone(), Digest::of_bytes(value.as_bytes())))
+            .collect(),
+        env_inputs: session
+            .env_inputs
+            .iter()
+            .map(|name| {
+                (
+                    name.clone(),
+                    environment
+                        .get(name)
+                        .map(|value| Digest::of_bytes(value.as_bytes())),
+                )
+            })
+            .collect(),
+        outputs: session
+            .outputs
+            .iter()
+            .map(|output| output.declaration())
+            .collect(),
+        success_codes: session.success_codes.clone(),
+        inputs,
+        requires,
+        platform: Platform::current(),
+    }
+}
+
+/// How a session's cache lookup went.
+enum Plan {
+    Restored(Outcome, Finished),
+    Run {
+        reason: RunReason,
+        cache: Option<(Writer, Box<Ingredients>)>,
+    },
+}
+
+pub fn run(
+    context: &Context<'_>,
+    id: SessionId,
+    upstream: &BTreeMap<SessionId, Finished>,
+) -> (Outcome, Finished) {
+    let session = &context.project.sessions[id];
+    let started = Instant::now();
+    let fail = |reason: String| {
+        (
+            Outcome::Failed {
+                duration: started.elapsed(),
+                reason,
+            },
+            Finished::default(),
+        )
+    };
+    if let Err(reason) = restore_required(context, session, upstream) {
+        return fail(reason);
+    }
+    let commands = match expand_commands(session, context.posargs) {
+        Ok(commands) => commands,
+        Err(reason) => return fail(reason),
+    };
+    let requires = session
+        .requires
+        .iter()
+        .filter_map(|dep| {
+            let upstream = upstream.get(dep)?.upstream.clone()?;
+            Some((context.project.sessions[*dep].name.clone(), upstream))
+        })
+        .collect();
+    let plan = match lookup(context, session, commands.clone(), requires) {
+        Ok(plan) => plan,
+        Err(reason) => return fail(reason),
+    };
+    match plan {
+        Plan::Restored(outcome, finished) => (outcome, finished),
+        Plan::Run { reason, cache } => execute(context, session, &commands, reason, cache, started),
+    }
+}
+
+/// Outputs of required sessions may have been deleted since they were restored or stored (a
+/// later command may delete them: `coverage combine` does); put them back before starting.
+fn restore_required(
+    context: &Context<'_>,
+    session: &Session,
+    upstream: &BTreeMap<SessionId, Finished>,
+) -> Result<(), String> {
+    let (Some(store), root) = (context.store, &context.project.root) else {
+        return Ok(());
+    };
+    for dep in &session.requires {
+        let Some(entry) = upstream
+            .get(dep)
+            .and_then(|finished| finished.entry.as_ref())
+        else {
+            continue;
+        };
+        let declared = &context.project.sessions[*dep].outputs;
+        let restored = restore::restore(root, store, entry, declared).map_err(|error| {
+            format!("cannot restore the outputs of `{}`: {error}", entry.session)
+        })?;
+        if restored.changed_anything() {
+            context.fingerprinter.invalidate();
+        }
+    }
+    Ok(())
+}
+
+fn lookup(
+    context: &Context<'_>,
+    session: &Session,
+    commands: Vec<Vec<String>>,
+    requires: BTreeMap<String, Upstream>,
+) -> Result<Plan, String> {
+    let (Some(patterns), Some(store)) = (&session.inputs, context.store) else {
+        let reason = if session.cacheable() {
+            RunReason::CacheDisabled
+        } else {
+            RunReason::NotCacheable
+        };
+        return Ok(Plan::Run {
+            reason,
+            cache: None,
+        });
+    };
+    let inputs = context
+        .fingerprinter
+        .inputs(patterns)
+        .map_err(|error| error.to_string())?;
+    let ingredients = ingredients(session, context.environment, commands, inputs, requires);
+    let key = ingredients.key();
+    let (writer, reason) = match store.lookup(&session.name, &key) {
+        Lookup::Hit(manifest) if context.force => (store.overwrite(&manifest), RunReason::Forced),
+        Lookup::Hit(manifest) => match replay(context, session, store, &manifest) {
+            Ok(outcome) => {
+                let finished = Finished {
+                    upstream: Some(Upstream::Key(key)),
+                    entry: Some(Arc::new(*manifest)),
+                };
+                return Ok(Plan::Restored(outcome, finished));
+            }
+            Err(why) => {
+                context.reporter.warning(&format!(
+                    "cannot use the cache entry of `{}`: {why}",
+                    session.name
+                ));
+                (store.overwrite(&manifest), RunReason::Unusable(why))
+            }
+        },
+        Lookup::Miss(writer, Miss::NoEntry) => {
+            let reasons = store
+                .newest(&session.name)
+                .map(|newest| explain::differences(&newest.ingredients, &ingredients))
+                .unwrap_or_default();
+            (writer, RunReason::Miss(reasons))
+        }
+        Lookup::Miss(writer, Miss::Unusable(why)) => {
+            context.reporter.warning(&format!(
+                "cannot use the cache entry of `{}`: {why}",
+                session.name
+            ));
+            (writer, RunReason::Unusable(why))
+        }
+    };
+    Ok(Plan::Run {
+        reason,
+        cache: Some((writer, Box::new(ingredients))),
+    })
+}
+
+fn replay(
+    context: &Context<'_>,
+    session: &Session,
+    store: &Store,
+    manifest: &Manifest,
+) -> Result<Outcome, String> {
+    let log = store
+        .read_blob(&manifest.log)
+        .map_err(|why| format!("stored log: {why}"))?;
+    let restored = restore::restore(&context.project.root, store, manifest, &session.outputs)
+        .map_err(|error| error.to_string())?;
+    if restored.changed_anything() {
+        context.fingerprinter.invalidate();
+    }
+    context
+        .reporter
+        .restored(&session.name, manifest, &log, &restored);
+    Ok(Outcome::Cached {
+        saved: Duration::from_millis(manifest.duration_ms),
+    })
+}
+
+fn execute(
+    context: &Context<'_>,
+    session: &Session,
+    commands: &[Vec<String>],
+    reason: RunReason,
+    cache: Option<(Writer, Box<Ingredients>)>,
+    started: Instant,
+) -> (Outcome, Finished) {
+    let reporter = context.reporter;
+    reporter.started(&session.name, &reason);
+    let finish = |outcome: Outcome, finished: Finished| {
+        reporter.finished(&session.name, &outcome);
+        (outcome, finished)
+    };
+    let failed = |reason: String| Outcome::Failed {
+        duration: started.elapsed(),
+        reason,
+    };
+    let root = &context.project.root;
+    let cwd = session.cwd.to_path(root);
+    if !cwd.is_dir() {
+        return finish(
+            failed(format!("`cwd` `{}` is not a directory", session.cwd)),
+            Finished::default(),
+        );
+    }
+    let env = child_env(context.environment, session);
+    let mut log = Vec::new();
+    for argv in commands {
+        if context.interrupts.interrupted() {
+            return finish(
+                Outcome::Interrupted {
+                    duration: started.elapsed(),
+                },
+                Finished::default(),
+            );
+        }
+        let echo = format!(
+            "$ {}\n",
+            if session.shell {
+                argv[2].clone()
+            } else {
+                command::display(argv)
+            }
+        );
+        log.extend_from_slice(echo.as_bytes());
+        reporter.output(&session.name, echo.as_bytes());
+        let spec = CommandSpec {
+            argv,
+            cwd: &cwd,
+            env: &env,
+        };
+        let result = process::run(&spec, context.interrupts, &mut |bytes| {
+            log.extend_from_slice(bytes);
+            reporter.output(&session.name, bytes);
+        });
+        context.fingerprinter.invalidate();
+        if context.interrupts.interrupted() {
+            return finish(
+                Outcome::Interrupted {
+                    duration: started.elapsed(),
+                },
+                Finished::default(),
+            );
+        }
+        let program = if session.shell {
+            "sh"
+        } else {
+            argv[0].as_str()
+        };
+        match result {
+            Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
+            Ok(Exit::Code(code)) => {
+                return finish(
+                    failed(format!("`{program}` exited with code {code}")),
+                    Finished::default(),
+                );
+            }
+            Ok(Exit::Signal(signal)) => {
+                return finish(
+                    failed(format!("`{program}` was killed by signal {signal}")),
+                    Finished::default(),
+                );
+            }
+            Err(error) => return finish(failed(error.to_string()), Finished::default()),
+        }
+    }
+    let found = match outputs::collect(root, &session.outputs, context.skipped) {
+        Ok(found) => found,
+        Err(error) => return finish(failed(error.to_string()), Finished::default()),
+    };
+    let duration = started.elapsed();
+    let finished = match cache {
+        Some((writer, ingredients)) => store_result(
+            context,
+            session,
+            writer,
+            *ingredients,
+            &found,
+            &log,
+            duration,
+        ),
+        None => match outputs::digests(root, &found) {
+            Ok(digests) => Finished {
+                upstream: Some(Upstream::Outputs(digests)),
+                entry: None,
+            },
+            Err(error) => return finish(failed(error.to_string()), Finished::default()),
+        },
+    };
+    finish(Outcome::Ran { duration }, finished)
+}
+
+fn store_result(
+    context: &Context<'_>,
+    session: &Session,
+    writer: Writer,
+    ingredients: Ingredients,
+    found: &[FoundOutput],
+    log: &[u8],
+    duration: Duration,
+) -> Finished {
+    let key = ingredients.key();
+    let upstream = Some(Upstream::Key(key));
+    let (Some(store), Some(patterns)) = (context.store, &session.inputs) else {
+        return Finished {
+            upstream,
+            entry: None,
+        };
+    };
+    let warn = |message: String| {
+        context.reporter.warning(&message);
+        Finished {
+            upstream: upstream.clone(),
+            entry: None,
+        }
+    };
+    match context.fingerprinter.inputs(patterns) {
+        Ok(after) if after == ingredients.inputs => {}
+        Ok(_) => {
+            return warn(format!(
+                "inputs of `{}` changed while it ran; its result is not cached",
+                session.name
+            ));
+        }
+        Err(error) => return warn(format!("`{}` is not cached: {error}", session.name)),
+    }
+    let run = Run {
+        ingredients,
+        outputs: found,
+        log,
+        duration,
+    };
+    match writer.save(store, &context.project.root, run) {
+        Ok(manifest) => Finished {
+            upstream: upstream.clone(),
+            entry: Some(Arc::new(manifest)),
+        },
+        Err(error) => warn(format!(
+            "cannot store the result of `{}` in the cache: {error}",
+            session.name
+        )),
+    }
+}
+
+/// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`.
+fn child_env(environment: &Environment, session: &Session) -> BTreeMap<OsString, OsString> {
+    let mut env = environment.vars().clone();
+    for (name, value) in &session.env {
+        env.insert(OsString::from(name), OsString::from(value));
+    }
+    env
+}

@@ -1,0 +1,150 @@
+//! The cache key: every ingredient that can change a session's result, and its digest.
+//!
+//! The ingredients are a plain struct serialised canonically (fields in declaration order, maps
+//! sorted) into blake3. Environment values enter only as digests, so the manifest that stores the
+//! ingredients beside each entry never holds a secret. Changing this layout changes every key:
+//! bump [`KEY_SCHEMA`] and the pinned digest in the tests together.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::fingerprint::InputFile;
+
+pub const KEY_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ingredients {
+    pub schema: u32,
+    pub session: String,
+    /// Each command's argv after `{posargs}` expansion (`sh -c LINE` for shell commands).
+    pub commands: Vec<Vec<String>>,
+    pub shell: bool,
+    pub cwd: String,
+    /// `[env]` and the session's `env`: name to digest of the value.
+    pub env: BTreeMap<String, Digest>,
+    /// `env_inputs`: name to digest of the value, `None` when unset.
+    pub env_inputs: BTreeMap<String, Option<Digest>>,
+    /// The output declarations, normalised.
+    pub outputs: Vec<String>,
+    pub success_codes: Vec<i32>,
+    /// Sorted by path.
+    pub inputs: Vec<InputFile>,
+    pub requires: BTreeMap<String, Upstream>,
+    pub platform: Platform,
+}
+
+/// What a required session contributes to the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upstream {
+    /// A cacheable session: its own key.
+    Key(Digest),
+    /// A session that always runs: the digests of its outputs after it ran.
+    Outputs(BTreeMap<String, Digest>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+}
+
+impl Platform {
+    pub fn current() -> Platform {
+        Platform {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+        }
+    }
+}
+
+impl Ingredients {
+    /// The key: blake3 over a domain tag and the canonical JSON of the ingredients.
+    pub fn key(&self) -> Digest {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"rtask cache key\0");
+        serde_json::to_writer(&mut hasher, self)
+            .expect("the ingredients serialise: plain data, string keys");
+        Digest::from(hasher.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relpath::RelPath;
+
+    fn sample() -> Ingredients {
+        Ingredients {
+            schema: KEY_SCHEMA,
+            session: "unit_tests".into(),
+            commands: vec![vec![
+                "coverage".into(),
+                "run".into(),
+                "-m".into(),
+                "pytest".into(),
+            ]],
+            shell: false,
+            cwd: ".".into(),
+            env: BTreeMap::from([("COVERAGE_FILE".into(), Digest::of_bytes(b".coverage"))]),
+            env_inputs: BTreeMap::from([("PYTEST_ADDOPTS".into(), None)]),
+            outputs: vec![".coverage".into()],
+            success_codes: vec![0],
+            inputs: vec![InputFile {
+                path: RelPath::parse("src/a.py").unwrap(),
+                hash: Digest::of_bytes(b"print(1)\n"),
+                executable: false,
+            }],
+            requires: BTreeMap::from([("lint".into(), Upstream::Outputs(BTreeMap::new()))]),
+            platform: Platform {
+                os: "linux".into(),
+                arch: "x86_64".into(),
+            },
+        }
+    }
+
+    /// Pins the key layout: if this fails, the key format changed. Bump `KEY_SCHEMA` on purpose.
+    #[test]
+    fn key_of_a_fixed_sample_is_pinned() {
+        assert_eq!(
+            sample().key().as_str(),
+            "d5e58f70f4b2ceb8da82416824a07b18a581303804047b38709d00e363f430c5"
+        );
+    }
+
+    #[test]
+    fn every_ingredient_changes_the_key() {
+        let base = sample().key();
+        let mut changes: Vec<Box<dyn Fn(&mut Ingredients)>> = vec![
+            Box::new(|i| i.session = "other".into()),
+            Box::new(|i| i.commands[0].push("-x".into())),
+            Box::new(|i| i.shell = true),
+            Box::new(|i| i.cwd = "src".into()),
+            Box::new(|i| {
+                i.env.insert("A".into(), Digest::of_bytes(b"1"));
+            }),
+            Box::new(|i| {
+                i.env_inputs
+                    .insert("PYTEST_ADDOPTS".into(), Some(Digest::of_bytes(b"")));
+            }),
+            Box::new(|i| i.outputs.push("htmlcov/".into())),
+            Box::new(|i| i.success_codes.push(5)),
+            Box::new(|i| i.inputs[0].executable = true),
+            Box::new(|i| i.inputs[0].hash = Digest::of_bytes(b"print(2)\n")),
+            Box::new(|i| i.inputs[0].path = RelPath::parse("src/b.py").unwrap()),
+            Box::new(|i| {
+                i.requires
+                    .insert("lint".into(), Upstream::Key(Digest::of_bytes(b"k")));
+            }),
+            Box::new(|i| i.platform.arch = "aarch64".into()),
+            Box::new(|i| i.schema += 1),
+        ];
+        for (index, change) in changes.iter_mut().enumerate() {
+            let mut ingredients = sample();
+            change(&mut ingredients);
+            assert_ne!(ingredients.key(), base, "change {index} kept the key");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! rtask: a task runner for Python projects and beyond, with a content-addressed output cache.
+//!
+//! The data flows through the modules in this order: `tasks.toml` is read ([`taskfile`]) into a
+//! validated [`project`]; the command line picks sessions ([`select`]) and the [`graph`] pulls
+//! in what they require; each session's inputs are hashed ([`fingerprint`]) into a [`key`];
+//! the [`cache`] restores a hit, or [`exec`] runs the commands and stores the result; the [`ui`]
+//! shows it all through the [`reporter`] interface.
+
+mod app;
+mod cache;
+mod cli;
+mod command;
+mod digest;
+mod dry_run;
+mod environment;
+mod error;
+mod exec;
+mod exit;
+mod fingerprint;
+mod graph;
+mod key;
+mod list;
+mod patterns;
+mod project;
+mod relpath;
+mod reporter;
+mod select;
+mod shell_words;
+mod suggest;
+mod taskfile;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::exit::Exit;
+
+/// Run rtask with the process's arguments and environment.
+pub fn main() -> ExitCode {
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
+    let color = args.color;
+    let environment = match Environment::capture() {
+        Ok(environment) => environment,
+        Err(error) => return report(&Error::CurrentDir(error), false).into(),
+    };
+    let use_color = app::use_color(color, &environment);
+    match app::run(args, environment) {
+        Ok(exit) => exit.into(),
+        Err(error) => report(&error, use_color).into(),
+    }
+}
+
+fn report(error: &Error, color: bool) -> Exit {
+    let text = match error {
+        Error::TaskFile(task_file) => task_file.render(color),
+        error => {
+            let painter = ui::style::Painter { color };
+            let mut text = format!(
+                "{} {error}\n",
+                painter.paint(ui::style::Style::Red, "error:")
+            );
+            if let Some(hint) = error.hint() {
+                text.push_str(&format!(
+                    "  {} {hint}\n",
+                    painter.paint(ui::style::Style::Bold, "hint:")
+                ));
+            }
+            text
+        }
+    };
+    eprint!("{text}");
+    error.exit()
+}

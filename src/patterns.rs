@@ -1,0 +1,230 @@
+//! Input and output path patterns: literal paths, globs and `!` exclusions, compiled once.
+
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+
+use crate::relpath::RelPath;
+
+/// Why a pattern from `tasks.toml` was refused; the validator adds where it stood.
+#[derive(Debug)]
+pub struct PatternError {
+    pub message: String,
+    pub hint: String,
+}
+
+/// A session's `inputs`, compiled.
+#[derive(Debug, Clone)]
+pub struct InputPatterns {
+    /// Paths named without glob characters: they always count, ignored by git or not.
+    pub literals: Vec<RelPath>,
+    /// Directories the glob patterns can match below; the walk starts there, not at the root.
+    pub glob_bases: Vec<RelPath>,
+    pub globs: GlobSet,
+    pub excludes: GlobSet,
+}
+
+/// One entry of a session's `outputs`.
+#[derive(Debug, Clone)]
+pub enum OutputPattern {
+    /// A file or directory; `dir` when written with a trailing `/`.
+    Literal { path: RelPath, dir: bool },
+    /// Any number of files, matched after the session ran.
+    Glob {
+        pattern: String,
+        base: RelPath,
+        matcher: GlobMatcher,
+    },
+}
+
+pub fn has_glob_chars(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '{'])
+}
+
+impl InputPatterns {
+    pub fn compile<'a>(
+        patterns: impl IntoIterator<Item = &'a str>,
+    ) -> Result<InputPatterns, (usize, PatternError)> {
+        let mut literals = Vec::new();
+        let mut glob_bases: Vec<RelPath> = Vec::new();
+        let mut globs = GlobSetBuilder::new();
+        let mut excludes = GlobSetBuilder::new();
+        for (index, pattern) in patterns.into_iter().enumerate() {
+            let fail = |error| (index, error);
+            if let Some(excluded) = pattern.strip_prefix('!') {
+                let path = normalise(excluded).map_err(fail)?;
+                excludes.add(compile_glob(&path).map_err(fail)?);
+                excludes.add(compile_glob(&format!("{path}/**")).map_err(fail)?);
+            } else if has_glob_chars(pattern) {
+                let path = normalise(pattern).map_err(fail)?;
+                globs.add(compile_glob(&path).map_err(fail)?);
+                glob_bases.push(glob_base(&path));
+            } else {
+                literals.push(parse_path(pattern).map_err(fail)?);
+            }
+        }
+        glob_bases.sort();
+        glob_bases.dedup();
+        let mut outermost: Vec<RelPath> = Vec::new();
+        for base in glob_bases {
+            if !outermost.iter().any(|outer| base.starts_with(outer)) {
+                outermost.push(base);
+            }
+        }
+        Ok(InputPatterns {
+            literals,
+            glob_bases: outermost,
+            globs: build(globs)?,
+            excludes: build(excludes)?,
+        })
+    }
+
+    pub fn excluded(&self, path: &str) -> bool {
+        self.excludes.is_match(path)
+    }
+}
+
+impl OutputPattern {
+    pub fn compile(pattern: &str) -> Result<OutputPattern, PatternError> {
+        if has_glob_chars(pattern) {
+            let path = normalise(pattern)?;
+            Ok(OutputPattern::Glob {
+                base: glob_base(&path),
+                matcher: compile_glob(&path)?.compile_matcher(),
+                pattern: path,
+            })
+        } else {
+            let path = parse_path(pattern)?;
+            if path.is_root() {
+                return Err(PatternError {
+                    message: "the project root cannot be an output".into(),
+                    hint: "name the files or directories the session writes".into(),
+                });
+            }
+            Ok(OutputPattern::Literal {
+                path,
+                dir: pattern.ends_with('/'),
+            })
+        }
+    }
+
+    /// The pattern as written, normalised: what the cache key holds.
+    pub fn declaration(&self) -> String {
+        match self {
+            OutputPattern::Literal { path, dir: true } => format!("{path}/"),
+            OutputPattern::Literal { path, dir: false } => path.to_string(),
+            OutputPattern::Glob { pattern, .. } => pattern.clone(),
+        }
+    }
+
+    /// Whether two sessions' declarations can claim the same path.
+    pub fn overlaps(&self, other: &OutputPattern) -> bool {
+        match (self, other) {
+            (OutputPattern::Literal { path: a, .. }, OutputPattern::Literal { path: b, .. }) => {
+                a.starts_with(b) || b.starts_with(a)
+            }
+            (OutputPattern::Literal { path, .. }, OutputPattern::Glob { matcher, .. })
+            | (OutputPattern::Glob { matcher, .. }, OutputPattern::Literal { path, .. }) => {
+                matcher.is_match(path.as_str())
+            }
+            (OutputPattern::Glob { pattern: a, .. }, OutputPattern::Glob { pattern: b, .. }) => {
+                a == b
+            }
+        }
+    }
+}
+
+fn parse_path(text: &str) -> Result<RelPath, PatternError> {
+    RelPath::parse(text).map_err(|error| PatternError {
+        message: format!("path `{text}` {error}"),
+        hint: "paths are relative to the project root and cannot leave it".into(),
+    })
+}
+
+/// A glob's text with `./` and duplicate slashes removed, after the same checks as a path.
+fn normalise(pattern: &str) -> Result<String, PatternError> {
+    let trimmed = pattern.trim_end_matches('/');
+    parse_path(trimmed).map(|path| path.to_string())
+}
+
+/// The leading directories of a glob that hold no glob characters.
+fn glob_base(pattern: &str) -> RelPath {
+    let literal: Vec<&str> = pattern
+        .split('/')
+        .take_while(|part| !has_glob_chars(part))
+        .collect();
+    let parts = &literal[..literal.len().min(pattern.split('/').count() - 1)];
+    if parts.is_empty() {
+        RelPath::root()
+    } else {
+        RelPath::parse(&parts.join("/")).unwrap_or_else(|_| RelPath::root())
+    }
+}
+
+fn compile_glob(pattern: &str) -> Result<Glob, PatternError> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|error| PatternError {
+            message: format!("invalid glob `{pattern}`: {}", error.kind()),
+            hint: "globs use `*` within a directory, `**` across directories, `?`, `[abc]` and `{a,b}`".into(),
+        })
+}
+
+fn build(builder: GlobSetBuilder) -> Result<GlobSet, (usize, PatternError)> {
+    builder.build().map_err(|error| {
+        (
+            0,
+            PatternError {
+                message: format!("invalid glob: {error}"),
+                hint: String::new(),
+            },
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_literals_globs_and_exclusions() {
+        let inputs = InputPatterns::compile([
+            "src/**/*.py",
+            "src/pkg/*.txt",
+            "pyproject.toml",
+            "!src/gen/**",
+        ])
+        .unwrap();
+        assert_eq!(inputs.literals, [RelPath::parse("pyproject.toml").unwrap()]);
+        assert_eq!(inputs.glob_bases, [RelPath::parse("src").unwrap()]);
+        assert!(inputs.globs.is_match("src/a/b.py"));
+        assert!(!inputs.globs.is_match("src/a/b.txt"));
+        assert!(inputs.excluded("src/gen/x.py"));
+        assert!(!inputs.excluded("src/x.py"));
+    }
+
+    #[test]
+    fn glob_bases_stop_at_the_first_glob() {
+        assert_eq!(glob_base("*.py"), RelPath::root());
+        assert_eq!(glob_base("src/**/*.py").as_str(), "src");
+        assert_eq!(glob_base("a/b/c.*").as_str(), "a/b");
+    }
+
+    #[test]
+    fn refuses_escaping_and_broken_patterns() {
+        assert!(OutputPattern::compile("/tmp/x").is_err());
+        assert!(OutputPattern::compile("../x").is_err());
+        assert!(InputPatterns::compile(["src/[a.py"]).is_err());
+        assert!(OutputPattern::compile(".").is_err());
+    }
+
+    #[test]
+    fn overlapping_outputs_are_detected() {
+        let html = OutputPattern::compile("htmlcov/").unwrap();
+        let index = OutputPattern::compile("htmlcov/index.html").unwrap();
+        let data = OutputPattern::compile(".coverage.*").unwrap();
+        assert!(html.overlaps(&index));
+        assert!(!html.overlaps(&data));
+        assert!(data.overlaps(&OutputPattern::compile(".coverage.x").unwrap()));
+    }
+}

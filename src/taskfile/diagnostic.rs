@@ -1,0 +1,150 @@
+//! Errors in `tasks.toml`, rendered with the file, line, column, a caret snippet and a hint.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+
+/// One problem in the task file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+    pub label: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(
+        message: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            message: message.into(),
+            span: Some(span),
+            label: label.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        let hint = hint.into();
+        self.hint = (!hint.is_empty()).then_some(hint);
+        self
+    }
+}
+
+/// Every problem found in one task file.
+#[derive(Debug)]
+pub struct TaskFileError {
+    /// The file as it is shown: relative to the current directory where it can be.
+    pub display_path: PathBuf,
+    pub source: String,
+    pub problems: Vec<Problem>,
+}
+
+struct Rendered<'a> {
+    problem: &'a Problem,
+    source: NamedSource<String>,
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem.message)
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem.message)
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl miette::Diagnostic for Rendered<'_> {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.problem
+            .hint
+            .as_ref()
+            .map(|hint| Box::new(hint) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.problem
+            .span
+            .as_ref()
+            .map(|_| &self.source as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.problem.span.clone()?;
+        let label = (!self.problem.label.is_empty()).then(|| self.problem.label.clone());
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            label,
+            span.start,
+            span.len(),
+        ))))
+    }
+}
+
+impl TaskFileError {
+    /// The report as the terminal shows it.
+    pub fn render(&self, color: bool) -> String {
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let name = self.display_path.display().to_string();
+        let mut out = String::new();
+        for problem in &self.problems {
+            let rendered = Rendered {
+                problem,
+                source: NamedSource::new(&name, self.source.clone()),
+            };
+            out.push_str("error: ");
+            out.push_str(&location(&name, &self.source, problem.span.as_ref()));
+            out.push_str(&problem.message);
+            out.push('\n');
+            if handler.render_report(&mut out, &rendered).is_err() {
+                out.push_str(&problem.message);
+            }
+        }
+        out
+    }
+}
+
+/// `path:line:col: ` for a span, or `path: ` without one.
+fn location(name: &str, source: &str, span: Option<&Range<usize>>) -> String {
+    let Some(span) = span else {
+        return format!("{name}: ");
+    };
+    let before = &source[..span.start.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |text| text.chars().count())
+        + 1;
+    format!("{name}:{line}:{column}: ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_count_lines_and_columns_from_one() {
+        let source = "a = 1\nbb = [\n  'x'\n]\n";
+        let span = source.find("'x'").unwrap();
+        assert_eq!(
+            location("t.toml", source, Some(&(span..span + 3))),
+            "t.toml:3:3: "
+        );
+        assert_eq!(location("t.toml", source, None), "t.toml: ");
+    }
+}

@@ -1,0 +1,65 @@
+//! Finding, reading and validating `tasks.toml`.
+
+mod diagnostic;
+mod validate;
+mod wire;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::TaskFileError;
+
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::project::Project;
+
+pub const TASK_FILE: &str = "tasks.toml";
+
+/// The task file: `explicit` when given, else the nearest `tasks.toml` at or above `start`.
+pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, Error> {
+    if let Some(path) = explicit {
+        let path = start.join(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        return Err(Error::TaskFileNotFound {
+            searched: path,
+            explicit: true,
+        });
+    }
+    start
+        .ancestors()
+        .map(|dir| dir.join(TASK_FILE))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| Error::TaskFileNotFound {
+            searched: start.to_path_buf(),
+            explicit: false,
+        })
+}
+
+/// Read and validate the task file at `path`.
+pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
+    let source = std::fs::read_to_string(path).map_err(|source| Error::ReadTaskFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let root = path
+        .parent()
+        .map_or_else(|| env.current_dir.clone(), Path::to_path_buf);
+    let display_path = path
+        .strip_prefix(&env.current_dir)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf);
+    let fail = |problems| {
+        Error::TaskFile(Box::new(TaskFileError {
+            display_path: display_path.clone(),
+            source: source.clone(),
+            problems,
+        }))
+    };
+    let wire = validate::parse(&source).map_err(|problem| fail(vec![problem]))?;
+    let context = validate::Context {
+        root: &root,
+        task_file: path,
+        cache_dir_override: env.cache_dir_override(),
+    };
+    validate::validate(wire, context).map_err(fail)
+}

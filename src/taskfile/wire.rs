@@ -1,0 +1,55 @@
+//! The raw shape of `tasks.toml`, as serde reads it: spans kept, nothing checked beyond types.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type SpannedString = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireFile {
+    pub settings: Option<WireSettings>,
+    #[serde(default)]
+    pub env: BTreeMap<SpannedString, SpannedString>,
+    #[serde(default)]
+    pub sessions: BTreeMap<SpannedString, Spanned<WireSession>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireSettings {
+    pub default: Option<Vec<SpannedString>>,
+    pub cache_dir: Option<SpannedString>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireSession {
+    pub description: Option<String>,
+    pub run: Spanned<Vec<Spanned<WireCommand>>>,
+    #[serde(default)]
+    pub requires: Vec<SpannedString>,
+    pub inputs: Option<Vec<SpannedString>>,
+    #[serde(default)]
+    pub outputs: Vec<SpannedString>,
+    #[serde(default)]
+    pub env: BTreeMap<SpannedString, SpannedString>,
+    #[serde(default)]
+    pub env_inputs: Vec<SpannedString>,
+    pub cwd: Option<SpannedString>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub success_codes: Option<Spanned<Vec<i32>>>,
+    pub shell: Option<Spanned<bool>>,
+    pub cache: Option<bool>,
+}
+
+/// One entry of `run`: a command line split like a POSIX shell, or an argv array.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a command line string or an array of strings")]
+pub(crate) enum WireCommand {
+    Line(String),
+    Argv(Vec<String>),
+}

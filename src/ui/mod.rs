@@ -1,0 +1,304 @@
+//! What the user sees while sessions run: headers, live or grouped output, warnings.
+//!
+//! Session output goes to stdout, rtask's own lines to stderr. A session that starts while no
+//! other runs streams live; sessions that run side by side are buffered and shown as one block
+//! each when they finish (held back while a live session streams, so blocks never cut into it).
+//! On a terminal an indicatif spinner shows each running session; under GitHub Actions (or
+//! Forgejo) each session's output is folded into a `::group::`.
+
+pub mod style;
+pub mod summary;
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use self::style::{Painter, Style};
+use crate::cache::manifest::Manifest;
+use crate::cache::restore::Restored;
+use crate::reporter::{Outcome, Reporter, RunReason};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub struct UiOptions {
+    pub painter: Painter,
+    pub verbosity: Verbosity,
+    /// Spinners on a terminal.
+    pub progress: bool,
+    /// `::group::` folding for GitHub Actions and Forgejo.
+    pub github: bool,
+}
+
+pub struct Ui {
+    options: UiOptions,
+    progress: Option<MultiProgress>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    running: usize,
+    live: Option<String>,
+    buffers: HashMap<String, Block>,
+    bars: HashMap<String, ProgressBar>,
+    /// Blocks held back while a live session streams.
+    pending: Vec<Block>,
+}
+
+/// Something to print in one go: a header line, output, a closing line.
+struct Block {
+    header: String,
+    output: Vec<u8>,
+    footer: Option<String>,
+}
+
+impl Ui {
+    pub fn new(options: UiOptions) -> Ui {
+        let progress = options
+            .progress
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Ui {
+            options,
+            progress,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Run `print` with the spinners out of the way.
+    fn print(&self, print: impl FnOnce()) {
+        match &self.progress {
+            Some(progress) => progress.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// A line of rtask's own, on stderr.
+    pub fn line(&self, text: &str) {
+        self.print(|| {
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "{text}");
+            let _ = stderr.flush();
+        });
+    }
+
+    fn open(&self, header: &str) {
+        self.print(|| {
+            if self.options.github {
+                let mut stdout = io::stdout().lock();
+                let _ = writeln!(stdout, "::group::{header}");
+                let _ = stdout.flush();
+            } else {
+                let mut stderr = io::stderr().lock();
+                let _ = writeln!(
+                    stderr,
+                    "{}",
+                    self.options.painter.paint(Style::Bold, header)
+                );
+                let _ = stderr.flush();
+            }
+        });
+    }
+
+    fn write_output(&self, bytes: &[u8]) {
+        self.print(|| {
+            let mut stdout = io::stdout().lock();
+            let _ = stdout.write_all(bytes);
+            let _ = stdout.flush();
+        });
+    }
+
+    fn close(&self, footer: Option<&str>) {
+        if self.options.github {
+            self.print(|| {
+                let mut stdout = io::stdout().lock();
+                let _ = writeln!(stdout, "::endgroup::");
+                let _ = stdout.flush();
+            });
+        }
+        if let Some(footer) = footer {
+            self.line(footer);
+        }
+    }
+
+    fn show(&self, block: &Block) {
+        self.open(&block.header);
+        if !block.output.is_empty() {
+            self.write_output(&block.output);
+            if !block.output.ends_with(b"\n") {
+                self.write_output(b"\n");
+            }
+        }
+        self.close(block.footer.as_deref());
+    }
+
+    /// Show a block now, or after the live session when one streams.
+    fn show_or_hold(&self, state: &mut State, block: Block) {
+        if state.live.is_some() {
+            state.pending.push(block);
+        } else {
+            self.show(&block);
+        }
+    }
+
+    fn run_header(&self, session: &str, reason: &RunReason) -> String {
+        let why = match reason {
+            RunReason::NotCacheable => String::new(),
+            RunReason::CacheDisabled => " (--no-cache)".to_string(),
+            RunReason::Forced => " (--force)".to_string(),
+            RunReason::Unusable(_) => " (cache entry unusable)".to_string(),
+            RunReason::Miss(reasons) => match reasons.as_slice() {
+                [] => " (no cache entry)".to_string(),
+                [only] => format!(" ({only})"),
+                [first, rest @ ..] if self.options.verbosity < Verbosity::Verbose => {
+                    format!(" ({first}, and {} more)", rest.len())
+                }
+                all => format!(" ({})", all.join("; ")),
+            },
+        };
+        format!("{session}: running{why}")
+    }
+
+    fn footer(&self, session: &str, outcome: &Outcome) -> String {
+        let painter = self.options.painter;
+        match outcome {
+            Outcome::Ran { duration } => format!(
+                "{session}: {} in {}",
+                painter.paint(Style::Green, "ran"),
+                style::duration(*duration)
+            ),
+            Outcome::Failed { duration, reason } => format!(
+                "{session}: {} in {}: {reason}",
+                painter.paint(Style::Red, "failed"),
+                style::duration(*duration)
+            ),
+            Outcome::Interrupted { duration } => format!(
+                "{session}: {} after {}",
+                painter.paint(Style::Yellow, "interrupted"),
+                style::duration(*duration)
+            ),
+            Outcome::Cached { .. } | Outcome::Aborted { .. } => String::new(),
+        }
+    }
+
+    fn spinner(&self, session: &str) -> Option<ProgressBar> {
+        let progress = self.progress.as_ref()?;
+        let bar = progress.add(ProgressBar::new_spinner());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar.set_message(session.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Some(bar)
+    }
+}
+
+impl Reporter for Ui {
+    fn started(&self, session: &str, reason: &RunReason) {
+        let mut state = self.state();
+        state.running += 1;
+        if let Some(bar) = self.spinner(session) {
+            state.bars.insert(session.to_string(), bar);
+        }
+        let quiet = self.options.verbosity == Verbosity::Quiet;
+        let header = self.run_header(session, reason);
+        if state.live.is_none() && state.running == 1 && !quiet {
+            state.live = Some(session.to_string());
+            self.open(&header);
+        } else {
+            let block = Block {
+                header,
+                output: Vec::new(),
+                footer: None,
+            };
+            state.buffers.insert(session.to_string(), block);
+        }
+    }
+
+    fn output(&self, session: &str, bytes: &[u8]) {
+        let mut state = self.state();
+        if state.live.as_deref() == Some(session) {
+            drop(state);
+            self.write_output(bytes);
+        } else if let Some(block) = state.buffers.get_mut(session) {
+            block.output.extend_from_slice(bytes);
+        }
+    }
+
+    fn restored(&self, session: &str, manifest: &Manifest, log: &[u8], restored: &Restored) {
+        if self.options.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let mut header = format!(
+            "{session}: {} (ran {})",
+            self.options.painter.paint(Style::Green, "cached"),
+            style::duration(Duration::from_millis(manifest.duration_ms))
+        );
+        if self.options.verbosity == Verbosity::Verbose {
+            header.push_str(&format!(" [key {}]", manifest.key.short()));
+        }
+        let footer = (self.options.verbosity == Verbosity::Verbose).then(|| {
+            let mut text = format!("{session}: restored {} path(s)", restored.written.len());
+            for path in &restored.written {
+                text.push_str(&format!("\n  restored `{path}`"));
+            }
+            for path in &restored.removed {
+                text.push_str(&format!("\n  removed `{path}`"));
+            }
+            text
+        });
+        let block = Block {
+            header,
+            output: log.to_vec(),
+            footer,
+        };
+        let mut state = self.state();
+        self.show_or_hold(&mut state, block);
+    }
+
+    fn finished(&self, session: &str, outcome: &Outcome) {
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(1);
+        if let Some(bar) = state.bars.remove(session) {
+            bar.finish_and_clear();
+            if let Some(progress) = &self.progress {
+                progress.remove(&bar);
+            }
+        }
+        let footer = self.footer(session, outcome);
+        if state.live.as_deref() == Some(session) {
+            self.close(Some(&footer));
+            state.live = None;
+            for block in std::mem::take(&mut state.pending) {
+                self.show(&block);
+            }
+            return;
+        }
+        let Some(mut block) = state.buffers.remove(session) else {
+            return;
+        };
+        if self.options.verbosity == Verbosity::Quiet && outcome.succeeded() {
+            return;
+        }
+        block.footer = Some(footer);
+        self.show_or_hold(&mut state, block);
+    }
+
+    fn warning(&self, message: &str) {
+        let label = self.options.painter.paint(Style::Yellow, "warning:");
+        self.line(&format!("{label} {message}"));
+    }
+}

@@ -1,0 +1,105 @@
+//! The table that closes every run.
+
+use std::time::Duration;
+
+use super::style::{self, Painter, Style};
+use crate::reporter::Outcome;
+
+pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter) -> String {
+    let count = |wanted: fn(&Outcome) -> bool| {
+        results
+            .iter()
+            .filter(|(_, outcome)| wanted(outcome))
+            .count()
+    };
+    let saved: Duration = results
+        .iter()
+        .filter_map(|(_, outcome)| match outcome {
+            Outcome::Cached { saved } => Some(*saved),
+            _ => None,
+        })
+        .sum();
+    let mut parts = Vec::new();
+    for (number, word) in [
+        (count(|o| matches!(o, Outcome::Ran { .. })), "ran"),
+        (count(|o| matches!(o, Outcome::Cached { .. })), "cached"),
+        (count(|o| matches!(o, Outcome::Failed { .. })), "failed"),
+        (count(|o| matches!(o, Outcome::Aborted { .. })), "aborted"),
+        (
+            count(|o| matches!(o, Outcome::Interrupted { .. })),
+            "interrupted",
+        ),
+    ] {
+        if number > 0 {
+            parts.push(format!("{number} {word}"));
+        }
+    }
+    let mut totals = parts.join(", ");
+    if !saved.is_zero() {
+        totals.push_str(&format!(" (saved {})", style::duration(saved)));
+    }
+    let plural = if results.len() == 1 {
+        "session"
+    } else {
+        "sessions"
+    };
+    let mut out = format!(
+        "{} {} {plural} in {}: {totals}\n",
+        painter.paint(Style::Bold, "rtask:"),
+        results.len(),
+        style::duration(elapsed)
+    );
+    let width = results
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    for (name, outcome) in results {
+        let (word, style, detail) = match outcome {
+            Outcome::Ran { duration } => ("ran", Style::Green, style::duration(*duration)),
+            Outcome::Cached { saved } => (
+                "cached",
+                Style::Green,
+                format!("saved {}", style::duration(*saved)),
+            ),
+            Outcome::Failed { duration, reason } => (
+                "failed",
+                Style::Red,
+                format!("{}: {reason}", style::duration(*duration)),
+            ),
+            Outcome::Aborted { reason } => ("aborted", Style::Yellow, reason.clone()),
+            Outcome::Interrupted { duration } => {
+                ("interrupted", Style::Yellow, style::duration(*duration))
+            }
+        };
+        let word = painter.paint(style, &format!("{word:<11}"));
+        out.push_str(&format!("  {word} {name:<width$}  {detail}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarises_outcomes_and_time_saved() {
+        let ran = Outcome::Ran {
+            duration: Duration::from_millis(1200),
+        };
+        let cached = Outcome::Cached {
+            saved: Duration::from_millis(3900),
+        };
+        let text = render(
+            &[("unit_tests", &cached), ("coverage_report", &ran)],
+            Duration::from_millis(1300),
+            Painter { color: false },
+        );
+        assert_eq!(
+            text,
+            "rtask: 2 sessions in 1.3 s: 1 ran, 1 cached (saved 3.9 s)\n  \
+             cached      unit_tests       saved 3.9 s\n  \
+             ran         coverage_report  1.2 s\n"
+        );
+    }
+}

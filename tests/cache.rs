@@ -1,0 +1,440 @@
+//! The cache story end to end: miss, hit, restore, invalidation, portability.
+
+use std::fs;
+
+use crate::support::{Project, long_ago};
+
+const BUILD: &str = r#"
+[sessions.build]
+description = "Copy the sources into out/"
+shell = true
+run = ["echo run >> runs.txt", "mkdir -p out && cat src/*.txt > out/all.txt && echo built"]
+inputs = ["src/**/*.txt"]
+outputs = ["out/"]
+"#;
+
+fn build_project() -> Project {
+    let project = Project::with_tasks(BUILD);
+    project.write("src/a.txt", "alpha\n").write("src/b.txt", "beta\n");
+    project
+}
+
+#[test]
+fn a_second_run_restores_instead_of_running() {
+    let project = build_project();
+    project
+        .rtask(&["build"])
+        .success()
+        .stdout_has("built\n")
+        .stderr_has("build: running (no cache entry)")
+        .stderr_has("1 ran");
+    assert_eq!(project.count("runs.txt"), 1);
+    project
+        .rtask(&["build"])
+        .success()
+        .stdout_has("$ echo run >> runs.txt\n")
+        .stdout_has("built\n")
+        .stderr_has("build: cached (ran ")
+        .stderr_has("1 cached (saved ");
+    assert_eq!(project.count("runs.txt"), 1);
+    assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
+}
+
+#[test]
+fn changing_an_input_runs_again_and_an_unrelated_file_does_not() {
+    let project = build_project();
+    project.rtask(&["build"]).success();
+    project.write("README.md", "unrelated\n");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    project.write("src/b.txt", "BETA\n");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("build: running (input `src/b.txt` changed)");
+    assert_eq!(project.count("runs.txt"), 2);
+    assert_eq!(project.read("out/all.txt"), "alpha\nBETA\n");
+    project.write("src/c.txt", "gamma\n");
+    project.rtask(&["build"]).success().stderr_has("input `src/c.txt` added");
+    project.remove("src/a.txt");
+    project.rtask(&["build"]).success().stderr_has("input `src/a.txt` removed");
+    assert_eq!(project.count("runs.txt"), 4);
+}
+
+#[test]
+fn going_back_to_earlier_inputs_hits_the_earlier_entry() {
+    let project = build_project();
+    project.rtask(&["build"]).success();
+    project.write("src/a.txt", "changed\n");
+    project.rtask(&["build"]).success();
+    project.write("src/a.txt", "alpha\n");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(project.count("runs.txt"), 2);
+    assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
+}
+
+#[test]
+fn same_size_same_mtime_edit_is_a_miss() {
+    let project = build_project();
+    project.set_mtime("src/a.txt", long_ago());
+    project.rtask(&["build"]).success();
+    project.write("src/a.txt", "ALPHA\n");
+    project.set_mtime("src/a.txt", long_ago());
+    project.rtask(&["build"]).success().stderr_has("input `src/a.txt` changed");
+    assert_eq!(project.count("runs.txt"), 2);
+    assert_eq!(project.read("out/all.txt"), "ALPHA\nbeta\n");
+}
+
+#[test]
+fn swapping_two_files_contents_is_a_miss() {
+    let project = build_project();
+    project.write("src/b.txt", "alpha\n").write("src/a.txt", "beta\n");
+    project.rtask(&["build"]).success();
+    project.write("src/a.txt", "alpha\n").write("src/b.txt", "beta\n");
+    project.rtask(&["build"]).success().stderr_has("running (");
+    assert_eq!(project.count("runs.txt"), 2);
+}
+
+#[test]
+fn the_executable_bit_is_an_input() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = build_project();
+    project.rtask(&["build"]).success();
+    fs::set_permissions(project.path("src/a.txt"), fs::Permissions::from_mode(0o755)).unwrap();
+    project.rtask(&["build"]).success().stderr_has("input `src/a.txt` changed mode");
+}
+
+#[test]
+fn deleted_or_damaged_outputs_are_restored_without_running() {
+    let project = build_project();
+    project.rtask(&["build"]).success();
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
+    project.write("out/all.txt", "scribbled\n");
+    project.write("out/extra.txt", "not from the session\n");
+    project.rtask(&["-v", "build"]).success().stderr_has("restored `out/all.txt`").stderr_has("removed `out/extra.txt`");
+    assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
+    assert!(!project.exists("out/extra.txt"), "the output directory is made to match exactly");
+    assert_eq!(project.count("runs.txt"), 1);
+}
+
+#[test]
+fn identical_outputs_are_left_alone() {
+    let project = build_project();
+    project.rtask(&["build"]).success();
+    project.set_mtime("out/all.txt", long_ago());
+    project.rtask(&["-v", "build"]).success().stderr_has("build: restored 0 path(s)");
+    assert_eq!(project.mtime("out/all.txt"), long_ago());
+}
+
+#[test]
+fn a_moved_checkout_with_fresh_mtimes_hits() {
+    let project = build_project();
+    project.rtask(&["build"]).success();
+    let moved = project.copy();
+    moved.remove("out");
+    moved.rtask(&["build"]).success().stderr_has("build: cached");
+    assert_eq!(moved.read("out/all.txt"), "alpha\nbeta\n");
+    assert_eq!(moved.count("runs.txt"), 1, "the copy holds the first run's counter only");
+}
+
+#[test]
+fn files_and_globs_as_outputs() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.data]
+shell = true
+run = ["echo run >> runs.txt", "echo 1 > .coverage.one && echo 2 > .coverage.two && echo x > report.txt && chmod +x report.txt"]
+inputs = ["input.txt"]
+outputs = [".coverage.*", "report.txt"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["data"]).success();
+    for file in [".coverage.one", ".coverage.two", "report.txt"] {
+        project.remove(file);
+    }
+    project.rtask(&["data"]).success().stderr_has("cached");
+    assert_eq!(project.read(".coverage.one"), "1\n");
+    assert_eq!(project.read(".coverage.two"), "2\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(project.path("report.txt")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "the mode is restored");
+    assert_eq!(project.count("runs.txt"), 1);
+}
+
+#[test]
+fn a_missing_literal_output_fails_the_session_and_caches_nothing() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.forgetful]
+run = ["true"]
+inputs = ["input.txt"]
+outputs = [".coverage"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project
+        .rtask(&["forgetful"])
+        .code(1)
+        .stderr_has("forgetful: failed in")
+        .stderr_has("declared output `.coverage` was not produced");
+    assert!(project.manifests().is_empty());
+}
+
+#[test]
+fn a_failed_session_caches_nothing() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.flaky]
+shell = true
+run = ["echo run >> runs.txt", "test -f pass"]
+inputs = ["input.txt"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["flaky"]).code(1).stderr_has("`sh` exited with code 1");
+    project.rtask(&["flaky"]).code(1);
+    assert_eq!(project.count("runs.txt"), 2);
+    assert!(project.manifests().is_empty());
+}
+
+#[test]
+fn success_codes_decide_success() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.five]
+run = [["sh", "-c", "exit 5"]]
+inputs = ["input.txt"]
+success_codes = [0, 5]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["five"]).success();
+    project.rtask(&["five"]).success().stderr_has("cached");
+}
+
+#[test]
+fn sessions_without_inputs_always_run() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.always]
+shell = true
+run = ["echo run >> runs.txt"]
+
+[sessions.never]
+shell = true
+run = ["echo run >> never.txt"]
+inputs = ["input.txt"]
+cache = false
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["always", "never"]).success();
+    project.rtask(&["always", "never"]).success();
+    assert_eq!(project.count("runs.txt"), 2);
+    assert_eq!(project.count("never.txt"), 2);
+    assert!(project.manifests().is_empty());
+}
+
+#[test]
+fn env_values_and_env_inputs_enter_the_key() {
+    let project = Project::with_tasks(
+        r#"
+[env]
+GLOBAL = "1"
+
+[sessions.show]
+shell = true
+run = ["echo run >> runs.txt", "echo $GLOBAL $LOCAL $OUTSIDE"]
+inputs = ["input.txt"]
+env = { LOCAL = "a" }
+env_inputs = ["OUTSIDE"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["show"]).success().stdout_has("1 a\n");
+    project.rtask(&["show"]).success().stderr_has("cached");
+    project.rtask_env(&["show"], &[("OUTSIDE", "o")]).success().stdout_has("1 a o\n").stderr_has("env `OUTSIDE` changed (unset -> set)");
+    project.rtask_env(&["show"], &[("OUTSIDE", "o")]).success().stderr_has("cached");
+    project.rtask_env(&["show"], &[("UNRELATED", "u")]).success().stderr_has("cached");
+    let tasks = project.read("tasks.toml").replace("LOCAL = \"a\"", "LOCAL = \"b\"");
+    project.write("tasks.toml", &tasks);
+    project.rtask(&["show"]).success().stderr_has("env `LOCAL` changed");
+    let tasks = project.read("tasks.toml").replace("GLOBAL = \"1\"", "GLOBAL = \"2\"");
+    project.write("tasks.toml", &tasks);
+    project.rtask(&["show"]).success().stderr_has("env `GLOBAL` changed");
+    assert_eq!(project.count("runs.txt"), 4);
+}
+
+#[test]
+fn env_values_are_stored_only_as_digests() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.secret]
+run = ["true"]
+inputs = ["input.txt"]
+env = { TOKEN = "hunter2-very-secret" }
+env_inputs = ["OUTSIDE_SECRET"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask_env(&["secret"], &[("OUTSIDE_SECRET", "s3cr3t-value")]).success();
+    let manifests = project.manifests();
+    assert_eq!(manifests.len(), 1);
+    let text = fs::read_to_string(&manifests[0]).unwrap();
+    assert!(text.contains("\"TOKEN\""), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(!text.contains(project.root().to_str().unwrap()), "no absolute paths: {text}");
+}
+
+#[test]
+fn editing_one_session_does_not_invalidate_another() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.one]
+shell = true
+run = ["echo run >> one.txt"]
+inputs = ["input.txt"]
+
+[sessions.two]
+shell = true
+run = ["echo run >> two.txt"]
+inputs = ["input.txt"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["one", "two"]).success();
+    let tasks = project.read("tasks.toml").replace("echo run >> two.txt", "echo again >> two.txt");
+    project.write("tasks.toml", &tasks);
+    project
+        .rtask(&["one", "two"])
+        .success()
+        .stderr_has("one: cached")
+        .stderr_has("two: running (command changed: `sh -c 'echo run >> two.txt'` -> `sh -c 'echo again >> two.txt'`)");
+    assert_eq!(project.count("one.txt"), 1);
+    assert_eq!(project.count("two.txt"), 2);
+}
+
+#[test]
+fn posargs_reach_the_command_and_the_key() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.echo]
+run = ["echo args: {posargs:none given}"]
+inputs = ["input.txt"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["echo"]).success().stdout_has("args: none given\n");
+    project.rtask(&["echo", "--", "-k", "a b"]).success().stdout_has("args: -k a b\n").stderr_has("running (command changed");
+    project.rtask(&["echo", "--", "-k", "a b"]).success().stderr_has("cached");
+}
+
+#[test]
+fn force_runs_and_stores_and_no_cache_touches_nothing() {
+    let project = build_project();
+    project.rtask(&["--no-cache", "build"]).success().stderr_has("(--no-cache)");
+    assert!(!project.exists(".rtask"), "--no-cache writes no cache");
+    project.rtask(&["build"]).success();
+    project.rtask(&["--force", "build"]).success().stderr_has("build: running (--force)");
+    project.rtask(&["--no-cache", "build"]).success().stderr_has("ran");
+    assert_eq!(project.count("runs.txt"), 4);
+    project.rtask(&["build"]).success().stderr_has("cached");
+}
+
+#[test]
+fn gitignored_files_are_not_inputs_unless_named() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["echo run >> runs.txt"]
+inputs = ["src/**", "src/generated.txt", "!src/scratch/**"]
+"#,
+    );
+    project
+        .write(".gitignore", "src/*.log\nsrc/generated.txt\nruns.txt\n")
+        .write("src/a.txt", "a")
+        .write("src/debug.log", "1")
+        .write("src/generated.txt", "1")
+        .write("src/scratch/tmp.txt", "1");
+    project.rtask(&["build"]).success();
+    project.write("src/debug.log", "2").write("src/scratch/tmp.txt", "2");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    project.write("src/generated.txt", "2");
+    project.rtask(&["build"]).success().stderr_has("input `src/generated.txt` changed");
+}
+
+#[test]
+fn a_missing_literal_input_is_an_error_naming_it() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+run = ["true"]
+inputs = ["pyproject.toml"]
+"#,
+    );
+    project.rtask(&["build"]).code(1).stderr_has("input `pyproject.toml` does not exist");
+}
+
+#[test]
+fn inputs_changed_by_the_session_are_not_cached() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.format]
+shell = true
+run = ["echo formatted >> src/a.txt"]
+inputs = ["src/*.txt"]
+"#,
+    );
+    project.write("src/a.txt", "a\n");
+    project.rtask(&["format"]).success().stderr_has("inputs of `format` changed while it ran; its result is not cached");
+    assert!(project.manifests().is_empty());
+}
+
+#[test]
+fn dry_run_says_why_and_writes_nothing() {
+    let project = build_project();
+    project.rtask(&["--dry-run", "build"]).success().stdout_has("build: would run: no cache entry for this session yet\n");
+    assert!(!project.exists(".rtask"));
+    assert_eq!(project.count("runs.txt"), 0);
+    project.rtask(&["build"]).success();
+    project.rtask(&["--dry-run", "build"]).success().stdout_has("build: would be restored from the cache (ran ");
+    project.write("src/a.txt", "changed\n");
+    project
+        .rtask(&["--dry-run", "build"])
+        .success()
+        .stdout_has("build: would run, differences from the newest entry:\n  - input `src/a.txt` changed\n");
+    assert_eq!(project.count("runs.txt"), 1);
+}
+
+#[test]
+fn the_cache_dir_can_be_moved_by_setting_or_environment() {
+    let project = Project::with_tasks(&format!("[settings]\ncache_dir = \"build-cache\"\n{BUILD}"));
+    project.write("src/a.txt", "a\n");
+    project.rtask(&["build"]).success();
+    assert!(project.exists("build-cache/CACHEDIR.TAG"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().join("shared");
+    project.rtask_env(&["build"], &[("RTASK_CACHE_DIR", dir.to_str().unwrap())]).success().stderr_has("running (no cache entry)");
+    assert!(dir.join("v1/entries/build").is_dir());
+}
+
+#[test]
+fn concurrent_processes_sharing_a_cache_do_not_corrupt_it() {
+    let project = build_project();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let mut command = project.command(&["--force", "build"]);
+            std::thread::spawn(move || command.output().unwrap())
+        })
+        .collect();
+    for handle in handles {
+        assert!(handle.join().unwrap().status.success());
+    }
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
+}

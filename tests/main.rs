@@ -1,0 +1,10 @@
+//! rtask's integration tests: the real binary, run in temporary projects.
+
+mod support;
+
+mod cache;
+mod cli;
+mod errors;
+mod graph;
+mod python;
+mod safety;

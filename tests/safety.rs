@@ -1,0 +1,168 @@
+//! Damaged or hostile cache entries: a miss with a reason, never a crash, never a write outside.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::support::Project;
+
+fn cached_project() -> Project {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["echo run >> runs.txt", "mkdir -p out && echo data > out/data.txt"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["build"]).success();
+    project
+}
+
+fn manifest(project: &Project) -> (std::path::PathBuf, Value) {
+    let path = project.manifests().pop().expect("one entry");
+    let value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    (path, value)
+}
+
+fn blob_path(project: &Project, hash: &str) -> std::path::PathBuf {
+    project.path(&format!(".rtask/cache/v1/blobs/{}/{hash}", &hash[..2]))
+}
+
+#[test]
+fn a_damaged_manifest_is_a_miss_with_a_reason() {
+    let project = cached_project();
+    let (path, _) = manifest(&project);
+    fs::write(&path, "{ not json").unwrap();
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("warning: cannot use the cache entry of `build`: manifest")
+        .stderr_has("is damaged")
+        .stderr_has("build: running (cache entry unusable)");
+    assert_eq!(project.count("runs.txt"), 2);
+    project.rtask(&["build"]).success().stderr_has("cached");
+}
+
+#[test]
+fn a_manifest_that_does_not_match_its_key_is_refused() {
+    let project = cached_project();
+    let (path, mut value) = manifest(&project);
+    value["ingredients"]["commands"][0][0] = Value::from("rm");
+    fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    project.rtask(&["build"]).success().stderr_has("does not match its key");
+    assert_eq!(project.count("runs.txt"), 2);
+}
+
+#[test]
+fn a_missing_or_damaged_blob_is_a_miss_with_a_reason() {
+    let project = cached_project();
+    let (_, value) = manifest(&project);
+    let file = value["outputs"].as_array().unwrap().iter().find(|o| o["kind"] == "file").unwrap().clone();
+    let blob = blob_path(&project, file["hash"].as_str().unwrap());
+    fs::write(&blob, "DATA\n").unwrap();
+    project.remove("out");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("stored copy of `out/data.txt` is damaged")
+        .stderr_has("build: running (cache entry unusable)");
+    assert_eq!(project.read("out/data.txt"), "data\n");
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("build: cached");
+    assert_eq!(project.read("out/data.txt"), "data\n");
+    fs::remove_file(blob_path(&project, file["hash"].as_str().unwrap())).unwrap();
+    project.rtask(&["build"]).success().stderr_has("stored copy of output `out/data.txt` is missing");
+    assert_eq!(project.count("runs.txt"), 3);
+}
+
+#[test]
+fn a_damaged_log_is_a_miss_with_a_reason() {
+    let project = cached_project();
+    let (_, value) = manifest(&project);
+    let log = blob_path(&project, value["log"]["hash"].as_str().unwrap());
+    let size = fs::metadata(&log).unwrap().len() as usize;
+    fs::write(&log, "x".repeat(size)).unwrap();
+    project.rtask(&["build"]).success().stderr_has("stored log: its content does not match its digest");
+}
+
+/// Rewrite the manifest's first output and recompute nothing: the key still matches, since
+/// outputs are not part of the key, so only the restore's own checks stand in the way.
+fn plant(project: &Project, output: Value) {
+    let (path, mut value) = manifest(project);
+    value["outputs"] = Value::Array(vec![output]);
+    fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+}
+
+#[test]
+fn entries_with_escaping_paths_are_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let project = cached_project();
+    let (_, value) = manifest(&project);
+    let file = value["outputs"].as_array().unwrap().iter().find(|o| o["kind"] == "file").unwrap().clone();
+    for path in ["../escaped.txt", "/tmp/rtask-escaped.txt", "out/../../escaped.txt"] {
+        let mut planted = file.clone();
+        planted["path"] = Value::from(path);
+        plant(&project, planted);
+        project.rtask(&["build"]).success().stderr_has("is damaged").stderr_has("running (cache entry unusable)");
+        assert!(!project.root().parent().unwrap().join("escaped.txt").exists());
+        assert!(!std::path::Path::new("/tmp/rtask-escaped.txt").exists());
+    }
+    let planted = serde_json::json!({ "kind": "symlink", "path": "out/link", "target": outside.path().to_str().unwrap() });
+    plant(&project, planted);
+    project.rtask(&["build"]).success().stderr_has("refusing to restore `out/link`");
+    let planted = serde_json::json!({ "kind": "symlink", "path": "out/link", "target": "../../x" });
+    plant(&project, planted);
+    project.rtask(&["build"]).success().stderr_has("refusing to restore `out/link`");
+}
+
+#[test]
+fn restores_do_not_follow_symlinks_out_of_the_project() {
+    let outside = tempfile::tempdir().unwrap();
+    let project = cached_project();
+    project.remove("out");
+    std::os::unix::fs::symlink(outside.path(), project.path("out")).unwrap();
+    let run = project.rtask(&["build"]);
+    assert!(
+        fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "nothing may be written through the link\n{run}"
+    );
+    run.success();
+    assert_eq!(project.read("out/data.txt"), "data\n");
+}
+
+#[test]
+fn output_symlinks_that_leave_the_project_fail_the_session() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.link]
+run = ["ln", "-sf", "/etc/hostname", "out.link"]
+inputs = ["input.txt"]
+outputs = ["out.link"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["link"]).code(1).stderr_has("output `out.link` is a symlink to `/etc/hostname`, outside the project");
+    assert!(project.manifests().is_empty());
+}
+
+#[test]
+fn symlinks_inside_the_project_round_trip() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.link]
+shell = true
+run = ["mkdir -p out && echo x > out/real.txt && ln -sf real.txt out/alias.txt"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["link"]).success();
+    project.remove("out");
+    project.rtask(&["link"]).success().stderr_has("cached");
+    assert_eq!(fs::read_link(project.path("out/alias.txt")).unwrap(), std::path::Path::new("real.txt"));
+    assert_eq!(project.read("out/alias.txt"), "x\n");
+}

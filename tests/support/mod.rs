@@ -1,0 +1,203 @@
+//! A small builder for temporary projects, and assertions on what the binary printed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+pub const RTASK: &str = env!("CARGO_BIN_EXE_rtask");
+
+/// A temporary project directory.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::Builder::new().prefix("rtask-test").tempdir().unwrap(),
+        }
+    }
+
+    /// A project whose `tasks.toml` is `tasks`.
+    pub fn with_tasks(tasks: &str) -> Project {
+        let project = Project::new();
+        project.write("tasks.toml", tasks);
+        project
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) -> &Project {
+        let path = self.path(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, contents).unwrap();
+        self
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        fs::read_to_string(self.path(relative)).unwrap_or_else(|error| panic!("cannot read {relative}: {error}"))
+    }
+
+    pub fn exists(&self, relative: &str) -> bool {
+        self.path(relative).symlink_metadata().is_ok()
+    }
+
+    pub fn remove(&self, relative: &str) {
+        let path = self.path(relative);
+        if path.is_dir() {
+            fs::remove_dir_all(path).unwrap();
+        } else {
+            fs::remove_file(path).unwrap();
+        }
+    }
+
+    /// How many lines a counter file has: sessions append a line each time they run.
+    pub fn count(&self, relative: &str) -> usize {
+        fs::read_to_string(self.path(relative)).map_or(0, |text| text.lines().count())
+    }
+
+    pub fn set_mtime(&self, relative: &str, time: SystemTime) {
+        fs::File::options().append(true).open(self.path(relative)).unwrap().set_modified(time).unwrap();
+    }
+
+    pub fn mtime(&self, relative: &str) -> SystemTime {
+        fs::metadata(self.path(relative)).unwrap().modified().unwrap()
+    }
+
+    /// A command for rtask in the project root, with a predictable environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(RTASK);
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("FORGEJO_ACTIONS")
+            .env_remove("RTASK_CACHE_DIR")
+            .env_remove("PYTEST_ADDOPTS")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    pub fn rtask(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().unwrap())
+    }
+
+    pub fn rtask_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Run::from(command.output().unwrap())
+    }
+
+    /// Copy the whole project, cache included, to a new temporary directory (fresh mtimes).
+    pub fn copy(&self) -> Project {
+        let copy = Project::new();
+        copy_tree(self.root(), copy.root());
+        copy
+    }
+
+    /// The manifests in the cache, as paths relative to the project.
+    pub fn manifests(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let entries = self.path(".rtask/cache/v1/entries");
+        if let Ok(sessions) = fs::read_dir(entries) {
+            for session in sessions {
+                for manifest in fs::read_dir(session.unwrap().path()).unwrap() {
+                    found.push(manifest.unwrap().path());
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// What one run of rtask did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<std::process::Output> for Run {
+    fn from(output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(self.code, expected, "unexpected exit code\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Run {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(&self, text: &str) -> &Run {
+        assert!(!self.stderr.contains(text), "stderr has {text:?}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_lacks(&self, text: &str) -> &Run {
+        assert!(!self.stdout.contains(text), "stdout has {text:?}\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "--- exit {}\n--- stdout\n{}--- stderr\n{}---", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// A time well in the past, to pin mtimes.
+pub fn long_ago() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)
+}
