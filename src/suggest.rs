@@ -3,6 +3,13 @@
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    if let Some(extended) = candidates
+        .iter()
+        .find(|candidate| word.len() >= 3 && candidate.starts_with(word))
+    {
+        return Some(extended);
+    }
     candidates
         .into_iter()
         .map(|candidate| (distance(word, candidate), candidate))
@@ -36,6 +43,10 @@ mod tests {
         assert_eq!(closest("descripton", keys), Some("description"));
         assert_eq!(closest("input", keys), Some("inputs"));
         assert_eq!(closest("zzzzzzzz", keys), None);
+        assert_eq!(
+            closest("cache", ["default", "cache_dir"]),
+            Some("cache_dir")
+        );
         assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

@@ -15,7 +15,9 @@ outputs = ["out/"]
 
 fn build_project() -> Project {
     let project = Project::with_tasks(BUILD);
-    project.write("src/a.txt", "alpha\n").write("src/b.txt", "beta\n");
+    project
+        .write("src/a.txt", "alpha\n")
+        .write("src/b.txt", "beta\n");
     project
 }
 
@@ -54,9 +56,15 @@ fn changing_an_input_runs_again_and_an_unrelated_file_does_not() {
     assert_eq!(project.count("runs.txt"), 2);
     assert_eq!(project.read("out/all.txt"), "alpha\nBETA\n");
     project.write("src/c.txt", "gamma\n");
-    project.rtask(&["build"]).success().stderr_has("input `src/c.txt` added");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/c.txt` added");
     project.remove("src/a.txt");
-    project.rtask(&["build"]).success().stderr_has("input `src/a.txt` removed");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/a.txt` removed");
     assert_eq!(project.count("runs.txt"), 4);
 }
 
@@ -79,7 +87,10 @@ fn same_size_same_mtime_edit_is_a_miss() {
     project.rtask(&["build"]).success();
     project.write("src/a.txt", "ALPHA\n");
     project.set_mtime("src/a.txt", long_ago());
-    project.rtask(&["build"]).success().stderr_has("input `src/a.txt` changed");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/a.txt` changed");
     assert_eq!(project.count("runs.txt"), 2);
     assert_eq!(project.read("out/all.txt"), "ALPHA\nbeta\n");
 }
@@ -87,9 +98,13 @@ fn same_size_same_mtime_edit_is_a_miss() {
 #[test]
 fn swapping_two_files_contents_is_a_miss() {
     let project = build_project();
-    project.write("src/b.txt", "alpha\n").write("src/a.txt", "beta\n");
+    project
+        .write("src/b.txt", "alpha\n")
+        .write("src/a.txt", "beta\n");
     project.rtask(&["build"]).success();
-    project.write("src/a.txt", "alpha\n").write("src/b.txt", "beta\n");
+    project
+        .write("src/a.txt", "alpha\n")
+        .write("src/b.txt", "beta\n");
     project.rtask(&["build"]).success().stderr_has("running (");
     assert_eq!(project.count("runs.txt"), 2);
 }
@@ -100,7 +115,10 @@ fn the_executable_bit_is_an_input() {
     let project = build_project();
     project.rtask(&["build"]).success();
     fs::set_permissions(project.path("src/a.txt"), fs::Permissions::from_mode(0o755)).unwrap();
-    project.rtask(&["build"]).success().stderr_has("input `src/a.txt` changed mode");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/a.txt` changed mode");
 }
 
 #[test]
@@ -112,9 +130,16 @@ fn deleted_or_damaged_outputs_are_restored_without_running() {
     assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
     project.write("out/all.txt", "scribbled\n");
     project.write("out/extra.txt", "not from the session\n");
-    project.rtask(&["-v", "build"]).success().stderr_has("restored `out/all.txt`").stderr_has("removed `out/extra.txt`");
+    project
+        .rtask(&["-v", "build"])
+        .success()
+        .stderr_has("restored `out/all.txt`")
+        .stderr_has("removed `out/extra.txt`");
     assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
-    assert!(!project.exists("out/extra.txt"), "the output directory is made to match exactly");
+    assert!(
+        !project.exists("out/extra.txt"),
+        "the output directory is made to match exactly"
+    );
     assert_eq!(project.count("runs.txt"), 1);
 }
 
@@ -123,7 +148,10 @@ fn identical_outputs_are_left_alone() {
     let project = build_project();
     project.rtask(&["build"]).success();
     project.set_mtime("out/all.txt", long_ago());
-    project.rtask(&["-v", "build"]).success().stderr_has("build: restored 0 path(s)");
+    project
+        .rtask(&["-v", "build"])
+        .success()
+        .stderr_has("build: restored 0 path(s)");
     assert_eq!(project.mtime("out/all.txt"), long_ago());
 }
 
@@ -133,9 +161,16 @@ fn a_moved_checkout_with_fresh_mtimes_hits() {
     project.rtask(&["build"]).success();
     let moved = project.copy();
     moved.remove("out");
-    moved.rtask(&["build"]).success().stderr_has("build: cached");
+    moved
+        .rtask(&["build"])
+        .success()
+        .stderr_has("build: cached");
     assert_eq!(moved.read("out/all.txt"), "alpha\nbeta\n");
-    assert_eq!(moved.count("runs.txt"), 1, "the copy holds the first run's counter only");
+    assert_eq!(
+        moved.count("runs.txt"),
+        1,
+        "the copy holds the first run's counter only"
+    );
 }
 
 #[test]
@@ -158,7 +193,10 @@ outputs = [".coverage.*", "report.txt"]
     assert_eq!(project.read(".coverage.one"), "1\n");
     assert_eq!(project.read(".coverage.two"), "2\n");
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(project.path("report.txt")).unwrap().permissions().mode();
+    let mode = fs::metadata(project.path("report.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111, "the mode is restored");
     assert_eq!(project.count("runs.txt"), 1);
 }
@@ -193,7 +231,10 @@ inputs = ["input.txt"]
 "#,
     );
     project.write("input.txt", "x");
-    project.rtask(&["flaky"]).code(1).stderr_has("`sh` exited with code 1");
+    project
+        .rtask(&["flaky"])
+        .code(1)
+        .stderr_has("`sh` exited with code 1");
     project.rtask(&["flaky"]).code(1);
     assert_eq!(project.count("runs.txt"), 2);
     assert!(project.manifests().is_empty());
@@ -255,15 +296,35 @@ env_inputs = ["OUTSIDE"]
     project.write("input.txt", "x");
     project.rtask(&["show"]).success().stdout_has("1 a\n");
     project.rtask(&["show"]).success().stderr_has("cached");
-    project.rtask_env(&["show"], &[("OUTSIDE", "o")]).success().stdout_has("1 a o\n").stderr_has("env `OUTSIDE` changed (unset -> set)");
-    project.rtask_env(&["show"], &[("OUTSIDE", "o")]).success().stderr_has("cached");
-    project.rtask_env(&["show"], &[("UNRELATED", "u")]).success().stderr_has("cached");
-    let tasks = project.read("tasks.toml").replace("LOCAL = \"a\"", "LOCAL = \"b\"");
+    project
+        .rtask_env(&["show"], &[("OUTSIDE", "o")])
+        .success()
+        .stdout_has("1 a o\n")
+        .stderr_has("env `OUTSIDE` changed (unset -> set)");
+    project
+        .rtask_env(&["show"], &[("OUTSIDE", "o")])
+        .success()
+        .stderr_has("cached");
+    project
+        .rtask_env(&["show"], &[("UNRELATED", "u")])
+        .success()
+        .stderr_has("cached");
+    let tasks = project
+        .read("tasks.toml")
+        .replace("LOCAL = \"a\"", "LOCAL = \"b\"");
     project.write("tasks.toml", &tasks);
-    project.rtask(&["show"]).success().stderr_has("env `LOCAL` changed");
-    let tasks = project.read("tasks.toml").replace("GLOBAL = \"1\"", "GLOBAL = \"2\"");
+    project
+        .rtask(&["show"])
+        .success()
+        .stderr_has("env `LOCAL` changed");
+    let tasks = project
+        .read("tasks.toml")
+        .replace("GLOBAL = \"1\"", "GLOBAL = \"2\"");
     project.write("tasks.toml", &tasks);
-    project.rtask(&["show"]).success().stderr_has("env `GLOBAL` changed");
+    project
+        .rtask(&["show"])
+        .success()
+        .stderr_has("env `GLOBAL` changed");
     assert_eq!(project.count("runs.txt"), 4);
 }
 
@@ -279,14 +340,19 @@ env_inputs = ["OUTSIDE_SECRET"]
 "#,
     );
     project.write("input.txt", "x");
-    project.rtask_env(&["secret"], &[("OUTSIDE_SECRET", "s3cr3t-value")]).success();
+    project
+        .rtask_env(&["secret"], &[("OUTSIDE_SECRET", "s3cr3t-value")])
+        .success();
     let manifests = project.manifests();
     assert_eq!(manifests.len(), 1);
     let text = fs::read_to_string(&manifests[0]).unwrap();
     assert!(text.contains("\"TOKEN\""), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
-    assert!(!text.contains(project.root().to_str().unwrap()), "no absolute paths: {text}");
+    assert!(
+        !text.contains(project.root().to_str().unwrap()),
+        "no absolute paths: {text}"
+    );
 }
 
 #[test]
@@ -306,7 +372,9 @@ inputs = ["input.txt"]
     );
     project.write("input.txt", "x");
     project.rtask(&["one", "two"]).success();
-    let tasks = project.read("tasks.toml").replace("echo run >> two.txt", "echo again >> two.txt");
+    let tasks = project
+        .read("tasks.toml")
+        .replace("echo run >> two.txt", "echo again >> two.txt");
     project.write("tasks.toml", &tasks);
     project
         .rtask(&["one", "two"])
@@ -327,19 +395,38 @@ inputs = ["input.txt"]
 "#,
     );
     project.write("input.txt", "x");
-    project.rtask(&["echo"]).success().stdout_has("args: none given\n");
-    project.rtask(&["echo", "--", "-k", "a b"]).success().stdout_has("args: -k a b\n").stderr_has("running (command changed");
-    project.rtask(&["echo", "--", "-k", "a b"]).success().stderr_has("cached");
+    project
+        .rtask(&["echo"])
+        .success()
+        .stdout_has("args: none given\n");
+    project
+        .rtask(&["echo", "--", "-k", "a b"])
+        .success()
+        .stdout_has("args: -k a b\n")
+        .stderr_has("running (command changed");
+    project
+        .rtask(&["echo", "--", "-k", "a b"])
+        .success()
+        .stderr_has("cached");
 }
 
 #[test]
 fn force_runs_and_stores_and_no_cache_touches_nothing() {
     let project = build_project();
-    project.rtask(&["--no-cache", "build"]).success().stderr_has("(--no-cache)");
+    project
+        .rtask(&["--no-cache", "build"])
+        .success()
+        .stderr_has("(--no-cache)");
     assert!(!project.exists(".rtask"), "--no-cache writes no cache");
     project.rtask(&["build"]).success();
-    project.rtask(&["--force", "build"]).success().stderr_has("build: running (--force)");
-    project.rtask(&["--no-cache", "build"]).success().stderr_has("ran");
+    project
+        .rtask(&["--force", "build"])
+        .success()
+        .stderr_has("build: running (--force)");
+    project
+        .rtask(&["--no-cache", "build"])
+        .success()
+        .stderr_has("ran");
     assert_eq!(project.count("runs.txt"), 4);
     project.rtask(&["build"]).success().stderr_has("cached");
 }
@@ -361,10 +448,15 @@ inputs = ["src/**", "src/generated.txt", "!src/scratch/**"]
         .write("src/generated.txt", "1")
         .write("src/scratch/tmp.txt", "1");
     project.rtask(&["build"]).success();
-    project.write("src/debug.log", "2").write("src/scratch/tmp.txt", "2");
+    project
+        .write("src/debug.log", "2")
+        .write("src/scratch/tmp.txt", "2");
     project.rtask(&["build"]).success().stderr_has("cached");
     project.write("src/generated.txt", "2");
-    project.rtask(&["build"]).success().stderr_has("input `src/generated.txt` changed");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/generated.txt` changed");
 }
 
 #[test]
@@ -376,7 +468,10 @@ run = ["true"]
 inputs = ["pyproject.toml"]
 "#,
     );
-    project.rtask(&["build"]).code(1).stderr_has("input `pyproject.toml` does not exist");
+    project
+        .rtask(&["build"])
+        .code(1)
+        .stderr_has("input `pyproject.toml` does not exist");
 }
 
 #[test]
@@ -390,23 +485,31 @@ inputs = ["src/*.txt"]
 "#,
     );
     project.write("src/a.txt", "a\n");
-    project.rtask(&["format"]).success().stderr_has("inputs of `format` changed while it ran; its result is not cached");
+    project
+        .rtask(&["format"])
+        .success()
+        .stderr_has("inputs of `format` changed while it ran; its result is not cached");
     assert!(project.manifests().is_empty());
 }
 
 #[test]
 fn dry_run_says_why_and_writes_nothing() {
     let project = build_project();
-    project.rtask(&["--dry-run", "build"]).success().stdout_has("build: would run: no cache entry for this session yet\n");
-    assert!(!project.exists(".rtask"));
-    assert_eq!(project.count("runs.txt"), 0);
-    project.rtask(&["build"]).success();
-    project.rtask(&["--dry-run", "build"]).success().stdout_has("build: would be restored from the cache (ran ");
-    project.write("src/a.txt", "changed\n");
     project
         .rtask(&["--dry-run", "build"])
         .success()
-        .stdout_has("build: would run, differences from the newest entry:\n  - input `src/a.txt` changed\n");
+        .stdout_has("build: would run: no cache entry for this session yet\n");
+    assert!(!project.exists(".rtask"));
+    assert_eq!(project.count("runs.txt"), 0);
+    project.rtask(&["build"]).success();
+    project
+        .rtask(&["--dry-run", "build"])
+        .success()
+        .stdout_has("build: would be restored from the cache (ran ");
+    project.write("src/a.txt", "changed\n");
+    project.rtask(&["--dry-run", "build"]).success().stdout_has(
+        "build: would run, differences from the newest entry:\n  - input `src/a.txt` changed\n",
+    );
     assert_eq!(project.count("runs.txt"), 1);
 }
 
@@ -418,7 +521,10 @@ fn the_cache_dir_can_be_moved_by_setting_or_environment() {
     assert!(project.exists("build-cache/CACHEDIR.TAG"));
     let elsewhere = tempfile::tempdir().unwrap();
     let dir = elsewhere.path().join("shared");
-    project.rtask_env(&["build"], &[("RTASK_CACHE_DIR", dir.to_str().unwrap())]).success().stderr_has("running (no cache entry)");
+    project
+        .rtask_env(&["build"], &[("RTASK_CACHE_DIR", dir.to_str().unwrap())])
+        .success()
+        .stderr_has("running (no cache entry)");
     assert!(dir.join("v1/entries/build").is_dir());
 }
 

@@ -29,7 +29,7 @@ fn a_bare_run_runs_the_defaults() {
         .stdout_has("testing\n")
         .stdout_lacks("linting")
         .stderr_has("rtask: 1 session in ")
-        .stderr_has("ran         test");
+        .stderr_has_words("ran test");
 }
 
 #[test]
@@ -54,7 +54,12 @@ fn listing_marks_the_selection_like_nox() {
         "Sessions defined in tasks.toml:\n\n- lint -> Check the style\n* test -> Run the tests\n- docs\n\n\
          sessions marked with * are selected, sessions marked with - are skipped.\n"
     );
-    project.rtask(&["-l", "-t", "check"]).success().stdout_has("* lint").stdout_has("* test").stdout_has("- docs");
+    project
+        .rtask(&["-l", "-t", "check"])
+        .success()
+        .stdout_has("* lint")
+        .stdout_has("* test")
+        .stdout_has("- docs");
 }
 
 #[test]
@@ -76,9 +81,22 @@ fn listing_as_json_has_nox_fields() {
 #[test]
 fn sessions_are_selected_by_name_flag_and_tag() {
     let project = Project::with_tasks(TASKS);
-    project.rtask(&["lint", "docs"]).success().stdout_has("linting").stdout_has("documenting").stdout_lacks("testing");
-    project.rtask(&["-s", "lint,docs"]).success().stdout_has("linting").stdout_has("documenting");
-    project.rtask(&["-t", "slow"]).success().stdout_has("testing").stdout_lacks("linting");
+    project
+        .rtask(&["lint", "docs"])
+        .success()
+        .stdout_has("linting")
+        .stdout_has("documenting")
+        .stdout_lacks("testing");
+    project
+        .rtask(&["-s", "lint,docs"])
+        .success()
+        .stdout_has("linting")
+        .stdout_has("documenting");
+    project
+        .rtask(&["-t", "slow"])
+        .success()
+        .stdout_has("testing")
+        .stdout_lacks("linting");
 }
 
 #[test]
@@ -93,15 +111,25 @@ fn unknown_names_and_tags_are_usage_errors() {
         .rtask(&["zzzzzzzz"])
         .code(3)
         .stderr_has("hint: known: `lint`, `test`, `docs`");
-    project.rtask(&["-t", "fast"]).code(3).stderr_has("no session has the tag `fast`").stderr_has("known: `check`, `slow`");
-    project.rtask(&["--frobnicate"]).code(3).stderr_has("--frobnicate");
+    project
+        .rtask(&["-t", "fast"])
+        .code(3)
+        .stderr_has("no session has the tag `fast`")
+        .stderr_has("known: `check`, `slow`");
+    project
+        .rtask(&["--frobnicate"])
+        .code(3)
+        .stderr_has("--frobnicate");
     project.rtask(&["-j", "0", "test"]).code(3);
 }
 
 #[test]
 fn posargs_follow_a_double_dash() {
     let project = Project::with_tasks(TASKS);
-    project.rtask(&["test", "--", "-k", "it's"]).success().stdout_has("testing -k it's\n");
+    project
+        .rtask(&["test", "--", "-k", "it's"])
+        .success()
+        .stdout_has("testing -k it's\n");
 }
 
 #[test]
@@ -113,8 +141,14 @@ fn the_task_file_is_found_from_a_subdirectory_or_given() {
     let output = command.output().unwrap();
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("linting"));
-    project.write("other/tasks.toml", "[sessions.other]\nrun = [\"echo other\"]\n");
-    project.rtask(&["-f", "other/tasks.toml", "other"]).success().stdout_has("other\n");
+    project.write(
+        "other/tasks.toml",
+        "[sessions.other]\nrun = [\"echo other\"]\n",
+    );
+    project
+        .rtask(&["-f", "other/tasks.toml", "other"])
+        .success()
+        .stdout_has("other\n");
 }
 
 #[test]
@@ -123,13 +157,19 @@ fn commands_run_in_the_session_cwd() {
     project.write("sub/dir/x", "");
     project.rtask(&["where"]).success().stdout_has("sub/dir\n");
     let project = Project::with_tasks("[sessions.where]\nrun = [\"pwd\"]\ncwd = \"missing\"\n");
-    project.rtask(&["where"]).code(1).stderr_has("`cwd` `missing` is not a directory");
+    project
+        .rtask(&["where"])
+        .code(1)
+        .stderr_has("`cwd` `missing` is not a directory");
 }
 
 #[test]
 fn a_missing_program_is_named() {
     let project = Project::with_tasks("[sessions.x]\nrun = [\"no-such-program-rtask --flag\"]\n");
-    project.rtask(&["x"]).code(1).stderr_has("command `no-such-program-rtask` not found");
+    project
+        .rtask(&["x"])
+        .code(1)
+        .stderr_has("command `no-such-program-rtask` not found");
 }
 
 #[test]
@@ -137,7 +177,10 @@ fn stdout_and_stderr_keep_their_order() {
     let project = Project::with_tasks(
         "[sessions.mixed]\nshell = true\nrun = [\"echo one; echo two >&2; echo three; echo four >&2\"]\n",
     );
-    project.rtask(&["mixed"]).success().stdout_has("one\ntwo\nthree\nfour\n");
+    project
+        .rtask(&["mixed"])
+        .success()
+        .stdout_has("one\ntwo\nthree\nfour\n");
 }
 
 #[test]
@@ -174,13 +217,23 @@ fn quiet_shows_only_failures() {
 #[test]
 fn help_and_version() {
     let project = Project::new();
-    project.rtask(&["--help"]).success().stdout_has("Usage: rtask [OPTIONS] [SESSION]... [-- <POSARGS>...]").stdout_has("--dry-run");
+    project
+        .rtask(&["--help"])
+        .success()
+        .stdout_has("Usage: rtask [OPTIONS] [SESSION]... [-- <POSARGS>...]")
+        .stdout_has("--dry-run");
     project.rtask(&["--version"]).success().stdout_has("rtask ");
 }
 
 #[test]
 fn colour_follows_the_flag() {
     let project = Project::with_tasks(TASKS);
-    project.rtask(&["--color", "always", "lint"]).success().stderr_has("\x1b[");
-    project.rtask(&["--color", "never", "lint"]).success().stderr_lacks("\x1b[");
+    project
+        .rtask(&["--color", "always", "lint"])
+        .success()
+        .stderr_has("\x1b[");
+    project
+        .rtask(&["--color", "never", "lint"])
+        .success()
+        .stderr_lacks("\x1b[");
 }

@@ -9,16 +9,31 @@ fn rejects(tasks: &str, location: &str, message: &str, hint: &str) {
     project.write("input.txt", "x");
     let run = project.rtask(&["--list"]);
     run.code(2)
-        .stderr_has(&format!("error: tasks.toml:{location}: {message}"))
-        .stderr_has(&format!("help: {hint}"))
-        .stderr_has("tasks.toml:");
+        .stderr_has(&format!("error: {message}"))
+        .stderr_has(&format!("[tasks.toml:{location}]"));
+    let help = run
+        .stderr
+        .lines()
+        .filter(|line| line.trim_start().starts_with("help:"));
+    assert!(
+        help.into_iter().any(|line| line.contains(hint)),
+        "no help line with {hint:?}\n{run}"
+    );
     assert!(!run.stderr.contains("panicked"), "{run}");
-    assert!(!project.exists(".rtask"), "an invalid task file touches nothing");
+    assert!(
+        !project.exists(".rtask"),
+        "an invalid task file touches nothing"
+    );
 }
 
 #[test]
 fn syntax_errors_point_at_the_spot() {
-    rejects("[sessions.a]\nrun = [\"x\"\n", "2:11", "", "tasks.toml must be valid TOML");
+    rejects(
+        "[sessions.a]\nrun = [\"x\"\n",
+        "2:11",
+        "unclosed array, expected `]`",
+        "tasks.toml must be valid TOML",
+    );
 }
 
 #[test]
@@ -29,7 +44,12 @@ fn unknown_keys_suggest_the_nearest() {
         "unknown key `descripton`",
         "did you mean `description`?",
     );
-    rejects("[setings]\ndefault = []\n", "1:2", "unknown key `setings`", "did you mean `settings`?");
+    rejects(
+        "[setings]\ndefault = []\n",
+        "1:2",
+        "unknown key `setings`",
+        "did you mean `settings`?",
+    );
     rejects(
         "[settings]\ncache = \"x\"\n[sessions.a]\nrun = [\"true\"]\n",
         "2:1",
@@ -40,7 +60,12 @@ fn unknown_keys_suggest_the_nearest() {
 
 #[test]
 fn wrong_types_are_named() {
-    rejects("[sessions.a]\nrun = \"true\"\n", "2:7", "invalid type: string \"true\", expected a sequence", "docs/tasks-toml.md");
+    rejects(
+        "[sessions.a]\nrun = \"true\"\n",
+        "2:7",
+        "invalid type: string \"true\", expected a sequence",
+        "docs/tasks-toml.md",
+    );
     rejects(
         "[sessions.a]\nrun = [\"true\"]\ninputs = [1]\n",
         "3:11",
@@ -51,7 +76,12 @@ fn wrong_types_are_named() {
 
 #[test]
 fn a_session_needs_run() {
-    rejects("[sessions.a]\ninputs = []\n", "1:1", "missing key `run`", "every session needs `run");
+    rejects(
+        "[sessions.a]\ninputs = []\n",
+        "1:1",
+        "missing key `run`",
+        "every session needs `run",
+    );
 }
 
 #[test]
@@ -98,15 +128,40 @@ fn paths_may_not_leave_the_project() {
         "path `out/../../x` contains `..`",
         "cannot leave it",
     );
-    rejects("[sessions.a]\nrun = [\"true\"]\ncwd = \"..\"\n", "3:7", "`cwd` contains `..`", "cannot leave it");
-    rejects("[sessions.a]\nrun = [\"true\"]\ninputs = [\"../x\"]\n", "3:11", "path `../x` contains `..`", "cannot leave it");
+    rejects(
+        "[sessions.a]\nrun = [\"true\"]\ncwd = \"..\"\n",
+        "3:7",
+        "`cwd` contains `..`",
+        "cannot leave it",
+    );
+    rejects(
+        "[sessions.a]\nrun = [\"true\"]\ninputs = [\"../x\"]\n",
+        "3:11",
+        "path `../x` contains `..`",
+        "cannot leave it",
+    );
 }
 
 #[test]
 fn empty_commands_are_refused() {
-    rejects("[sessions.a]\nrun = []\n", "2:7", "session `a` has nothing to run", "add at least one command");
-    rejects("[sessions.a]\nrun = [\"  \"]\n", "2:8", "empty command", "remove the entry");
-    rejects("[sessions.a]\nrun = [[]]\n", "2:8", "empty command", "an argv array needs");
+    rejects(
+        "[sessions.a]\nrun = []\n",
+        "2:7",
+        "session `a` has nothing to run",
+        "add at least one command",
+    );
+    rejects(
+        "[sessions.a]\nrun = [\"  \"]\n",
+        "2:8",
+        "empty command",
+        "remove the entry",
+    );
+    rejects(
+        "[sessions.a]\nrun = [[]]\n",
+        "2:8",
+        "empty command",
+        "an argv array needs",
+    );
 }
 
 #[test]
@@ -117,7 +172,12 @@ fn shell_syntax_without_a_shell_is_refused() {
         "cannot read this command: `&&` is shell syntax, but commands do not run in a shell",
         "set `shell = true`",
     );
-    rejects("[sessions.a]\nrun = [\"echo 'oops\"]\n", "2:8", "cannot read this command: unclosed single quote", "POSIX shell");
+    rejects(
+        "[sessions.a]\nrun = [\"echo 'oops\"]\n",
+        "2:8",
+        "cannot read this command: unclosed single quote",
+        "POSIX shell",
+    );
 }
 
 #[test]
@@ -132,12 +192,14 @@ fn an_output_claimed_twice_is_refused() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let project = Project::with_tasks("[sessions.a]\nrun = []\n[sessions.b]\nrun = [\"true\"]\nrequires = [\"zzz\"]\n");
+    let project = Project::with_tasks(
+        "[sessions.a]\nrun = []\n[sessions.b]\nrun = [\"true\"]\nrequires = [\"zzz\"]\n",
+    );
     project
         .rtask(&[])
         .code(2)
-        .stderr_has("tasks.toml:2:7: session `a` has nothing to run")
-        .stderr_has("tasks.toml:5:13: unknown session `zzz`");
+        .stderr_has("error: session `a` has nothing to run\n   ╭─[tasks.toml:2:7]")
+        .stderr_has("error: unknown session `zzz` in `b`'s `requires`\n   ╭─[tasks.toml:5:13]");
 }
 
 #[test]
@@ -158,5 +220,8 @@ fn a_missing_task_file_says_where_it_looked() {
         .code(2)
         .stderr_has("error: no `tasks.toml` in")
         .stderr_has("hint: create `tasks.toml`");
-    project.rtask(&["-f", "other.toml"]).code(2).stderr_has("task file `");
+    project
+        .rtask(&["-f", "other.toml"])
+        .code(2)
+        .stderr_has("task file `");
 }

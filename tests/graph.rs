@@ -24,9 +24,9 @@ run = ["echo independent-ran"]
         .code(1)
         .stdout_lacks("should-not-run")
         .stdout_has("independent-ran")
-        .stderr_has("failed      broken")
-        .stderr_has("aborted     after_broken     `broken` failed")
-        .stderr_has("ran         independent");
+        .stderr_has_words("failed broken")
+        .stderr_has_words("aborted after_broken `broken` failed")
+        .stderr_has_words("ran independent");
 }
 
 #[test]
@@ -44,7 +44,7 @@ run = ["echo later-ran"]
         .rtask(&["-x", "-j", "1", "broken", "later"])
         .code(1)
         .stdout_lacks("later-ran")
-        .stderr_has("aborted     later        stopped after the first failure");
+        .stderr_has_words("aborted later stopped after the first failure");
 }
 
 #[test]
@@ -64,7 +64,10 @@ run = ["for i in 1 2 3 4 5; do echo right-$i; sleep 0.05; done"]
     run.success();
     for side in ["left", "right"] {
         let block = format!("{side}-1\n{side}-2\n{side}-3\n{side}-4\n{side}-5\n");
-        assert!(run.stdout.contains(&block), "{side}'s output is one block\n{run}");
+        assert!(
+            run.stdout.contains(&block),
+            "{side}'s output is one block\n{run}"
+        );
     }
 }
 
@@ -81,10 +84,16 @@ shell = true
 run = ["touch second.started; while [ ! -e first.started ]; do sleep 0.01; done"]
 "#,
     );
-    let mut child = project.command(&["-j", "2", "first", "second"]).spawn().unwrap();
+    let mut child = project
+        .command(&["-j", "2", "first", "second"])
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the two sessions never ran side by side");
+        assert!(
+            Instant::now() < deadline,
+            "the two sessions never ran side by side"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(child.wait().unwrap().success());
@@ -108,8 +117,14 @@ run = ["cat .coverage.1 > report.txt && rm .coverage.1"]
     );
     project.write("src.txt", "x");
     project.rtask(&["report"]).success();
-    assert!(!project.exists(".coverage.1"), "the report consumed the data file");
-    project.rtask(&["report"]).success().stderr_has("tests: cached");
+    assert!(
+        !project.exists(".coverage.1"),
+        "the report consumed the data file"
+    );
+    project
+        .rtask(&["report"])
+        .success()
+        .stderr_has("tests: cached");
     assert_eq!(project.read("report.txt"), "data\n");
     assert_eq!(project.count("tests-runs.txt"), 1);
 }
@@ -138,7 +153,11 @@ inputs = ["other.txt"]
     );
     project.write("seed.txt", "1").write("other.txt", "x");
     project.rtask(&["test"]).success();
-    project.rtask(&["test"]).success().stderr_has("build: cached").stderr_has("test: cached");
+    project
+        .rtask(&["test"])
+        .success()
+        .stderr_has("build: cached")
+        .stderr_has("test: cached");
     project.write("seed.txt", "2");
     project
         .rtask(&["test"])
@@ -164,7 +183,12 @@ run = ["echo after-ran"]
 "#,
     );
     project.write("input.txt", "x");
-    let child = project.command(&["after"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = project
+        .command(&["after"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !project.exists("child.pid") || project.read("child.pid").trim().is_empty() {
         assert!(Instant::now() < deadline, "the session never started");
@@ -174,16 +198,34 @@ run = ["echo after-ran"]
     nix_kill(child.id(), "TERM");
     let output = child.wait_with_output().unwrap();
     let run = crate::support::Run::from(output);
-    run.code(130).stderr_has("slow: interrupted after").stderr_has("aborted     after  `slow` was interrupted");
-    assert!(started.elapsed() < Duration::from_secs(20), "the sleeping grandchild was stopped too");
+    run.code(130)
+        .stderr_has("slow: interrupted after")
+        .stderr_has_words("aborted after `slow` was interrupted");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the sleeping grandchild was stopped too"
+    );
     let grandchild = project.read("child.pid").trim().to_string();
     let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
-    assert!(matches!(state, None | Some('Z' | 'X')), "the process group was signalled: {stat}");
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .next();
+    assert!(
+        matches!(state, None | Some('Z' | 'X')),
+        "the process group was signalled: {stat}"
+    );
     assert!(project.manifests().is_empty());
 }
 
 fn nix_kill(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }

@@ -18,7 +18,14 @@ fn example() -> Project {
 }
 
 fn copy_sources(from: &Path, to: &Path) {
-    const ARTIFACTS: &[&str] = &[".rtask", ".coverage", "coverage.xml", "htmlcov", "__pycache__", ".pytest_cache"];
+    const ARTIFACTS: &[&str] = &[
+        ".rtask",
+        ".coverage",
+        "coverage.xml",
+        "htmlcov",
+        "__pycache__",
+        ".pytest_cache",
+    ];
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
@@ -62,7 +69,10 @@ fn the_suite_runs_once_and_the_report_reuses_its_coverage_data() {
 
     // The data file deleted: restored for the report, pytest does not run.
     project.remove(".coverage");
-    project.rtask(&["coverage_report"]).success().stderr_has("unit_tests: cached");
+    project
+        .rtask(&["coverage_report"])
+        .success()
+        .stderr_has("unit_tests: cached");
     assert!(project.exists(".coverage"));
     assert_eq!(project.count("pytest-runs.txt"), 1);
 }
@@ -71,7 +81,9 @@ fn the_suite_runs_once_and_the_report_reuses_its_coverage_data() {
 fn a_report_change_reruns_only_the_report() {
     let project = example();
     project.rtask(&["coverage_report"]).success();
-    let tasks = project.read("tasks.toml").replace("coverage html", "coverage html --precision 1");
+    let tasks = project
+        .read("tasks.toml")
+        .replace("coverage html", "coverage html --precision 1");
     project.write("tasks.toml", &tasks);
     project
         .rtask(&["coverage_report"])
@@ -88,13 +100,18 @@ fn editing_a_test_with_the_same_size_and_mtime_runs_pytest_again() {
     project.set_mtime(test, long_ago());
     project.rtask(&["unit_tests"]).success();
     let text = project.read(test);
-    let edited = text.replacen("assert", "assert", 1).replacen(" == ", "== ", 1);
+    let edited = text
+        .replacen("assert", "assert", 1)
+        .replacen(" == ", "== ", 1);
     let edited = format!("{edited} ");
     assert_eq!(edited.len(), text.len(), "same size");
     assert_ne!(edited, text);
     project.write(test, &edited);
     project.set_mtime(test, long_ago());
-    project.rtask(&["unit_tests"]).success().stderr_has("unit_tests: running (input `tests/test_stats.py` changed)");
+    project
+        .rtask(&["unit_tests"])
+        .success()
+        .stderr_has("unit_tests: running (input `tests/test_stats.py` changed)");
     assert_eq!(project.count("pytest-runs.txt"), 2);
 }
 
@@ -111,12 +128,18 @@ fn a_copied_cache_gives_hits_in_a_second_checkout() {
         .stderr_has("coverage_report: cached");
     assert_eq!(second.count("pytest-runs.txt"), 0);
     assert!(second.exists(".coverage") && second.exists("htmlcov/index.html"));
-    second.rtask(&["coverage_report", "--force"]).success().stderr_has("unit_tests: running (--force)");
+    second
+        .rtask(&["coverage_report", "--force"])
+        .success()
+        .stderr_has("unit_tests: running (--force)");
     assert_eq!(second.count("pytest-runs.txt"), 1);
 }
 
 #[test]
 fn posargs_reach_pytest() {
     let project = example();
-    project.rtask(&["unit_tests", "--", "-k", "median"]).success().stdout_has("deselected");
+    project
+        .rtask(&["unit_tests", "--", "-k", "median"])
+        .success()
+        .stdout_has("deselected");
 }

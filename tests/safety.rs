@@ -52,7 +52,10 @@ fn a_manifest_that_does_not_match_its_key_is_refused() {
     let (path, mut value) = manifest(&project);
     value["ingredients"]["commands"][0][0] = Value::from("rm");
     fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
-    project.rtask(&["build"]).success().stderr_has("does not match its key");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("does not match its key");
     assert_eq!(project.count("runs.txt"), 2);
 }
 
@@ -60,7 +63,13 @@ fn a_manifest_that_does_not_match_its_key_is_refused() {
 fn a_missing_or_damaged_blob_is_a_miss_with_a_reason() {
     let project = cached_project();
     let (_, value) = manifest(&project);
-    let file = value["outputs"].as_array().unwrap().iter().find(|o| o["kind"] == "file").unwrap().clone();
+    let file = value["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "file")
+        .unwrap()
+        .clone();
     let blob = blob_path(&project, file["hash"].as_str().unwrap());
     fs::write(&blob, "DATA\n").unwrap();
     project.remove("out");
@@ -71,10 +80,16 @@ fn a_missing_or_damaged_blob_is_a_miss_with_a_reason() {
         .stderr_has("build: running (cache entry unusable)");
     assert_eq!(project.read("out/data.txt"), "data\n");
     project.remove("out");
-    project.rtask(&["build"]).success().stderr_has("build: cached");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("build: cached");
     assert_eq!(project.read("out/data.txt"), "data\n");
     fs::remove_file(blob_path(&project, file["hash"].as_str().unwrap())).unwrap();
-    project.rtask(&["build"]).success().stderr_has("stored copy of output `out/data.txt` is missing");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("stored copy of output `out/data.txt` is missing");
     assert_eq!(project.count("runs.txt"), 3);
 }
 
@@ -85,7 +100,10 @@ fn a_damaged_log_is_a_miss_with_a_reason() {
     let log = blob_path(&project, value["log"]["hash"].as_str().unwrap());
     let size = fs::metadata(&log).unwrap().len() as usize;
     fs::write(&log, "x".repeat(size)).unwrap();
-    project.rtask(&["build"]).success().stderr_has("stored log: its content does not match its digest");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("stored log: its content does not match its digest");
 }
 
 /// Rewrite the manifest's first output and recompute nothing: the key still matches, since
@@ -101,21 +119,48 @@ fn entries_with_escaping_paths_are_refused() {
     let outside = tempfile::tempdir().unwrap();
     let project = cached_project();
     let (_, value) = manifest(&project);
-    let file = value["outputs"].as_array().unwrap().iter().find(|o| o["kind"] == "file").unwrap().clone();
-    for path in ["../escaped.txt", "/tmp/rtask-escaped.txt", "out/../../escaped.txt"] {
+    let file = value["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "file")
+        .unwrap()
+        .clone();
+    for path in [
+        "../escaped.txt",
+        "/tmp/rtask-escaped.txt",
+        "out/../../escaped.txt",
+    ] {
         let mut planted = file.clone();
         planted["path"] = Value::from(path);
         plant(&project, planted);
-        project.rtask(&["build"]).success().stderr_has("is damaged").stderr_has("running (cache entry unusable)");
-        assert!(!project.root().parent().unwrap().join("escaped.txt").exists());
+        project
+            .rtask(&["build"])
+            .success()
+            .stderr_has("is damaged")
+            .stderr_has("running (cache entry unusable)");
+        assert!(
+            !project
+                .root()
+                .parent()
+                .unwrap()
+                .join("escaped.txt")
+                .exists()
+        );
         assert!(!std::path::Path::new("/tmp/rtask-escaped.txt").exists());
     }
     let planted = serde_json::json!({ "kind": "symlink", "path": "out/link", "target": outside.path().to_str().unwrap() });
     plant(&project, planted);
-    project.rtask(&["build"]).success().stderr_has("refusing to restore `out/link`");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("refusing to restore `out/link`");
     let planted = serde_json::json!({ "kind": "symlink", "path": "out/link", "target": "../../x" });
     plant(&project, planted);
-    project.rtask(&["build"]).success().stderr_has("refusing to restore `out/link`");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("refusing to restore `out/link`");
 }
 
 #[test]
@@ -138,13 +183,16 @@ fn output_symlinks_that_leave_the_project_fail_the_session() {
     let project = Project::with_tasks(
         r#"
 [sessions.link]
-run = ["ln", "-sf", "/etc/hostname", "out.link"]
+run = [["ln", "-sf", "/etc/hostname", "out.link"]]
 inputs = ["input.txt"]
 outputs = ["out.link"]
 "#,
     );
     project.write("input.txt", "x");
-    project.rtask(&["link"]).code(1).stderr_has("output `out.link` is a symlink to `/etc/hostname`, outside the project");
+    project
+        .rtask(&["link"])
+        .code(1)
+        .stderr_has("output `out.link` is a symlink to `/etc/hostname`, outside the project");
     assert!(project.manifests().is_empty());
 }
 
@@ -163,6 +211,9 @@ outputs = ["out/"]
     project.rtask(&["link"]).success();
     project.remove("out");
     project.rtask(&["link"]).success().stderr_has("cached");
-    assert_eq!(fs::read_link(project.path("out/alias.txt")).unwrap(), std::path::Path::new("real.txt"));
+    assert_eq!(
+        fs::read_link(project.path("out/alias.txt")).unwrap(),
+        std::path::Path::new("real.txt")
+    );
     assert_eq!(project.read("out/alias.txt"), "x\n");
 }

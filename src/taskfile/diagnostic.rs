@@ -93,11 +93,12 @@ impl miette::Diagnostic for Rendered<'_> {
 impl TaskFileError {
     /// The report as the terminal shows it.
     pub fn render(&self, color: bool) -> String {
-        let theme = if color {
+        let mut theme = if color {
             GraphicalTheme::unicode()
         } else {
             GraphicalTheme::unicode_nocolor()
         };
+        theme.characters.error = "error:".to_string();
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let name = self.display_path.display().to_string();
         let mut out = String::new();
@@ -106,45 +107,10 @@ impl TaskFileError {
                 problem,
                 source: NamedSource::new(&name, self.source.clone()),
             };
-            out.push_str("error: ");
-            out.push_str(&location(&name, &self.source, problem.span.as_ref()));
-            out.push_str(&problem.message);
-            out.push('\n');
-            if handler.render_report(&mut out, &rendered).is_err() {
-                out.push_str(&problem.message);
+            if problem.span.is_none() || handler.render_report(&mut out, &rendered).is_err() {
+                out.push_str(&format!("error: {name}: {}\n", problem.message));
             }
         }
         out
-    }
-}
-
-/// `path:line:col: ` for a span, or `path: ` without one.
-fn location(name: &str, source: &str, span: Option<&Range<usize>>) -> String {
-    let Some(span) = span else {
-        return format!("{name}: ");
-    };
-    let before = &source[..span.start.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |text| text.chars().count())
-        + 1;
-    format!("{name}:{line}:{column}: ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_count_lines_and_columns_from_one() {
-        let source = "a = 1\nbb = [\n  'x'\n]\n";
-        let span = source.find("'x'").unwrap();
-        assert_eq!(
-            location("t.toml", source, Some(&(span..span + 3))),
-            "t.toml:3:3: "
-        );
-        assert_eq!(location("t.toml", source, None), "t.toml: ");
     }
 }

@@ -50,7 +50,9 @@ fn describe_parse_error(message: &str, span: Range<usize>) -> Problem {
         };
         return Problem::new(format!("missing key `{name}`"), span, "in this table").hint(hint);
     }
-    let is_type_error = message.starts_with("invalid type") || message.contains("expected");
+    let is_type_error = ["invalid type", "invalid value", "invalid length"]
+        .iter()
+        .any(|start| message.starts_with(start));
     let problem = Problem::new(message.to_string(), span, "here");
     if is_type_error {
         problem.hint("docs/tasks-toml.md lists every key with its type")

@@ -15,7 +15,10 @@ pub struct Project {
 impl Project {
     pub fn new() -> Project {
         Project {
-            dir: tempfile::Builder::new().prefix("rtask-test").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("rtask-test")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -42,7 +45,8 @@ impl Project {
     }
 
     pub fn read(&self, relative: &str) -> String {
-        fs::read_to_string(self.path(relative)).unwrap_or_else(|error| panic!("cannot read {relative}: {error}"))
+        fs::read_to_string(self.path(relative))
+            .unwrap_or_else(|error| panic!("cannot read {relative}: {error}"))
     }
 
     pub fn exists(&self, relative: &str) -> bool {
@@ -64,11 +68,19 @@ impl Project {
     }
 
     pub fn set_mtime(&self, relative: &str, time: SystemTime) {
-        fs::File::options().append(true).open(self.path(relative)).unwrap().set_modified(time).unwrap();
+        fs::File::options()
+            .append(true)
+            .open(self.path(relative))
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
     }
 
     pub fn mtime(&self, relative: &str) -> SystemTime {
-        fs::metadata(self.path(relative)).unwrap().modified().unwrap()
+        fs::metadata(self.path(relative))
+            .unwrap()
+            .modified()
+            .unwrap()
     }
 
     /// A command for rtask in the project root, with a predictable environment.
@@ -178,6 +190,22 @@ impl Run {
         self
     }
 
+    /// Like `stderr_has`, with runs of spaces counted as one (for aligned tables).
+    #[track_caller]
+    pub fn stderr_has_words(&self, text: &str) -> &Run {
+        let squeeze = |text: &str| {
+            text.split(' ')
+                .filter(|word| !word.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(
+            squeeze(&self.stderr).contains(&squeeze(text)),
+            "stderr lacks {text:?}\n{self}"
+        );
+        self
+    }
+
     #[track_caller]
     pub fn stderr_lacks(&self, text: &str) -> &Run {
         assert!(!self.stderr.contains(text), "stderr has {text:?}\n{self}");
@@ -193,7 +221,11 @@ impl Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "--- exit {}\n--- stdout\n{}--- stderr\n{}---", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "--- exit {}\n--- stdout\n{}--- stderr\n{}---",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
