@@ -117,7 +117,8 @@ mod tests {
     #[test]
     fn every_ingredient_changes_the_key() {
         let base = sample().key();
-        let mut changes: Vec<Box<dyn Fn(&mut Ingredients)>> = vec![
+        type Change = Box<dyn Fn(&mut Ingredients)>;
+        let changes: Vec<Change> = vec![
             Box::new(|i| i.session = "other".into()),
             Box::new(|i| i.commands[0].push("-x".into())),
             Box::new(|i| i.shell = true),
@@ -141,7 +142,7 @@ mod tests {
             Box::new(|i| i.platform.arch = "aarch64".into()),
             Box::new(|i| i.schema += 1),
         ];
-        for (index, change) in changes.iter_mut().enumerate() {
+        for (index, change) in changes.iter().enumerate() {
             let mut ingredients = sample();
             change(&mut ingredients);
             assert_ne!(ingredients.key(), base, "change {index} kept the key");

@@ -1,5 +1,7 @@
 //! rtask's integration tests: the real binary, run in temporary projects.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod cache;

@@ -100,9 +100,7 @@ fn editing_a_test_with_the_same_size_and_mtime_runs_pytest_again() {
     project.set_mtime(test, long_ago());
     project.rtask(&["unit_tests"]).success();
     let text = project.read(test);
-    let edited = text
-        .replacen("assert", "assert", 1)
-        .replacen(" == ", "== ", 1);
+    let edited = text.replacen(" == ", "== ", 1);
     let edited = format!("{edited} ");
     assert_eq!(edited.len(), text.len(), "same size");
     assert_ne!(edited, text);
