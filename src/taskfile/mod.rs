@@ -42,6 +42,8 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         path: path.to_path_buf(),
         source,
     })?;
+    // Symlinks and `..` resolved once, so every path below the root compares as it should.
+    let path = &path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let root = path
         .parent()
         .map_or_else(|| env.current_dir.clone(), Path::to_path_buf);

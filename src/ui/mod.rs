@@ -47,6 +47,9 @@ pub struct Ui {
 struct State {
     running: usize,
     live: Option<String>,
+    /// The live session's unfinished last line, held back while spinners are drawn so that
+    /// they never land in the middle of a line.
+    partial: Vec<u8>,
     buffers: HashMap<String, Block>,
     bars: HashMap<String, ProgressBar>,
     /// Blocks held back while a live session streams.
@@ -231,8 +234,17 @@ impl Reporter for Ui {
     fn output(&self, session: &str, bytes: &[u8]) {
         let mut state = self.state();
         if state.live.as_deref() == Some(session) {
-            drop(state);
-            self.write_output(bytes);
+            if self.progress.is_none() {
+                drop(state);
+                self.write_output(bytes);
+                return;
+            }
+            state.partial.extend_from_slice(bytes);
+            if let Some(end) = state.partial.iter().rposition(|&byte| byte == b'\n') {
+                let lines: Vec<u8> = state.partial.drain(..=end).collect();
+                drop(state);
+                self.write_output(&lines);
+            }
         } else if let Some(block) = state.buffers.get_mut(session) {
             block.output.extend_from_slice(bytes);
         }
@@ -280,6 +292,11 @@ impl Reporter for Ui {
         }
         let footer = self.footer(session, outcome);
         if state.live.as_deref() == Some(session) {
+            let mut rest = std::mem::take(&mut state.partial);
+            if !rest.is_empty() {
+                rest.push(b'\n');
+                self.write_output(&rest);
+            }
             self.close(Some(&footer));
             state.live = None;
             for block in std::mem::take(&mut state.pending) {
