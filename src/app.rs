@@ -49,20 +49,12 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         stdout(&if args.json {
             list::json(&project)
         } else {
-            list::text(
-                &project,
-                &display_path(&project, &environment),
-                selected.as_deref(),
-            )
+            list::text(&project, &project.display_path, selected.as_deref())
         })?;
         return Ok(Exit::Success);
     }
     let Some(selected) = selected else {
-        stdout(&list::text(
-            &project,
-            &display_path(&project, &environment),
-            None,
-        ))?;
+        stdout(&list::text(&project, &project.display_path, None))?;
         return Ok(Exit::Success);
     };
     let order = graph::closure(&project.sessions, &selected);
@@ -137,16 +129,6 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     } else {
         Exit::SessionFailed
     })
-}
-
-/// The task file as messages show it: relative to the current directory when below it.
-fn display_path(project: &Project, environment: &Environment) -> String {
-    project
-        .task_file
-        .strip_prefix(&environment.current_dir)
-        .unwrap_or(&project.task_file)
-        .display()
-        .to_string()
 }
 
 /// Directories that are never inputs nor searched for outputs: rtask's state and the cache.

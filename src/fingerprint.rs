@@ -42,6 +42,8 @@ pub struct Fingerprinter {
     root: PathBuf,
     /// Directories never searched for inputs: `.git`, rtask's own state, the cache.
     skipped: Vec<PathBuf>,
+    /// `.gitignore` files between the enclosing git repository's root and the project root.
+    outer_ignores: Vec<PathBuf>,
     epoch: AtomicU64,
     memo: Mutex<HashMap<RelPath, (u64, InputFile)>>,
 }
@@ -53,6 +55,7 @@ impl Fingerprinter {
     pub fn new(root: &Path, skipped: Vec<PathBuf>) -> Fingerprinter {
         Fingerprinter {
             root: root.to_path_buf(),
+            outer_ignores: outer_ignores(root),
             skipped,
             epoch: AtomicU64::new(0),
             memo: Mutex::new(HashMap::new()),
@@ -76,12 +79,8 @@ impl Fingerprinter {
 
     fn matching_paths(&self, patterns: &InputPatterns) -> Result<BTreeSet<RelPath>, InputError> {
         let mut found = BTreeSet::new();
-        for base in &patterns.glob_bases {
-            let start = base.to_path(&self.root);
-            if !start.is_dir() {
-                continue;
-            }
-            self.walk(&start, &mut |path| {
+        if !patterns.glob_bases.is_empty() {
+            self.walk(&patterns.glob_bases, &mut |path| {
                 if patterns.globs.is_match(path.as_str()) && !patterns.excluded(path.as_str()) {
                     found.insert(path);
                 }
@@ -99,11 +98,13 @@ impl Fingerprinter {
                         source,
                     });
                 }
-                Ok(metadata) if metadata.is_dir() => self.walk(&path, &mut |path| {
-                    if !patterns.excluded(path.as_str()) {
-                        found.insert(path);
-                    }
-                })?,
+                Ok(metadata) if metadata.is_dir() => {
+                    self.walk(std::slice::from_ref(literal), &mut |path| {
+                        if !patterns.excluded(path.as_str()) {
+                            found.insert(path);
+                        }
+                    })?;
+                }
                 Ok(_) => {
                     found.insert(literal.clone());
                 }
@@ -112,30 +113,52 @@ impl Fingerprinter {
         Ok(found)
     }
 
-    /// Every file and symlink below `start` that `.gitignore` files do not exclude.
-    fn walk(&self, start: &Path, visit: &mut dyn FnMut(RelPath)) -> Result<(), InputError> {
+    /// Every file and symlink below the `bases` that `.gitignore` files do not exclude.
+    ///
+    /// The walk starts at the project root, so the root's own `.gitignore` applies, and prunes
+    /// every directory that is neither above nor below a base. Ignore files above the root are
+    /// read only up to the root of the git repository holding the project, as git does.
+    fn walk(&self, bases: &[RelPath], visit: &mut dyn FnMut(RelPath)) -> Result<(), InputError> {
         let skipped = self.skipped.clone();
-        let walker = WalkBuilder::new(start)
+        let root = self.root.clone();
+        let kept = bases.to_vec();
+        let mut builder = WalkBuilder::new(&self.root);
+        builder
             .hidden(false)
             .ignore(false)
+            .parents(false)
             .git_ignore(true)
             .git_global(false)
             .git_exclude(false)
             .require_git(false)
-            .follow_links(false)
-            .filter_entry(move |entry| {
-                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
-                !(is_dir
-                    && (SKIPPED_NAMES.iter().any(|name| entry.file_name() == *name)
-                        || skipped.iter().any(|dir| entry.path() == dir)))
+            .follow_links(false);
+        for ignore_file in &self.outer_ignores {
+            if let Some(error) = builder.add_ignore(ignore_file) {
+                return Err(InputError::Walk(error.to_string()));
+            }
+        }
+        builder.filter_entry(move |entry| {
+            if !entry.file_type().is_some_and(|kind| kind.is_dir()) {
+                return true;
+            }
+            if SKIPPED_NAMES.iter().any(|name| entry.file_name() == *name)
+                || skipped.iter().any(|dir| entry.path() == dir)
+            {
+                return false;
+            }
+            RelPath::from_path(&root, entry.path()).is_some_and(|dir| {
+                kept.iter()
+                    .any(|base| base.starts_with(&dir) || dir.starts_with(base))
             })
-            .build();
-        for entry in walker {
+        });
+        for entry in builder.build() {
             let entry = entry.map_err(|error| InputError::Walk(error.to_string()))?;
             if entry.file_type().is_some_and(|kind| kind.is_dir()) {
                 continue;
             }
-            if let Some(path) = RelPath::from_path(&self.root, entry.path()) {
+            if let Some(path) = RelPath::from_path(&self.root, entry.path())
+                && bases.iter().any(|base| path.starts_with(base))
+            {
                 visit(path);
             }
         }
@@ -162,6 +185,20 @@ impl Fingerprinter {
             .insert(path, (epoch, file.clone()));
         Ok(file)
     }
+}
+
+/// The `.gitignore` files in the directories above `root`, up to the root of the git
+/// repository that holds it; none when `root` is not inside a repository (or is its root).
+fn outer_ignores(root: &Path) -> Vec<PathBuf> {
+    let Some(repository) = root.ancestors().find(|dir| dir.join(".git").exists()) else {
+        return Vec::new();
+    };
+    root.ancestors()
+        .skip(1)
+        .take_while(|dir| dir.starts_with(repository))
+        .map(|dir| dir.join(".gitignore"))
+        .filter(|file| file.is_file())
+        .collect()
 }
 
 fn hash_input(root: &Path, path: &RelPath) -> io::Result<InputFile> {

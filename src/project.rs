@@ -14,8 +14,8 @@ pub type SessionId = usize;
 pub struct Project {
     /// The directory holding the task file; every relative path starts here.
     pub root: PathBuf,
-    /// The task file, for messages.
-    pub task_file: PathBuf,
+    /// The task file as messages show it: relative to the current directory when below it.
+    pub display_path: String,
     pub cache_dir: PathBuf,
     /// `[settings] default`, when given.
     pub default: Option<Vec<SessionId>>,

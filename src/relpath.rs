@@ -38,7 +38,7 @@ impl RelPath {
         if text.is_empty() {
             return Err(RelPathError::Empty);
         }
-        if text.starts_with('/') || text.starts_with('\\') || Path::new(text).is_absolute() {
+        if text.starts_with('/') || Path::new(text).is_absolute() {
             return Err(RelPathError::Absolute);
         }
         let mut parts = Vec::new();

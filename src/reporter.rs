@@ -57,7 +57,8 @@ pub trait Reporter: Sync {
     fn output(&self, session: &str, bytes: &[u8]);
     /// A session was restored from the cache; `log` is its captured output.
     fn restored(&self, session: &str, manifest: &Manifest, log: &[u8], restored: &Restored);
-    /// A session that started has ended (ran, failed or was interrupted).
+    /// A session that started has ended (ran, failed or was interrupted), or a session failed
+    /// before its commands could start.
     fn finished(&self, session: &str, outcome: &Outcome);
     /// Something went wrong that does not stop the run.
     fn warning(&self, message: &str);

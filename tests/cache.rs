@@ -544,3 +544,40 @@ fn concurrent_processes_sharing_a_cache_do_not_corrupt_it() {
     project.rtask(&["build"]).success().stderr_has("cached");
     assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
 }
+
+#[test]
+fn ignore_files_above_the_repository_do_not_count() {
+    let outer = Project::new();
+    outer
+        .write(".gitignore", "*.txt\n")
+        .write(
+            "proj/tasks.toml",
+            "[sessions.s]\nrun = [\"true\"]\ninputs = [\"src/**\"]\n",
+        )
+        .write("proj/src/a.txt", "a");
+    let dry_run =
+        |project: &Project| project.rtask(&["-f", "proj/tasks.toml", "--dry-run", "-v", "s"]);
+    outer.rtask(&["-f", "proj/tasks.toml", "s"]).success();
+    outer.write("proj/src/a.txt", "changed");
+    dry_run(&outer)
+        .success()
+        .stdout_has("input `src/a.txt` changed");
+    fs::create_dir(outer.path(".git")).unwrap();
+    dry_run(&outer)
+        .success()
+        .stdout_has("input `src/a.txt` removed");
+}
+
+#[test]
+fn backslash_escapes_glob_characters() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = ['\\*star.txt']\n");
+    project.write("*star.txt", "1").write("xstar.txt", "1");
+    project.rtask(&["s"]).success();
+    project.write("xstar.txt", "2");
+    project.rtask(&["s"]).success().stderr_has("cached");
+    project.write("*star.txt", "2");
+    project
+        .rtask(&["s"])
+        .success()
+        .stderr_has("input `*star.txt` changed");
+}

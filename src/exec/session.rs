@@ -127,13 +127,12 @@ pub fn run(
     let session = &context.project.sessions[id];
     let started = Instant::now();
     let fail = |reason: String| {
-        (
-            Outcome::Failed {
-                duration: started.elapsed(),
-                reason,
-            },
-            Finished::default(),
-        )
+        let outcome = Outcome::Failed {
+            duration: started.elapsed(),
+            reason,
+        };
+        context.reporter.finished(&session.name, &outcome);
+        (outcome, Finished::default())
     };
     if let Err(reason) = restore_required(context, session, upstream) {
         return fail(reason);

@@ -42,14 +42,14 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         path: path.to_path_buf(),
         source,
     })?;
+    let display_path = path
+        .strip_prefix(&env.current_dir)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf);
     // Symlinks and `..` resolved once, so every path below the root compares as it should.
     let path = &path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let root = path
         .parent()
         .map_or_else(|| env.current_dir.clone(), Path::to_path_buf);
-    let display_path = path
-        .strip_prefix(&env.current_dir)
-        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf);
     let fail = |problems| {
         Error::TaskFile(Box::new(TaskFileError {
             display_path: display_path.clone(),
@@ -60,7 +60,7 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
     let wire = validate::parse(&source).map_err(|problem| fail(vec![problem]))?;
     let context = validate::Context {
         root: &root,
-        task_file: path,
+        display_path: &display_path,
         cache_dir_override: env.cache_dir_override(),
     };
     validate::validate(wire, context).map_err(fail)

@@ -20,7 +20,7 @@ pub const DEFAULT_CACHE_DIR: &str = ".rtask/cache";
 /// Where the project lives and what the environment overrides.
 pub struct Context<'a> {
     pub root: &'a Path,
-    pub task_file: &'a Path,
+    pub display_path: &'a Path,
     pub cache_dir_override: Option<PathBuf>,
 }
 
@@ -166,7 +166,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     }
     Ok(Project {
         root: context.root.to_path_buf(),
-        task_file: context.task_file.to_path_buf(),
+        display_path: context.display_path.display().to_string(),
         cache_dir,
         default,
         sessions,

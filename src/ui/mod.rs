@@ -305,6 +305,10 @@ impl Reporter for Ui {
             return;
         }
         let Some(mut block) = state.buffers.remove(session) else {
+            // It failed before its commands started.
+            if !outcome.succeeded() {
+                self.line(&footer);
+            }
             return;
         };
         if self.options.verbosity == Verbosity::Quiet && outcome.succeeded() {
