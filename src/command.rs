@@ -100,6 +100,9 @@ fn concat(pieces: &[Piece], posargs: &[String], join: impl Fn(&[String]) -> Stri
 /// Replace each `{posargs}` / `{posargs:DEFAULT}` with a sentinel, so that splitting the line
 /// cannot cut a default apart; returns the default words of each placeholder in order.
 fn mask_placeholders(line: &str) -> Result<(String, Vec<Vec<String>>), SplitError> {
+    if line.contains(SENTINEL) {
+        return Err(SplitError::ControlCharacter);
+    }
     let mut masked = String::with_capacity(line.len());
     let mut defaults = Vec::new();
     let mut rest = line;
@@ -207,6 +210,12 @@ mod tests {
             command.expand(&args(&["it's"])),
             args(&["sh", "-c", r"echo 'it'\''s' | wc -c"])
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_not_misread() {
+        assert_eq!(CommandTemplate::parse_line("echo \u{1}0\u{1}"), Err(SplitError::ControlCharacter));
+        assert!(CommandTemplate::parse_argv(&args(&["x\u{1}y\u{1}"])).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ignore::WalkBuilder;
+use ignore::gitignore::Gitignore;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -42,8 +43,8 @@ pub struct Fingerprinter {
     root: PathBuf,
     /// Directories never searched for inputs: `.git`, rtask's own state, the cache.
     skipped: Vec<PathBuf>,
-    /// `.gitignore` files between the enclosing git repository's root and the project root.
-    outer_ignores: Vec<PathBuf>,
+    /// The root of the git repository holding the project, if any.
+    repository: Option<PathBuf>,
     epoch: AtomicU64,
     memo: Mutex<HashMap<RelPath, (u64, InputFile)>>,
 }
@@ -55,7 +56,7 @@ impl Fingerprinter {
     pub fn new(root: &Path, skipped: Vec<PathBuf>) -> Fingerprinter {
         Fingerprinter {
             root: root.to_path_buf(),
-            outer_ignores: outer_ignores(root),
+            repository: root.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf),
             skipped,
             epoch: AtomicU64::new(0),
             memo: Mutex::new(HashMap::new()),
@@ -79,8 +80,8 @@ impl Fingerprinter {
 
     fn matching_paths(&self, patterns: &InputPatterns) -> Result<BTreeSet<RelPath>, InputError> {
         let mut found = BTreeSet::new();
-        if !patterns.glob_bases.is_empty() {
-            self.walk(&patterns.glob_bases, &mut |path| {
+        for base in &patterns.glob_bases {
+            self.walk(base, &mut |path| {
                 if patterns.globs.is_match(path.as_str()) && !patterns.excluded(path.as_str()) {
                     found.insert(path);
                 }
@@ -98,13 +99,11 @@ impl Fingerprinter {
                         source,
                     });
                 }
-                Ok(metadata) if metadata.is_dir() => {
-                    self.walk(std::slice::from_ref(literal), &mut |path| {
-                        if !patterns.excluded(path.as_str()) {
-                            found.insert(path);
-                        }
-                    })?;
-                }
+                Ok(metadata) if metadata.is_dir() => self.walk(literal, &mut |path| {
+                    if !patterns.excluded(path.as_str()) {
+                        found.insert(path);
+                    }
+                })?,
                 Ok(_) => {
                     found.insert(literal.clone());
                 }
@@ -113,17 +112,20 @@ impl Fingerprinter {
         Ok(found)
     }
 
-    /// Every file and symlink below the `bases` that `.gitignore` files do not exclude.
+    /// Every file and symlink below `base` that ignore rules do not exclude.
     ///
-    /// The walk starts at the project root, so the root's own `.gitignore` applies, and prunes
-    /// every directory that is neither above nor below a base. Ignore files above the root are
-    /// read only up to the root of the git repository holding the project, as git does.
-    fn walk(&self, bases: &[RelPath], visit: &mut dyn FnMut(RelPath)) -> Result<(), InputError> {
+    /// The rules are those of the `.gitignore` files below `base`, and of those in the
+    /// directories above it up to the root of the git repository holding the project (or the
+    /// project root outside a repository). They apply to what lies below `base`, never to
+    /// `base` itself: naming a directory, or the fixed start of a glob, makes it count.
+    fn walk(&self, base: &RelPath, visit: &mut dyn FnMut(RelPath)) -> Result<(), InputError> {
+        let start = base.to_path(&self.root);
+        if !start.is_dir() {
+            return Ok(());
+        }
+        let above = self.ignores_above(&start);
         let skipped = self.skipped.clone();
-        let root = self.root.clone();
-        let kept = bases.to_vec();
-        let mut builder = WalkBuilder::new(&self.root);
-        builder
+        let walker = WalkBuilder::new(&start)
             .hidden(false)
             .ignore(false)
             .parents(false)
@@ -131,38 +133,45 @@ impl Fingerprinter {
             .git_global(false)
             .git_exclude(false)
             .require_git(false)
-            .follow_links(false);
-        for ignore_file in &self.outer_ignores {
-            if let Some(error) = builder.add_ignore(ignore_file) {
-                return Err(InputError::Walk(error.to_string()));
-            }
-        }
-        builder.filter_entry(move |entry| {
-            if !entry.file_type().is_some_and(|kind| kind.is_dir()) {
-                return true;
-            }
-            if SKIPPED_NAMES.iter().any(|name| entry.file_name() == *name)
-                || skipped.iter().any(|dir| entry.path() == dir)
-            {
-                return false;
-            }
-            RelPath::from_path(&root, entry.path()).is_some_and(|dir| {
-                kept.iter()
-                    .any(|base| base.starts_with(&dir) || dir.starts_with(base))
+            .follow_links(false)
+            .filter_entry(move |entry| {
+                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+                if is_dir
+                    && (SKIPPED_NAMES.iter().any(|name| entry.file_name() == *name)
+                        || skipped.iter().any(|dir| entry.path() == dir))
+                {
+                    return false;
+                }
+                above
+                    .iter()
+                    .map(|rules| rules.matched(entry.path(), is_dir))
+                    .find(|matched| !matched.is_none())
+                    .is_none_or(|matched| !matched.is_ignore())
             })
-        });
-        for entry in builder.build() {
+            .build();
+        for entry in walker {
             let entry = entry.map_err(|error| InputError::Walk(error.to_string()))?;
             if entry.file_type().is_some_and(|kind| kind.is_dir()) {
                 continue;
             }
-            if let Some(path) = RelPath::from_path(&self.root, entry.path())
-                && bases.iter().any(|base| path.starts_with(base))
-            {
-                visit(path);
-            }
+            let path = RelPath::from_path(&self.root, entry.path())
+                .ok_or_else(|| InputError::Walk(format!("`{}` is not a valid UTF-8 path", entry.path().display())))?;
+            visit(path);
         }
         Ok(())
+    }
+
+    /// The ignore rules of the directories above `start`, deepest first.
+    fn ignores_above(&self, start: &Path) -> Vec<Gitignore> {
+        let top = self.repository.as_deref().unwrap_or(&self.root);
+        start
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| dir.starts_with(top))
+            .map(|dir| dir.join(".gitignore"))
+            .filter(|file| file.is_file())
+            .map(|file| Gitignore::new(file).0)
+            .collect()
     }
 
     fn hash(&self, path: RelPath, epoch: u64) -> Result<InputFile, InputError> {
@@ -187,28 +196,22 @@ impl Fingerprinter {
     }
 }
 
-/// The `.gitignore` files in the directories above `root`, up to the root of the git
-/// repository that holds it; none when `root` is not inside a repository (or is its root).
-fn outer_ignores(root: &Path) -> Vec<PathBuf> {
-    let Some(repository) = root.ancestors().find(|dir| dir.join(".git").exists()) else {
-        return Vec::new();
-    };
-    root.ancestors()
-        .skip(1)
-        .take_while(|dir| dir.starts_with(repository))
-        .map(|dir| dir.join(".gitignore"))
-        .filter(|file| file.is_file())
-        .collect()
-}
-
 fn hash_input(root: &Path, path: &RelPath) -> io::Result<InputFile> {
     let full = path.to_path(root);
     let metadata = full.symlink_metadata()?;
     if metadata.file_type().is_symlink() {
+        // The link's target path, and the content it leads to when that is a file.
         let target = std::fs::read_link(&full)?;
+        let content = match full.metadata() {
+            Ok(resolved) if resolved.is_file() => Some(Digest::of_file(&full)?),
+            _ => None,
+        };
+        let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink input");
+        hasher.update(symlink_digest(&target).as_str().as_bytes());
+        hasher.update(content.as_ref().map_or("-", Digest::as_str).as_bytes());
         return Ok(InputFile {
             path: path.clone(),
-            hash: symlink_digest(&target),
+            hash: Digest::from(hasher.finalize()),
             executable: false,
         });
     }

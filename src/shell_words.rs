@@ -10,6 +10,8 @@ pub enum SplitError {
     TrailingBackslash,
     #[error("`{0}` is shell syntax, but commands do not run in a shell")]
     Operator(String),
+    #[error("it holds the control character U+0001")]
+    ControlCharacter,
 }
 
 /// Shell operators that mean nothing without a shell; unquoted, they are almost certainly a mistake.

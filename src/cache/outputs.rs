@@ -34,7 +34,7 @@ pub enum OutputError {
     NotADirectory(RelPath),
     #[error("output `{path}` is a symlink to `{target}`, outside the project")]
     EscapingLink { path: RelPath, target: String },
-    #[error("output `{path}` is neither a file, a directory nor a symlink")]
+    #[error("output `{path}` is neither a file, a directory nor a symlink with a UTF-8 target")]
     Special { path: RelPath },
     #[error("cannot read output `{path}`: {source}")]
     Io { path: RelPath, source: io::Error },
@@ -66,7 +66,7 @@ pub fn collect(
                 if *dir && !metadata.is_dir() {
                     return Err(OutputError::NotADirectory(path.clone()));
                 }
-                add(root, path, &metadata, &mut found)?;
+                add(root, path, &metadata, skipped, &mut found)?;
             }
             OutputPattern::Glob { base, matcher, .. } => {
                 let mut matched = Vec::new();
@@ -79,14 +79,22 @@ pub fn collect(
                     path: base.clone(),
                     source,
                 })?;
+                let mut added_dir: Option<RelPath> = None;
                 for path in matched {
+                    // A matched directory brought everything below it already.
+                    if added_dir.as_ref().is_some_and(|dir| path.starts_with(dir)) {
+                        continue;
+                    }
                     let metadata = path.to_path(root).symlink_metadata().map_err(|source| {
                         OutputError::Io {
                             path: path.clone(),
                             source,
                         }
                     })?;
-                    add(root, &path, &metadata, &mut found)?;
+                    add(root, &path, &metadata, skipped, &mut found)?;
+                    if metadata.is_dir() {
+                        added_dir = Some(path);
+                    }
                 }
             }
         }
@@ -101,47 +109,64 @@ fn add(
     root: &Path,
     path: &RelPath,
     metadata: &fs::Metadata,
+    skipped: &[PathBuf],
     found: &mut BTreeMap<RelPath, FoundKind>,
 ) -> Result<(), OutputError> {
-    let io = |source| OutputError::Io {
-        path: path.clone(),
-        source,
-    };
+    add_one(root, path, metadata, found)?;
+    if metadata.is_dir() {
+        let mut below = Vec::new();
+        visit(root, &path.to_path(root), skipped, &mut |child| below.push(child)).map_err(|source| {
+            OutputError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        for child in below {
+            let metadata = child
+                .to_path(root)
+                .symlink_metadata()
+                .map_err(|source| OutputError::Io {
+                    path: child.clone(),
+                    source,
+                })?;
+            add_one(root, &child, &metadata, found)?;
+        }
+    }
+    Ok(())
+}
+
+/// Record one path, without looking below it.
+fn add_one(
+    root: &Path,
+    path: &RelPath,
+    metadata: &fs::Metadata,
+    found: &mut BTreeMap<RelPath, FoundKind>,
+) -> Result<(), OutputError> {
     let file_type = metadata.file_type();
     let mode = metadata.permissions().mode() & 0o7777;
-    if file_type.is_symlink() {
-        let target = fs::read_link(path.to_path(root)).map_err(io)?;
-        let target = target.to_string_lossy().into_owned();
+    let kind = if file_type.is_symlink() {
+        let target = fs::read_link(path.to_path(root)).map_err(|source| OutputError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let Some(target) = target.to_str().map(str::to_string) else {
+            return Err(OutputError::Special { path: path.clone() });
+        };
         if !link_stays_inside(path, &target) {
             return Err(OutputError::EscapingLink {
                 path: path.clone(),
                 target,
             });
         }
-        found.insert(path.clone(), FoundKind::Symlink { target });
+        FoundKind::Symlink { target }
     } else if file_type.is_file() {
-        found.insert(path.clone(), FoundKind::File { mode });
+        FoundKind::File { mode }
     } else if file_type.is_dir() {
-        found.insert(path.clone(), FoundKind::Dir { mode });
-        let mut below = Vec::new();
-        visit(root, &path.to_path(root), &[], &mut |child| {
-            below.push(child)
-        })
-        .map_err(io)?;
-        for child in below {
-            let metadata =
-                child
-                    .to_path(root)
-                    .symlink_metadata()
-                    .map_err(|source| OutputError::Io {
-                        path: child.clone(),
-                        source,
-                    })?;
-            add(root, &child, &metadata, found)?;
-        }
+        FoundKind::Dir { mode }
     } else {
         return Err(OutputError::Special { path: path.clone() });
-    }
+    };
+    found.insert(path.clone(), kind);
     Ok(())
 }
 
@@ -164,9 +189,12 @@ fn visit(
         if entry.file_name() == ".git" || skipped.contains(&path) {
             continue;
         }
-        let Some(relative) = RelPath::from_path(root, &path) else {
-            continue;
-        };
+        let relative = RelPath::from_path(root, &path).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{}` is not a valid UTF-8 path", path.display()),
+            )
+        })?;
         let is_dir = entry.file_type()?.is_dir();
         visit_path(relative);
         if is_dir {

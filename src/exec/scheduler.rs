@@ -1,8 +1,10 @@
 //! Running the selected sessions in dependency order, up to `jobs` at once.
 
 use std::collections::BTreeMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use super::session::{self, Context, Finished};
 use crate::project::SessionId;
@@ -89,7 +91,16 @@ pub fn run(
                     .collect();
                 let sender = sender.clone();
                 scope.spawn(move || {
-                    let result = session::run(context, id, &upstream);
+                    // A bug in one session must not leave the scheduler waiting forever.
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| session::run(context, id, &upstream)))
+                        .unwrap_or_else(|_| {
+                            let reason = "rtask itself failed while running it (a bug: please report it)";
+                            let outcome = Outcome::Failed {
+                                duration: Duration::ZERO,
+                                reason: reason.to_string(),
+                            };
+                            (outcome, None)
+                        });
                     let _ = sender.send((id, result));
                 });
             }
@@ -104,7 +115,9 @@ pub fn run(
                 stopped = true;
             }
             states.insert(id, State::Done(outcome));
-            finished.insert(id, done);
+            if let Some(done) = done {
+                finished.insert(id, done);
+            }
         }
     });
     order

@@ -11,8 +11,8 @@ use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
 use crate::cache::explain;
 use crate::cache::manifest::Manifest;
-use crate::cache::outputs::{self, FoundOutput};
-use crate::cache::restore;
+use crate::cache::outputs;
+use crate::cache::restore::{self, Target};
 use crate::cache::store::{Lookup, Miss, Run, Store, Writer};
 use crate::command;
 use crate::digest::Digest;
@@ -38,10 +38,10 @@ pub struct Context<'a> {
 }
 
 /// What the sessions that require a finished session need of it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Finished {
     /// What it contributes to their keys.
-    pub upstream: Option<Upstream>,
+    pub upstream: Upstream,
     /// Its cache entry, to restore its outputs before they start.
     pub entry: Option<Arc<Manifest>>,
 }
@@ -123,7 +123,7 @@ pub fn run(
     context: &Context<'_>,
     id: SessionId,
     upstream: &BTreeMap<SessionId, Finished>,
-) -> (Outcome, Finished) {
+) -> (Outcome, Option<Finished>) {
     let session = &context.project.sessions[id];
     let started = Instant::now();
     let fail = |reason: String| {
@@ -132,7 +132,7 @@ pub fn run(
             reason,
         };
         context.reporter.finished(&session.name, &outcome);
-        (outcome, Finished::default())
+        (outcome, None)
     };
     if let Err(reason) = restore_required(context, session, upstream) {
         return fail(reason);
@@ -141,20 +141,21 @@ pub fn run(
         Ok(commands) => commands,
         Err(reason) => return fail(reason),
     };
-    let requires = session
-        .requires
-        .iter()
-        .filter_map(|dep| {
-            let upstream = upstream.get(dep)?.upstream.clone()?;
-            Some((context.project.sessions[*dep].name.clone(), upstream))
-        })
-        .collect();
+    let mut requires = BTreeMap::new();
+    for dep in &session.requires {
+        let name = &context.project.sessions[*dep].name;
+        // The scheduler starts a session only after everything it requires succeeded.
+        let Some(finished) = upstream.get(dep) else {
+            return fail(format!("required session `{name}` has no result"));
+        };
+        requires.insert(name.clone(), finished.upstream.clone());
+    }
     let plan = match lookup(context, session, commands.clone(), requires) {
         Ok(plan) => plan,
         Err(reason) => return fail(reason),
     };
     match plan {
-        Plan::Restored(outcome, finished) => (outcome, finished),
+        Plan::Restored(outcome, finished) => (outcome, Some(finished)),
         Plan::Run { reason, cache } => execute(context, session, &commands, reason, cache, started),
     }
 }
@@ -177,7 +178,12 @@ fn restore_required(
             continue;
         };
         let declared = &context.project.sessions[*dep].outputs;
-        let restored = restore::restore(root, store, entry, declared).map_err(|error| {
+        let target = Target {
+            root,
+            declared,
+            protected: context.skipped,
+        };
+        let restored = restore::restore(&target, store, entry).map_err(|error| {
             format!("cannot restore the outputs of `{}`: {error}", entry.session)
         })?;
         if restored.changed_anything() {
@@ -215,7 +221,7 @@ fn lookup(
         Lookup::Hit(manifest) => match replay(context, session, store, &manifest) {
             Ok(outcome) => {
                 let finished = Finished {
-                    upstream: Some(Upstream::Key(key)),
+                    upstream: Upstream::Key(key),
                     entry: Some(Arc::new(*manifest)),
                 };
                 return Ok(Plan::Restored(outcome, finished));
@@ -258,8 +264,12 @@ fn replay(
     let log = store
         .read_blob(&manifest.log)
         .map_err(|why| format!("stored log: {why}"))?;
-    let restored = restore::restore(&context.project.root, store, manifest, &session.outputs)
-        .map_err(|error| error.to_string())?;
+    let target = Target {
+        root: &context.project.root,
+        declared: &session.outputs,
+        protected: context.skipped,
+    };
+    let restored = restore::restore(&target, store, manifest).map_err(|error| error.to_string())?;
     if restored.changed_anything() {
         context.fingerprinter.invalidate();
     }
@@ -278,46 +288,62 @@ fn execute(
     reason: RunReason,
     cache: Option<(Writer, Box<Ingredients>)>,
     started: Instant,
-) -> (Outcome, Finished) {
-    let reporter = context.reporter;
-    reporter.started(&session.name, &reason);
-    let finish = |outcome: Outcome, finished: Finished| {
-        reporter.finished(&session.name, &outcome);
-        (outcome, finished)
+) -> (Outcome, Option<Finished>) {
+    context.reporter.started(&session.name, &reason);
+    let (outcome, finished) = match run_commands(context, session, commands, started) {
+        Ok(log) => match finish_run(context, session, cache, &log, started.elapsed()) {
+            Ok(finished) => (
+                Outcome::Ran {
+                    duration: started.elapsed(),
+                },
+                Some(finished),
+            ),
+            Err(reason) => (
+                Outcome::Failed {
+                    duration: started.elapsed(),
+                    reason,
+                },
+                None,
+            ),
+        },
+        Err(outcome) => (outcome, None),
     };
+    context.reporter.finished(&session.name, &outcome);
+    (outcome, finished)
+}
+
+/// Run the commands in order; the captured log, or how the session ended early.
+fn run_commands(
+    context: &Context<'_>,
+    session: &Session,
+    commands: &[Vec<String>],
+    started: Instant,
+) -> Result<Vec<u8>, Outcome> {
     let failed = |reason: String| Outcome::Failed {
         duration: started.elapsed(),
         reason,
     };
-    let root = &context.project.root;
-    let cwd = session.cwd.to_path(root);
+    let interrupted = || Outcome::Interrupted {
+        duration: started.elapsed(),
+    };
+    let cwd = session.cwd.to_path(&context.project.root);
     if !cwd.is_dir() {
-        return finish(
-            failed(format!("`cwd` `{}` is not a directory", session.cwd)),
-            Finished::default(),
-        );
+        return Err(failed(format!("`cwd` `{}` is not a directory", session.cwd)));
     }
     let env = child_env(context.environment, session);
     let mut log = Vec::new();
     for argv in commands {
         if context.interrupts.interrupted() {
-            return finish(
-                Outcome::Interrupted {
-                    duration: started.elapsed(),
-                },
-                Finished::default(),
-            );
+            return Err(interrupted());
         }
-        let echo = format!(
-            "$ {}\n",
-            if session.shell {
-                argv[2].clone()
-            } else {
-                command::display(argv)
-            }
-        );
+        let shown = if session.shell {
+            argv[2].clone()
+        } else {
+            command::display(argv)
+        };
+        let echo = format!("$ {shown}\n");
         log.extend_from_slice(echo.as_bytes());
-        reporter.output(&session.name, echo.as_bytes());
+        context.reporter.output(&session.name, echo.as_bytes());
         let spec = CommandSpec {
             argv,
             cwd: &cwd,
@@ -325,114 +351,76 @@ fn execute(
         };
         let result = process::run(&spec, context.interrupts, &mut |bytes| {
             log.extend_from_slice(bytes);
-            reporter.output(&session.name, bytes);
+            context.reporter.output(&session.name, bytes);
         });
         context.fingerprinter.invalidate();
         if context.interrupts.interrupted() {
-            return finish(
-                Outcome::Interrupted {
-                    duration: started.elapsed(),
-                },
-                Finished::default(),
-            );
+            return Err(interrupted());
         }
-        let program = if session.shell {
-            "sh"
-        } else {
-            argv[0].as_str()
-        };
+        let program = if session.shell { "sh" } else { argv[0].as_str() };
         match result {
             Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
-            Ok(Exit::Code(code)) => {
-                return finish(
-                    failed(format!("`{program}` exited with code {code}")),
-                    Finished::default(),
-                );
-            }
+            Ok(Exit::Code(code)) => return Err(failed(format!("`{program}` exited with code {code}"))),
             Ok(Exit::Signal(signal)) => {
-                return finish(
-                    failed(format!("`{program}` was killed by signal {signal}")),
-                    Finished::default(),
-                );
+                return Err(failed(format!("`{program}` was killed by signal {signal}")));
             }
-            Err(error) => return finish(failed(error.to_string()), Finished::default()),
+            Err(error) => return Err(failed(error.to_string())),
         }
     }
-    let found = match outputs::collect(root, &session.outputs, context.skipped) {
-        Ok(found) => found,
-        Err(error) => return finish(failed(error.to_string()), Finished::default()),
-    };
-    let duration = started.elapsed();
-    let finished = match cache {
-        Some((writer, ingredients)) => store_result(
-            context,
-            session,
-            writer,
-            *ingredients,
-            &found,
-            &log,
-            duration,
-        ),
-        None => match outputs::digests(root, &found) {
-            Ok(digests) => Finished {
-                upstream: Some(Upstream::Outputs(digests)),
-                entry: None,
-            },
-            Err(error) => return finish(failed(error.to_string()), Finished::default()),
-        },
-    };
-    finish(Outcome::Ran { duration }, finished)
+    Ok(log)
 }
 
-fn store_result(
+/// After a successful run: check the outputs, store the result when it is cacheable, and say
+/// what the sessions that require this one key on.
+fn finish_run(
     context: &Context<'_>,
     session: &Session,
-    writer: Writer,
-    ingredients: Ingredients,
-    found: &[FoundOutput],
+    cache: Option<(Writer, Box<Ingredients>)>,
     log: &[u8],
     duration: Duration,
-) -> Finished {
-    let key = ingredients.key();
-    let upstream = Some(Upstream::Key(key));
-    let (Some(store), Some(patterns)) = (context.store, &session.inputs) else {
-        return Finished {
-            upstream,
-            entry: None,
-        };
-    };
-    let warn = |message: String| {
-        context.reporter.warning(&message);
-        Finished {
-            upstream: upstream.clone(),
-            entry: None,
+) -> Result<Finished, String> {
+    let root = &context.project.root;
+    let found = outputs::collect(root, &session.outputs, context.skipped).map_err(|error| error.to_string())?;
+    // Without a stored entry, dependents key on what this run actually produced.
+    let unstored = |message: Option<String>| -> Result<Finished, String> {
+        if let Some(message) = message {
+            context.reporter.warning(&message);
         }
+        let digests = outputs::digests(root, &found).map_err(|error| error.to_string())?;
+        Ok(Finished {
+            upstream: Upstream::Outputs(digests),
+            entry: None,
+        })
+    };
+    let (Some((writer, ingredients)), Some(store), Some(patterns)) = (cache, context.store, &session.inputs) else {
+        return unstored(None);
     };
     match context.fingerprinter.inputs(patterns) {
         Ok(after) if after == ingredients.inputs => {}
         Ok(_) => {
-            return warn(format!(
+            return unstored(Some(format!(
                 "inputs of `{}` changed while it ran; its result is not cached",
                 session.name
-            ));
+            )));
         }
-        Err(error) => return warn(format!("`{}` is not cached: {error}", session.name)),
+        Err(error) => return unstored(Some(format!("`{}` is not cached: {error}", session.name))),
     }
+    let key = ingredients.key();
     let run = Run {
-        ingredients,
-        outputs: found,
+        ingredients: *ingredients,
+        outputs: &found,
         log,
         duration,
     };
-    match writer.save(store, &context.project.root, run) {
-        Ok(manifest) => Finished {
-            upstream: upstream.clone(),
+    match writer.save(store, root, run) {
+        Ok(manifest) => Ok(Finished {
+            upstream: Upstream::Key(key),
             entry: Some(Arc::new(manifest)),
-        },
-        Err(error) => warn(format!(
+        }),
+        Err(error) => unstored(Some(format!(
             "cannot store the result of `{}` in the cache: {error}",
             session.name
-        )),
+        ))),
     }
 }
 

@@ -160,6 +160,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         (None, Some(dir)) => context.root.join(dir.get_ref()),
         (None, None) => context.root.join(DEFAULT_CACHE_DIR),
     };
+    check_protected_outputs(&sessions, &output_spans, context.root, &cache_dir, &mut problems);
 
     if !problems.is_empty() {
         return Err(problems);
@@ -399,6 +400,42 @@ fn check_env_name(name: &Spanned<String>, problems: &mut Vec<Problem>) {
             )
             .hint("names cannot be empty or contain `=`"),
         );
+    }
+}
+
+/// Outputs may not reach into `.git`, rtask's own directory or the cache: restores rewrite
+/// outputs, and would rewrite those.
+fn check_protected_outputs(
+    sessions: &[Session],
+    spans: &[Vec<Range<usize>>],
+    root: &Path,
+    cache_dir: &Path,
+    problems: &mut Vec<Problem>,
+) {
+    let mut protected = vec![RelPath::parse(".rtask").expect("a valid relative path")];
+    protected.extend(RelPath::from_path(root, cache_dir).filter(|dir| !dir.is_root()));
+    for (id, session) in sessions.iter().enumerate() {
+        for (index, output) in session.outputs.iter().enumerate() {
+            let path = match output {
+                OutputPattern::Literal { path, .. } => path,
+                OutputPattern::Glob { base, .. } => base,
+            };
+            let clash = protected
+                .iter()
+                .find(|dir| path.starts_with(dir) || (!path.is_root() && dir.starts_with(path)));
+            let in_git = path.as_str().split('/').any(|part| part == ".git");
+            if let (true, Some(span)) = (clash.is_some() || in_git, spans[id].get(index)) {
+                let what = clash.map_or_else(|| "a `.git` directory".to_string(), |dir| format!("`{dir}`"));
+                problems.push(
+                    Problem::new(
+                        format!("output `{}` of `{}` reaches into {what}", output.declaration(), session.name),
+                        span.clone(),
+                        "here",
+                    )
+                    .hint("rtask keeps its state and cache there; declare the files the session writes instead"),
+                );
+            }
+        }
     }
 }
 

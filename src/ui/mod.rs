@@ -52,8 +52,14 @@ struct State {
     partial: Vec<u8>,
     buffers: HashMap<String, Block>,
     bars: HashMap<String, ProgressBar>,
-    /// Blocks held back while a live session streams.
-    pending: Vec<Block>,
+    /// What is held back while a live session streams.
+    pending: Vec<Held>,
+}
+
+/// Something held back while a live session streams.
+enum Held {
+    Block(Block),
+    Line(String),
 }
 
 /// Something to print in one go: a header line, output, a closing line.
@@ -151,9 +157,18 @@ impl Ui {
     /// Show a block now, or after the live session when one streams.
     fn show_or_hold(&self, state: &mut State, block: Block) {
         if state.live.is_some() {
-            state.pending.push(block);
+            state.pending.push(Held::Block(block));
         } else {
             self.show(&block);
+        }
+    }
+
+    /// Print a line of rtask's own now, or after the live session when one streams.
+    fn line_or_hold(&self, state: &mut State, line: String) {
+        if state.live.is_some() {
+            state.pending.push(Held::Line(line));
+        } else {
+            self.line(&line);
         }
     }
 
@@ -283,7 +298,10 @@ impl Reporter for Ui {
 
     fn finished(&self, session: &str, outcome: &Outcome) {
         let mut state = self.state();
-        state.running = state.running.saturating_sub(1);
+        let started = state.live.as_deref() == Some(session) || state.buffers.contains_key(session);
+        if started {
+            state.running = state.running.saturating_sub(1);
+        }
         if let Some(bar) = state.bars.remove(session) {
             bar.finish_and_clear();
             if let Some(progress) = &self.progress {
@@ -299,15 +317,18 @@ impl Reporter for Ui {
             }
             self.close(Some(&footer));
             state.live = None;
-            for block in std::mem::take(&mut state.pending) {
-                self.show(&block);
+            for held in std::mem::take(&mut state.pending) {
+                match held {
+                    Held::Block(block) => self.show(&block),
+                    Held::Line(line) => self.line(&line),
+                }
             }
             return;
         }
         let Some(mut block) = state.buffers.remove(session) else {
             // It failed before its commands started.
             if !outcome.succeeded() {
-                self.line(&footer);
+                self.line_or_hold(&mut state, footer);
             }
             return;
         };
@@ -320,6 +341,7 @@ impl Reporter for Ui {
 
     fn warning(&self, message: &str) {
         let label = self.options.painter.paint(Style::Yellow, "warning:");
-        self.line(&format!("{label} {message}"));
+        let mut state = self.state();
+        self.line_or_hold(&mut state, format!("{label} {message}"));
     }
 }
