@@ -214,7 +214,10 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_not_misread() {
-        assert_eq!(CommandTemplate::parse_line("echo \u{1}0\u{1}"), Err(SplitError::ControlCharacter));
+        assert_eq!(
+            CommandTemplate::parse_line("echo \u{1}0\u{1}"),
+            Err(SplitError::ControlCharacter)
+        );
         assert!(CommandTemplate::parse_argv(&args(&["x\u{1}y\u{1}"])).is_err());
     }
 

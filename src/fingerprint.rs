@@ -56,7 +56,10 @@ impl Fingerprinter {
     pub fn new(root: &Path, skipped: Vec<PathBuf>) -> Fingerprinter {
         Fingerprinter {
             root: root.to_path_buf(),
-            repository: root.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf),
+            repository: root
+                .ancestors()
+                .find(|dir| dir.join(".git").exists())
+                .map(Path::to_path_buf),
             skipped,
             epoch: AtomicU64::new(0),
             memo: Mutex::new(HashMap::new()),
@@ -154,8 +157,12 @@ impl Fingerprinter {
             if entry.file_type().is_some_and(|kind| kind.is_dir()) {
                 continue;
             }
-            let path = RelPath::from_path(&self.root, entry.path())
-                .ok_or_else(|| InputError::Walk(format!("`{}` is not a valid UTF-8 path", entry.path().display())))?;
+            let path = RelPath::from_path(&self.root, entry.path()).ok_or_else(|| {
+                InputError::Walk(format!(
+                    "`{}` is not a valid UTF-8 path",
+                    entry.path().display()
+                ))
+            })?;
             visit(path);
         }
         Ok(())

@@ -581,3 +581,66 @@ fn backslash_escapes_glob_characters() {
         .success()
         .stderr_has("input `*star.txt` changed");
 }
+
+#[test]
+fn a_named_directory_counts_even_when_ignored() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.literal]
+shell = true
+run = ["echo run >> literal.runs"]
+inputs = ["build"]
+
+[sessions.glob]
+shell = true
+run = ["echo run >> glob.runs"]
+inputs = ["build/**/*.h"]
+"#,
+    );
+    project
+        .write(".gitignore", "build/\n*.runs\n")
+        .write("build/lib/x.h", "1");
+    project.rtask(&["literal", "glob"]).success();
+    project.write("build/lib/x.h", "2");
+    project
+        .rtask(&["literal", "glob"])
+        .success()
+        .stderr_has("literal: running (input `build/lib/x.h` changed)")
+        .stderr_has("glob: running (input `build/lib/x.h` changed)");
+}
+
+#[test]
+fn ignore_files_between_the_repository_and_the_project_are_anchored_where_they_stand() {
+    let repo = Project::new();
+    fs::create_dir(repo.path(".git")).unwrap();
+    repo.write(".gitignore", "/src/\n/proj/src/gen.txt\n")
+        .write(
+            "proj/tasks.toml",
+            "[sessions.s]\nrun = [\"true\"]\ninputs = [\"src/**\"]\n",
+        )
+        .write("proj/src/a.txt", "a")
+        .write("proj/src/gen.txt", "g")
+        .write("src/other.txt", "o");
+    repo.rtask(&["-f", "proj/tasks.toml", "s"]).success();
+    repo.write("proj/src/gen.txt", "changed");
+    repo.rtask(&["-f", "proj/tasks.toml", "s"])
+        .success()
+        .stderr_has("cached");
+    repo.write("proj/src/a.txt", "changed");
+    repo.rtask(&["-f", "proj/tasks.toml", "s"])
+        .success()
+        .stderr_has("input `src/a.txt` changed");
+}
+
+#[test]
+fn a_symlinked_input_keys_on_what_it_leads_to() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"cfg\"]\n");
+    project.write("shared/cfg.real", "1");
+    std::os::unix::fs::symlink("shared/cfg.real", project.path("cfg")).unwrap();
+    project.rtask(&["s"]).success();
+    project.write("shared/cfg.real", "2");
+    project
+        .rtask(&["s"])
+        .success()
+        .stderr_has("input `cfg` changed");
+}

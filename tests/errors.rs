@@ -225,3 +225,13 @@ fn a_missing_task_file_says_where_it_looked() {
         .code(2)
         .stderr_has("task file `");
 }
+
+#[test]
+fn control_characters_in_commands_are_refused() {
+    rejects(
+        "[sessions.a]\nrun = [\"echo \\u00010\\u0001\"]\n",
+        "2:8",
+        "cannot read this command: it holds the control character U+0001",
+        "POSIX shell",
+    );
+}

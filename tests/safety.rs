@@ -217,3 +217,139 @@ outputs = ["out/"]
     );
     assert_eq!(project.read("out/alias.txt"), "x\n");
 }
+
+fn manifest_with(project: &Project, outputs: Value) {
+    let (path, mut value) = manifest(project);
+    value["outputs"] = outputs;
+    fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+}
+
+#[test]
+fn entries_may_only_write_declared_outputs() {
+    let project = cached_project();
+    project.write("src.txt", "keep me\n");
+    fs::create_dir_all(project.path(".git/hooks")).unwrap();
+    let (_, value) = manifest(&project);
+    let file = value["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "file")
+        .unwrap()
+        .clone();
+    let planted = |path: &str| {
+        let mut entry = file.clone();
+        entry["path"] = Value::from(path);
+        entry
+    };
+    let dir = serde_json::json!({ "kind": "dir", "path": "out", "mode": 0o755 });
+    let cases = [
+        (
+            serde_json::json!([planted("src.txt")]),
+            "the session does not declare it as an output",
+        ),
+        (
+            serde_json::json!([planted(".git/hooks/pre-commit")]),
+            "it is inside a `.git` directory",
+        ),
+        (
+            serde_json::json!([planted("out/.git/config")]),
+            "it is inside a `.git` directory",
+        ),
+        (
+            serde_json::json!([{ "kind": "symlink", "path": ".", "target": "out" }]),
+            "it is the project root",
+        ),
+        (
+            serde_json::json!([dir.clone(), { "kind": "symlink", "path": "out", "target": "." }]),
+            "the entry lists it twice",
+        ),
+        (
+            serde_json::json!([{ "kind": "symlink", "path": "out", "target": "." }, planted("out/x")]),
+            "it lies below a symlink of the same entry",
+        ),
+    ];
+    for (outputs, why) in cases {
+        manifest_with(&project, outputs);
+        project
+            .rtask(&["build"])
+            .success()
+            .stderr_has(why)
+            .stderr_has("running (cache entry unusable)");
+        assert_eq!(project.read("src.txt"), "keep me\n");
+        assert!(project.exists(".git/hooks") && project.exists("tasks.toml"));
+        assert!(!project.exists(".git/hooks/pre-commit"));
+    }
+}
+
+#[test]
+fn cleaning_an_output_directory_spares_git_checkouts_inside_it() {
+    let project = cached_project();
+    fs::create_dir_all(project.path("out/.git")).unwrap();
+    project.write("out/.git/HEAD", "ref\n");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(project.read("out/.git/HEAD"), "ref\n");
+}
+
+#[test]
+fn outputs_may_not_reach_into_rtask_state() {
+    let project = Project::with_tasks(
+        "[settings]\ncache_dir = \"build/cache\"\n[sessions.a]\nrun = [\"true\"]\noutputs = [\"build/\"]\n",
+    );
+    project
+        .rtask(&["a"])
+        .code(2)
+        .stderr_has("error: output `build/` of `a` reaches into `build/cache`");
+    let project = Project::with_tasks("[sessions.a]\nrun = [\"true\"]\noutputs = [\".rtask/x\"]\n");
+    project
+        .rtask(&["a"])
+        .code(2)
+        .stderr_has("reaches into `.rtask`");
+}
+
+#[test]
+fn directory_modes_and_mode_only_changes_are_restored() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["mkdir -p out/ro && echo x > out/ro/f && chmod 555 out/ro"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["build"]).success();
+    fs::set_permissions(project.path("out/ro"), fs::Permissions::from_mode(0o755)).unwrap();
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    let mode = fs::metadata(project.path("out/ro"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o555);
+    assert_eq!(project.read("out/ro/f"), "x\n");
+    fs::set_permissions(project.path("out/ro/f"), fs::Permissions::from_mode(0o600)).unwrap();
+    project
+        .rtask(&["-v", "build"])
+        .success()
+        .stderr_has("restored `out/ro/f`");
+}
+
+#[test]
+fn deep_output_trees_round_trip() {
+    let deep = (0..40)
+        .map(|level| format!("d{level}"))
+        .collect::<Vec<_>>()
+        .join("/");
+    let project = Project::with_tasks(&format!(
+        "[sessions.deep]\nshell = true\nrun = [\"mkdir -p out/{deep} && echo leaf > out/{deep}/leaf.txt\"]\ninputs = [\"input.txt\"]\noutputs = [\"out/\"]\n"
+    ));
+    project.write("input.txt", "x");
+    project.rtask(&["deep"]).success();
+    project.remove("out");
+    project.rtask(&["deep"]).success().stderr_has("cached");
+    assert_eq!(project.read(&format!("out/{deep}/leaf.txt")), "leaf\n");
+}

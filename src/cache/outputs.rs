@@ -115,20 +115,22 @@ fn add(
     add_one(root, path, metadata, found)?;
     if metadata.is_dir() {
         let mut below = Vec::new();
-        visit(root, &path.to_path(root), skipped, &mut |child| below.push(child)).map_err(|source| {
-            OutputError::Io {
-                path: path.clone(),
-                source,
-            }
+        visit(root, &path.to_path(root), skipped, &mut |child| {
+            below.push(child)
+        })
+        .map_err(|source| OutputError::Io {
+            path: path.clone(),
+            source,
         })?;
         for child in below {
-            let metadata = child
-                .to_path(root)
-                .symlink_metadata()
-                .map_err(|source| OutputError::Io {
-                    path: child.clone(),
-                    source,
-                })?;
+            let metadata =
+                child
+                    .to_path(root)
+                    .symlink_metadata()
+                    .map_err(|source| OutputError::Io {
+                        path: child.clone(),
+                        source,
+                    })?;
             add_one(root, &child, &metadata, found)?;
         }
     }

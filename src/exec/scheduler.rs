@@ -92,15 +92,18 @@ pub fn run(
                 let sender = sender.clone();
                 scope.spawn(move || {
                     // A bug in one session must not leave the scheduler waiting forever.
-                    let result = panic::catch_unwind(AssertUnwindSafe(|| session::run(context, id, &upstream)))
-                        .unwrap_or_else(|_| {
-                            let reason = "rtask itself failed while running it (a bug: please report it)";
-                            let outcome = Outcome::Failed {
-                                duration: Duration::ZERO,
-                                reason: reason.to_string(),
-                            };
-                            (outcome, None)
-                        });
+                    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                        session::run(context, id, &upstream)
+                    }))
+                    .unwrap_or_else(|_| {
+                        let reason =
+                            "rtask itself failed while running it (a bug: please report it)";
+                        let outcome = Outcome::Failed {
+                            duration: Duration::ZERO,
+                            reason: reason.to_string(),
+                        };
+                        (outcome, None)
+                    });
                     let _ = sender.send((id, result));
                 });
             }

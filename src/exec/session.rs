@@ -328,7 +328,10 @@ fn run_commands(
     };
     let cwd = session.cwd.to_path(&context.project.root);
     if !cwd.is_dir() {
-        return Err(failed(format!("`cwd` `{}` is not a directory", session.cwd)));
+        return Err(failed(format!(
+            "`cwd` `{}` is not a directory",
+            session.cwd
+        )));
     }
     let env = child_env(context.environment, session);
     let mut log = Vec::new();
@@ -357,10 +360,16 @@ fn run_commands(
         if context.interrupts.interrupted() {
             return Err(interrupted());
         }
-        let program = if session.shell { "sh" } else { argv[0].as_str() };
+        let program = if session.shell {
+            "sh"
+        } else {
+            argv[0].as_str()
+        };
         match result {
             Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
-            Ok(Exit::Code(code)) => return Err(failed(format!("`{program}` exited with code {code}"))),
+            Ok(Exit::Code(code)) => {
+                return Err(failed(format!("`{program}` exited with code {code}")));
+            }
             Ok(Exit::Signal(signal)) => {
                 return Err(failed(format!("`{program}` was killed by signal {signal}")));
             }
@@ -380,7 +389,8 @@ fn finish_run(
     duration: Duration,
 ) -> Result<Finished, String> {
     let root = &context.project.root;
-    let found = outputs::collect(root, &session.outputs, context.skipped).map_err(|error| error.to_string())?;
+    let found = outputs::collect(root, &session.outputs, context.skipped)
+        .map_err(|error| error.to_string())?;
     // Without a stored entry, dependents key on what this run actually produced.
     let unstored = |message: Option<String>| -> Result<Finished, String> {
         if let Some(message) = message {
@@ -392,7 +402,9 @@ fn finish_run(
             entry: None,
         })
     };
-    let (Some((writer, ingredients)), Some(store), Some(patterns)) = (cache, context.store, &session.inputs) else {
+    let (Some((writer, ingredients)), Some(store), Some(patterns)) =
+        (cache, context.store, &session.inputs)
+    else {
         return unstored(None);
     };
     match context.fingerprinter.inputs(patterns) {

@@ -160,7 +160,13 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         (None, Some(dir)) => context.root.join(dir.get_ref()),
         (None, None) => context.root.join(DEFAULT_CACHE_DIR),
     };
-    check_protected_outputs(&sessions, &output_spans, context.root, &cache_dir, &mut problems);
+    check_protected_outputs(
+        &sessions,
+        &output_spans,
+        context.root,
+        &cache_dir,
+        &mut problems,
+    );
 
     if !problems.is_empty() {
         return Err(problems);
@@ -425,7 +431,10 @@ fn check_protected_outputs(
                 .find(|dir| path.starts_with(dir) || (!path.is_root() && dir.starts_with(path)));
             let in_git = path.as_str().split('/').any(|part| part == ".git");
             if let (true, Some(span)) = (clash.is_some() || in_git, spans[id].get(index)) {
-                let what = clash.map_or_else(|| "a `.git` directory".to_string(), |dir| format!("`{dir}`"));
+                let what = clash.map_or_else(
+                    || "a `.git` directory".to_string(),
+                    |dir| format!("`{dir}`"),
+                );
                 problems.push(
                     Problem::new(
                         format!("output `{}` of `{}` reaches into {what}", output.declaration(), session.name),
