@@ -11,7 +11,7 @@ use crate::environment::Environment;
 use crate::error::Error;
 use crate::exec::interrupts::Interrupts;
 use crate::exec::scheduler::{self, Options};
-use crate::exec::session::Context;
+use crate::exec::session::{Context, Workspace};
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::project::Project;
@@ -61,17 +61,17 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
     let skipped = skipped_dirs(&project);
     let fingerprinter = Fingerprinter::new(&project.root, skipped.clone());
+    let workspace = Workspace {
+        project: &project,
+        environment: &environment,
+        store: store.as_ref(),
+        force: args.force,
+        posargs: &args.posargs,
+        fingerprinter: &fingerprinter,
+        skipped: &skipped,
+    };
     if args.dry_run {
-        let dry_run = DryRun {
-            project: &project,
-            environment: &environment,
-            store: store.as_ref(),
-            force: args.force,
-            posargs: &args.posargs,
-            fingerprinter: &fingerprinter,
-            skipped: &skipped,
-        };
-        stdout(&dry_run.explain(&order))?;
+        stdout(&DryRun(&workspace).explain(&order))?;
         return Ok(Exit::Success);
     }
 
@@ -95,15 +95,9 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     });
     let interrupts = Interrupts::install().map_err(Error::Signals)?;
     let context = Context {
-        project: &project,
-        environment: &environment,
-        store: store.as_ref(),
-        force: args.force,
-        posargs: &args.posargs,
-        fingerprinter: &fingerprinter,
+        workspace: &workspace,
         interrupts: &interrupts,
         reporter: &ui,
-        skipped: &skipped,
     };
     let options = Options {
         jobs: args

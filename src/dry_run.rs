@@ -1,35 +1,25 @@
 //! `--dry-run`: for each session, would it run or be restored, and why. Writes nothing.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cache::explain;
 use crate::cache::outputs;
-use crate::cache::store::{Lookup, Miss, Store};
-use crate::environment::Environment;
-use crate::exec::session::{expand_commands, ingredients};
-use crate::fingerprint::Fingerprinter;
+use crate::cache::store::{Lookup, Miss};
+use crate::exec::session::{Workspace, expand_commands, ingredients};
 use crate::key::Upstream;
-use crate::project::{Project, SessionId};
+use crate::project::SessionId;
 use crate::ui::style;
 
-pub struct DryRun<'a> {
-    pub project: &'a Project,
-    pub environment: &'a Environment,
-    pub store: Option<&'a Store>,
-    pub force: bool,
-    pub posargs: &'a [String],
-    pub fingerprinter: &'a Fingerprinter,
-    pub skipped: &'a [PathBuf],
-}
+/// Explains, for each session of a run, whether it would run or be restored, and why.
+pub struct DryRun<'a>(pub &'a Workspace<'a>);
 
 impl DryRun<'_> {
     pub fn explain(&self, order: &[SessionId]) -> String {
         let mut upstream: BTreeMap<SessionId, Upstream> = BTreeMap::new();
         let mut out = String::new();
         for &id in order {
-            let session = &self.project.sessions[id];
+            let session = &self.0.project.sessions[id];
             let (verdict, details) = self.verdict(id, &mut upstream);
             out.push_str(&format!("{}: {verdict}\n", session.name));
             for detail in details {
@@ -44,15 +34,15 @@ impl DryRun<'_> {
         id: SessionId,
         upstream: &mut BTreeMap<SessionId, Upstream>,
     ) -> (String, Vec<String>) {
-        let session = &self.project.sessions[id];
-        let commands = match expand_commands(session, self.posargs) {
+        let session = &self.0.project.sessions[id];
+        let commands = match expand_commands(session, self.0.posargs) {
             Ok(commands) => commands,
             Err(reason) => return (format!("would fail: {reason}"), Vec::new()),
         };
         let mut details = Vec::new();
         let mut requires = BTreeMap::new();
         for &dep in &session.requires {
-            let dep_session = &self.project.sessions[dep];
+            let dep_session = &self.0.project.sessions[dep];
             if let Some(known) = upstream.get(&dep) {
                 requires.insert(dep_session.name.clone(), known.clone());
             }
@@ -63,10 +53,10 @@ impl DryRun<'_> {
                 ));
             }
         }
-        let (Some(patterns), Some(store)) = (&session.inputs, self.store) else {
+        let (Some(patterns), Some(store)) = (&session.inputs, self.0.store) else {
             if let Ok(digests) =
-                outputs::collect(&self.project.root, &session.outputs, self.skipped)
-                    .and_then(|found| outputs::digests(&self.project.root, &found))
+                outputs::collect(&self.0.project.root, &session.outputs, self.0.skipped)
+                    .and_then(|found| outputs::digests(&self.0.project.root, &found))
             {
                 upstream.insert(id, Upstream::Outputs(digests));
             }
@@ -77,15 +67,15 @@ impl DryRun<'_> {
             };
             return (format!("would run ({why})"), details);
         };
-        let inputs = match self.fingerprinter.inputs(patterns) {
+        let inputs = match self.0.fingerprinter.inputs(patterns) {
             Ok(inputs) => inputs,
             Err(error) => return (format!("would fail: {error}"), details),
         };
-        let ingredients = ingredients(session, self.environment, commands, inputs, requires);
+        let ingredients = ingredients(session, self.0.environment, commands, inputs, requires);
         let key = ingredients.key();
         upstream.insert(id, Upstream::Key(key.clone()));
         match store.lookup(&session.name, &key) {
-            Lookup::Hit(_) if self.force => ("would run (--force)".to_string(), details),
+            Lookup::Hit(_) if self.0.force => ("would run (--force)".to_string(), details),
             Lookup::Hit(manifest) => (
                 format!(
                     "would be restored from the cache (ran {}, key {})",

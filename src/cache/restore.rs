@@ -57,14 +57,21 @@ pub struct Target<'a> {
     pub protected: &'a [PathBuf],
 }
 
-pub fn restore(target: &Target<'_>, store: &Store, manifest: &Manifest) -> Result<Restored, RestoreError> {
+pub fn restore(
+    target: &Target<'_>,
+    store: &Store,
+    manifest: &Manifest,
+) -> Result<Restored, RestoreError> {
     let mut entries: Vec<&OutputEntry> = manifest.outputs.iter().collect();
     entries.sort_by(|a, b| a.path().cmp(b.path()));
     check_entries(target, &entries)?;
-    let canonical_root = target.root.canonicalize().map_err(|source| RestoreError::Io {
-        path: RelPath::root(),
-        source,
-    })?;
+    let canonical_root = target
+        .root
+        .canonicalize()
+        .map_err(|source| RestoreError::Io {
+            path: RelPath::root(),
+            source,
+        })?;
     let mut restored = Restored::default();
     let mut dir_modes = Vec::new();
     for entry in &entries {
@@ -88,8 +95,11 @@ pub fn restore(target: &Target<'_>, store: &Store, manifest: &Manifest) -> Resul
                 !is_dir
             }
             OutputEntry::Symlink { target: link, .. } => {
-                let same = current.as_ref().is_some_and(|metadata| metadata.file_type().is_symlink())
-                    && fs::read_link(&destination).is_ok_and(|existing| existing == Path::new(link));
+                let same = current
+                    .as_ref()
+                    .is_some_and(|metadata| metadata.file_type().is_symlink())
+                    && fs::read_link(&destination)
+                        .is_ok_and(|existing| existing == Path::new(link));
                 if !same {
                     remove_any(&destination).map_err(io)?;
                     symlink(link, &destination).map_err(io)?;
@@ -104,19 +114,21 @@ pub fn restore(target: &Target<'_>, store: &Store, manifest: &Manifest) -> Resul
                 if same {
                     set_mode(&destination, *mode).map_err(io)?
                 } else {
-                    write_file(store, &destination, &blob.hash, *mode).map_err(|error| match error {
-                        WriteError::Io(source) => RestoreError::Io {
-                            path: path.clone(),
-                            source,
-                        },
-                        WriteError::Damaged => {
-                            store.discard_blob(&blob.hash);
-                            RestoreError::Damaged {
+                    write_file(store, &destination, &blob.hash, *mode).map_err(
+                        |error| match error {
+                            WriteError::Io(source) => RestoreError::Io {
                                 path: path.clone(),
-                                why: "its content does not match its digest".to_string(),
+                                source,
+                            },
+                            WriteError::Damaged => {
+                                store.discard_blob(&blob.hash);
+                                RestoreError::Damaged {
+                                    path: path.clone(),
+                                    why: "its content does not match its digest".to_string(),
+                                }
                             }
-                        }
-                    })?;
+                        },
+                    )?;
                     true
                 }
             }
@@ -132,11 +144,15 @@ pub fn restore(target: &Target<'_>, store: &Store, manifest: &Manifest) -> Resul
                 .iter()
                 .any(|entry| matches!(entry, OutputEntry::Dir { path: dir, .. } if dir == path))
         {
-            remove_extra(target, &path.to_path(target.root), &stored, &mut restored.removed).map_err(|source| {
-                RestoreError::Io {
-                    path: path.clone(),
-                    source,
-                }
+            remove_extra(
+                target,
+                &path.to_path(target.root),
+                &stored,
+                &mut restored.removed,
+            )
+            .map_err(|source| RestoreError::Io {
+                path: path.clone(),
+                source,
             })?;
         }
     }
@@ -174,22 +190,27 @@ fn check_entries(target: &Target<'_>, entries: &[&OutputEntry]) -> Result<(), Re
         if path.as_str().split('/').any(|part| part == ".git") {
             return refuse(path, "it is inside a `.git` directory");
         }
-        if target
-            .protected
-            .iter()
-            .any(|dir| RelPath::from_path(target.root, dir).is_some_and(|dir| path.starts_with(&dir)))
-        {
+        if target.protected.iter().any(|dir| {
+            RelPath::from_path(target.root, dir).is_some_and(|dir| path.starts_with(&dir))
+        }) {
             return refuse(path, "it is inside rtask's own directories");
         }
         if links.iter().any(|link| path.starts_with(link)) {
             return refuse(path, "it lies below a symlink of the same entry");
         }
-        if !target.declared.iter().any(|pattern| declares(pattern, path)) {
+        if !target
+            .declared
+            .iter()
+            .any(|pattern| declares(pattern, path))
+        {
             return refuse(path, "the session does not declare it as an output");
         }
         if let OutputEntry::Symlink { target: link, .. } = entry {
             if !link_stays_inside(path, link) {
-                return refuse(path, &format!("it is a symlink to `{link}`, outside the project"));
+                return refuse(
+                    path,
+                    &format!("it is a symlink to `{link}`, outside the project"),
+                );
             }
             links.push(path);
         }
@@ -227,7 +248,10 @@ fn prepare_parent(canonical_root: &Path, path: &RelPath) -> Result<PathBuf, Rest
                 if !resolved.starts_with(canonical_root) || !resolved.is_dir() {
                     return Err(RestoreError::Unsafe {
                         path: path.clone(),
-                        why: format!("`{}` is a symlink that leads out of the project", current.display()),
+                        why: format!(
+                            "`{}` is a symlink that leads out of the project",
+                            current.display()
+                        ),
                     });
                 }
             }
@@ -236,7 +260,9 @@ fn prepare_parent(canonical_root: &Path, path: &RelPath) -> Result<PathBuf, Rest
                 fs::remove_file(&current).map_err(io)?;
                 fs::create_dir(&current).map_err(io)?;
             }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => fs::create_dir(&current).map_err(io)?,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&current).map_err(io)?
+            }
             Err(source) => return Err(io(source)),
         }
     }
@@ -249,22 +275,32 @@ enum WriteError {
 }
 
 /// Copy a blob to `destination` through a temporary file beside it, checking its digest.
-fn write_file(store: &Store, destination: &Path, hash: &Digest, mode: u32) -> Result<(), WriteError> {
+fn write_file(
+    store: &Store,
+    destination: &Path,
+    hash: &Digest,
+    mode: u32,
+) -> Result<(), WriteError> {
     let parent = destination.parent().unwrap_or(destination);
     let mut source = File::open(store.blob_path(hash)).map_err(WriteError::Io)?;
     let mut temp = tempfile::Builder::new()
         .prefix(".rtask-restore")
         .tempfile_in(parent)
         .map_err(WriteError::Io)?;
-    let (actual, _) = digest::copy_hashing(&mut source, temp.as_file_mut()).map_err(WriteError::Io)?;
+    let (actual, _) =
+        digest::copy_hashing(&mut source, temp.as_file_mut()).map_err(WriteError::Io)?;
     if &actual != hash {
         return Err(WriteError::Damaged);
     }
     set_mode(temp.path(), mode).map_err(WriteError::Io)?;
-    if destination.symlink_metadata().is_ok_and(|metadata| metadata.is_dir()) {
+    if destination
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.is_dir())
+    {
         fs::remove_dir_all(destination).map_err(WriteError::Io)?;
     }
-    temp.persist(destination).map_err(|error| WriteError::Io(error.error))?;
+    temp.persist(destination)
+        .map_err(|error| WriteError::Io(error.error))?;
     Ok(())
 }
 

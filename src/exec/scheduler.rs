@@ -29,7 +29,7 @@ pub fn run(
     order: &[SessionId],
     options: &Options,
 ) -> Vec<(SessionId, Outcome)> {
-    let sessions = &context.project.sessions;
+    let sessions = &context.workspace.project.sessions;
     let mut states: BTreeMap<SessionId, State> =
         order.iter().map(|&id| (id, State::Waiting)).collect();
     let mut finished: BTreeMap<SessionId, Finished> = BTreeMap::new();

@@ -22,8 +22,9 @@ use crate::key::{Ingredients, KEY_SCHEMA, Platform, Upstream};
 use crate::project::{Project, Session, SessionId};
 use crate::reporter::{Outcome, Reporter, RunReason};
 
-/// Everything a session needs from the run it is part of.
-pub struct Context<'a> {
+/// What the sessions of one invocation share, whether they run or only say what they would do
+/// (`--dry-run`).
+pub struct Workspace<'a> {
     pub project: &'a Project,
     pub environment: &'a Environment,
     /// `None` with `--no-cache`.
@@ -31,10 +32,15 @@ pub struct Context<'a> {
     pub force: bool,
     pub posargs: &'a [String],
     pub fingerprinter: &'a Fingerprinter,
+    /// Directories never searched for outputs nor restored into: `.git` and rtask's own.
+    pub skipped: &'a [PathBuf],
+}
+
+/// Everything a session needs from the run it is part of.
+pub struct Context<'a> {
+    pub workspace: &'a Workspace<'a>,
     pub interrupts: &'a Interrupts,
     pub reporter: &'a dyn Reporter,
-    /// Directories output globs never search: `.git` and rtask's own.
-    pub skipped: &'a [PathBuf],
 }
 
 /// What the sessions that require a finished session need of it.
@@ -124,7 +130,7 @@ pub fn run(
     id: SessionId,
     upstream: &BTreeMap<SessionId, Finished>,
 ) -> (Outcome, Option<Finished>) {
-    let session = &context.project.sessions[id];
+    let session = &context.workspace.project.sessions[id];
     let started = Instant::now();
     let fail = |reason: String| {
         let outcome = Outcome::Failed {
@@ -137,13 +143,13 @@ pub fn run(
     if let Err(reason) = restore_required(context, session, upstream) {
         return fail(reason);
     }
-    let commands = match expand_commands(session, context.posargs) {
+    let commands = match expand_commands(session, context.workspace.posargs) {
         Ok(commands) => commands,
         Err(reason) => return fail(reason),
     };
     let mut requires = BTreeMap::new();
     for dep in &session.requires {
-        let name = &context.project.sessions[*dep].name;
+        let name = &context.workspace.project.sessions[*dep].name;
         // The scheduler starts a session only after everything it requires succeeded.
         let Some(finished) = upstream.get(dep) else {
             return fail(format!("required session `{name}` has no result"));
@@ -167,7 +173,7 @@ fn restore_required(
     session: &Session,
     upstream: &BTreeMap<SessionId, Finished>,
 ) -> Result<(), String> {
-    let (Some(store), root) = (context.store, &context.project.root) else {
+    let (Some(store), root) = (context.workspace.store, &context.workspace.project.root) else {
         return Ok(());
     };
     for dep in &session.requires {
@@ -177,17 +183,17 @@ fn restore_required(
         else {
             continue;
         };
-        let declared = &context.project.sessions[*dep].outputs;
+        let declared = &context.workspace.project.sessions[*dep].outputs;
         let target = Target {
             root,
             declared,
-            protected: context.skipped,
+            protected: context.workspace.skipped,
         };
         let restored = restore::restore(&target, store, entry).map_err(|error| {
             format!("cannot restore the outputs of `{}`: {error}", entry.session)
         })?;
         if restored.changed_anything() {
-            context.fingerprinter.invalidate();
+            context.workspace.fingerprinter.invalidate();
         }
     }
     Ok(())
@@ -199,7 +205,7 @@ fn lookup(
     commands: Vec<Vec<String>>,
     requires: BTreeMap<String, Upstream>,
 ) -> Result<Plan, String> {
-    let (Some(patterns), Some(store)) = (&session.inputs, context.store) else {
+    let (Some(patterns), Some(store)) = (&session.inputs, context.workspace.store) else {
         let reason = if session.cacheable() {
             RunReason::CacheDisabled
         } else {
@@ -211,13 +217,22 @@ fn lookup(
         });
     };
     let inputs = context
+        .workspace
         .fingerprinter
         .inputs(patterns)
         .map_err(|error| error.to_string())?;
-    let ingredients = ingredients(session, context.environment, commands, inputs, requires);
+    let ingredients = ingredients(
+        session,
+        context.workspace.environment,
+        commands,
+        inputs,
+        requires,
+    );
     let key = ingredients.key();
     let (writer, reason) = match store.lookup(&session.name, &key) {
-        Lookup::Hit(manifest) if context.force => (store.overwrite(&manifest), RunReason::Forced),
+        Lookup::Hit(manifest) if context.workspace.force => {
+            (store.overwrite(&manifest), RunReason::Forced)
+        }
         Lookup::Hit(manifest) => match replay(context, session, store, &manifest) {
             Ok(outcome) => {
                 let finished = Finished {
@@ -265,13 +280,13 @@ fn replay(
         .read_blob(&manifest.log)
         .map_err(|why| format!("stored log: {why}"))?;
     let target = Target {
-        root: &context.project.root,
+        root: &context.workspace.project.root,
         declared: &session.outputs,
-        protected: context.skipped,
+        protected: context.workspace.skipped,
     };
     let restored = restore::restore(&target, store, manifest).map_err(|error| error.to_string())?;
     if restored.changed_anything() {
-        context.fingerprinter.invalidate();
+        context.workspace.fingerprinter.invalidate();
     }
     context
         .reporter
@@ -326,14 +341,14 @@ fn run_commands(
     let interrupted = || Outcome::Interrupted {
         duration: started.elapsed(),
     };
-    let cwd = session.cwd.to_path(&context.project.root);
+    let cwd = session.cwd.to_path(&context.workspace.project.root);
     if !cwd.is_dir() {
         return Err(failed(format!(
             "`cwd` `{}` is not a directory",
             session.cwd
         )));
     }
-    let env = child_env(context.environment, session);
+    let env = child_env(context.workspace.environment, session);
     let mut log = Vec::new();
     for argv in commands {
         if context.interrupts.interrupted() {
@@ -356,7 +371,7 @@ fn run_commands(
             log.extend_from_slice(bytes);
             context.reporter.output(&session.name, bytes);
         });
-        context.fingerprinter.invalidate();
+        context.workspace.fingerprinter.invalidate();
         if context.interrupts.interrupted() {
             return Err(interrupted());
         }
@@ -388,8 +403,8 @@ fn finish_run(
     log: &[u8],
     duration: Duration,
 ) -> Result<Finished, String> {
-    let root = &context.project.root;
-    let found = outputs::collect(root, &session.outputs, context.skipped)
+    let root = &context.workspace.project.root;
+    let found = outputs::collect(root, &session.outputs, context.workspace.skipped)
         .map_err(|error| error.to_string())?;
     // Without a stored entry, dependents key on what this run actually produced.
     let unstored = |message: Option<String>| -> Result<Finished, String> {
@@ -403,11 +418,11 @@ fn finish_run(
         })
     };
     let (Some((writer, ingredients)), Some(store), Some(patterns)) =
-        (cache, context.store, &session.inputs)
+        (cache, context.workspace.store, &session.inputs)
     else {
         return unstored(None);
     };
-    match context.fingerprinter.inputs(patterns) {
+    match context.workspace.fingerprinter.inputs(patterns) {
         Ok(after) if after == ingredients.inputs => {}
         Ok(_) => {
             return unstored(Some(format!(
