@@ -18,7 +18,9 @@ use crate::project::Project;
 use crate::reporter::Outcome;
 use crate::ui::style::Painter;
 use crate::ui::{Ui, UiOptions, Verbosity, summary};
-use crate::{graph, list, select, taskfile};
+use crate::python::interpreter::Finder;
+use crate::select::Request;
+use crate::{graph, list, python, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
 pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
@@ -38,29 +40,29 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let project = taskfile::load(&path, &environment)?;
     let mut names = args.sessions.clone();
     names.extend(args.session.iter().cloned());
-    let selected = select::select(&project, &names, &args.tags)?;
+    let request = Request {
+        names: &names,
+        tags: &args.tags,
+        keywords: args.keywords.as_deref(),
+        pythons: &args.python,
+    };
+    let selected = select::select(&project, &request)?;
     let stdout = |text: &str| {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .map_err(Error::Output)
     };
-    if args.list {
-        stdout(&if args.json {
-            list::json(&project)
-        } else {
-            list::text(&project, &project.display_path, selected.as_deref())
-        })?;
-        return Ok(Exit::Success);
-    }
-    let Some(selected) = selected else {
-        stdout(&list::text(&project, &project.display_path, None))?;
-        return Ok(Exit::Success);
-    };
-    let order = graph::closure(&project.sessions, &selected);
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
     let skipped = skipped_dirs(&project);
     let fingerprinter = Fingerprinter::new(&project.root, skipped.clone());
+    let path_var = environment.get("PATH").map(std::ffi::OsString::from);
+    let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
+    let python = python::Tools {
+        finder: Finder::new(path_var, uv),
+        reinstall: args.reinstall,
+        error_on_missing: args.error_on_missing_interpreters || environment.ci(),
+    };
     let workspace = Workspace {
         project: &project,
         environment: &environment,
@@ -69,7 +71,22 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         posargs: &args.posargs,
         fingerprinter: &fingerprinter,
         skipped: &skipped,
+        python: &python,
     };
+    if args.list || selected.is_none() {
+        let every: Vec<usize> = (0..project.sessions.len()).collect();
+        let states = DryRun(&workspace).states(&graph::closure(&project.sessions, &every));
+        stdout(&if args.json {
+            list::json(&project, selected.as_deref(), &states)
+        } else {
+            list::text(&project, selected.as_deref(), &states)
+        })?;
+        return Ok(Exit::Success);
+    }
+    let Some(selected) = selected else {
+        return Ok(Exit::Success);
+    };
+    let order = graph::closure(&project.sessions, &selected);
     if args.dry_run {
         stdout(&DryRun(&workspace).explain(&order))?;
         return Ok(Exit::Success);
@@ -110,11 +127,24 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let results = scheduler::run(&context, &order, &options);
     let named: Vec<(&str, &Outcome)> = results
         .iter()
-        .map(|(id, outcome)| (project.sessions[*id].name.as_str(), outcome))
+        .map(|result| (project.sessions[result.id].name.as_str(), &result.outcome))
         .collect();
-    let all_good = results.iter().all(|(_, outcome)| outcome.succeeded());
+    let all_good = results.iter().all(|result| !result.outcome.is_failure());
     if verbosity != Verbosity::Quiet || !all_good {
         ui.line(summary::render(&named, started.elapsed(), painter).trim_end());
+    }
+    if let Some(path) = &args.report {
+        let entries: Vec<report::Entry<'_>> = results
+            .iter()
+            .map(|result| report::Entry {
+                session: &project.sessions[result.id],
+                outcome: &result.outcome,
+                key: result.key.as_ref(),
+                elapsed: result.elapsed,
+            })
+            .collect();
+        let path = environment.current_dir.join(path);
+        std::fs::write(&path, report::render(&entries)).map_err(|source| Error::Report { path, source })?;
     }
     Ok(if interrupts.interrupted() {
         Exit::Interrupted

@@ -46,8 +46,29 @@ pub struct Args {
     pub session: Vec<String>,
 
     /// Run the sessions that carry any of these tags
-    #[arg(short = 't', long = "tag", value_name = "TAG", value_delimiter = ',')]
+    #[arg(short = 't', long = "tag", visible_alias = "tags", value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
+
+    /// Only sessions whose names match a keyword expression, as in nox: substrings joined
+    /// with `and`, `or`, `not` and parentheses (`-k "tests and not 3.11"`)
+    #[arg(short = 'k', long = "keywords", value_name = "EXPR")]
+    pub keywords: Option<String>,
+
+    /// Only sessions for these Python versions
+    #[arg(short = 'p', long = "python", visible_alias = "pythons", value_name = "VERSION", value_delimiter = ',')]
+    pub python: Vec<String>,
+
+    /// Recreate the sessions' virtual environments even when they are up to date
+    #[arg(long)]
+    pub reinstall: bool,
+
+    /// Fail, not skip, a session whose Python interpreter is missing (the default when `CI` is set)
+    #[arg(long)]
+    pub error_on_missing_interpreters: bool,
+
+    /// Write a JSON report of the run, in nox's shape, to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 
     /// How many sessions may run at once [default: the number of CPUs]
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::cache::explain;
 use crate::cache::outputs;
 use crate::cache::store::{Lookup, Miss};
-use crate::exec::session::{Workspace, expand_commands, ingredients};
+use crate::exec::session::{Resolved, Workspace, expand_commands, ingredients};
+use crate::python::{NotReady, PythonKey};
 use crate::key::Upstream;
 use crate::project::SessionId;
 use crate::ui::style;
@@ -14,30 +15,56 @@ use crate::ui::style;
 /// Explains, for each session of a run, whether it would run or be restored, and why.
 pub struct DryRun<'a>(pub &'a Workspace<'a>);
 
+/// Whether the cache holds a session's result now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheState {
+    Fresh,
+    Stale,
+    /// Not cacheable, or the cache is off.
+    NotCached,
+}
+
+struct Verdict {
+    state: CacheState,
+    text: String,
+    details: Vec<String>,
+}
+
+fn stale(text: String, details: Vec<String>) -> Verdict {
+    Verdict {
+        state: CacheState::Stale,
+        text,
+        details,
+    }
+}
+
 impl DryRun<'_> {
     pub fn explain(&self, order: &[SessionId]) -> String {
-        let mut upstream: BTreeMap<SessionId, Upstream> = BTreeMap::new();
         let mut out = String::new();
-        for &id in order {
-            let session = &self.0.project.sessions[id];
-            let (verdict, details) = self.verdict(id, &mut upstream);
-            out.push_str(&format!("{}: {verdict}\n", session.name));
-            for detail in details {
+        for (id, verdict) in self.verdicts(order) {
+            out.push_str(&format!("{}: {}\n", self.0.project.sessions[id].name, verdict.text));
+            for detail in verdict.details {
                 out.push_str(&format!("  - {detail}\n"));
             }
         }
         out
     }
 
-    fn verdict(
-        &self,
-        id: SessionId,
-        upstream: &mut BTreeMap<SessionId, Upstream>,
-    ) -> (String, Vec<String>) {
+    /// The cache state of each session of `order`.
+    pub fn states(&self, order: &[SessionId]) -> BTreeMap<SessionId, CacheState> {
+        self.verdicts(order).into_iter().map(|(id, verdict)| (id, verdict.state)).collect()
+    }
+
+    fn verdicts(&self, order: &[SessionId]) -> Vec<(SessionId, Verdict)> {
+        let mut upstream: BTreeMap<SessionId, Upstream> = BTreeMap::new();
+        order.iter().map(|&id| (id, self.verdict(id, &mut upstream))).collect()
+    }
+
+    fn verdict(&self, id: SessionId, upstream: &mut BTreeMap<SessionId, Upstream>) -> Verdict {
         let session = &self.0.project.sessions[id];
         let commands = match expand_commands(session, self.0.posargs) {
             Ok(commands) => commands,
-            Err(reason) => return (format!("would fail: {reason}"), Vec::new()),
+            Err(reason) => return stale(format!("would fail: {reason}"), Vec::new()),
         };
         let mut details = Vec::new();
         let mut requires = BTreeMap::new();
@@ -65,47 +92,65 @@ impl DryRun<'_> {
             } else {
                 "not cacheable: no `inputs`, or `cache = false`"
             };
-            return (format!("would run ({why})"), details);
+            return Verdict {
+                state: CacheState::NotCached,
+                text: format!("would run ({why})"),
+                details,
+            };
+        };
+        let python = match self.0.python.plan(&self.0.project.root, session) {
+            Ok(None) => None,
+            Ok(Some(plan)) => match self.0.python.ready(&plan) {
+                Some(env) => Some(PythonKey::of(&env)),
+                None => {
+                    let text = "would run: its environment would be (re)created first, so its key is not known yet";
+                    return stale(text.to_string(), details);
+                }
+            },
+            Err(NotReady::MissingInterpreter(version)) => {
+                return stale(format!("would be skipped: Python interpreter {version} not found"), details);
+            }
+            Err(NotReady::Unavailable(reason)) => return stale(format!("would fail: {reason}"), details),
         };
         let inputs = match self.0.fingerprinter.inputs(patterns) {
             Ok(inputs) => inputs,
-            Err(error) => return (format!("would fail: {error}"), details),
+            Err(error) => return stale(format!("would fail: {error}"), details),
         };
-        let ingredients = ingredients(session, self.0.environment, commands, inputs, requires);
+        let resolved = Resolved {
+            commands,
+            requires,
+            python,
+        };
+        let ingredients = ingredients(session, self.0.environment, resolved, inputs);
         let key = ingredients.key();
         upstream.insert(id, Upstream::Key(key.clone()));
         match store.lookup(&session.name, &key) {
-            Lookup::Hit(_) if self.0.force => ("would run (--force)".to_string(), details),
-            Lookup::Hit(manifest) => (
-                format!(
-                    "would be restored from the cache (ran {}, key {})",
-                    style::duration(Duration::from_millis(manifest.duration_ms)),
-                    key.short()
-                ),
+            Lookup::Hit(manifest) => Verdict {
+                state: CacheState::Fresh,
+                text: if self.0.force {
+                    "would run (--force)".to_string()
+                } else {
+                    format!(
+                        "would be restored from the cache (ran {}, key {})",
+                        style::duration(Duration::from_millis(manifest.duration_ms)),
+                        key.short()
+                    )
+                },
                 details,
-            ),
+            },
             Lookup::Miss(_, Miss::Unusable(why)) => {
                 details.insert(0, why);
-                (
-                    "would run: its cache entry cannot be used".to_string(),
-                    details,
-                )
+                stale("would run: its cache entry cannot be used".to_string(), details)
             }
             Lookup::Miss(_, Miss::NoEntry) => match store.newest(&session.name) {
-                None => (
-                    "would run: no cache entry for this session yet".to_string(),
-                    details,
-                ),
+                None => stale("would run: no cache entry for this session yet".to_string(), details),
                 Some(newest) => {
                     let mut reasons = explain::differences(&newest.ingredients, &ingredients);
                     if reasons.is_empty() {
                         reasons.push("the key differs from the newest entry's".to_string());
                     }
                     reasons.extend(details);
-                    (
-                        "would run, differences from the newest entry:".to_string(),
-                        reasons,
-                    )
+                    stale("would run, differences from the newest entry:".to_string(), reasons)
                 }
             },
         }

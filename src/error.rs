@@ -32,6 +32,18 @@ pub enum Error {
     #[error("no session has the tag `{tag}`")]
     UnknownTag { tag: String, known: Vec<String> },
 
+    #[error("cannot read the keyword expression `{expression}`: {message}")]
+    Keywords { expression: String, message: String },
+
+    #[error("no session matches the `-k`/`-p` filters")]
+    NothingSelected,
+
+    #[error("cannot write the report `{}`: {source}", path.display())]
+    Report {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     #[error("cannot determine the current directory: {0}")]
     CurrentDir(std::io::Error),
 
@@ -59,8 +71,13 @@ impl Error {
             Error::TaskFileNotFound { .. } | Error::ReadTaskFile { .. } | Error::TaskFile(_) => {
                 Exit::InvalidTaskFile
             }
-            Error::UnknownSession { .. } | Error::UnknownTag { .. } => Exit::Usage,
-            Error::CurrentDir(_) | Error::Output(_) | Error::Signals(_) => Exit::SessionFailed,
+            Error::UnknownSession { .. }
+            | Error::UnknownTag { .. }
+            | Error::Keywords { .. }
+            | Error::NothingSelected => Exit::Usage,
+            Error::CurrentDir(_) | Error::Output(_) | Error::Signals(_) | Error::Report { .. } => {
+                Exit::SessionFailed
+            }
         }
     }
 
@@ -89,6 +106,10 @@ impl Error {
                     )
                 })
             }
+            Error::Keywords { .. } => Some(
+                "words match parts of session names; join them with `and`, `or`, `not` and parentheses".to_string(),
+            ),
+            Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             _ => None,
         }
     }

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::fingerprint::InputFile;
+use crate::python::PythonKey;
 
-pub const KEY_SCHEMA: u32 = 1;
+pub const KEY_SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -32,6 +33,8 @@ pub struct Ingredients {
     /// Sorted by path.
     pub inputs: Vec<InputFile>,
     pub requires: BTreeMap<String, Upstream>,
+    /// The interpreter and installed distributions of a session's virtual environment.
+    pub python: Option<PythonKey>,
     pub platform: Platform,
 }
 
@@ -98,6 +101,12 @@ mod tests {
                 executable: false,
             }],
             requires: BTreeMap::from([("lint".into(), Upstream::Outputs(BTreeMap::new()))]),
+            python: Some(PythonKey {
+                version: "3.11.7".into(),
+                implementation: "cpython".into(),
+                platform: "linux-x86_64".into(),
+                distributions: BTreeMap::from([("pytest".into(), "8.3.1".into())]),
+            }),
             platform: Platform {
                 os: "linux".into(),
                 arch: "x86_64".into(),
@@ -110,7 +119,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().as_str(),
-            "d5e58f70f4b2ceb8da82416824a07b18a581303804047b38709d00e363f430c5"
+            "96fc0ef4a7487f9fc21487dd85ac8f685a42c22143b42fcabd1a2796347062cc"
         );
     }
 
@@ -140,6 +149,17 @@ mod tests {
                     .insert("lint".into(), Upstream::Key(Digest::of_bytes(b"k")));
             }),
             Box::new(|i| i.platform.arch = "aarch64".into()),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python.version = "3.11.9".into();
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python.distributions.insert("pytest".into(), "8.3.2".into());
+                }
+            }),
+            Box::new(|i| i.python = None),
             Box::new(|i| i.schema += 1),
         ];
         for (index, change) in changes.iter().enumerate() {

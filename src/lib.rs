@@ -18,17 +18,21 @@ mod exec;
 mod exit;
 mod fingerprint;
 mod graph;
+mod keywords;
 mod key;
 mod list;
 mod patterns;
 mod project;
+mod python;
 mod relpath;
+mod report;
 mod reporter;
 mod select;
 mod shell_words;
 mod suggest;
 mod taskfile;
 mod ui;
+mod variant;
 
 use std::process::ExitCode;
 

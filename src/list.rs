@@ -1,7 +1,11 @@
-//! `--list`: the sessions, as nox prints them, or as JSON for CI matrices.
+//! `--list`: the sessions as nox prints them, with their cache state; or JSON in nox's shape
+//! (for CI matrices) with a `cached` field.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::dry_run::CacheState;
 use crate::project::{Project, SessionId};
 
 /// One session in `--list --json`: nox's fields, then rtask's.
@@ -9,31 +13,39 @@ use crate::project::{Project, SessionId};
 struct Listed<'a> {
     session: &'a str,
     name: &'a str,
-    description: Option<&'a str>,
+    description: &'a str,
     python: Option<&'a str>,
     tags: &'a [String],
     call_spec: serde_json::Map<String, serde_json::Value>,
-    requires: Vec<&'a str>,
-    cacheable: bool,
+    /// `true` when the cache holds the result, `null` when the session is not cached.
+    cached: Option<bool>,
 }
 
-pub fn json(project: &Project) -> String {
-    let listed: Vec<Listed<'_>> = project
-        .sessions
+/// The selected sessions (all of them when nothing selects any), as nox prints them.
+pub fn json(project: &Project, selected: Option<&[SessionId]>, states: &BTreeMap<SessionId, CacheState>) -> String {
+    let all: Vec<SessionId> = (0..project.sessions.len()).collect();
+    let listed: Vec<Listed<'_>> = selected
+        .unwrap_or(&all)
         .iter()
-        .map(|session| Listed {
-            session: &session.name,
-            name: &session.name,
-            description: session.description.as_deref(),
-            python: None,
-            tags: &session.tags,
-            call_spec: serde_json::Map::new(),
-            requires: session
-                .requires
-                .iter()
-                .map(|&id| project.sessions[id].name.as_str())
-                .collect(),
-            cacheable: session.cacheable(),
+        .map(|&id| {
+            let session = &project.sessions[id];
+            Listed {
+                session: &session.name,
+                name: &session.base,
+                description: session.description.as_deref().unwrap_or(""),
+                python: session.python.as_deref(),
+                tags: &session.tags,
+                call_spec: session
+                    .call_spec
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_json()))
+                    .collect(),
+                cached: match states.get(&id) {
+                    Some(CacheState::Fresh) => Some(true),
+                    Some(CacheState::Stale) => Some(false),
+                    Some(CacheState::NotCached) | None => None,
+                },
+            }
         })
         .collect();
     let mut text = serde_json::to_string_pretty(&listed).expect("plain data serialises");
@@ -41,21 +53,29 @@ pub fn json(project: &Project) -> String {
     text
 }
 
-/// The listing, with `*` before the sessions a run with the same arguments would select.
-pub fn text(project: &Project, display_path: &str, selected: Option<&[SessionId]>) -> String {
-    let mut out = format!("Sessions defined in {display_path}:\n\n");
+/// The listing, with `*` before the sessions a run with the same arguments would select, the
+/// tags in brackets, and the cache state of each cacheable session.
+pub fn text(
+    project: &Project,
+    selected: Option<&[SessionId]>,
+    states: &BTreeMap<SessionId, CacheState>,
+) -> String {
+    let mut out = format!("Sessions defined in {}:\n\n", project.display_path);
     for (id, session) in project.sessions.iter().enumerate() {
-        let mark = if selected.is_some_and(|selected| selected.contains(&id)) {
-            '*'
-        } else {
-            '-'
-        };
-        match &session.description {
-            Some(description) => {
-                out.push_str(&format!("{mark} {} -> {description}\n", session.name))
-            }
-            None => out.push_str(&format!("{mark} {}\n", session.name)),
+        let mark = if selected.is_some_and(|selected| selected.contains(&id)) { '*' } else { '-' };
+        out.push_str(&format!("{mark} {}", session.name));
+        if !session.tags.is_empty() {
+            out.push_str(&format!(" [{}]", session.tags.join(", ")));
         }
+        if let Some(description) = &session.description {
+            out.push_str(&format!(" -> {description}"));
+        }
+        match states.get(&id) {
+            Some(CacheState::Fresh) => out.push_str(" (fresh)"),
+            Some(CacheState::Stale) => out.push_str(" (stale)"),
+            Some(CacheState::NotCached) | None => {}
+        }
+        out.push('\n');
     }
     if project.sessions.is_empty() {
         out.push_str("(none)\n");
@@ -64,9 +84,7 @@ pub fn text(project: &Project, display_path: &str, selected: Option<&[SessionId]
     if selected.is_some() {
         out.push_str("sessions marked with * are selected, sessions marked with - are skipped.\n");
     } else {
-        out.push_str(
-            "no default sessions: run `rtask SESSION`, or set `default` in `[settings]`.\n",
-        );
+        out.push_str("no default sessions: run `rtask SESSION`, or set `default` in `[settings]`.\n");
     }
     out
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::command::CommandTemplate;
 use crate::patterns::{InputPatterns, OutputPattern};
 use crate::relpath::RelPath;
+use crate::variant::ParamValue;
 
 /// Index of a session in [`Project::sessions`].
 pub type SessionId = usize;
@@ -25,7 +26,20 @@ pub struct Project {
 
 #[derive(Debug)]
 pub struct Session {
+    /// The full name: `unit_tests`, `unit_tests-3.11`, `unit_tests-3.11(db='sqlite')`.
     pub name: String,
+    /// The `[sessions.NAME]` it comes from.
+    pub base: String,
+    /// The Python version asked for, when the session has one.
+    pub python: Option<String>,
+    /// Its parameters, in the order the file writes them.
+    pub call_spec: Vec<(String, ParamValue)>,
+    /// The names nox would report for it.
+    pub signatures: Vec<String>,
+    /// Its virtual environment, when it has one.
+    pub venv: Option<VenvSpec>,
+    /// Whether a bare run selects it (when `[settings] default` does not decide).
+    pub default: bool,
     pub description: Option<String>,
     pub commands: Vec<CommandTemplate>,
     pub shell: bool,
@@ -42,20 +56,31 @@ pub struct Session {
     pub success_codes: Vec<i32>,
 }
 
+/// How a session's virtual environment is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// uv when it is on `PATH`, else venv.
+    Auto,
+    Uv,
+    Venv,
+    Virtualenv,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenvSpec {
+    pub backend: Backend,
+    /// Each `install` entry split into pip arguments.
+    pub install: Vec<Vec<String>>,
+}
+
 impl Session {
     pub fn cacheable(&self) -> bool {
         self.inputs.is_some()
     }
-}
 
-impl Project {
-    pub fn find(&self, name: &str) -> Option<SessionId> {
-        self.sessions
-            .iter()
-            .position(|session| session.name == name)
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.sessions.iter().map(|session| session.name.as_str())
+    /// Whether `name` selects this session: its own name, its `[sessions.NAME]`, or
+    /// `NAME-VERSION` (as in nox).
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.base == name || self.signatures.iter().any(|signature| signature == name)
     }
 }

@@ -19,6 +19,8 @@ pub enum RunReason {
     Miss(Vec<String>),
     /// An entry exists but cannot be used.
     Unusable(String),
+    /// Its virtual environment could not be made (the output shown is that of its making).
+    Environment,
 }
 
 /// How a session ended.
@@ -42,11 +44,21 @@ pub enum Outcome {
     Interrupted {
         duration: Duration,
     },
+    /// Not run, and not a failure: its Python interpreter is missing, or a session it requires
+    /// was skipped.
+    Skipped {
+        reason: String,
+    },
 }
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
         matches!(self, Outcome::Ran { .. } | Outcome::Cached { .. })
+    }
+
+    /// Whether it makes the run fail: skipped sessions do not.
+    pub fn is_failure(&self) -> bool {
+        !self.succeeded() && !matches!(self, Outcome::Skipped { .. })
     }
 }
 
@@ -60,6 +72,8 @@ pub trait Reporter: Sync {
     /// A session that started has ended (ran, failed or was interrupted), or a session failed
     /// before its commands could start.
     fn finished(&self, session: &str, outcome: &Outcome);
+    /// A session's virtual environment was made.
+    fn environment(&self, session: &str, message: &str);
     /// Something went wrong that does not stop the run.
     fn warning(&self, message: &str);
 }

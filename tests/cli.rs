@@ -39,7 +39,7 @@ fn without_defaults_a_bare_run_lists_and_succeeds() {
     run.success();
     assert_eq!(
         run.stdout,
-        "Sessions defined in tasks.toml:\n\n- lint -> Check the style\n- test -> Run the tests\n- docs\n\n\
+        "Sessions defined in tasks.toml:\n\n- lint [check] -> Check the style\n- test [check, slow] -> Run the tests\n- docs\n\n\
          no default sessions: run `rtask SESSION`, or set `default` in `[settings]`.\n"
     );
 }
@@ -51,7 +51,7 @@ fn listing_marks_the_selection_like_nox() {
     run.success();
     assert_eq!(
         run.stdout,
-        "Sessions defined in tasks.toml:\n\n- lint -> Check the style\n* test -> Run the tests\n- docs\n\n\
+        "Sessions defined in tasks.toml:\n\n- lint [check] -> Check the style\n* test [check, slow] -> Run the tests\n- docs\n\n\
          sessions marked with * are selected, sessions marked with - are skipped.\n"
     );
     project
@@ -65,7 +65,7 @@ fn listing_marks_the_selection_like_nox() {
 #[test]
 fn listing_as_json_has_nox_fields() {
     let project = Project::with_tasks(TASKS);
-    let run = project.rtask(&["--list", "--json"]);
+    let run = project.rtask(&["--list", "--json", "-t", "check"]);
     run.success();
     let listed: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let first = &listed[0];
@@ -75,7 +75,10 @@ fn listing_as_json_has_nox_fields() {
     assert_eq!(first["python"], serde_json::Value::Null);
     assert_eq!(first["tags"], serde_json::json!(["check"]));
     assert_eq!(first["call_spec"], serde_json::json!({}));
-    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(first["cached"], serde_json::Value::Null);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "only the selected sessions, as nox");
+    let defaults: serde_json::Value = serde_json::from_str(&project.rtask(&["-l", "--json"]).stdout).unwrap();
+    assert_eq!(defaults[0]["session"], "test");
 }
 
 #[test]

@@ -4,11 +4,23 @@ use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::session::{self, Context, Finished};
+use crate::digest::Digest;
+use crate::key::Upstream;
 use crate::project::SessionId;
 use crate::reporter::Outcome;
+
+/// How one session of the run ended.
+pub struct SessionResult {
+    pub id: SessionId,
+    pub outcome: Outcome,
+    /// Its cache key, when its result is in the cache.
+    pub key: Option<Digest>,
+    /// From its start to its end (zero for sessions that never started).
+    pub elapsed: Duration,
+}
 
 pub struct Options {
     pub jobs: usize,
@@ -28,11 +40,12 @@ pub fn run(
     context: &Context<'_>,
     order: &[SessionId],
     options: &Options,
-) -> Vec<(SessionId, Outcome)> {
+) -> Vec<SessionResult> {
     let sessions = &context.workspace.project.sessions;
     let mut states: BTreeMap<SessionId, State> =
         order.iter().map(|&id| (id, State::Waiting)).collect();
     let mut finished: BTreeMap<SessionId, Finished> = BTreeMap::new();
+    let mut elapsed: BTreeMap<SessionId, Duration> = BTreeMap::new();
     let mut stopped = false;
     let (sender, receiver) = mpsc::channel();
     thread::scope(|scope| {
@@ -49,6 +62,14 @@ pub fn run(
                         Some(State::Done(outcome)) if !outcome.succeeded() => Some(*dep),
                         _ => None,
                     });
+                if let Some(dep) = blocked
+                    && matches!(states[&dep], State::Done(Outcome::Skipped { .. }))
+                {
+                    let reason = format!("requires `{}`, which was skipped", sessions[dep].name);
+                    context.reporter.finished(&sessions[id].name, &Outcome::Skipped { reason: reason.clone() });
+                    states.insert(id, State::Done(Outcome::Skipped { reason }));
+                    continue;
+                }
                 let reason = if let Some(dep) = blocked {
                     Some(match &states[&dep] {
                         State::Done(Outcome::Interrupted { .. }) => {
@@ -91,6 +112,7 @@ pub fn run(
                     .collect();
                 let sender = sender.clone();
                 scope.spawn(move || {
+                    let started = Instant::now();
                     // A bug in one session must not leave the scheduler waiting forever.
                     let result = panic::catch_unwind(AssertUnwindSafe(|| {
                         session::run(context, id, &upstream)
@@ -104,17 +126,18 @@ pub fn run(
                         };
                         (outcome, None)
                     });
-                    let _ = sender.send((id, result));
+                    let _ = sender.send((id, result, started.elapsed()));
                 });
             }
             if running == 0 {
                 break;
             }
-            let Ok((id, (outcome, done))) = receiver.recv() else {
+            let Ok((id, (outcome, done), took)) = receiver.recv() else {
                 break;
             };
             running -= 1;
-            if !outcome.succeeded() && options.stop_on_first_error {
+            elapsed.insert(id, took);
+            if outcome.is_failure() && options.stop_on_first_error {
                 stopped = true;
             }
             states.insert(id, State::Done(outcome));
@@ -125,14 +148,23 @@ pub fn run(
     });
     order
         .iter()
-        .map(|&id| match states.remove(&id) {
-            Some(State::Done(outcome)) => (id, outcome),
-            _ => (
-                id,
-                Outcome::Aborted {
+        .map(|&id| {
+            let outcome = match states.remove(&id) {
+                Some(State::Done(outcome)) => outcome,
+                _ => Outcome::Aborted {
                     reason: "did not run".to_string(),
                 },
-            ),
+            };
+            let key = finished.get(&id).and_then(|done| match &done.upstream {
+                Upstream::Key(key) if done.entry.is_some() => Some(key.clone()),
+                _ => None,
+            });
+            SessionResult {
+                id,
+                outcome,
+                key,
+                elapsed: elapsed.get(&id).copied().unwrap_or_default(),
+            }
         })
         .collect()
 }

@@ -15,6 +15,8 @@ use crate::cache::outputs;
 use crate::cache::restore::{self, Target};
 use crate::cache::store::{Lookup, Miss, Run, Store, Writer};
 use crate::command;
+use crate::python::venv::{self, Env};
+use crate::python::{self, NotReady, PythonKey};
 use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::fingerprint::{Fingerprinter, InputFile};
@@ -34,6 +36,7 @@ pub struct Workspace<'a> {
     pub fingerprinter: &'a Fingerprinter,
     /// Directories never searched for outputs nor restored into: `.git` and rtask's own.
     pub skipped: &'a [PathBuf],
+    pub python: &'a python::Tools,
 }
 
 /// Everything a session needs from the run it is part of.
@@ -73,14 +76,23 @@ pub fn expand_commands(session: &Session, posargs: &[String]) -> Result<Vec<Vec<
         .collect()
 }
 
+/// What a session resolves to before its inputs are hashed.
+pub struct Resolved {
+    /// Each command's argv, `{posargs}` expanded.
+    pub commands: Vec<Vec<String>>,
+    /// What each required session contributes.
+    pub requires: BTreeMap<String, Upstream>,
+    /// Its interpreter and installed distributions, when it has an environment.
+    pub python: Option<PythonKey>,
+}
+
 /// The key's ingredients for a session whose inputs have been hashed.
-pub fn ingredients(
-    session: &Session,
-    environment: &Environment,
-    commands: Vec<Vec<String>>,
-    inputs: Vec<InputFile>,
-    requires: BTreeMap<String, Upstream>,
-) -> Ingredients {
+pub fn ingredients(session: &Session, environment: &Environment, resolved: Resolved, inputs: Vec<InputFile>) -> Ingredients {
+    let Resolved {
+        commands,
+        requires,
+        python,
+    } = resolved;
     Ingredients {
         schema: KEY_SCHEMA,
         session: session.name.clone(),
@@ -112,6 +124,7 @@ pub fn ingredients(
         success_codes: session.success_codes.clone(),
         inputs,
         requires,
+        python,
         platform: Platform::current(),
     }
 }
@@ -156,14 +169,107 @@ pub fn run(
         };
         requires.insert(name.clone(), finished.upstream.clone());
     }
-    let plan = match lookup(context, session, commands.clone(), requires) {
+    let venv = match prepare_python(context, session, started) {
+        Ok(venv) => venv,
+        Err(outcome) => return (outcome, None),
+    };
+    let resolved = Resolved {
+        commands: commands.clone(),
+        requires,
+        python: venv.as_ref().map(PythonKey::of),
+    };
+    let plan = match lookup(context, session, resolved) {
         Ok(plan) => plan,
         Err(reason) => return fail(reason),
     };
     match plan {
         Plan::Restored(outcome, finished) => (outcome, Some(finished)),
-        Plan::Run { reason, cache } => execute(context, session, &commands, reason, cache, started),
+        Plan::Run { reason, cache } => {
+            let prepared = Prepared {
+                commands: &commands,
+                venv: venv.as_ref(),
+            };
+            execute(context, session, &prepared, reason, cache, started)
+        }
     }
+}
+
+/// A session ready to run: its commands and its environment.
+struct Prepared<'a> {
+    commands: &'a [Vec<String>],
+    venv: Option<&'a Env>,
+}
+
+/// The session's virtual environment, reused or (re)created; the outcome when there is none
+/// to be had (a missing interpreter skips the session, or fails it under `CI`).
+fn prepare_python(context: &Context<'_>, session: &Session, started: Instant) -> Result<Option<Env>, Outcome> {
+    let tools = context.workspace.python;
+    let root = &context.workspace.project.root;
+    let finished = |outcome: Outcome| {
+        context.reporter.finished(&session.name, &outcome);
+        outcome
+    };
+    let failed = |reason: String| Outcome::Failed {
+        duration: started.elapsed(),
+        reason,
+    };
+    let plan = match tools.plan(root, session) {
+        Ok(None) => return Ok(None),
+        Ok(Some(plan)) => plan,
+        Err(NotReady::MissingInterpreter(version)) => {
+            let reason = format!("Python interpreter {version} not found");
+            return Err(finished(if tools.error_on_missing {
+                failed(reason)
+            } else {
+                Outcome::Skipped { reason }
+            }));
+        }
+        Err(NotReady::Unavailable(reason)) => return Err(finished(failed(reason))),
+    };
+    if let Some(env) = tools.ready(&plan) {
+        return Ok(Some(env));
+    }
+    let commands = tools
+        .creation(&plan)
+        .map_err(|error| finished(failed(format!("cannot prepare `{}`: {error}", plan.dir.display()))))?;
+    let mut env = context.workspace.environment.vars().clone();
+    if !env.contains_key(&OsString::from("UV_PYTHON_DOWNLOADS")) {
+        env.insert("UV_PYTHON_DOWNLOADS".into(), "never".into());
+    }
+    let mut log = Vec::new();
+    for argv in &commands {
+        log.extend_from_slice(format!("$ {}\n", command::display(argv)).as_bytes());
+        let spec = CommandSpec { argv, cwd: root, env: &env };
+        let result = process::run(&spec, context.interrupts, &mut |bytes| log.extend_from_slice(bytes));
+        if context.interrupts.interrupted() {
+            return Err(finished(Outcome::Interrupted {
+                duration: started.elapsed(),
+            }));
+        }
+        let why = match result {
+            Ok(Exit::Code(0)) => continue,
+            Ok(Exit::Code(code)) => format!("exited with code {code}"),
+            Ok(Exit::Signal(signal)) => format!("was killed by signal {signal}"),
+            Err(error) => error.to_string(),
+        };
+        context.reporter.started(&session.name, &RunReason::Environment);
+        context.reporter.output(&session.name, &log);
+        let program = argv.first().map_or("", String::as_str);
+        return Err(finished(failed(format!("creating its environment failed: `{program}` {why}"))));
+    }
+    let (env, took) = python::finish(&plan, started)
+        .map_err(|error| finished(failed(format!("cannot record `{}`: {error}", plan.dir.display()))))?;
+    let where_ = plan.dir.strip_prefix(root).unwrap_or(&plan.dir).display().to_string();
+    context.reporter.environment(
+        &session.name,
+        &format!(
+            "created `{where_}` with {} (Python {}) in {}",
+            venv::backend_name(plan.backend),
+            env.interpreter.version,
+            crate::ui::style::duration(took)
+        ),
+    );
+    Ok(Some(env))
 }
 
 /// Outputs of required sessions may have been deleted since they were restored or stored (a
@@ -199,12 +305,7 @@ fn restore_required(
     Ok(())
 }
 
-fn lookup(
-    context: &Context<'_>,
-    session: &Session,
-    commands: Vec<Vec<String>>,
-    requires: BTreeMap<String, Upstream>,
-) -> Result<Plan, String> {
+fn lookup(context: &Context<'_>, session: &Session, resolved: Resolved) -> Result<Plan, String> {
     let (Some(patterns), Some(store)) = (&session.inputs, context.workspace.store) else {
         let reason = if session.cacheable() {
             RunReason::CacheDisabled
@@ -221,13 +322,7 @@ fn lookup(
         .fingerprinter
         .inputs(patterns)
         .map_err(|error| error.to_string())?;
-    let ingredients = ingredients(
-        session,
-        context.workspace.environment,
-        commands,
-        inputs,
-        requires,
-    );
+    let ingredients = ingredients(session, context.workspace.environment, resolved, inputs);
     let key = ingredients.key();
     let (writer, reason) = match store.lookup(&session.name, &key) {
         Lookup::Hit(manifest) if context.workspace.force => {
@@ -299,13 +394,13 @@ fn replay(
 fn execute(
     context: &Context<'_>,
     session: &Session,
-    commands: &[Vec<String>],
+    prepared: &Prepared<'_>,
     reason: RunReason,
     cache: Option<(Writer, Box<Ingredients>)>,
     started: Instant,
 ) -> (Outcome, Option<Finished>) {
     context.reporter.started(&session.name, &reason);
-    let (outcome, finished) = match run_commands(context, session, commands, started) {
+    let (outcome, finished) = match run_commands(context, session, prepared, started) {
         Ok(log) => match finish_run(context, session, cache, &log, started.elapsed()) {
             Ok(finished) => (
                 Outcome::Ran {
@@ -331,7 +426,7 @@ fn execute(
 fn run_commands(
     context: &Context<'_>,
     session: &Session,
-    commands: &[Vec<String>],
+    prepared: &Prepared<'_>,
     started: Instant,
 ) -> Result<Vec<u8>, Outcome> {
     let failed = |reason: String| Outcome::Failed {
@@ -348,9 +443,9 @@ fn run_commands(
             session.cwd
         )));
     }
-    let env = child_env(context.workspace.environment, session);
+    let env = child_env(context.workspace.environment, session, prepared.venv);
     let mut log = Vec::new();
-    for argv in commands {
+    for argv in prepared.commands {
         if context.interrupts.interrupted() {
             return Err(interrupted());
         }
@@ -451,9 +546,20 @@ fn finish_run(
     }
 }
 
-/// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`.
-fn child_env(environment: &Environment, session: &Session) -> BTreeMap<OsString, OsString> {
+/// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`,
+/// and for a session with a virtual environment its `bin/` first on `PATH` and `VIRTUAL_ENV`.
+fn child_env(environment: &Environment, session: &Session, venv: Option<&Env>) -> BTreeMap<OsString, OsString> {
     let mut env = environment.vars().clone();
+    if let Some(venv) = venv {
+        let mut path = venv.dir.join("bin").into_os_string();
+        if let Some(rest) = env.get(&OsString::from("PATH")) {
+            path.push(":");
+            path.push(rest);
+        }
+        env.insert("PATH".into(), path);
+        env.insert("VIRTUAL_ENV".into(), venv.dir.clone().into_os_string());
+        env.remove(&OsString::from("PYTHONHOME"));
+    }
     for (name, value) in &session.env {
         env.insert(OsString::from(name), OsString::from(value));
     }

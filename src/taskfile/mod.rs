@@ -1,6 +1,8 @@
 //! Finding, reading and validating `tasks.toml`.
 
 mod diagnostic;
+mod python;
+mod session;
 mod validate;
 mod wire;
 

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::diagnostic::Problem;
-use super::wire::{WireCommand, WireFile, WireSession};
-use crate::command::CommandTemplate;
-use crate::graph;
-use crate::patterns::{InputPatterns, OutputPattern};
+use super::python;
+use super::session::SessionChecker;
+use super::wire::WireFile;
+use crate::patterns::OutputPattern;
 use crate::project::{Project, Session};
 use crate::relpath::RelPath;
-use crate::suggest;
+use crate::{graph, suggest, variant};
 
 pub const DEFAULT_CACHE_DIR: &str = ".rtask/cache";
 
@@ -79,39 +79,65 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     // Sessions keep the order in which the file defines them.
     let mut defined: Vec<_> = wire.sessions.iter().collect();
     defined.sort_by_key(|(name, _)| name.span().start);
-    let names: Vec<&str> = defined
-        .iter()
-        .map(|(name, _)| name.get_ref().as_str())
-        .collect();
     for (name, _) in &defined {
         check_session_name(name, &mut problems);
     }
 
     let mut sessions = Vec::new();
-    let mut requires_spans = Vec::new();
+    let mut pending = Vec::new();
     let mut output_spans = Vec::new();
-    for (name, wire_session) in defined {
+    for (name, wire_session) in &defined {
         let wire_session = wire_session.get_ref();
-        let mut checker = SessionChecker {
-            name: name.get_ref(),
-            names: &names,
-            problems: &mut problems,
-        };
-        sessions.push(checker.session(wire_session, &global_env));
-        requires_spans.push(
-            wire_session
-                .requires
+        let pythons = python::pythons(wire_session, &mut problems);
+        let backend = python::backend(wire_session, &pythons, &mut problems);
+        let params = python::params(wire_session, &mut problems);
+        for variant in variant::expand(name.get_ref(), &pythons, &params) {
+            let mut vars: BTreeMap<String, String> = variant
+                .call_spec
                 .iter()
-                .map(Spanned::span)
-                .collect::<Vec<_>>(),
-        );
-        output_spans.push(
-            wire_session
-                .outputs
-                .iter()
-                .map(Spanned::span)
-                .collect::<Vec<_>>(),
-        );
+                .map(|(key, value)| (key.clone(), value.to_string()))
+                .collect();
+            if let Some(version) = &variant.python {
+                vars.insert("python".to_string(), version.clone());
+            }
+            let mut checker = SessionChecker {
+                variant: &variant,
+                vars,
+                problems: &mut problems,
+            };
+            let default = wire_session.default.unwrap_or(true);
+            let (session, requires) = checker.session(wire_session, &global_env, backend, default);
+            sessions.push(session);
+            pending.push(requires);
+            output_spans.push(wire_session.outputs.iter().map(Spanned::span).collect::<Vec<_>>());
+        }
+    }
+    // The same problem found in every variant of a session is reported once.
+    let mut seen = Vec::new();
+    problems.retain(|problem| {
+        let key = (problem.message.clone(), problem.span.clone());
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+
+    let mut requires_spans = Vec::new();
+    for (id, entries) in pending.into_iter().enumerate() {
+        let mut spans = Vec::new();
+        for (entry, span) in entries {
+            let matched = matching(&sessions, &entry);
+            if matched.is_empty() {
+                let place = format!("in `{}`'s `requires`", sessions[id].base);
+                problems.push(unknown_session(&sessions, &entry, span.clone(), &place));
+            }
+            for dep in matched {
+                if !sessions[id].requires.contains(&dep) {
+                    sessions[id].requires.push(dep);
+                    spans.push(span.clone());
+                }
+            }
+        }
+        requires_spans.push(spans);
     }
 
     check_overlapping_outputs(&sessions, &output_spans, &mut problems);
@@ -138,12 +164,16 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     if let Some(list) = settings.and_then(|settings| settings.default.as_ref()) {
         let mut ids = Vec::new();
         for entry in list {
-            match names.iter().position(|name| name == entry.get_ref()) {
-                Some(id) => ids.push(id),
-                None => problems.push(unknown_session(entry, &names, "in `default`")),
+            let matched = matching(&sessions, entry.get_ref());
+            if matched.is_empty() {
+                problems.push(unknown_session(&sessions, entry.get_ref(), entry.span(), "in `default`"));
             }
+            ids.extend(matched.into_iter().filter(|id| !ids.contains(id)).collect::<Vec<_>>());
         }
         default = Some(ids);
+    } else if defined.iter().any(|(_, session)| session.get_ref().default.is_some()) {
+        // nox's rule: every session but those marked `default = false`.
+        default = Some((0..sessions.len()).filter(|&id| sessions[id].default).collect());
     }
     let cache_dir = match (
         &context.cache_dir_override,
@@ -180,202 +210,20 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     })
 }
 
-struct SessionChecker<'a> {
-    name: &'a str,
-    names: &'a [&'a str],
-    problems: &'a mut Vec<Problem>,
+/// The sessions `name` selects: by full name, by `[sessions.NAME]`, or `NAME-VERSION`.
+fn matching(sessions: &[Session], name: &str) -> Vec<usize> {
+    (0..sessions.len()).filter(|&id| sessions[id].answers_to(name)).collect()
 }
 
-impl SessionChecker<'_> {
-    fn session(&mut self, wire: &WireSession, global_env: &BTreeMap<String, String>) -> Session {
-        let shell = wire.shell.as_ref().is_some_and(|shell| *shell.get_ref());
-        let commands = self.commands(wire, shell);
-        let requires = wire
-            .requires
-            .iter()
-            .filter_map(|entry| {
-                let id = self.names.iter().position(|name| name == entry.get_ref());
-                if id.is_none() {
-                    let problem = unknown_session(
-                        entry,
-                        self.names,
-                        &format!("in `{}`'s `requires`", self.name),
-                    );
-                    self.problems.push(problem);
-                }
-                id
-            })
-            .collect();
-        let inputs = wire.inputs.as_ref().and_then(|inputs| {
-            let compiled =
-                InputPatterns::compile(inputs.iter().map(|entry| entry.get_ref().as_str()));
-            match compiled {
-                Ok(patterns) => Some(patterns),
-                Err((index, error)) => {
-                    let span = inputs.get(index).map_or(0..0, Spanned::span);
-                    self.problems
-                        .push(Problem::new(error.message, span, "this input").hint(error.hint));
-                    None
-                }
-            }
-        });
-        let outputs = wire
-            .outputs
-            .iter()
-            .filter_map(|entry| match OutputPattern::compile(entry.get_ref()) {
-                Ok(output) => Some(output),
-                Err(error) => {
-                    self.problems.push(
-                        Problem::new(error.message, entry.span(), "this output").hint(error.hint),
-                    );
-                    None
-                }
-            })
-            .collect();
-        let mut env = global_env.clone();
-        for (name, value) in &wire.env {
-            check_env_name(name, self.problems);
-            env.insert(name.get_ref().clone(), value.get_ref().clone());
-        }
-        let mut env_inputs: Vec<String> = Vec::new();
-        for name in &wire.env_inputs {
-            check_env_name(name, self.problems);
-            env_inputs.push(name.get_ref().clone());
-        }
-        env_inputs.sort();
-        env_inputs.dedup();
-        let cwd = match &wire.cwd {
-            None => RelPath::root(),
-            Some(cwd) => RelPath::parse(cwd.get_ref()).unwrap_or_else(|error| {
-                self.problems.push(
-                    Problem::new(format!("`cwd` {error}"), cwd.span(), "here")
-                        .hint("`cwd` is relative to the project root and cannot leave it"),
-                );
-                RelPath::root()
-            }),
-        };
-        let success_codes = match &wire.success_codes {
-            None => vec![0],
-            Some(codes) if codes.get_ref().is_empty() => {
-                self.problems.push(
-                    Problem::new(
-                        "`success_codes` is empty",
-                        codes.span(),
-                        "no exit code would succeed",
-                    )
-                    .hint("leave it out to accept exit code 0 only"),
-                );
-                Vec::new()
-            }
-            Some(codes) => {
-                let mut codes = codes.get_ref().clone();
-                codes.sort_unstable();
-                codes.dedup();
-                codes
-            }
-        };
-        Session {
-            name: self.name.to_string(),
-            description: wire.description.clone(),
-            commands,
-            shell,
-            requires,
-            inputs: if wire.cache == Some(false) {
-                None
-            } else {
-                inputs
-            },
-            outputs,
-            env,
-            env_inputs,
-            cwd,
-            tags: wire.tags.clone(),
-            success_codes,
-        }
-    }
-
-    fn commands(&mut self, wire: &WireSession, shell: bool) -> Vec<CommandTemplate> {
-        if wire.run.get_ref().is_empty() {
-            self.problems.push(
-                Problem::new(
-                    format!("session `{}` has nothing to run", self.name),
-                    wire.run.span(),
-                    "empty",
-                )
-                .hint("add at least one command, such as `run = [\"pytest\"]`"),
-            );
-        }
-        let mut commands = Vec::new();
-        for entry in wire.run.get_ref() {
-            let parsed = match (entry.get_ref(), shell) {
-                (WireCommand::Line(line), _) if line.trim().is_empty() => {
-                    self.problems.push(
-                        Problem::new("empty command", entry.span(), "here")
-                            .hint("remove the entry or write the command"),
-                    );
-                    continue;
-                }
-                (WireCommand::Argv(argv), _) if argv.is_empty() => {
-                    self.problems.push(
-                        Problem::new("empty command", entry.span(), "here")
-                            .hint("an argv array needs at least the program"),
-                    );
-                    continue;
-                }
-                (WireCommand::Argv(_), true) => {
-                    self.problems.push(
-                        Problem::new(
-                            "an argv array cannot run with `shell = true`",
-                            entry.span(),
-                            "argv array",
-                        )
-                        .hint(
-                            "write the command as one string for `sh -c`, or drop `shell = true`",
-                        ),
-                    );
-                    continue;
-                }
-                (WireCommand::Line(line), true) => CommandTemplate::parse_shell(line),
-                (WireCommand::Line(line), false) => CommandTemplate::parse_line(line),
-                (WireCommand::Argv(argv), false) => CommandTemplate::parse_argv(argv),
-            };
-            match parsed {
-                Ok(command) => commands.push(command),
-                Err(error) => {
-                    let hint = match error {
-                        crate::shell_words::SplitError::Operator(_) => {
-                            "split it into separate entries of `run`, or set `shell = true`"
-                        }
-                        _ => "commands are split into words like a POSIX shell would",
-                    };
-                    self.problems.push(
-                        Problem::new(
-                            format!("cannot read this command: {error}"),
-                            entry.span(),
-                            "this command",
-                        )
-                        .hint(hint),
-                    );
-                }
-            }
-        }
-        commands
-    }
-}
-
-fn unknown_session(entry: &Spanned<String>, names: &[&str], place: &str) -> Problem {
-    let name = entry.get_ref();
-    let hint = match suggest::closest(name, names.iter().copied()) {
+fn unknown_session(sessions: &[Session], name: &str, span: Range<usize>, place: &str) -> Problem {
+    let mut names: Vec<&str> = sessions.iter().map(|session| session.base.as_str()).collect();
+    names.dedup();
+    let hint = match suggest::closest(name, sessions.iter().flat_map(|s| [s.name.as_str(), s.base.as_str()])) {
         Some(near) => format!("did you mean `{near}`?"),
         None if names.is_empty() => "the file defines no sessions".to_string(),
-        None => format!("sessions: {}", backticked(names)),
+        None => format!("sessions: {}", backticked(&names)),
     };
-    Problem::new(
-        format!("unknown session `{name}` {place}"),
-        entry.span(),
-        "no such session",
-    )
-    .hint(hint)
+    Problem::new(format!("unknown session `{name}` {place}"), span, "no such session").hint(hint)
 }
 
 fn check_session_name(name: &Spanned<String>, problems: &mut Vec<Problem>) {
@@ -395,7 +243,7 @@ fn check_session_name(name: &Spanned<String>, problems: &mut Vec<Problem>) {
     }
 }
 
-fn check_env_name(name: &Spanned<String>, problems: &mut Vec<Problem>) {
+pub(super) fn check_env_name(name: &Spanned<String>, problems: &mut Vec<Problem>) {
     let text = name.get_ref();
     if text.is_empty() || text.contains(['=', '\0']) {
         problems.push(
@@ -455,7 +303,8 @@ fn check_overlapping_outputs(
 ) {
     for (later, session) in sessions.iter().enumerate() {
         for (index, output) in session.outputs.iter().enumerate() {
-            let earlier = sessions[..later].iter().find_map(|other| {
+            // Variants of one session may write the same paths (`.coverage.*` in a matrix).
+            let earlier = sessions[..later].iter().filter(|other| other.base != session.base).find_map(|other| {
                 other
                     .outputs
                     .iter()

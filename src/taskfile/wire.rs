@@ -44,6 +44,15 @@ pub(crate) struct WireSession {
     pub success_codes: Option<Spanned<Vec<i32>>>,
     pub shell: Option<Spanned<bool>>,
     pub cache: Option<bool>,
+    /// `false`, a version, or a list of versions.
+    pub python: Option<Spanned<toml::Value>>,
+    pub venv_backend: Option<SpannedString>,
+    #[serde(default)]
+    pub install: Vec<SpannedString>,
+    /// Parameter name to a list of values.
+    #[serde(default)]
+    pub parametrize: BTreeMap<SpannedString, Spanned<toml::Value>>,
+    pub default: Option<bool>,
 }
 
 /// One entry of `run`: a command line split like a POSIX shell, or an argv array.

@@ -178,6 +178,7 @@ impl Ui {
             RunReason::CacheDisabled => " (--no-cache)".to_string(),
             RunReason::Forced => " (--force)".to_string(),
             RunReason::Unusable(_) => " (cache entry unusable)".to_string(),
+            RunReason::Environment => " (creating its environment)".to_string(),
             RunReason::Miss(reasons) => match reasons.as_slice() {
                 [] => " (no cache entry)".to_string(),
                 [only] => format!(" ({only})"),
@@ -208,6 +209,7 @@ impl Ui {
                 painter.paint(Style::Yellow, "interrupted"),
                 style::duration(*duration)
             ),
+            Outcome::Skipped { reason } => format!("{session}: {} ({reason})", painter.paint(Style::Yellow, "skipped")),
             Outcome::Cached { .. } | Outcome::Aborted { .. } => String::new(),
         }
     }
@@ -326,8 +328,9 @@ impl Reporter for Ui {
             return;
         }
         let Some(mut block) = state.buffers.remove(session) else {
-            // It failed before its commands started.
-            if !outcome.succeeded() {
+            // It failed or was skipped before its commands started.
+            let quiet_skip = self.options.verbosity == Verbosity::Quiet && !outcome.is_failure();
+            if !outcome.succeeded() && !quiet_skip {
                 self.line_or_hold(&mut state, footer);
             }
             return;
@@ -337,6 +340,14 @@ impl Reporter for Ui {
         }
         block.footer = Some(footer);
         self.show_or_hold(&mut state, block);
+    }
+
+    fn environment(&self, session: &str, message: &str) {
+        if self.options.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let mut state = self.state();
+        self.line_or_hold(&mut state, format!("{session}: {message}"));
     }
 
     fn warning(&self, message: &str) {

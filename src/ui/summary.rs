@@ -71,6 +71,7 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
             Outcome::Interrupted { duration } => {
                 ("interrupted", Style::Yellow, style::duration(*duration))
             }
+            Outcome::Skipped { reason } => ("skipped", Style::Yellow, reason.clone()),
         };
         let word = painter.paint(style, &format!("{word:<11}"));
         out.push_str(&format!("  {word} {name:<width$}  {detail}\n"));

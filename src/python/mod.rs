@@ -1,0 +1,117 @@
+//! Python sessions: finding interpreters and making their virtual environments.
+
+pub mod interpreter;
+pub mod venv;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use self::interpreter::Finder;
+use self::venv::{Env, Fingerprint};
+use crate::project::{Backend, Session};
+
+/// What the Python side of a run shares.
+pub struct Tools {
+    pub finder: Finder,
+    /// `--reinstall`: recreate every environment.
+    pub reinstall: bool,
+    /// A missing interpreter fails the session instead of skipping it (`CI` set, or
+    /// `--error-on-missing-interpreters`).
+    pub error_on_missing: bool,
+}
+
+/// What a session's Python adds to its cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonKey {
+    pub version: String,
+    pub implementation: String,
+    pub platform: String,
+    /// Installed distributions: normalised name to version.
+    pub distributions: std::collections::BTreeMap<String, String>,
+}
+
+impl PythonKey {
+    pub fn of(env: &Env) -> PythonKey {
+        PythonKey {
+            version: env.interpreter.version.clone(),
+            implementation: env.interpreter.implementation.clone(),
+            platform: env.interpreter.platform.clone(),
+            distributions: env.distributions.clone(),
+        }
+    }
+}
+
+/// Why a session's environment is not ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// No interpreter of the version asked for.
+    MissingInterpreter(String),
+    /// The environment cannot be made as asked; the reason.
+    Unavailable(String),
+}
+
+/// A session's environment, planned: where it lives, what it is made from, how.
+pub struct Plan {
+    pub dir: PathBuf,
+    pub fingerprint: Fingerprint,
+    pub backend: Backend,
+}
+
+/// Where a session's environment lives: `.rtask/venvs/<name>`, the name made safe for a path.
+pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
+    let safe: String = session
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect();
+    root.join(".rtask").join("venvs").join(safe)
+}
+
+impl Tools {
+    /// The environment a session needs, or `Ok(None)` when it runs without one.
+    pub fn plan(&self, root: &Path, session: &Session) -> Result<Option<Plan>, NotReady> {
+        let (Some(version), Some(spec)) = (&session.python, &session.venv) else {
+            return Ok(None);
+        };
+        let backend = venv::concrete(spec.backend, self.finder.uv().is_some());
+        if backend == Backend::Uv && self.finder.uv().is_none() {
+            return Err(NotReady::Unavailable(
+                "`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")".to_string(),
+            ));
+        }
+        let interpreter = self
+            .finder
+            .find(version, backend == Backend::Uv)
+            .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
+        Ok(Some(Plan {
+            dir: venv_dir(root, &session.name),
+            fingerprint: Fingerprint::new(root, &interpreter, backend, &spec.install),
+            backend,
+        }))
+    }
+
+    /// The environment as it stands, if it matches its plan (no `--reinstall`).
+    pub fn ready(&self, plan: &Plan) -> Option<Env> {
+        if self.reinstall {
+            return None;
+        }
+        venv::existing(&plan.dir, &plan.fingerprint)
+    }
+
+    /// The commands that (re)create a planned environment, after its directory is removed.
+    pub fn creation(&self, plan: &Plan) -> std::io::Result<Vec<Vec<String>>> {
+        if plan.dir.exists() {
+            std::fs::remove_dir_all(&plan.dir)?;
+        }
+        if let Some(parent) = plan.dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        Ok(venv::creation_commands(&plan.fingerprint, plan.backend, self.finder.uv(), &plan.dir))
+    }
+}
+
+/// Record a freshly made environment.
+pub fn finish(plan: &Plan, started: Instant) -> std::io::Result<(Env, Duration)> {
+    venv::record(&plan.dir, &plan.fingerprint).map(|env| (env, started.elapsed()))
+}

@@ -1,0 +1,75 @@
+//! `--report FILE`: the run as JSON, in nox's report shape, with rtask's `cached` and `key`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::project::Session;
+use crate::reporter::Outcome;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    /// 1 when nothing failed (skipped sessions do not fail a run), as in nox.
+    result: u8,
+    sessions: Vec<SessionReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct SessionReport<'a> {
+    args: serde_json::Map<String, serde_json::Value>,
+    name: &'a str,
+    result: &'static str,
+    result_code: i8,
+    reason: Option<String>,
+    signatures: &'a [String],
+    duration: f64,
+    cached: bool,
+    key: Option<&'a str>,
+}
+
+/// One session's part in the report.
+pub struct Entry<'a> {
+    pub session: &'a Session,
+    pub outcome: &'a Outcome,
+    pub key: Option<&'a Digest>,
+    pub elapsed: Duration,
+}
+
+pub fn render(entries: &[Entry<'_>]) -> String {
+    let sessions: Vec<SessionReport<'_>> = entries
+        .iter()
+        .map(|entry| {
+            let (result, result_code, reason) = match entry.outcome {
+                Outcome::Ran { .. } | Outcome::Cached { .. } => ("success", 1, None),
+                Outcome::Failed { reason, .. } => ("failed", 0, Some(reason.clone())),
+                Outcome::Skipped { reason } => ("skipped", 2, Some(reason.clone())),
+                Outcome::Aborted { reason } => ("aborted", -1, Some(reason.clone())),
+                Outcome::Interrupted { .. } => ("aborted", -1, Some("interrupted".to_string())),
+            };
+            SessionReport {
+                args: entry
+                    .session
+                    .call_spec
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_json()))
+                    .collect(),
+                name: &entry.session.base,
+                result,
+                result_code,
+                reason,
+                signatures: &entry.session.signatures,
+                duration: entry.elapsed.as_secs_f64(),
+                cached: matches!(entry.outcome, Outcome::Cached { .. }),
+                key: entry.key.map(Digest::as_str),
+            }
+        })
+        .collect();
+    let report = Report {
+        result: u8::from(entries.iter().all(|entry| !entry.outcome.is_failure())),
+        sessions,
+    };
+    let mut text = serde_json::to_string_pretty(&report).expect("plain data serialises");
+    text.push('\n');
+    text
+}

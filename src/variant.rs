@@ -1,0 +1,235 @@
+//! Session variants as nox names them: one per Python version and combination of parameters,
+//! and the `{name}` placeholders that parameters fill in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One value of a `parametrize` list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl ParamValue {
+    pub fn from_toml(value: &toml::Value) -> Option<ParamValue> {
+        Some(match value {
+            toml::Value::String(text) => ParamValue::Str(text.clone()),
+            toml::Value::Integer(number) => ParamValue::Int(*number),
+            toml::Value::Float(number) => ParamValue::Float(*number),
+            toml::Value::Boolean(flag) => ParamValue::Bool(*flag),
+            _ => return None,
+        })
+    }
+
+    /// As Python's `repr`, which nox puts in session names: `'sqlite'`, `1`, `True`.
+    pub fn repr(&self) -> String {
+        match self {
+            ParamValue::Str(text) => format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            ParamValue::Str(text) => serde_json::Value::from(text.as_str()),
+            ParamValue::Int(number) => serde_json::Value::from(*number),
+            ParamValue::Float(number) => serde_json::Value::from(*number),
+            ParamValue::Bool(flag) => serde_json::Value::from(*flag),
+        }
+    }
+}
+
+/// As Python's `str`: what a `{name}` placeholder becomes.
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Str(text) => f.write_str(text),
+            ParamValue::Int(number) => write!(f, "{number}"),
+            ParamValue::Float(number) if number.fract() == 0.0 && number.is_finite() => write!(f, "{number:.1}"),
+            ParamValue::Float(number) => write!(f, "{number}"),
+            ParamValue::Bool(true) => f.write_str("True"),
+            ParamValue::Bool(false) => f.write_str("False"),
+        }
+    }
+}
+
+/// A session's `python` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pythons {
+    /// Absent or `false`: no interpreter of its own.
+    None,
+    /// One version: the session keeps its name.
+    Single(String),
+    /// A list: one variant per version, named `NAME-VERSION`.
+    Matrix(Vec<String>),
+}
+
+/// One concrete session made from a `[sessions.NAME]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// The `[sessions.NAME]` it comes from.
+    pub base: String,
+    pub name: String,
+    pub python: Option<String>,
+    pub call_spec: Vec<(String, ParamValue)>,
+    /// The names nox reports for it: its own, then `NAME-VERSION` when that differs.
+    pub signatures: Vec<String>,
+}
+
+/// Every variant of a session: the product of its Python versions and its parameters, in
+/// the order nox lists them (versions outermost, then parameters in the order written).
+pub fn expand(base: &str, pythons: &Pythons, params: &[(String, Vec<ParamValue>)]) -> Vec<Variant> {
+    let versions: Vec<Option<&String>> = match pythons {
+        Pythons::None => vec![None],
+        Pythons::Single(version) => vec![Some(version)],
+        Pythons::Matrix(versions) => versions.iter().map(Some).collect(),
+    };
+    let mut combinations: Vec<Vec<(String, ParamValue)>> = vec![Vec::new()];
+    for (name, values) in params {
+        combinations = combinations
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |value| {
+                    let mut combination = prefix.clone();
+                    combination.push((name.clone(), value.clone()));
+                    combination
+                })
+            })
+            .collect();
+    }
+    let mut variants = Vec::new();
+    for version in &versions {
+        for call_spec in &combinations {
+            let mut name = base.to_string();
+            if let (Pythons::Matrix(_), Some(version)) = (pythons, version) {
+                name.push_str(&format!("-{version}"));
+            }
+            if !call_spec.is_empty() {
+                let args: Vec<String> = call_spec.iter().map(|(key, value)| format!("{key}={}", value.repr())).collect();
+                name.push_str(&format!("({})", args.join(", ")));
+            }
+            let mut signatures = vec![name.clone()];
+            if let Some(version) = version {
+                let short = format!("{base}-{version}");
+                if short != name {
+                    signatures.push(short);
+                }
+            }
+            variants.push(Variant {
+                base: base.to_string(),
+                name,
+                python: version.cloned(),
+                call_spec: call_spec.clone(),
+                signatures,
+            });
+        }
+    }
+    variants
+}
+
+/// Whether a `python` entry reads as a version: `3`, `3.11`, `3.11.7`, optionally after an
+/// implementation name (`pypy3.10`).
+pub fn valid_version(text: &str) -> bool {
+    let numbers = text.trim_start_matches(|c: char| c.is_ascii_lowercase());
+    let parts: Vec<&str> = numbers.split('.').collect();
+    !numbers.is_empty()
+        && parts.len() <= 3
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Fill `{name}` placeholders from `vars`. `{{` and `}}` stand for literal braces; `{posargs}`
+/// and `{posargs:…}` are left for the command line; braces around anything that is not a
+/// name (`{}`, `{a,b}`) are left alone. An unknown `{name}` is an error naming it.
+pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(index) = rest.find(['{', '}']) {
+        out.push_str(&rest[..index]);
+        let tail = &rest[index..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            out.push('}');
+            rest = &tail[1..];
+            continue;
+        }
+        let name_len = tail[1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len() - 1);
+        let name = &tail[1..1 + name_len];
+        let after = &tail[1 + name_len..];
+        let is_name = !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit());
+        if is_name && name == "posargs" && (after.starts_with('}') || after.starts_with(':')) {
+            let end = after.find('}').map_or(tail.len(), |end| 1 + name_len + end + 1);
+            out.push_str(&tail[..end]);
+            rest = &tail[end..];
+        } else if is_name && after.starts_with('}') {
+            let value = vars.get(name).ok_or_else(|| name.to_string())?;
+            out.push_str(value);
+            rest = &after[1..];
+        } else {
+            out.push('{');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[&str]) -> Vec<ParamValue> {
+        values.iter().map(|v| ParamValue::Str(v.to_string())).collect()
+    }
+
+    #[test]
+    fn names_follow_nox() {
+        let matrix = Pythons::Matrix(vec!["3.11".into(), "3.12".into()]);
+        let params = vec![("db".to_string(), strings(&["sqlite", "postgres"]))];
+        let names: Vec<String> = expand("unit_tests", &matrix, &params).into_iter().map(|v| v.name).collect();
+        assert_eq!(
+            names,
+            [
+                "unit_tests-3.11(db='sqlite')",
+                "unit_tests-3.11(db='postgres')",
+                "unit_tests-3.12(db='sqlite')",
+                "unit_tests-3.12(db='postgres')"
+            ]
+        );
+        let single = expand("single", &Pythons::Single("3.11".into()), &[]);
+        assert_eq!(single[0].name, "single");
+        assert_eq!(single[0].signatures, ["single", "single-3.11"]);
+        let numbers = expand("nums", &Pythons::None, &[("n".into(), vec![ParamValue::Int(1), ParamValue::Bool(true)])]);
+        assert_eq!(numbers[0].name, "nums(n=1)");
+        assert_eq!(numbers[1].name, "nums(n=True)");
+    }
+
+    #[test]
+    fn placeholders_fill_and_escape() {
+        let vars = BTreeMap::from([("python".to_string(), "3.11".to_string()), ("db".to_string(), "sqlite".to_string())]);
+        assert_eq!(substitute("tests-{python} --db={db}", &vars).unwrap(), "tests-3.11 --db=sqlite");
+        assert_eq!(substitute("pytest {posargs} {posargs:-x a}", &vars).unwrap(), "pytest {posargs} {posargs:-x a}");
+        assert_eq!(substitute("print({}) {a,b} {{db}} }", &vars).unwrap(), "print({}) {a,b} {db} }");
+        assert_eq!(substitute("{nope}", &vars), Err("nope".to_string()));
+    }
+
+    #[test]
+    fn versions_parse() {
+        for good in ["3", "3.11", "3.11.7", "pypy3.10"] {
+            assert!(valid_version(good), "{good}");
+        }
+        for bad in ["", "three", "3.x", "3..1", "3.11.7.1", "py"] {
+            assert!(!valid_version(bad), "{bad}");
+        }
+    }
+}
