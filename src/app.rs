@@ -15,11 +15,11 @@ use crate::exec::session::{Context, Workspace};
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::project::Project;
+use crate::python::interpreter::Finder;
 use crate::reporter::Outcome;
+use crate::select::Request;
 use crate::ui::style::Painter;
 use crate::ui::{Ui, UiOptions, Verbosity, summary};
-use crate::python::interpreter::Finder;
-use crate::select::Request;
 use crate::{graph, list, python, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
@@ -59,7 +59,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
     let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
     let python = python::Tools {
-        finder: Finder::new(path_var, uv),
+        finder: Finder::new(
+            path_var,
+            uv,
+            Some(project.root.join(".rtask").join("interpreters.json")),
+        ),
         reinstall: args.reinstall,
         error_on_missing: args.error_on_missing_interpreters || environment.ci(),
     };
@@ -144,7 +148,8 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             })
             .collect();
         let path = environment.current_dir.join(path);
-        std::fs::write(&path, report::render(&entries)).map_err(|source| Error::Report { path, source })?;
+        std::fs::write(&path, report::render(&entries))
+            .map_err(|source| Error::Report { path, source })?;
     }
     Ok(if interrupts.interrupted() {
         Exit::Interrupted

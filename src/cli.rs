@@ -46,7 +46,13 @@ pub struct Args {
     pub session: Vec<String>,
 
     /// Run the sessions that carry any of these tags
-    #[arg(short = 't', long = "tag", visible_alias = "tags", value_name = "TAG", value_delimiter = ',')]
+    #[arg(
+        short = 't',
+        long = "tag",
+        visible_alias = "tags",
+        value_name = "TAG",
+        value_delimiter = ','
+    )]
     pub tags: Vec<String>,
 
     /// Only sessions whose names match a keyword expression, as in nox: substrings joined
@@ -55,7 +61,13 @@ pub struct Args {
     pub keywords: Option<String>,
 
     /// Only sessions for these Python versions
-    #[arg(short = 'p', long = "python", visible_alias = "pythons", value_name = "VERSION", value_delimiter = ',')]
+    #[arg(
+        short = 'p',
+        long = "python",
+        visible_alias = "pythons",
+        value_name = "VERSION",
+        value_delimiter = ','
+    )]
     pub python: Vec<String>,
 
     /// Recreate the sessions' virtual environments even when they are up to date

@@ -7,9 +7,9 @@ use crate::cache::explain;
 use crate::cache::outputs;
 use crate::cache::store::{Lookup, Miss};
 use crate::exec::session::{Resolved, Workspace, expand_commands, ingredients};
-use crate::python::{NotReady, PythonKey};
 use crate::key::Upstream;
 use crate::project::SessionId;
+use crate::python::{NotReady, PythonKey};
 use crate::ui::style;
 
 /// Explains, for each session of a run, whether it would run or be restored, and why.
@@ -42,7 +42,10 @@ impl DryRun<'_> {
     pub fn explain(&self, order: &[SessionId]) -> String {
         let mut out = String::new();
         for (id, verdict) in self.verdicts(order) {
-            out.push_str(&format!("{}: {}\n", self.0.project.sessions[id].name, verdict.text));
+            out.push_str(&format!(
+                "{}: {}\n",
+                self.0.project.sessions[id].name, verdict.text
+            ));
             for detail in verdict.details {
                 out.push_str(&format!("  - {detail}\n"));
             }
@@ -52,12 +55,18 @@ impl DryRun<'_> {
 
     /// The cache state of each session of `order`.
     pub fn states(&self, order: &[SessionId]) -> BTreeMap<SessionId, CacheState> {
-        self.verdicts(order).into_iter().map(|(id, verdict)| (id, verdict.state)).collect()
+        self.verdicts(order)
+            .into_iter()
+            .map(|(id, verdict)| (id, verdict.state))
+            .collect()
     }
 
     fn verdicts(&self, order: &[SessionId]) -> Vec<(SessionId, Verdict)> {
         let mut upstream: BTreeMap<SessionId, Upstream> = BTreeMap::new();
-        order.iter().map(|&id| (id, self.verdict(id, &mut upstream))).collect()
+        order
+            .iter()
+            .map(|&id| (id, self.verdict(id, &mut upstream)))
+            .collect()
     }
 
     fn verdict(&self, id: SessionId, upstream: &mut BTreeMap<SessionId, Upstream>) -> Verdict {
@@ -108,9 +117,14 @@ impl DryRun<'_> {
                 }
             },
             Err(NotReady::MissingInterpreter(version)) => {
-                return stale(format!("would be skipped: Python interpreter {version} not found"), details);
+                return stale(
+                    format!("would be skipped: Python interpreter {version} not found"),
+                    details,
+                );
             }
-            Err(NotReady::Unavailable(reason)) => return stale(format!("would fail: {reason}"), details),
+            Err(NotReady::Unavailable(reason)) => {
+                return stale(format!("would fail: {reason}"), details);
+            }
         };
         let inputs = match self.0.fingerprinter.inputs(patterns) {
             Ok(inputs) => inputs,
@@ -140,17 +154,26 @@ impl DryRun<'_> {
             },
             Lookup::Miss(_, Miss::Unusable(why)) => {
                 details.insert(0, why);
-                stale("would run: its cache entry cannot be used".to_string(), details)
+                stale(
+                    "would run: its cache entry cannot be used".to_string(),
+                    details,
+                )
             }
             Lookup::Miss(_, Miss::NoEntry) => match store.newest(&session.name) {
-                None => stale("would run: no cache entry for this session yet".to_string(), details),
+                None => stale(
+                    "would run: no cache entry for this session yet".to_string(),
+                    details,
+                ),
                 Some(newest) => {
                     let mut reasons = explain::differences(&newest.ingredients, &ingredients);
                     if reasons.is_empty() {
                         reasons.push("the key differs from the newest entry's".to_string());
                     }
                     reasons.extend(details);
-                    stale("would run, differences from the newest entry:".to_string(), reasons)
+                    stale(
+                        "would run, differences from the newest entry:".to_string(),
+                        reasons,
+                    )
                 }
             },
         }

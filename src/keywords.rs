@@ -34,7 +34,9 @@ impl Keywords {
             None => Ok(Keywords(expr)),
             Some(Token::Close) => Err("unbalanced `)`".to_string()),
             Some(Token::Open) => Err("unexpected `(`".to_string()),
-            Some(Token::Word(word)) => Err(format!("unexpected `{word}`: join words with `and` or `or`")),
+            Some(Token::Word(word)) => Err(format!(
+                "unexpected `{word}`: join words with `and` or `or`"
+            )),
         }
     }
 
@@ -104,7 +106,9 @@ fn not(tokens: &mut Tokens) -> Result<Expr, String> {
                 _ => Err("missing `)`".to_string()),
             }
         }
-        Some(Token::Word(word)) if word == "and" || word == "or" => Err(format!("`{word}` needs a word before it")),
+        Some(Token::Word(word)) if word == "and" || word == "or" => {
+            Err(format!("`{word}` needs a word before it"))
+        }
         Some(Token::Word(word)) => Ok(Expr::Word(word)),
         Some(Token::Close) => Err("unexpected `)`".to_string()),
         None => Err("the expression ends too early".to_string()),

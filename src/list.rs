@@ -14,7 +14,8 @@ struct Listed<'a> {
     session: &'a str,
     name: &'a str,
     description: &'a str,
-    python: Option<&'a str>,
+    /// The version, `false` when the file says `python = false`, else `null`, as nox.
+    python: serde_json::Value,
     tags: &'a [String],
     call_spec: serde_json::Map<String, serde_json::Value>,
     /// `true` when the cache holds the result, `null` when the session is not cached.
@@ -22,7 +23,11 @@ struct Listed<'a> {
 }
 
 /// The selected sessions (all of them when nothing selects any), as nox prints them.
-pub fn json(project: &Project, selected: Option<&[SessionId]>, states: &BTreeMap<SessionId, CacheState>) -> String {
+pub fn json(
+    project: &Project,
+    selected: Option<&[SessionId]>,
+    states: &BTreeMap<SessionId, CacheState>,
+) -> String {
     let all: Vec<SessionId> = (0..project.sessions.len()).collect();
     let listed: Vec<Listed<'_>> = selected
         .unwrap_or(&all)
@@ -33,7 +38,11 @@ pub fn json(project: &Project, selected: Option<&[SessionId]>, states: &BTreeMap
                 session: &session.name,
                 name: &session.base,
                 description: session.description.as_deref().unwrap_or(""),
-                python: session.python.as_deref(),
+                python: match (&session.python, session.python_disabled) {
+                    (Some(version), _) => serde_json::Value::from(version.as_str()),
+                    (None, true) => serde_json::Value::Bool(false),
+                    (None, false) => serde_json::Value::Null,
+                },
                 tags: &session.tags,
                 call_spec: session
                     .call_spec
@@ -62,7 +71,11 @@ pub fn text(
 ) -> String {
     let mut out = format!("Sessions defined in {}:\n\n", project.display_path);
     for (id, session) in project.sessions.iter().enumerate() {
-        let mark = if selected.is_some_and(|selected| selected.contains(&id)) { '*' } else { '-' };
+        let mark = if selected.is_some_and(|selected| selected.contains(&id)) {
+            '*'
+        } else {
+            '-'
+        };
         out.push_str(&format!("{mark} {}", session.name));
         if !session.tags.is_empty() {
             out.push_str(&format!(" [{}]", session.tags.join(", ")));
@@ -84,7 +97,9 @@ pub fn text(
     if selected.is_some() {
         out.push_str("sessions marked with * are selected, sessions marked with - are skipped.\n");
     } else {
-        out.push_str("no default sessions: run `rtask SESSION`, or set `default` in `[settings]`.\n");
+        out.push_str(
+            "no default sessions: run `rtask SESSION`, or set `default` in `[settings]`.\n",
+        );
     }
     out
 }

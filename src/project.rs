@@ -32,6 +32,8 @@ pub struct Session {
     pub base: String,
     /// The Python version asked for, when the session has one.
     pub python: Option<String>,
+    /// Written `python = false` (nox lists it as `false`, an absent `python` as `null`).
+    pub python_disabled: bool,
     /// Its parameters, in the order the file writes them.
     pub call_spec: Vec<(String, ParamValue)>,
     /// The names nox would report for it.
@@ -81,6 +83,8 @@ impl Session {
     /// Whether `name` selects this session: its own name, its `[sessions.NAME]`, or
     /// `NAME-VERSION` (as in nox).
     pub fn answers_to(&self, name: &str) -> bool {
-        self.name == name || self.base == name || self.signatures.iter().any(|signature| signature == name)
+        self.name == name
+            || self.base == name
+            || self.signatures.iter().any(|signature| signature == name)
     }
 }

@@ -21,7 +21,10 @@ pub fn select(project: &Project, request: &Request<'_>) -> Result<Option<Vec<Ses
     let mut selected = if !request.names.is_empty() || !request.tags.is_empty() {
         named(project, request)?
     } else if filtered {
-        project.default.clone().unwrap_or_else(|| (0..project.sessions.len()).collect())
+        project
+            .default
+            .clone()
+            .unwrap_or_else(|| (0..project.sessions.len()).collect())
     } else {
         return Ok(project.default.clone());
     };
@@ -67,7 +70,10 @@ fn named(project: &Project, request: &Request<'_>) -> Result<Vec<SessionId>, Err
         if ids.is_empty() {
             let mut known: Vec<String> = project.sessions.iter().map(|s| s.base.clone()).collect();
             known.dedup();
-            let candidates = project.sessions.iter().flat_map(|s| [s.name.as_str(), s.base.as_str()]);
+            let candidates = project
+                .sessions
+                .iter()
+                .flat_map(|s| [s.name.as_str(), s.base.as_str()]);
             return Err(Error::UnknownSession {
                 name: name.clone(),
                 suggestion: suggest::closest(name, candidates).map(str::to_string),
@@ -81,10 +87,17 @@ fn named(project: &Project, request: &Request<'_>) -> Result<Vec<SessionId>, Err
             .filter(|&id| project.sessions[id].tags.contains(tag))
             .collect();
         if tagged.is_empty() {
-            let mut known: Vec<String> = project.sessions.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+            let mut known: Vec<String> = project
+                .sessions
+                .iter()
+                .flat_map(|s| s.tags.iter().cloned())
+                .collect();
             known.sort();
             known.dedup();
-            return Err(Error::UnknownTag { tag: tag.clone(), known });
+            return Err(Error::UnknownTag {
+                tag: tag.clone(),
+                known,
+            });
         }
         add(tagged);
     }

@@ -27,7 +27,9 @@ impl ParamValue {
     /// As Python's `repr`, which nox puts in session names: `'sqlite'`, `1`, `True`.
     pub fn repr(&self) -> String {
         match self {
-            ParamValue::Str(text) => format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'")),
+            ParamValue::Str(text) => {
+                format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
             other => other.to_string(),
         }
     }
@@ -48,7 +50,9 @@ impl fmt::Display for ParamValue {
         match self {
             ParamValue::Str(text) => f.write_str(text),
             ParamValue::Int(number) => write!(f, "{number}"),
-            ParamValue::Float(number) if number.fract() == 0.0 && number.is_finite() => write!(f, "{number:.1}"),
+            ParamValue::Float(number) if number.fract() == 0.0 && number.is_finite() => {
+                write!(f, "{number:.1}")
+            }
             ParamValue::Float(number) => write!(f, "{number}"),
             ParamValue::Bool(true) => f.write_str("True"),
             ParamValue::Bool(false) => f.write_str("False"),
@@ -108,7 +112,10 @@ pub fn expand(base: &str, pythons: &Pythons, params: &[(String, Vec<ParamValue>)
                 name.push_str(&format!("-{version}"));
             }
             if !call_spec.is_empty() {
-                let args: Vec<String> = call_spec.iter().map(|(key, value)| format!("{key}={}", value.repr())).collect();
+                let args: Vec<String> = call_spec
+                    .iter()
+                    .map(|(key, value)| format!("{key}={}", value.repr()))
+                    .collect();
                 name.push_str(&format!("({})", args.join(", ")));
             }
             let mut signatures = vec![name.clone()];
@@ -156,9 +163,9 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
             rest = &tail[2..];
             continue;
         }
-        if tail.starts_with('}') {
+        if let Some(after) = tail.strip_prefix('}') {
             out.push('}');
-            rest = &tail[1..];
+            rest = after;
             continue;
         }
         let name_len = tail[1..]
@@ -168,7 +175,9 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
         let after = &tail[1 + name_len..];
         let is_name = !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit());
         if is_name && name == "posargs" && (after.starts_with('}') || after.starts_with(':')) {
-            let end = after.find('}').map_or(tail.len(), |end| 1 + name_len + end + 1);
+            let end = after
+                .find('}')
+                .map_or(tail.len(), |end| 1 + name_len + end + 1);
             out.push_str(&tail[..end]);
             rest = &tail[end..];
         } else if is_name && after.starts_with('}') {
@@ -189,14 +198,20 @@ mod tests {
     use super::*;
 
     fn strings(values: &[&str]) -> Vec<ParamValue> {
-        values.iter().map(|v| ParamValue::Str(v.to_string())).collect()
+        values
+            .iter()
+            .map(|v| ParamValue::Str(v.to_string()))
+            .collect()
     }
 
     #[test]
     fn names_follow_nox() {
         let matrix = Pythons::Matrix(vec!["3.11".into(), "3.12".into()]);
         let params = vec![("db".to_string(), strings(&["sqlite", "postgres"]))];
-        let names: Vec<String> = expand("unit_tests", &matrix, &params).into_iter().map(|v| v.name).collect();
+        let names: Vec<String> = expand("unit_tests", &matrix, &params)
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
         assert_eq!(
             names,
             [
@@ -209,17 +224,33 @@ mod tests {
         let single = expand("single", &Pythons::Single("3.11".into()), &[]);
         assert_eq!(single[0].name, "single");
         assert_eq!(single[0].signatures, ["single", "single-3.11"]);
-        let numbers = expand("nums", &Pythons::None, &[("n".into(), vec![ParamValue::Int(1), ParamValue::Bool(true)])]);
+        let numbers = expand(
+            "nums",
+            &Pythons::None,
+            &[("n".into(), vec![ParamValue::Int(1), ParamValue::Bool(true)])],
+        );
         assert_eq!(numbers[0].name, "nums(n=1)");
         assert_eq!(numbers[1].name, "nums(n=True)");
     }
 
     #[test]
     fn placeholders_fill_and_escape() {
-        let vars = BTreeMap::from([("python".to_string(), "3.11".to_string()), ("db".to_string(), "sqlite".to_string())]);
-        assert_eq!(substitute("tests-{python} --db={db}", &vars).unwrap(), "tests-3.11 --db=sqlite");
-        assert_eq!(substitute("pytest {posargs} {posargs:-x a}", &vars).unwrap(), "pytest {posargs} {posargs:-x a}");
-        assert_eq!(substitute("print({}) {a,b} {{db}} }", &vars).unwrap(), "print({}) {a,b} {db} }");
+        let vars = BTreeMap::from([
+            ("python".to_string(), "3.11".to_string()),
+            ("db".to_string(), "sqlite".to_string()),
+        ]);
+        assert_eq!(
+            substitute("tests-{python} --db={db}", &vars).unwrap(),
+            "tests-3.11 --db=sqlite"
+        );
+        assert_eq!(
+            substitute("pytest {posargs} {posargs:-x a}", &vars).unwrap(),
+            "pytest {posargs} {posargs:-x a}"
+        );
+        assert_eq!(
+            substitute("print({}) {a,b} {{db}} }", &vars).unwrap(),
+            "print({}) {a,b} {db} }"
+        );
         assert_eq!(substitute("{nope}", &vars), Err("nope".to_string()));
     }
 

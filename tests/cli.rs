@@ -76,8 +76,13 @@ fn listing_as_json_has_nox_fields() {
     assert_eq!(first["tags"], serde_json::json!(["check"]));
     assert_eq!(first["call_spec"], serde_json::json!({}));
     assert_eq!(first["cached"], serde_json::Value::Null);
-    assert_eq!(listed.as_array().unwrap().len(), 2, "only the selected sessions, as nox");
-    let defaults: serde_json::Value = serde_json::from_str(&project.rtask(&["-l", "--json"]).stdout).unwrap();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        2,
+        "only the selected sessions, as nox"
+    );
+    let defaults: serde_json::Value =
+        serde_json::from_str(&project.rtask(&["-l", "--json"]).stdout).unwrap();
     assert_eq!(defaults[0]["session"], "test");
 }
 

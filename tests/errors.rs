@@ -235,3 +235,37 @@ fn control_characters_in_commands_are_refused() {
         "POSIX shell",
     );
 }
+
+#[test]
+fn python_keys_are_checked() {
+    rejects(
+        "[sessions.a]\nrun = [\"true\"]\npython = \"3.11\"\nvenv_backend = \"conda\"\n",
+        "4:16",
+        "unknown `venv_backend` `conda`",
+        "use \"uv\", \"venv\", \"virtualenv\" or \"none\"",
+    );
+    rejects(
+        "[sessions.a]\nrun = [\"true\"]\npython = [\"3.11\", \"three\"]\n",
+        "3:10",
+        "cannot read `\"three\"` as a Python version",
+        "write versions such as",
+    );
+    rejects(
+        "[sessions.a]\nrun = [\"true\"]\n[sessions.a.parametrize]\ndb = \"sqlite\"\n",
+        "4:6",
+        "parameter `db` is not a list",
+        "write `db = [",
+    );
+    rejects(
+        "[sessions.a]\nrun = [\"echo {db}\"]\n",
+        "2:8",
+        "unknown placeholder `{db}` in `run`",
+        "this session defines no placeholders",
+    );
+    rejects(
+        "[sessions.a]\nrun = [\"true\"]\ninstall = [\"pytest\"]\n",
+        "3:12",
+        "`install` needs a virtual environment",
+        "set `python",
+    );
+}

@@ -9,4 +9,5 @@ mod cli;
 mod errors;
 mod graph;
 mod python;
+mod python_envs;
 mod safety;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::command;
 use crate::key::Ingredients;
+use crate::python::PythonKey;
 
 /// At most this many reasons are listed; the rest are counted.
 const MAX_REASONS: usize = 6;
@@ -98,6 +99,7 @@ pub fn differences(old: &Ingredients, new: &Ingredients) -> Vec<String> {
     {
         reasons.push(format!("no longer requires `{name}`"));
     }
+    python_changes(&mut reasons, old.python.as_ref(), new.python.as_ref());
     if old.platform != new.platform {
         reasons.push(format!(
             "platform changed: {}-{} -> {}-{}",
@@ -127,5 +129,43 @@ fn map_changes<V: PartialEq>(
     }
     for name in old.keys().filter(|name| !new.contains_key(*name)) {
         reasons.push(format!("{what} `{name}` removed"));
+    }
+}
+
+fn python_changes(reasons: &mut Vec<String>, old: Option<&PythonKey>, new: Option<&PythonKey>) {
+    let (old, new) = match (old, new) {
+        (Some(old), Some(new)) => (old, new),
+        (None, Some(_)) => return reasons.push("it now runs in a virtual environment".to_string()),
+        (Some(_), None) => {
+            return reasons.push("it no longer runs in a virtual environment".to_string());
+        }
+        (None, None) => return,
+    };
+    if (&old.implementation, &old.version, &old.platform)
+        != (&new.implementation, &new.version, &new.platform)
+    {
+        reasons.push(format!(
+            "Python changed: {} {} ({}) -> {} {} ({})",
+            old.implementation,
+            old.version,
+            old.platform,
+            new.implementation,
+            new.version,
+            new.platform
+        ));
+    }
+    for (name, version) in &new.distributions {
+        match old.distributions.get(name) {
+            Some(before) if before == version => {}
+            Some(before) => {
+                reasons.push(format!("installed `{name}` changed: {before} -> {version}"))
+            }
+            None => reasons.push(format!("`{name}` {version} is now installed")),
+        }
+    }
+    for (name, version) in &old.distributions {
+        if !new.distributions.contains_key(name) {
+            reasons.push(format!("`{name}` {version} is no longer installed"));
+        }
     }
 }

@@ -36,11 +36,7 @@ enum State {
 /// Runs `order` (each session after what it requires) and returns each session's outcome, in
 /// that order. A failed session aborts the sessions that require it; the others go on unless
 /// `stop_on_first_error`.
-pub fn run(
-    context: &Context<'_>,
-    order: &[SessionId],
-    options: &Options,
-) -> Vec<SessionResult> {
+pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec<SessionResult> {
     let sessions = &context.workspace.project.sessions;
     let mut states: BTreeMap<SessionId, State> =
         order.iter().map(|&id| (id, State::Waiting)).collect();
@@ -66,7 +62,12 @@ pub fn run(
                     && matches!(states[&dep], State::Done(Outcome::Skipped { .. }))
                 {
                     let reason = format!("requires `{}`, which was skipped", sessions[dep].name);
-                    context.reporter.finished(&sessions[id].name, &Outcome::Skipped { reason: reason.clone() });
+                    context.reporter.finished(
+                        &sessions[id].name,
+                        &Outcome::Skipped {
+                            reason: reason.clone(),
+                        },
+                    );
                     states.insert(id, State::Done(Outcome::Skipped { reason }));
                     continue;
                 }

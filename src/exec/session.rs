@@ -15,13 +15,13 @@ use crate::cache::outputs;
 use crate::cache::restore::{self, Target};
 use crate::cache::store::{Lookup, Miss, Run, Store, Writer};
 use crate::command;
-use crate::python::venv::{self, Env};
-use crate::python::{self, NotReady, PythonKey};
 use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::fingerprint::{Fingerprinter, InputFile};
 use crate::key::{Ingredients, KEY_SCHEMA, Platform, Upstream};
 use crate::project::{Project, Session, SessionId};
+use crate::python::venv::{self, Env};
+use crate::python::{self, NotReady, PythonKey};
 use crate::reporter::{Outcome, Reporter, RunReason};
 
 /// What the sessions of one invocation share, whether they run or only say what they would do
@@ -87,7 +87,12 @@ pub struct Resolved {
 }
 
 /// The key's ingredients for a session whose inputs have been hashed.
-pub fn ingredients(session: &Session, environment: &Environment, resolved: Resolved, inputs: Vec<InputFile>) -> Ingredients {
+pub fn ingredients(
+    session: &Session,
+    environment: &Environment,
+    resolved: Resolved,
+    inputs: Vec<InputFile>,
+) -> Ingredients {
     let Resolved {
         commands,
         requires,
@@ -202,7 +207,11 @@ struct Prepared<'a> {
 
 /// The session's virtual environment, reused or (re)created; the outcome when there is none
 /// to be had (a missing interpreter skips the session, or fails it under `CI`).
-fn prepare_python(context: &Context<'_>, session: &Session, started: Instant) -> Result<Option<Env>, Outcome> {
+fn prepare_python(
+    context: &Context<'_>,
+    session: &Session,
+    started: Instant,
+) -> Result<Option<Env>, Outcome> {
     let tools = context.workspace.python;
     let root = &context.workspace.project.root;
     let finished = |outcome: Outcome| {
@@ -229,9 +238,12 @@ fn prepare_python(context: &Context<'_>, session: &Session, started: Instant) ->
     if let Some(env) = tools.ready(&plan) {
         return Ok(Some(env));
     }
-    let commands = tools
-        .creation(&plan)
-        .map_err(|error| finished(failed(format!("cannot prepare `{}`: {error}", plan.dir.display()))))?;
+    let commands = tools.creation(&plan).map_err(|error| {
+        finished(failed(format!(
+            "cannot prepare `{}`: {error}",
+            plan.dir.display()
+        )))
+    })?;
     let mut env = context.workspace.environment.vars().clone();
     if !env.contains_key(&OsString::from("UV_PYTHON_DOWNLOADS")) {
         env.insert("UV_PYTHON_DOWNLOADS".into(), "never".into());
@@ -239,8 +251,14 @@ fn prepare_python(context: &Context<'_>, session: &Session, started: Instant) ->
     let mut log = Vec::new();
     for argv in &commands {
         log.extend_from_slice(format!("$ {}\n", command::display(argv)).as_bytes());
-        let spec = CommandSpec { argv, cwd: root, env: &env };
-        let result = process::run(&spec, context.interrupts, &mut |bytes| log.extend_from_slice(bytes));
+        let spec = CommandSpec {
+            argv,
+            cwd: root,
+            env: &env,
+        };
+        let result = process::run(&spec, context.interrupts, &mut |bytes| {
+            log.extend_from_slice(bytes)
+        });
         if context.interrupts.interrupted() {
             return Err(finished(Outcome::Interrupted {
                 duration: started.elapsed(),
@@ -252,14 +270,27 @@ fn prepare_python(context: &Context<'_>, session: &Session, started: Instant) ->
             Ok(Exit::Signal(signal)) => format!("was killed by signal {signal}"),
             Err(error) => error.to_string(),
         };
-        context.reporter.started(&session.name, &RunReason::Environment);
+        context
+            .reporter
+            .started(&session.name, &RunReason::Environment);
         context.reporter.output(&session.name, &log);
         let program = argv.first().map_or("", String::as_str);
-        return Err(finished(failed(format!("creating its environment failed: `{program}` {why}"))));
+        return Err(finished(failed(format!(
+            "creating its environment failed: `{program}` {why}"
+        ))));
     }
-    let (env, took) = python::finish(&plan, started)
-        .map_err(|error| finished(failed(format!("cannot record `{}`: {error}", plan.dir.display()))))?;
-    let where_ = plan.dir.strip_prefix(root).unwrap_or(&plan.dir).display().to_string();
+    let (env, took) = python::finish(&plan, started).map_err(|error| {
+        finished(failed(format!(
+            "cannot record `{}`: {error}",
+            plan.dir.display()
+        )))
+    })?;
+    let where_ = plan
+        .dir
+        .strip_prefix(root)
+        .unwrap_or(&plan.dir)
+        .display()
+        .to_string();
     context.reporter.environment(
         &session.name,
         &format!(
@@ -548,7 +579,11 @@ fn finish_run(
 
 /// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`,
 /// and for a session with a virtual environment its `bin/` first on `PATH` and `VIRTUAL_ENV`.
-fn child_env(environment: &Environment, session: &Session, venv: Option<&Env>) -> BTreeMap<OsString, OsString> {
+fn child_env(
+    environment: &Environment,
+    session: &Session,
+    venv: Option<&Env>,
+) -> BTreeMap<OsString, OsString> {
     let mut env = environment.vars().clone();
     if let Some(venv) = venv {
         let mut path = venv.dir.join("bin").into_os_string();

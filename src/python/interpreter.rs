@@ -32,14 +32,17 @@ pub struct Finder {
     path: Option<OsString>,
     uv: Option<PathBuf>,
     found: Mutex<HashMap<(String, bool), Option<Interpreter>>>,
+    cache: Option<ProbeCache>,
 }
 
 impl Finder {
-    pub fn new(path: Option<OsString>, uv: Option<PathBuf>) -> Finder {
+    /// `cache_file`: where answers are remembered across runs (machine-local).
+    pub fn new(path: Option<OsString>, uv: Option<PathBuf>, cache_file: Option<PathBuf>) -> Finder {
         Finder {
             path,
             uv,
             found: Mutex::new(HashMap::new()),
+            cache: cache_file.map(|file| ProbeCache { file }),
         }
     }
 
@@ -60,15 +63,25 @@ impl Finder {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, bool), Option<Interpreter>>> {
-        self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn search(&self, version: &str, use_uv: bool) -> Option<Interpreter> {
         let implementation = version.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
         let numbers = &version[implementation.len()..];
-        let family = if implementation.is_empty() { "python" } else { implementation };
+        let family = if implementation.is_empty() {
+            "python"
+        } else {
+            implementation
+        };
         let major = numbers.split('.').next().unwrap_or(numbers);
-        let names = [format!("{family}{numbers}"), format!("{family}{major}"), family.to_string()];
+        let names = [
+            format!("{family}{numbers}"),
+            format!("{family}{major}"),
+            family.to_string(),
+        ];
         let cwd = Path::new("/");
         let mut candidates: Vec<PathBuf> = Vec::new();
         for name in &names {
@@ -76,14 +89,121 @@ impl Finder {
                 candidates.extend(found);
             }
         }
-        if use_uv && let Some(uv) = &self.uv {
-            candidates.extend(uv_find(uv, version));
-        }
-        let wanted = if implementation.is_empty() { "cpython" } else { implementation };
+        let wanted = if implementation.is_empty() {
+            "cpython"
+        } else {
+            implementation
+        };
+        let fits = |interpreter: &Interpreter| {
+            interpreter.implementation == wanted && matches_version(&interpreter.version, numbers)
+        };
+        // uv's discovery is asked only when PATH has nothing that fits.
+        let from_uv = || {
+            self.uv
+                .as_deref()
+                .filter(|_| use_uv)
+                .and_then(|uv| uv_find(uv, version))
+        };
         candidates
             .iter()
-            .filter_map(|candidate| probe(candidate))
-            .find(|interpreter| interpreter.implementation == wanted && matches_version(&interpreter.version, numbers))
+            .filter_map(|candidate| self.probe_cached(candidate))
+            .find(fits)
+            .or_else(|| {
+                from_uv()
+                    .and_then(|path| self.probe_cached(&path))
+                    .filter(fits)
+            })
+    }
+
+    /// `probe`, remembered across runs for real executables (never for scripts such as pyenv
+    /// shims, whose answer can change while the file stays the same).
+    fn probe_cached(&self, executable: &Path) -> Option<Interpreter> {
+        let Some(cache) = &self.cache else {
+            return probe(executable);
+        };
+        let Some(stamp) = Stamp::of(executable) else {
+            return probe(executable);
+        };
+        let mut known = cache.load();
+        let name = executable.display().to_string();
+        if let Some((seen, interpreter)) = known.get(&name)
+            && *seen == stamp
+        {
+            return Some(interpreter.clone());
+        }
+        let interpreter = probe(executable)?;
+        known.insert(name, (stamp, interpreter.clone()));
+        cache.save(&known);
+        Some(interpreter)
+    }
+}
+
+/// What identifies an executable file's contents without reading it: a change of any of these
+/// means it may be another interpreter now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    canonical: PathBuf,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    inode: u64,
+}
+
+impl Stamp {
+    /// `None` for scripts (`#!`), which must be run to know what they run.
+    fn of(executable: &Path) -> Option<Stamp> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let canonical = executable.canonicalize().ok()?;
+        let mut magic = [0u8; 2];
+        std::fs::File::open(&canonical)
+            .ok()?
+            .read_exact(&mut magic)
+            .ok()?;
+        if &magic == b"#!" {
+            return None;
+        }
+        let metadata = canonical.metadata().ok()?;
+        Some(Stamp {
+            canonical,
+            size: metadata.len(),
+            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+            ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000
+                + i128::from(metadata.ctime_nsec()),
+            inode: metadata.ino(),
+        })
+    }
+}
+
+/// Probe answers kept in a small JSON file; unreadable or damaged means empty.
+struct ProbeCache {
+    file: PathBuf,
+}
+
+type Known = std::collections::BTreeMap<String, (Stamp, Interpreter)>;
+
+impl ProbeCache {
+    fn load(&self) -> Known {
+        std::fs::read(&self.file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Best effort: an accelerator only, so a failed write changes nothing but speed.
+    fn save(&self, known: &Known) {
+        let Some(dir) = self.file.parent() else {
+            return;
+        };
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+            serde_json::to_writer(temp.as_file_mut(), known)?;
+            temp.persist(&self.file)
+                .map(|_| ())
+                .map_err(|error| error.error)
+        });
+        drop(written);
     }
 }
 

@@ -59,13 +59,22 @@ pub struct Plan {
     pub backend: Backend,
 }
 
-/// Where a session's environment lives: `.rtask/venvs/<name>`, the name made safe for a path.
+/// Where a session's environment lives: `.rtask/venvs/<name>`. A name with characters unfit
+/// for a path (`unit_tests-3.11(db='sqlite')`) becomes a slug with a digest of the name, so
+/// two sessions never share an environment.
 pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
-    let safe: String = session
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
-        .collect();
-    root.join(".rtask").join("venvs").join(safe)
+    let fits = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let dir = if session.chars().all(fits) {
+        session.to_string()
+    } else {
+        let slug: Vec<&str> = session
+            .split(|c: char| !fits(c))
+            .filter(|part| !part.is_empty())
+            .collect();
+        let digest = crate::digest::Digest::of_bytes(session.as_bytes());
+        format!("{}-{}", slug.join("-"), &digest.as_str()[..8])
+    };
+    root.join(".rtask").join("venvs").join(dir)
 }
 
 impl Tools {
@@ -77,16 +86,18 @@ impl Tools {
         let backend = venv::concrete(spec.backend, self.finder.uv().is_some());
         if backend == Backend::Uv && self.finder.uv().is_none() {
             return Err(NotReady::Unavailable(
-                "`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")".to_string(),
+                "`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")"
+                    .to_string(),
             ));
         }
         let interpreter = self
             .finder
             .find(version, backend == Backend::Uv)
             .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
+        let dir = venv_dir(root, &session.name);
         Ok(Some(Plan {
-            dir: venv_dir(root, &session.name),
-            fingerprint: Fingerprint::new(root, &interpreter, backend, &spec.install),
+            fingerprint: Fingerprint::new(&dir, root, &interpreter, backend, &spec.install),
+            dir,
             backend,
         }))
     }
@@ -107,7 +118,12 @@ impl Tools {
         if let Some(parent) = plan.dir.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        Ok(venv::creation_commands(&plan.fingerprint, plan.backend, self.finder.uv(), &plan.dir))
+        Ok(venv::creation_commands(
+            &plan.fingerprint,
+            plan.backend,
+            self.finder.uv(),
+            &plan.dir,
+        ))
     }
 }
 

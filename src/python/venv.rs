@@ -21,6 +21,8 @@ const FINGERPRINT_FILE: &str = "rtask-venv.json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub schema: u32,
+    /// Where the environment lives: environments hold absolute paths, so a moved one is remade.
+    pub location: PathBuf,
     pub interpreter: Interpreter,
     pub backend: String,
     pub install: Vec<Vec<String>>,
@@ -56,9 +58,16 @@ pub fn backend_name(backend: Backend) -> &'static str {
 }
 
 impl Fingerprint {
-    pub fn new(root: &Path, interpreter: &Interpreter, backend: Backend, install: &[Vec<String>]) -> Fingerprint {
+    pub fn new(
+        dir: &Path,
+        root: &Path,
+        interpreter: &Interpreter,
+        backend: Backend,
+        install: &[Vec<String>],
+    ) -> Fingerprint {
         Fingerprint {
             schema: FINGERPRINT_SCHEMA,
+            location: dir.to_path_buf(),
             interpreter: interpreter.clone(),
             backend: backend_name(backend).to_string(),
             install: install.to_vec(),
@@ -69,7 +78,8 @@ impl Fingerprint {
 
 /// The environment in `dir`, if it was completed from exactly this fingerprint.
 pub fn existing(dir: &Path, fingerprint: &Fingerprint) -> Option<Env> {
-    let recorded: Fingerprint = serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()?;
+    let recorded: Fingerprint =
+        serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()?;
     (&recorded == fingerprint).then(|| Env {
         dir: dir.to_path_buf(),
         interpreter: fingerprint.interpreter.clone(),
@@ -81,7 +91,8 @@ pub fn existing(dir: &Path, fingerprint: &Fingerprint) -> Option<Env> {
 pub fn record(dir: &Path, fingerprint: &Fingerprint) -> io::Result<Env> {
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     serde_json::to_writer_pretty(temp.as_file_mut(), fingerprint)?;
-    temp.persist(dir.join(FINGERPRINT_FILE)).map_err(|error| error.error)?;
+    temp.persist(dir.join(FINGERPRINT_FILE))
+        .map_err(|error| error.error)?;
     Ok(Env {
         dir: dir.to_path_buf(),
         interpreter: fingerprint.interpreter.clone(),
@@ -90,7 +101,12 @@ pub fn record(dir: &Path, fingerprint: &Fingerprint) -> io::Result<Env> {
 }
 
 /// The commands that make the environment in `dir`, in order.
-pub fn creation_commands(fingerprint: &Fingerprint, backend: Backend, uv: Option<&Path>, dir: &Path) -> Vec<Vec<String>> {
+pub fn creation_commands(
+    fingerprint: &Fingerprint,
+    backend: Backend,
+    uv: Option<&Path>,
+    dir: &Path,
+) -> Vec<Vec<String>> {
     let text = |path: &Path| path.display().to_string();
     let python = text(&fingerprint.interpreter.executable);
     let venv_python = text(&dir.join("bin").join("python"));
@@ -98,15 +114,32 @@ pub fn creation_commands(fingerprint: &Fingerprint, backend: Backend, uv: Option
     let mut commands = Vec::new();
     match (backend, uv) {
         (Backend::Uv, Some(uv)) => {
-            commands.push(vec![text(uv), "venv".into(), "--quiet".into(), "--python".into(), python, text(dir)]);
+            commands.push(vec![
+                text(uv),
+                "venv".into(),
+                "--quiet".into(),
+                "--python".into(),
+                python,
+                text(dir),
+            ]);
             if !packages.is_empty() {
-                let mut install = vec![text(uv), "pip".into(), "install".into(), "--python".into(), venv_python];
+                let mut install = vec![
+                    text(uv),
+                    "pip".into(),
+                    "install".into(),
+                    "--python".into(),
+                    venv_python,
+                ];
                 install.extend(packages);
                 commands.push(install);
             }
         }
         _ => {
-            let module = if backend == Backend::Virtualenv { "virtualenv" } else { "venv" };
+            let module = if backend == Backend::Virtualenv {
+                "virtualenv"
+            } else {
+                "venv"
+            };
             commands.push(vec![python, "-m".into(), module.into(), text(dir)]);
             if !packages.is_empty() {
                 let mut install = vec![
@@ -157,8 +190,15 @@ fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Op
             continue;
         }
         let contents = fs::read_to_string(&file).ok();
-        files.insert(key, contents.as_ref().map(|text| Digest::of_bytes(text.as_bytes())));
-        let base = file.parent().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+        files.insert(
+            key,
+            contents
+                .as_ref()
+                .map(|text| Digest::of_bytes(text.as_bytes())),
+        );
+        let base = file
+            .parent()
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
         for line in contents.iter().flat_map(|text| text.lines()) {
             let words: Vec<&str> = line.split_whitespace().collect();
             if let [flag, target, ..] = words.as_slice()
@@ -178,7 +218,10 @@ fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Op
 }
 
 fn display(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The distributions installed in an environment, from its `*.dist-info` directories.
@@ -193,8 +236,14 @@ pub fn distributions(dir: &Path) -> BTreeMap<String, String> {
         };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some((distribution, version)) = name.strip_suffix(".dist-info").and_then(|stem| stem.split_once('-')) {
-                found.insert(distribution.to_lowercase().replace(['_', '.'], "-"), version.to_string());
+            if let Some((distribution, version)) = name
+                .strip_suffix(".dist-info")
+                .and_then(|stem| stem.split_once('-'))
+            {
+                found.insert(
+                    distribution.to_lowercase().replace(['_', '.'], "-"),
+                    version.to_string(),
+                );
             }
         }
     }
@@ -221,7 +270,14 @@ mod tests {
         let names: Vec<&str> = files.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["base.txt", "missing.txt", "pyproject.toml", "requirements-test.txt", "setup.cfg", "setup.py"]
+            [
+                "base.txt",
+                "missing.txt",
+                "pyproject.toml",
+                "requirements-test.txt",
+                "setup.cfg",
+                "setup.py"
+            ]
         );
         assert!(files["base.txt"].is_some());
         assert!(files["missing.txt"].is_none());

@@ -38,7 +38,11 @@ pub(super) fn pythons(wire: &WireSession, problems: &mut Vec<Problem>) -> Python
 }
 
 /// `None` when the session runs without an environment of its own.
-pub(super) fn backend(wire: &WireSession, pythons: &Pythons, problems: &mut Vec<Problem>) -> Option<Backend> {
+pub(super) fn backend(
+    wire: &WireSession,
+    pythons: &Pythons,
+    problems: &mut Vec<Problem>,
+) -> Option<Backend> {
     let backend = match wire.venv_backend.as_ref() {
         None => Backend::Auto,
         Some(name) => match name.get_ref().as_str() {
@@ -48,8 +52,12 @@ pub(super) fn backend(wire: &WireSession, pythons: &Pythons, problems: &mut Vec<
             "none" => return None,
             other => {
                 problems.push(
-                    Problem::new(format!("unknown `venv_backend` `{other}`"), name.span(), "here")
-                        .hint("use \"uv\", \"venv\", \"virtualenv\" or \"none\""),
+                    Problem::new(
+                        format!("unknown `venv_backend` `{other}`"),
+                        name.span(),
+                        "here",
+                    )
+                    .hint("use \"uv\", \"venv\", \"virtualenv\" or \"none\""),
                 );
                 return None;
             }
@@ -68,13 +76,24 @@ pub(super) fn backend(wire: &WireSession, pythons: &Pythons, problems: &mut Vec<
 }
 
 /// `parametrize` in the order the file writes it.
-pub(super) fn params(wire: &WireSession, problems: &mut Vec<Problem>) -> Vec<(String, Vec<ParamValue>)> {
-    let mut entries: Vec<(&Spanned<String>, &Spanned<toml::Value>)> = wire.parametrize.iter().collect();
+pub(super) fn params(
+    wire: &WireSession,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Vec<ParamValue>)> {
+    let mut entries: Vec<(&Spanned<String>, &Spanned<toml::Value>)> =
+        wire.parametrize.iter().collect();
     entries.sort_by_key(|(name, _)| name.span().start);
     let mut params = Vec::new();
     for (name, values) in entries {
-        let valid_name = name.get_ref().chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid_name = name
+            .get_ref()
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .get_ref()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid_name || name.get_ref() == "python" || name.get_ref() == "posargs" {
             problems.push(
                 Problem::new(format!("invalid parameter name `{}`", name.get_ref()), name.span(), "here")
@@ -84,21 +103,34 @@ pub(super) fn params(wire: &WireSession, problems: &mut Vec<Problem>) -> Vec<(St
         }
         let toml::Value::Array(list) = values.get_ref() else {
             problems.push(
-                Problem::new(format!("parameter `{}` is not a list", name.get_ref()), values.span(), "here")
-                    .hint(format!("write `{} = [\"a\", \"b\"]`", name.get_ref())),
+                Problem::new(
+                    format!("parameter `{}` is not a list", name.get_ref()),
+                    values.span(),
+                    "here",
+                )
+                .hint(format!("write `{} = [\"a\", \"b\"]`", name.get_ref())),
             );
             continue;
         };
         let converted: Option<Vec<ParamValue>> = list.iter().map(ParamValue::from_toml).collect();
         match converted {
-            Some(converted) if !converted.is_empty() => params.push((name.get_ref().clone(), converted)),
+            Some(converted) if !converted.is_empty() => {
+                params.push((name.get_ref().clone(), converted))
+            }
             Some(_) => problems.push(
-                Problem::new(format!("parameter `{}` has no values", name.get_ref()), values.span(), "empty")
-                    .hint("list at least one value"),
+                Problem::new(
+                    format!("parameter `{}` has no values", name.get_ref()),
+                    values.span(),
+                    "empty",
+                )
+                .hint("list at least one value"),
             ),
             None => problems.push(
                 Problem::new(
-                    format!("values of parameter `{}` must be strings, numbers or booleans", name.get_ref()),
+                    format!(
+                        "values of parameter `{}` must be strings, numbers or booleans",
+                        name.get_ref()
+                    ),
                     values.span(),
                     "here",
                 )

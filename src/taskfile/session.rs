@@ -49,8 +49,12 @@ impl SessionChecker<'_> {
             && let Some(first) = wire.install.first()
         {
             self.problems.push(
-                Problem::new("`install` needs a virtual environment", first.span(), "here")
-                    .hint("set `python = \"3.12\"` (and leave `venv_backend` unset or not \"none\")"),
+                Problem::new(
+                    "`install` needs a virtual environment",
+                    first.span(),
+                    "here",
+                )
+                .hint("set `python = \"3.12\"` (and leave `venv_backend` unset or not \"none\")"),
             );
         }
         let inputs = wire.inputs.as_ref().and_then(|inputs| {
@@ -127,6 +131,10 @@ impl SessionChecker<'_> {
             name: self.variant.name.clone(),
             base: self.variant.base.clone(),
             python: self.variant.python.clone(),
+            python_disabled: matches!(
+                wire.python.as_ref().map(Spanned::get_ref),
+                Some(toml::Value::Boolean(false))
+            ),
             call_spec: self.variant.call_spec.clone(),
             signatures: self.variant.signatures.clone(),
             venv,
@@ -155,15 +163,25 @@ impl SessionChecker<'_> {
         match substitute(text.get_ref(), &self.vars) {
             Ok(filled) => Some(filled),
             Err(unknown) => {
-                let known: Vec<String> = self.vars.keys().map(|name| format!("`{{{name}}}`")).collect();
+                let known: Vec<String> = self
+                    .vars
+                    .keys()
+                    .map(|name| format!("`{{{name}}}`"))
+                    .collect();
                 let defined = if known.is_empty() {
                     "this session defines no placeholders".to_string()
                 } else {
                     format!("this session defines {}", known.join(", "))
                 };
                 self.problems.push(
-                    Problem::new(format!("unknown placeholder `{{{unknown}}}` in `{key}`"), text.span(), "here")
-                        .hint(format!("{defined}; write `{{{{` and `}}}}` for literal braces")),
+                    Problem::new(
+                        format!("unknown placeholder `{{{unknown}}}` in `{key}`"),
+                        text.span(),
+                        "here",
+                    )
+                    .hint(format!(
+                        "{defined}; write `{{{{` and `}}}}` for literal braces"
+                    )),
                 );
                 None
             }
@@ -179,12 +197,17 @@ impl SessionChecker<'_> {
             match shell_words::split(&filled) {
                 Ok(args) if !args.is_empty() => install.push(args),
                 Ok(_) => self.problems.push(
-                    Problem::new("empty `install` entry", entry.span(), "here")
-                        .hint("write requirements such as \"pytest>=8\" or \"-r requirements.txt\""),
+                    Problem::new("empty `install` entry", entry.span(), "here").hint(
+                        "write requirements such as \"pytest>=8\" or \"-r requirements.txt\"",
+                    ),
                 ),
                 Err(error) => self.problems.push(
-                    Problem::new(format!("cannot read this requirement: {error}"), entry.span(), "here")
-                        .hint("entries are split into pip arguments like a POSIX shell would"),
+                    Problem::new(
+                        format!("cannot read this requirement: {error}"),
+                        entry.span(),
+                        "here",
+                    )
+                    .hint("entries are split into pip arguments like a POSIX shell would"),
                 ),
             }
         }
@@ -272,4 +295,3 @@ impl SessionChecker<'_> {
         commands
     }
 }
-

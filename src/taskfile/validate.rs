@@ -109,7 +109,13 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             let (session, requires) = checker.session(wire_session, &global_env, backend, default);
             sessions.push(session);
             pending.push(requires);
-            output_spans.push(wire_session.outputs.iter().map(Spanned::span).collect::<Vec<_>>());
+            output_spans.push(
+                wire_session
+                    .outputs
+                    .iter()
+                    .map(Spanned::span)
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     // The same problem found in every variant of a session is reported once.
@@ -166,14 +172,31 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         for entry in list {
             let matched = matching(&sessions, entry.get_ref());
             if matched.is_empty() {
-                problems.push(unknown_session(&sessions, entry.get_ref(), entry.span(), "in `default`"));
+                problems.push(unknown_session(
+                    &sessions,
+                    entry.get_ref(),
+                    entry.span(),
+                    "in `default`",
+                ));
             }
-            ids.extend(matched.into_iter().filter(|id| !ids.contains(id)).collect::<Vec<_>>());
+            ids.extend(
+                matched
+                    .into_iter()
+                    .filter(|id| !ids.contains(id))
+                    .collect::<Vec<_>>(),
+            );
         }
         default = Some(ids);
-    } else if defined.iter().any(|(_, session)| session.get_ref().default.is_some()) {
+    } else if defined
+        .iter()
+        .any(|(_, session)| session.get_ref().default.is_some())
+    {
         // nox's rule: every session but those marked `default = false`.
-        default = Some((0..sessions.len()).filter(|&id| sessions[id].default).collect());
+        default = Some(
+            (0..sessions.len())
+                .filter(|&id| sessions[id].default)
+                .collect(),
+        );
     }
     let cache_dir = match (
         &context.cache_dir_override,
@@ -212,18 +235,33 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
 
 /// The sessions `name` selects: by full name, by `[sessions.NAME]`, or `NAME-VERSION`.
 fn matching(sessions: &[Session], name: &str) -> Vec<usize> {
-    (0..sessions.len()).filter(|&id| sessions[id].answers_to(name)).collect()
+    (0..sessions.len())
+        .filter(|&id| sessions[id].answers_to(name))
+        .collect()
 }
 
 fn unknown_session(sessions: &[Session], name: &str, span: Range<usize>, place: &str) -> Problem {
-    let mut names: Vec<&str> = sessions.iter().map(|session| session.base.as_str()).collect();
+    let mut names: Vec<&str> = sessions
+        .iter()
+        .map(|session| session.base.as_str())
+        .collect();
     names.dedup();
-    let hint = match suggest::closest(name, sessions.iter().flat_map(|s| [s.name.as_str(), s.base.as_str()])) {
+    let hint = match suggest::closest(
+        name,
+        sessions
+            .iter()
+            .flat_map(|s| [s.name.as_str(), s.base.as_str()]),
+    ) {
         Some(near) => format!("did you mean `{near}`?"),
         None if names.is_empty() => "the file defines no sessions".to_string(),
         None => format!("sessions: {}", backticked(&names)),
     };
-    Problem::new(format!("unknown session `{name}` {place}"), span, "no such session").hint(hint)
+    Problem::new(
+        format!("unknown session `{name}` {place}"),
+        span,
+        "no such session",
+    )
+    .hint(hint)
 }
 
 fn check_session_name(name: &Spanned<String>, problems: &mut Vec<Problem>) {
@@ -304,13 +342,16 @@ fn check_overlapping_outputs(
     for (later, session) in sessions.iter().enumerate() {
         for (index, output) in session.outputs.iter().enumerate() {
             // Variants of one session may write the same paths (`.coverage.*` in a matrix).
-            let earlier = sessions[..later].iter().filter(|other| other.base != session.base).find_map(|other| {
-                other
-                    .outputs
-                    .iter()
-                    .find(|theirs| theirs.overlaps(output))
-                    .map(|theirs| (other, theirs))
-            });
+            let earlier = sessions[..later]
+                .iter()
+                .filter(|other| other.base != session.base)
+                .find_map(|other| {
+                    other
+                        .outputs
+                        .iter()
+                        .find(|theirs| theirs.overlaps(output))
+                        .map(|theirs| (other, theirs))
+                });
             if let (Some((other, theirs)), Some(span)) = (earlier, spans[later].get(index)) {
                 problems.push(
                     Problem::new(

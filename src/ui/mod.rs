@@ -209,7 +209,10 @@ impl Ui {
                 painter.paint(Style::Yellow, "interrupted"),
                 style::duration(*duration)
             ),
-            Outcome::Skipped { reason } => format!("{session}: {} ({reason})", painter.paint(Style::Yellow, "skipped")),
+            Outcome::Skipped { reason } => format!(
+                "{session}: {} ({reason})",
+                painter.paint(Style::Yellow, "skipped")
+            ),
             Outcome::Cached { .. } | Outcome::Aborted { .. } => String::new(),
         }
     }

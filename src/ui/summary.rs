@@ -29,6 +29,7 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
             count(|o| matches!(o, Outcome::Interrupted { .. })),
             "interrupted",
         ),
+        (count(|o| matches!(o, Outcome::Skipped { .. })), "skipped"),
     ] {
         if number > 0 {
             parts.push(format!("{number} {word}"));

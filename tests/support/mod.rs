@@ -95,6 +95,14 @@ impl Project {
             .env_remove("RTASK_CACHE_DIR")
             .env_remove("PYTEST_ADDOPTS")
             .env("NO_COLOR", "1");
+        // Virtual environments install from the wheelhouse `.ci/prepare` downloads, never the network.
+        let wheelhouse = wheelhouse();
+        command
+            .env("PIP_NO_INDEX", "1")
+            .env("PIP_FIND_LINKS", &wheelhouse)
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            .env("UV_OFFLINE", "1")
+            .env("UV_FIND_LINKS", &wheelhouse);
         command
     }
 
@@ -227,6 +235,20 @@ impl std::fmt::Display for Run {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// The wheels the tests install from; `.ci/prepare` downloads them.
+pub fn wheelhouse() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wheelhouse")
+}
+
+/// Fails a test that needs the wheelhouse with the command that makes it.
+#[track_caller]
+pub fn require_wheelhouse() {
+    assert!(
+        wheelhouse().join("pytest-9.2.0-py3-none-any.whl").is_file(),
+        "the wheelhouse is missing: run `bash .ci/prepare` first"
+    );
 }
 
 /// A time well in the past, to pin mtimes.

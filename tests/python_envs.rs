@@ -1,0 +1,378 @@
+//! Python sessions with real interpreters and real installs (from the wheelhouse): environment
+//! reuse, recreation, keys that follow installed distributions, nox names, selection, listing
+//! and reports compared with nox itself.
+
+use std::fs;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{Project, require_wheelhouse};
+
+fn env_project(backend: &str) -> Project {
+    require_wheelhouse();
+    let project = Project::with_tasks(&format!(
+        r#"
+[sessions.check]
+python = "3.11"
+venv_backend = "{backend}"
+install = ["-r requirements.txt"]
+run = ["python -c 'import os, sys, pytest; print(pytest.__version__, sys.prefix == os.environ[\"VIRTUAL_ENV\"])'"]
+"#
+    ));
+    project.write("requirements.txt", "pytest==9.2.0\n");
+    project
+}
+
+fn environments_are_reused_until_their_requirements_change(backend: &str) {
+    let project = env_project(backend);
+    let created = format!("check: created `.rtask/venvs/check` with {backend} (Python 3.11");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has(&created)
+        .stdout_has("9.2.0 True\n");
+    let fingerprint = project.path(".rtask/venvs/check/rtask-venv.json");
+    let before = fs::metadata(&fingerprint).unwrap().modified().unwrap();
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_lacks("created")
+        .stdout_has("9.2.0 True\n");
+    assert_eq!(
+        fs::metadata(&fingerprint).unwrap().modified().unwrap(),
+        before,
+        "reused as it was"
+    );
+    project.write("requirements.txt", "pytest==9.2.0\n# pinned\n");
+    project.rtask(&["check"]).success().stderr_has(&created);
+    project.rtask(&["check"]).success().stderr_lacks("created");
+    project
+        .rtask(&["--reinstall", "check"])
+        .success()
+        .stderr_has(&created);
+}
+
+#[test]
+fn uv_environments_are_reused_until_their_requirements_change() {
+    environments_are_reused_until_their_requirements_change("uv");
+}
+
+#[test]
+fn venv_environments_are_reused_until_their_requirements_change() {
+    environments_are_reused_until_their_requirements_change("venv");
+}
+
+#[test]
+fn the_key_follows_installed_distributions() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.check]
+python = "3.11"
+venv_backend = "uv"
+install = ["./localpkg"]
+run = ["python -c 'import localpkg'"]
+inputs = ["input.txt"]
+"#,
+    );
+    let pyproject = |version: &str| {
+        format!(
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"localpkg\"\nversion = \"{version}\"\n"
+        )
+    };
+    project
+        .write("input.txt", "x")
+        .write("localpkg/pyproject.toml", &pyproject("1.0"))
+        .write("localpkg/localpkg/__init__.py", "");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has("check: running (no cache entry)");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has("check: cached");
+    project.write("localpkg/pyproject.toml", &pyproject("1.1"));
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has("check: created")
+        .stderr_has("check: running (installed `localpkg` changed: 1.0 -> 1.1)");
+    let manifest = project.manifests().pop().unwrap();
+    let manifest: Value = serde_json::from_str(&fs::read_to_string(manifest).unwrap()).unwrap();
+    let python = &manifest["ingredients"]["python"];
+    assert_eq!(python["implementation"], "cpython");
+    assert!(python["version"].as_str().unwrap().starts_with("3.11."));
+    assert_eq!(python["distributions"]["localpkg"], "1.1");
+}
+
+#[test]
+fn a_failed_install_fails_the_session_and_caches_nothing() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.check]
+python = "3.11"
+venv_backend = "uv"
+install = ["no-such-package-for-rtask-tests"]
+run = ["true"]
+inputs = ["input.txt"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project
+        .rtask(&["check"])
+        .code(1)
+        .stderr_has("check: running (creating its environment)")
+        .stdout_has("no-such-package-for-rtask-tests")
+        .stderr_has("check: failed in")
+        .stderr_has("creating its environment failed: `");
+    assert!(project.manifests().is_empty());
+    assert!(
+        !project.exists(".rtask/venvs/check/rtask-venv.json"),
+        "a failed environment is never reused"
+    );
+}
+
+#[test]
+fn missing_interpreters_skip_or_fail() {
+    let project = Project::with_tasks("[sessions.old]\npython = \"3.99\"\nrun = [\"true\"]\n");
+    project
+        .rtask(&["old"])
+        .success()
+        .stderr_has("old: skipped (Python interpreter 3.99 not found)")
+        .stderr_has("1 skipped");
+    project
+        .rtask_env(&["old"], &[("CI", "true")])
+        .code(1)
+        .stderr_has("old: failed in");
+    project
+        .rtask(&["--error-on-missing-interpreters", "old"])
+        .code(1);
+}
+
+const MATRIX: &str = r#"
+[sessions.unit_tests]
+description = "Run the tests"
+python = ["3.11", "3.99"]
+run = ["echo {db} {python}"]
+tags = ["test"]
+
+[sessions.unit_tests.parametrize]
+db = ["sqlite", "postgres"]
+
+[sessions.lint]
+python = false
+run = ["echo lint"]
+tags = ["style"]
+default = false
+
+[sessions.nums]
+python = false
+run = ["echo {n}"]
+
+[sessions.nums.parametrize]
+n = [1, 2]
+
+[sessions.report]
+python = false
+run = ["echo report"]
+"#;
+
+fn names(run: &crate::support::Run) -> Vec<String> {
+    let listed: Value = serde_json::from_str(&run.stdout).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn matrix_and_parametrize_sessions_are_named_and_selected_like_nox() {
+    let project = Project::with_tasks(MATRIX);
+    let all = project.rtask(&["-l", "--json"]);
+    all.success();
+    assert_eq!(
+        names(&all),
+        [
+            "unit_tests-3.11(db='sqlite')",
+            "unit_tests-3.11(db='postgres')",
+            "unit_tests-3.99(db='sqlite')",
+            "unit_tests-3.99(db='postgres')",
+            "nums(n=1)",
+            "nums(n=2)",
+            "report"
+        ],
+        "a bare run takes every session but those with `default = false`"
+    );
+    assert_eq!(
+        names(&project.rtask(&["-l", "--json", "unit_tests-3.11"])).len(),
+        2
+    );
+    assert_eq!(
+        names(&project.rtask(&["-l", "--json", "-s", "unit_tests"])).len(),
+        4
+    );
+    assert_eq!(
+        names(&project.rtask(&["-l", "--json", "-k", "sqlite and not 3.99"])),
+        ["unit_tests-3.11(db='sqlite')"]
+    );
+    assert_eq!(
+        names(&project.rtask(&["-l", "--json", "-t", "style"])),
+        ["lint"]
+    );
+    assert_eq!(
+        names(&project.rtask(&["-l", "--json", "-p", "3.99"])).len(),
+        2
+    );
+    project
+        .rtask(&["-k", "nothing-matches"])
+        .code(3)
+        .stderr_has("no session matches");
+    project
+        .rtask(&["-k", "(broken"])
+        .code(3)
+        .stderr_has("cannot read the keyword expression");
+    let tasks = MATRIX.replace("[sessions.report]\n", "[sessions.report]\nrequires = [\"unit_tests-{python}\"]\npython = \"3.11\"\nvenv_backend = \"none\"\n");
+    let tasks = tasks.replace(
+        "python = false\nrun = [\"echo report\"]",
+        "run = [\"echo report\"]",
+    );
+    let project = Project::with_tasks(&tasks);
+    project
+        .rtask(&["report"])
+        .success()
+        .stdout_has("sqlite 3.11\n")
+        .stdout_has("postgres 3.11\n")
+        .stdout_lacks("3.99");
+}
+
+/// The same sessions as [`MATRIX`], for nox.
+const NOXFILE: &str = r#"
+import nox
+
+@nox.session(python=["3.11", "3.99"], tags=["test"])
+@nox.parametrize("db", ["sqlite", "postgres"])
+def unit_tests(session, db):
+    """Run the tests"""
+
+@nox.session(python=False, tags=["style"], default=False)
+def lint(session):
+    pass
+
+@nox.session(python=False)
+@nox.parametrize("n", [1, 2])
+def nums(session, n):
+    pass
+
+@nox.session(python=False)
+def report(session):
+    pass
+"#;
+
+fn nox(project: &Project, args: &[&str]) -> String {
+    let output = Command::new("nox")
+        .args(args)
+        .current_dir(project.root())
+        .env_remove("CI")
+        .output()
+        .expect("nox is installed by .ci/prepare");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn list_json_has_nox_fields_and_values() {
+    let project = Project::with_tasks(MATRIX);
+    project.write("noxfile.py", NOXFILE);
+    let theirs: Value = serde_json::from_str(&nox(&project, &["-l", "--json"])).unwrap();
+    let run = project.rtask(&["-l", "--json"]);
+    let ours: Value = serde_json::from_str(&run.stdout).unwrap();
+    let theirs = theirs.as_array().unwrap();
+    let ours = ours.as_array().unwrap();
+    assert_eq!(ours.len(), theirs.len(), "{run}");
+    for (ours, theirs) in ours.iter().zip(theirs) {
+        for field in [
+            "session",
+            "name",
+            "description",
+            "python",
+            "tags",
+            "call_spec",
+        ] {
+            assert_eq!(
+                ours[field], theirs[field],
+                "field `{field}` of {}",
+                theirs["session"]
+            );
+        }
+        assert!(ours.get("cached").is_some());
+    }
+}
+
+#[test]
+fn reports_have_nox_fields_and_values() {
+    let project = Project::with_tasks(MATRIX);
+    project.write("noxfile.py", NOXFILE);
+    let sessions = ["unit_tests-3.99", "nums", "report"];
+    let mut nox_args = vec!["--report", "nox.json", "-s"];
+    nox_args.extend(sessions);
+    nox(&project, &nox_args);
+    let mut args = vec!["--report", "rtask.json"];
+    args.extend(sessions);
+    project.rtask(&args).success();
+    let theirs: Value = serde_json::from_str(&project.read("nox.json")).unwrap();
+    let ours: Value = serde_json::from_str(&project.read("rtask.json")).unwrap();
+    assert_eq!(ours["result"], theirs["result"]);
+    let by_signature = |report: &Value| -> Vec<(String, Value)> {
+        let mut sessions: Vec<(String, Value)> = report["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["signatures"][0].as_str().unwrap().to_string(), s.clone()))
+            .collect();
+        sessions.sort_by(|a, b| a.0.cmp(&b.0));
+        sessions
+    };
+    let (ours, theirs) = (by_signature(&ours), by_signature(&theirs));
+    assert_eq!(
+        ours.iter().map(|s| &s.0).collect::<Vec<_>>(),
+        theirs.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    for ((name, ours), (_, theirs)) in ours.iter().zip(&theirs) {
+        for field in [
+            "name",
+            "signatures",
+            "result",
+            "result_code",
+            "args",
+            "reason",
+        ] {
+            assert_eq!(ours[field], theirs[field], "field `{field}` of {name}");
+        }
+        assert!(ours["duration"].is_f64());
+        assert_eq!(ours["cached"], false);
+    }
+}
+
+#[test]
+fn a_session_runs_with_its_environment_first_on_path() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        "[sessions.where]\npython = \"3.11\"\nvenv_backend = \"uv\"\nshell = true\nrun = [\"command -v python; echo $VIRTUAL_ENV\"]\n",
+    );
+    let run = project.rtask(&["where"]);
+    run.success();
+    let venv = project
+        .root()
+        .canonicalize()
+        .unwrap()
+        .join(".rtask/venvs/where");
+    run.stdout_has(&format!(
+        "{}/bin/python\n{}\n",
+        venv.display(),
+        venv.display()
+    ));
+}
