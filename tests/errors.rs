@@ -269,3 +269,25 @@ fn python_keys_are_checked() {
         "set `python",
     );
 }
+
+#[test]
+fn expanded_names_must_be_unique() {
+    rejects(
+        "[sessions.t]\npython = [\"3.11\"]\nrun = [\"true\"]\n[sessions.\"t-3.11\"]\nrun = [\"true\"]\n",
+        "4:11",
+        "two sessions are named `t-3.11`",
+        "`[sessions.t]` already makes a session of that name",
+    );
+}
+
+#[test]
+fn placeholders_fill_paths_too() {
+    let project = Project::with_tasks(
+        "[sessions.t]\nshell = true\nrun = [\"echo {n} > out-{n}.txt\"]\ninputs = [\"in-{n}.txt\"]\noutputs = [\"out-{n}.txt\"]\n[sessions.t.parametrize]\nn = [1]\n",
+    );
+    project.write("in-1.txt", "x");
+    project.rtask(&["t"]).success();
+    project.remove("out-1.txt");
+    project.rtask(&["t"]).success().stderr_has("cached");
+    assert_eq!(project.read("out-1.txt"), "1\n");
+}

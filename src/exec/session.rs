@@ -244,10 +244,11 @@ fn prepare_python(
             plan.dir.display()
         )))
     })?;
-    let mut env = context.workspace.environment.vars().clone();
-    if !env.contains_key(&OsString::from("UV_PYTHON_DOWNLOADS")) {
-        env.insert("UV_PYTHON_DOWNLOADS".into(), "never".into());
-    }
+    // The session's `env` applies to making its environment too, as nox's `session.install`.
+    let mut env = child_env(context.workspace.environment, session, None);
+    env.remove(&OsString::from("PYTHONHOME"));
+    env.entry("UV_PYTHON_DOWNLOADS".into())
+        .or_insert_with(|| "never".into());
     let mut log = Vec::new();
     for argv in &commands {
         log.extend_from_slice(format!("$ {}\n", command::display(argv)).as_bytes());

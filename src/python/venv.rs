@@ -177,10 +177,12 @@ fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Op
                 pending.push(root.join(file.trim_start_matches('=')));
             } else if matches!(arg.as_str(), "-e" | "--editable") {
                 if let Some(target) = args.next() {
-                    projects.insert(root.join(target));
+                    projects.insert(root.join(without_extras(target)));
                 }
+            } else if let Some(target) = arg.strip_prefix("--editable=") {
+                projects.insert(root.join(without_extras(target)));
             } else if arg.starts_with('.') || arg.starts_with('/') {
-                projects.insert(root.join(arg));
+                projects.insert(root.join(without_extras(arg)));
             }
         }
     }
@@ -215,6 +217,14 @@ fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Op
         }
     }
     files
+}
+
+/// A local project's path without its extras: `./pkg[test]` is `./pkg`.
+fn without_extras(target: &str) -> &str {
+    match target.rfind('[') {
+        Some(start) if target.ends_with(']') => &target[..start],
+        _ => target,
+    }
 }
 
 fn display(root: &Path, path: &Path) -> String {
@@ -265,6 +275,7 @@ mod tests {
             vec!["-r".to_string(), "requirements-test.txt".to_string()],
             vec!["-e".to_string(), ".".to_string()],
             vec!["--constraint=missing.txt".to_string()],
+            vec!["--editable=./pkg[test]".to_string()],
         ];
         let files = referenced_files(root, &install);
         let names: Vec<&str> = files.keys().map(String::as_str).collect();
@@ -273,6 +284,9 @@ mod tests {
             [
                 "base.txt",
                 "missing.txt",
+                "pkg/pyproject.toml",
+                "pkg/setup.cfg",
+                "pkg/setup.py",
                 "pyproject.toml",
                 "requirements-test.txt",
                 "setup.cfg",

@@ -58,8 +58,14 @@ impl SessionChecker<'_> {
             );
         }
         let inputs = wire.inputs.as_ref().and_then(|inputs| {
-            let compiled =
-                InputPatterns::compile(inputs.iter().map(|entry| entry.get_ref().as_str()));
+            let filled: Vec<String> = inputs
+                .iter()
+                .filter_map(|entry| self.fill(entry, "inputs"))
+                .collect();
+            if filled.len() != inputs.len() {
+                return None;
+            }
+            let compiled = InputPatterns::compile(filled.iter().map(String::as_str));
             match compiled {
                 Ok(patterns) => Some(patterns),
                 Err((index, error)) => {
@@ -73,7 +79,10 @@ impl SessionChecker<'_> {
         let outputs = wire
             .outputs
             .iter()
-            .filter_map(|entry| match OutputPattern::compile(entry.get_ref()) {
+            .filter_map(|entry| Some((entry, self.fill(entry, "outputs")?)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|(entry, filled)| match OutputPattern::compile(&filled) {
                 Ok(output) => Some(output),
                 Err(error) => {
                     self.problems.push(
@@ -99,13 +108,15 @@ impl SessionChecker<'_> {
         env_inputs.dedup();
         let cwd = match &wire.cwd {
             None => RelPath::root(),
-            Some(cwd) => RelPath::parse(cwd.get_ref()).unwrap_or_else(|error| {
-                self.problems.push(
-                    Problem::new(format!("`cwd` {error}"), cwd.span(), "here")
-                        .hint("`cwd` is relative to the project root and cannot leave it"),
-                );
-                RelPath::root()
-            }),
+            Some(cwd) => {
+                RelPath::parse(&self.fill(cwd, "cwd").unwrap_or_default()).unwrap_or_else(|error| {
+                    self.problems.push(
+                        Problem::new(format!("`cwd` {error}"), cwd.span(), "here")
+                            .hint("`cwd` is relative to the project root and cannot leave it"),
+                    );
+                    RelPath::root()
+                })
+            }
         };
         let success_codes = match &wire.success_codes {
             None => vec![0],

@@ -86,6 +86,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     let mut sessions = Vec::new();
     let mut pending = Vec::new();
     let mut output_spans = Vec::new();
+    let mut name_spans = Vec::new();
     for (name, wire_session) in &defined {
         let wire_session = wire_session.get_ref();
         let pythons = python::pythons(wire_session, &mut problems);
@@ -108,6 +109,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             let default = wire_session.default.unwrap_or(true);
             let (session, requires) = checker.session(wire_session, &global_env, backend, default);
             sessions.push(session);
+            name_spans.push(name.span());
             pending.push(requires);
             output_spans.push(
                 wire_session
@@ -115,6 +117,24 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                     .iter()
                     .map(Spanned::span)
                     .collect::<Vec<_>>(),
+            );
+        }
+    }
+    for (later, session) in sessions.iter().enumerate() {
+        if let Some(earlier) = sessions[..later]
+            .iter()
+            .find(|other| other.name == session.name)
+        {
+            problems.push(
+                Problem::new(
+                    format!("two sessions are named `{}`", session.name),
+                    name_spans[later].clone(),
+                    "this session",
+                )
+                .hint(format!(
+                    "`[sessions.{}]` already makes a session of that name; rename one",
+                    earlier.base
+                )),
             );
         }
     }
