@@ -23,6 +23,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # Bump when the fixtures' content or layout changes, so old ones are regenerated.
@@ -202,38 +203,88 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def git(tree: Path, *args: str) -> None:
+def git(tree: Path, *args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, **GIT_ENV}
-    subprocess.run(["git", *args], cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(["git", *args], cwd=tree, env=env, stdout=subprocess.DEVNULL, **kwargs)
+
+
+def git_ok(tree: Path, *args: str) -> None:
+    if git(tree, *args).wait() != 0:
+        raise SystemExit(f"git {' '.join(args)} failed in {tree}")
 
 
 def make_tree(tree: Path, count: int) -> None:
+    """Write the files and commit them in one pass.
+
+    `git add` of 100k files writes 100k loose objects, which on a slow file system costs as
+    much as the tree itself; instead every file is streamed to `git fast-import` as it is
+    written (one pack), then `git reset` builds the index from the commit and the files' stat
+    data, so the work tree is clean.
+    """
+    git_ok(tree, "init", "-q", "-b", "main")
+    git_ok(tree, "config", "gc.auto", "0")
+    importer = git(
+        tree,
+        "-c", "pack.compression=1",
+        "fast-import", "--quiet", "--depth=0",
+        stdin=subprocess.PIPE,
+    )
+    stream = importer.stdin
+    assert stream is not None
+    paths: list[bytes] = []
+
+    def add(rel: str, data: bytes) -> None:
+        paths.append(rel.encode())
+        stream.write(b"blob\nmark :%d\ndata %d\n" % (len(paths), len(data)))
+        stream.write(data)
+        stream.write(b"\n")
+
     pool = text_pool(seed=count, size=1 << 20)
     rng = random.Random(count * 7 + 1)
     limit = len(pool) - 4096
-    src = tree / "src"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     for i in range(count):
         d = i // FILES_PER_DIR
-        folder = src / f"p{d // 100:03d}" / f"d{d % 100:02d}"
+        rel = f"src/p{d // 100:03d}/d{d % 100:02d}/f{i % FILES_PER_DIR:02d}.txt"
         if i % FILES_PER_DIR == 0:
-            folder.mkdir(parents=True, exist_ok=True)
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         start = rng.randrange(limit)
         size = rng.randint(1024, 4096)
         # The header makes every file unique; the body is a slice of the pool.
-        body = f"file {i} of {count}\n" + pool[start : start + size]
-        with open(folder / f"f{i % FILES_PER_DIR:02d}.txt", "w", encoding="utf-8") as f:
-            f.write(body)
-    write(tree / ".gitignore", GITIGNORE)
-    write(tree / "tasks.toml", TASKS_TOML)
-    write(tree / "Taskfile.yml", TASKFILE)
-    write(tree / "package.json", PACKAGE_JSON)
-    write(tree / "package-lock.json", PACKAGE_LOCK)
-    write(tree / "turbo.json", TURBO_JSON)
-    write(tree / "mise.toml", MISE_TOML)
-    git(tree, "init", "-q", "-b", "main")
-    # Loose objects at low compression: `git add` of 100k files stays a few seconds.
-    git(tree, "-c", "core.looseCompression=1", "add", "-A")
-    git(tree, "commit", "-q", "-m", f"{count} files")
+        data = (f"file {i} of {count}\n" + pool[start : start + size]).encode()
+        fd = os.open(tree / rel, flags, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        add(rel, data)
+    for rel, text in CONFIGS.items():
+        write(tree / rel, text)
+        add(rel, text.encode())
+    message = f"{count} files\n".encode()
+    stream.write(b"commit refs/heads/main\n")
+    stream.write(b"author rtask bench <bench@rtask.invalid> 1767225600 +0000\n")
+    stream.write(b"committer rtask bench <bench@rtask.invalid> 1767225600 +0000\n")
+    stream.write(b"data %d\n%s\n" % (len(message), message))
+    for mark, rel in enumerate(paths, start=1):
+        stream.write(b"M 100644 :%d %s\n" % (mark, rel))
+    stream.write(b"\n")
+    stream.close()
+    if importer.wait() != 0:
+        raise SystemExit(f"git fast-import failed in {tree}")
+    git_ok(tree, "reset", "-q")
+    git_ok(tree, "update-index", "--refresh")
+
+
+CONFIGS = {
+    ".gitignore": GITIGNORE,
+    "tasks.toml": TASKS_TOML,
+    "Taskfile.yml": TASKFILE,
+    "package.json": PACKAGE_JSON,
+    "package-lock.json": PACKAGE_LOCK,
+    "turbo.json": TURBO_JSON,
+    "mise.toml": MISE_TOML,
+}
 
 
 def make_small(tree: Path) -> None:
@@ -259,9 +310,11 @@ def main() -> int:
         marker.unlink(missing_ok=True)
         shutil.rmtree(tree, ignore_errors=True)
         tree.mkdir(parents=True)
-        print(f"fixture {name}: generating", flush=True)
+        print(f"fixture {name}: generating", end="", flush=True)
+        started = time.monotonic()
         make(tree)
         marker.write_text(FORMAT + "\n")
+        print(f" ({time.monotonic() - started:.1f} s)", flush=True)
     return 0
 
 

@@ -55,7 +55,12 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
     let skipped = skipped_dirs(&project);
-    let fingerprinter = Fingerprinter::new(&project.root, skipped.clone());
+    let state_dir = project.root.join(".rtask");
+    let fingerprinter = Fingerprinter::new(
+        &project.root,
+        skipped.clone(),
+        Some(state_dir.join("stat-cache")),
+    );
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
     let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
     let python = python::Tools {
@@ -129,6 +134,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let started = Instant::now();
     let results = scheduler::run(&context, &order, &options);
+    fingerprinter.save();
     let named: Vec<(&str, &Outcome)> = results
         .iter()
         .map(|result| (project.sessions[result.id].name.as_str(), &result.outcome))

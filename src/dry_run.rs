@@ -135,7 +135,7 @@ impl DryRun<'_> {
             requires,
             python,
         };
-        let ingredients = ingredients(session, self.0.environment, resolved, inputs);
+        let ingredients = ingredients(session, self.0.environment, resolved, &inputs);
         let key = ingredients.key();
         upstream.insert(id, Upstream::Key(key.clone()));
         match store.lookup(&session.name, &key) {
@@ -159,23 +159,24 @@ impl DryRun<'_> {
                     details,
                 )
             }
-            Lookup::Miss(_, Miss::NoEntry) => match store.newest(&session.name) {
-                None => stale(
-                    "would run: no cache entry for this session yet".to_string(),
-                    details,
-                ),
-                Some(newest) => {
-                    let mut reasons = explain::differences(&newest.ingredients, &ingredients);
-                    if reasons.is_empty() {
-                        reasons.push("the key differs from the newest entry's".to_string());
+            Lookup::Miss(_, Miss::NoEntry) => {
+                match explain::against_newest(store, &ingredients, &inputs) {
+                    None => stale(
+                        "would run: no cache entry for this session yet".to_string(),
+                        details,
+                    ),
+                    Some(mut reasons) => {
+                        if reasons.is_empty() {
+                            reasons.push("the key differs from the newest entry's".to_string());
+                        }
+                        reasons.extend(details);
+                        stale(
+                            "would run, differences from the newest entry:".to_string(),
+                            reasons,
+                        )
                     }
-                    reasons.extend(details);
-                    stale(
-                        "would run, differences from the newest entry:".to_string(),
-                        reasons,
-                    )
                 }
-            },
+            }
         }
     }
 }

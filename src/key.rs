@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::python::PythonKey;
 
-pub const KEY_SCHEMA: u32 = 2;
+pub const KEY_SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -30,12 +30,38 @@ pub struct Ingredients {
     /// The output declarations, normalised.
     pub outputs: Vec<String>,
     pub success_codes: Vec<i32>,
-    /// Sorted by path.
-    pub inputs: Vec<InputFile>,
+    /// The input files, as a digest of their sorted list (the list itself is stored beside
+    /// each entry, to explain misses).
+    pub inputs: InputSet,
     pub requires: BTreeMap<String, Upstream>,
     /// The interpreter and installed distributions of a session's virtual environment.
     pub python: Option<PythonKey>,
     pub platform: Platform,
+}
+
+/// A list of input files, summarised: how many, and a digest of their paths, content digests
+/// and executable bits in path order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSet {
+    pub count: usize,
+    pub digest: Digest,
+}
+
+impl InputSet {
+    /// `files` must be sorted by path (as the fingerprinter returns them).
+    pub fn of(files: &[InputFile]) -> InputSet {
+        let mut hasher = blake3::Hasher::new_derive_key("rtask 3 input files");
+        for file in files {
+            hasher.update(file.path.as_str().as_bytes());
+            hasher.update(b"\0");
+            hasher.update(file.hash.as_str().as_bytes());
+            hasher.update(if file.executable { b"x\n" } else { b"-\n" });
+        }
+        InputSet {
+            count: files.len(),
+            digest: Digest::from(hasher.finalize()),
+        }
+    }
 }
 
 /// What a required session contributes to the key.
@@ -95,11 +121,7 @@ mod tests {
             env_inputs: BTreeMap::from([("PYTEST_ADDOPTS".into(), None)]),
             outputs: vec![".coverage".into()],
             success_codes: vec![0],
-            inputs: vec![InputFile {
-                path: RelPath::parse("src/a.py").unwrap(),
-                hash: Digest::of_bytes(b"print(1)\n"),
-                executable: false,
-            }],
+            inputs: InputSet::of(&sample_inputs()),
             requires: BTreeMap::from([("lint".into(), Upstream::Outputs(BTreeMap::new()))]),
             python: Some(PythonKey {
                 version: "3.11.7".into(),
@@ -114,12 +136,36 @@ mod tests {
         }
     }
 
+    fn sample_inputs() -> Vec<InputFile> {
+        vec![InputFile {
+            path: RelPath::parse("src/a.py").unwrap(),
+            hash: Digest::of_bytes(b"print(1)\n"),
+            executable: false,
+        }]
+    }
+
+    /// Every field of an input file changes the input set's digest.
+    #[test]
+    fn every_input_field_changes_the_input_set() {
+        let base = InputSet::of(&sample_inputs());
+        let mut changed = sample_inputs();
+        changed[0].executable = true;
+        assert_ne!(InputSet::of(&changed), base);
+        let mut changed = sample_inputs();
+        changed[0].hash = Digest::of_bytes(b"print(2)\n");
+        assert_ne!(InputSet::of(&changed), base);
+        let mut changed = sample_inputs();
+        changed[0].path = RelPath::parse("src/b.py").unwrap();
+        assert_ne!(InputSet::of(&changed), base);
+        assert_ne!(InputSet::of(&[]), base);
+    }
+
     /// Pins the key layout: if this fails, the key format changed. Bump `KEY_SCHEMA` on purpose.
     #[test]
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().as_str(),
-            "96fc0ef4a7487f9fc21487dd85ac8f685a42c22143b42fcabd1a2796347062cc"
+            "6b5290720e048fa3183d6fd01591d046ff4541c4294d709a7c77e01c02578378"
         );
     }
 
@@ -141,9 +187,7 @@ mod tests {
             }),
             Box::new(|i| i.outputs.push("htmlcov/".into())),
             Box::new(|i| i.success_codes.push(5)),
-            Box::new(|i| i.inputs[0].executable = true),
-            Box::new(|i| i.inputs[0].hash = Digest::of_bytes(b"print(2)\n")),
-            Box::new(|i| i.inputs[0].path = RelPath::parse("src/b.py").unwrap()),
+            Box::new(|i| i.inputs = InputSet::of(&[])),
             Box::new(|i| {
                 i.requires
                     .insert("lint".into(), Upstream::Key(Digest::of_bytes(b"k")));

@@ -644,3 +644,44 @@ fn a_symlinked_input_keys_on_what_it_leads_to() {
         .success()
         .stderr_has("input `cfg` changed");
 }
+
+/// The stat cache trusts files last modified well before they were hashed; these edits keep
+/// size and mtime, so only the other stat fields (ctime, inode) can reveal them.
+#[test]
+fn the_stat_cache_never_hides_an_edit() {
+    let project = build_project();
+    project.set_mtime("src/a.txt", long_ago());
+    project.set_mtime("src/b.txt", long_ago());
+    project.rtask(&["build"]).success();
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert!(project.exists(".rtask/stat-cache"));
+    // Same size, mtime put back.
+    project.write("src/a.txt", "ALPHA\n");
+    project.set_mtime("src/a.txt", long_ago());
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/a.txt` changed");
+    // Swapped contents, both mtimes put back.
+    project
+        .write("src/a.txt", "beta\n")
+        .write("src/b.txt", "ALPHA\n");
+    project.set_mtime("src/a.txt", long_ago());
+    project.set_mtime("src/b.txt", long_ago());
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/a.txt` changed");
+    // Replaced through a rename, mtime put back.
+    project.write("replacement.txt", "gamma\n");
+    project.set_mtime("replacement.txt", long_ago());
+    fs::rename(project.path("replacement.txt"), project.path("src/a.txt")).unwrap();
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("input `src/a.txt` changed");
+    assert_eq!(project.read("out/all.txt"), "gamma\nALPHA\n");
+    // A damaged stat cache is only a slower run.
+    project.write(".rtask/stat-cache", "garbage");
+    project.rtask(&["build"]).success().stderr_has("cached");
+}

@@ -99,12 +99,20 @@ inputs = ["input.txt"]
         .success()
         .stderr_has("check: created")
         .stderr_has("check: running (installed `localpkg` changed: 1.0 -> 1.1)");
-    let manifest = project.manifests().pop().unwrap();
-    let manifest: Value = serde_json::from_str(&fs::read_to_string(manifest).unwrap()).unwrap();
-    let python = &manifest["ingredients"]["python"];
+    let manifests: Vec<Value> = project
+        .manifests()
+        .iter()
+        .map(|path| serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap())
+        .collect();
+    let versions: Vec<&Value> = manifests
+        .iter()
+        .map(|manifest| &manifest["ingredients"]["python"]["distributions"]["localpkg"])
+        .collect();
+    assert_eq!(versions.len(), 2);
+    assert!(versions.contains(&&Value::from("1.0")) && versions.contains(&&Value::from("1.1")));
+    let python = &manifests[0]["ingredients"]["python"];
     assert_eq!(python["implementation"], "cpython");
     assert!(python["version"].as_str().unwrap().starts_with("3.11."));
-    assert_eq!(python["distributions"]["localpkg"], "1.1");
 }
 
 #[test]

@@ -2,15 +2,38 @@
 
 use std::collections::BTreeMap;
 
+use super::store::Store;
 use crate::command;
+use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
 use crate::python::PythonKey;
 
 /// At most this many reasons are listed; the rest are counted.
 const MAX_REASONS: usize = 6;
 
-/// The differences between an entry's ingredients (`old`) and the current ones (`new`).
-pub fn differences(old: &Ingredients, new: &Ingredients) -> Vec<String> {
+/// Why `ingredients` miss: their differences from the newest entry stored for the session, or
+/// `None` when it has no entry at all.
+pub fn against_newest(
+    store: &Store,
+    ingredients: &Ingredients,
+    inputs: &[InputFile],
+) -> Option<Vec<String>> {
+    let newest = store.newest(&ingredients.session)?;
+    let stored = store.inputs_of(&newest);
+    Some(differences(
+        &newest.ingredients,
+        ingredients,
+        stored.as_deref().map(|stored| (stored, inputs)),
+    ))
+}
+
+/// The differences between an entry's ingredients (`old`) and the current ones (`new`); the
+/// input lists, when both are known, name the files that differ.
+pub fn differences(
+    old: &Ingredients,
+    new: &Ingredients,
+    inputs: Option<(&[InputFile], &[InputFile])>,
+) -> Vec<String> {
     let mut reasons = Vec::new();
     if old.schema != new.schema {
         reasons.push("rtask's key format changed".to_string());
@@ -68,22 +91,13 @@ pub fn differences(old: &Ingredients, new: &Ingredients) -> Vec<String> {
     if old.success_codes != new.success_codes {
         reasons.push("`success_codes` changed".to_string());
     }
-    let before: BTreeMap<_, _> = old.inputs.iter().map(|file| (&file.path, file)).collect();
-    let after: BTreeMap<_, _> = new.inputs.iter().map(|file| (&file.path, file)).collect();
-    for (path, file) in &after {
-        match before.get(path) {
-            None => reasons.push(format!("input `{path}` added")),
-            Some(old_file) if old_file.hash != file.hash => {
-                reasons.push(format!("input `{path}` changed"))
-            }
-            Some(old_file) if old_file.executable != file.executable => {
-                reasons.push(format!("input `{path}` changed mode"));
-            }
-            Some(_) => {}
-        }
-    }
-    for path in before.keys().filter(|path| !after.contains_key(*path)) {
-        reasons.push(format!("input `{path}` removed"));
+    match inputs {
+        _ if old.inputs == new.inputs => {}
+        Some((before, after)) => file_changes(&mut reasons, before, after),
+        None => reasons.push(format!(
+            "input files changed ({} -> {} files)",
+            old.inputs.count, new.inputs.count
+        )),
     }
     for (name, upstream) in &new.requires {
         match old.requires.get(name) {
@@ -167,5 +181,25 @@ fn python_changes(reasons: &mut Vec<String>, old: Option<&PythonKey>, new: Optio
         if !new.distributions.contains_key(name) {
             reasons.push(format!("`{name}` {version} is no longer installed"));
         }
+    }
+}
+
+fn file_changes(reasons: &mut Vec<String>, before: &[InputFile], after: &[InputFile]) {
+    let before: BTreeMap<_, _> = before.iter().map(|file| (&file.path, file)).collect();
+    let after: BTreeMap<_, _> = after.iter().map(|file| (&file.path, file)).collect();
+    for (path, file) in &after {
+        match before.get(path) {
+            None => reasons.push(format!("input `{path}` added")),
+            Some(old_file) if old_file.hash != file.hash => {
+                reasons.push(format!("input `{path}` changed"))
+            }
+            Some(old_file) if old_file.executable != file.executable => {
+                reasons.push(format!("input `{path}` changed mode"));
+            }
+            Some(_) => {}
+        }
+    }
+    for path in before.keys().filter(|path| !after.contains_key(*path)) {
+        reasons.push(format!("input `{path}` removed"));
     }
 }

@@ -7,7 +7,7 @@ use crate::key::Ingredients;
 use crate::relpath::RelPath;
 
 /// Bumped when the manifest's layout changes; older or newer manifests are misses.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub const MANIFEST_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -22,6 +22,8 @@ pub struct Manifest {
     /// Sorted by path, so directories come before what they hold.
     pub outputs: Vec<OutputEntry>,
     pub log: Blob,
+    /// The input files as JSON (path, digest, executable bit), to explain later misses.
+    pub inputs: Blob,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

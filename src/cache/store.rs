@@ -21,6 +21,7 @@ use tempfile::NamedTempFile;
 use super::manifest::{Blob, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::{self, Digest};
+use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
 
 const LAYOUT: &str = "v1";
@@ -56,6 +57,7 @@ pub struct Writer {
 /// What a successful run produced, to be stored.
 pub struct Run<'a> {
     pub ingredients: Ingredients,
+    pub inputs: &'a [InputFile],
     pub outputs: &'a [FoundOutput],
     pub log: &'a [u8],
     pub duration: Duration,
@@ -147,6 +149,11 @@ impl Store {
         serde_json::from_slice(&fs::read(newest.1).ok()?).ok()
     }
 
+    /// The input list stored with an entry, if it can be read.
+    pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<InputFile>> {
+        serde_json::from_slice(&self.read_blob(&manifest.inputs).ok()?).ok()
+    }
+
     pub fn blob_path(&self, hash: &Digest) -> PathBuf {
         let hex = hash.as_str();
         self.dir.join("blobs").join(&hex[..2]).join(hex)
@@ -235,6 +242,8 @@ impl Writer {
             });
         }
         let log = store.put_blob(&mut &run.log[..])?;
+        let listed = serde_json::to_vec(run.inputs)?;
+        let inputs = store.put_blob(&mut &listed[..])?;
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             rtask_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -247,14 +256,19 @@ impl Writer {
             ingredients: run.ingredients,
             outputs,
             log,
+            inputs,
         };
         let path = store.entry_path(&manifest.session, &manifest.key);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
         let mut temp = store.temp_file()?;
-        serde_json::to_writer_pretty(temp.as_file_mut(), &manifest)?;
-        temp.as_file_mut().write_all(b"\n")?;
+        {
+            let mut out = io::BufWriter::new(temp.as_file_mut());
+            serde_json::to_writer_pretty(&mut out, &manifest)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+        }
         temp.persist(&path).map_err(|error| error.error)?;
         Ok(manifest)
     }

@@ -18,7 +18,7 @@ use crate::command;
 use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::fingerprint::{Fingerprinter, InputFile};
-use crate::key::{Ingredients, KEY_SCHEMA, Platform, Upstream};
+use crate::key::{Ingredients, InputSet, KEY_SCHEMA, Platform, Upstream};
 use crate::project::{Project, Session, SessionId};
 use crate::python::venv::{self, Env};
 use crate::python::{self, NotReady, PythonKey};
@@ -91,7 +91,7 @@ pub fn ingredients(
     session: &Session,
     environment: &Environment,
     resolved: Resolved,
-    inputs: Vec<InputFile>,
+    inputs: &[InputFile],
 ) -> Ingredients {
     let Resolved {
         commands,
@@ -127,7 +127,7 @@ pub fn ingredients(
             .map(|output| output.declaration())
             .collect(),
         success_codes: session.success_codes.clone(),
-        inputs,
+        inputs: InputSet::of(inputs),
         requires,
         python,
         platform: Platform::current(),
@@ -139,8 +139,15 @@ enum Plan {
     Restored(Outcome, Finished),
     Run {
         reason: RunReason,
-        cache: Option<(Writer, Box<Ingredients>)>,
+        cache: Option<Box<Pending>>,
     },
+}
+
+/// What storing a run's result needs: the right to write, and the key it was computed from.
+struct Pending {
+    writer: Writer,
+    ingredients: Ingredients,
+    inputs: Vec<InputFile>,
 }
 
 pub fn run(
@@ -354,7 +361,7 @@ fn lookup(context: &Context<'_>, session: &Session, resolved: Resolved) -> Resul
         .fingerprinter
         .inputs(patterns)
         .map_err(|error| error.to_string())?;
-    let ingredients = ingredients(session, context.workspace.environment, resolved, inputs);
+    let ingredients = ingredients(session, context.workspace.environment, resolved, &inputs);
     let key = ingredients.key();
     let (writer, reason) = match store.lookup(&session.name, &key) {
         Lookup::Hit(manifest) if context.workspace.force => {
@@ -377,10 +384,7 @@ fn lookup(context: &Context<'_>, session: &Session, resolved: Resolved) -> Resul
             }
         },
         Lookup::Miss(writer, Miss::NoEntry) => {
-            let reasons = store
-                .newest(&session.name)
-                .map(|newest| explain::differences(&newest.ingredients, &ingredients))
-                .unwrap_or_default();
+            let reasons = explain::against_newest(store, &ingredients, &inputs).unwrap_or_default();
             (writer, RunReason::Miss(reasons))
         }
         Lookup::Miss(writer, Miss::Unusable(why)) => {
@@ -393,7 +397,11 @@ fn lookup(context: &Context<'_>, session: &Session, resolved: Resolved) -> Resul
     };
     Ok(Plan::Run {
         reason,
-        cache: Some((writer, Box::new(ingredients))),
+        cache: Some(Box::new(Pending {
+            writer,
+            ingredients,
+            inputs,
+        })),
     })
 }
 
@@ -428,7 +436,7 @@ fn execute(
     session: &Session,
     prepared: &Prepared<'_>,
     reason: RunReason,
-    cache: Option<(Writer, Box<Ingredients>)>,
+    cache: Option<Box<Pending>>,
     started: Instant,
 ) -> (Outcome, Option<Finished>) {
     context.reporter.started(&session.name, &reason);
@@ -526,7 +534,7 @@ fn run_commands(
 fn finish_run(
     context: &Context<'_>,
     session: &Session,
-    cache: Option<(Writer, Box<Ingredients>)>,
+    cache: Option<Box<Pending>>,
     log: &[u8],
     duration: Duration,
 ) -> Result<Finished, String> {
@@ -544,13 +552,13 @@ fn finish_run(
             entry: None,
         })
     };
-    let (Some((writer, ingredients)), Some(store), Some(patterns)) =
+    let (Some(pending), Some(store), Some(patterns)) =
         (cache, context.workspace.store, &session.inputs)
     else {
         return unstored(None);
     };
     match context.workspace.fingerprinter.inputs(patterns) {
-        Ok(after) if after == ingredients.inputs => {}
+        Ok(after) if after == pending.inputs => {}
         Ok(_) => {
             return unstored(Some(format!(
                 "inputs of `{}` changed while it ran; its result is not cached",
@@ -559,9 +567,15 @@ fn finish_run(
         }
         Err(error) => return unstored(Some(format!("`{}` is not cached: {error}", session.name))),
     }
+    let Pending {
+        writer,
+        ingredients,
+        inputs,
+    } = *pending;
     let key = ingredients.key();
     let run = Run {
-        ingredients: *ingredients,
+        ingredients,
+        inputs: &inputs,
         outputs: &found,
         log,
         duration,

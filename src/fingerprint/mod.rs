@@ -1,5 +1,8 @@
 //! Finding a session's input files and hashing them.
 //!
+//! A stat cache ([`stat_cache`]) skips reading files whose metadata is unchanged since they
+//! were last hashed on this machine.
+//!
 //! Hashes are memoised for one run, so sessions over the same files read each file once. Any
 //! session that runs or restores may change files, so the executor calls
 //! [`Fingerprinter::invalidate`] after each; a memoised hash never outlives a write.
@@ -17,6 +20,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod stat_cache;
+
+use self::stat_cache::{Stat, StatCache, now_ns};
 use crate::digest::Digest;
 use crate::patterns::InputPatterns;
 use crate::relpath::RelPath;
@@ -47,13 +53,15 @@ pub struct Fingerprinter {
     repository: Option<PathBuf>,
     epoch: AtomicU64,
     memo: Mutex<HashMap<RelPath, (u64, InputFile)>>,
+    stat_cache: StatCache,
 }
 
 /// Directory names never searched for inputs.
 const SKIPPED_NAMES: &[&str] = &[".git"];
 
 impl Fingerprinter {
-    pub fn new(root: &Path, skipped: Vec<PathBuf>) -> Fingerprinter {
+    /// `stat_cache`: the file that remembers hashes across runs on this machine, if any.
+    pub fn new(root: &Path, skipped: Vec<PathBuf>, stat_cache: Option<PathBuf>) -> Fingerprinter {
         Fingerprinter {
             root: root.to_path_buf(),
             repository: root
@@ -63,7 +71,13 @@ impl Fingerprinter {
             skipped,
             epoch: AtomicU64::new(0),
             memo: Mutex::new(HashMap::new()),
+            stat_cache: StatCache::load(stat_cache),
         }
+    }
+
+    /// Keep what this run learnt for the next one. Best effort: the stat cache only saves time.
+    pub fn save(&self) {
+        drop(self.stat_cache.save());
     }
 
     /// Forget every memoised hash: files may have changed.
@@ -191,7 +205,7 @@ impl Fingerprinter {
         {
             return Ok(file.clone());
         }
-        let file = hash_input(&self.root, &path).map_err(|source| InputError::Read {
+        let file = self.hash_input(&path).map_err(|source| InputError::Read {
             path: path.clone(),
             source,
         })?;
@@ -201,31 +215,47 @@ impl Fingerprinter {
             .insert(path, (epoch, file.clone()));
         Ok(file)
     }
+
+    fn hash_input(&self, path: &RelPath) -> io::Result<InputFile> {
+        let full = path.to_path(&self.root);
+        let metadata = full.symlink_metadata()?;
+        if metadata.file_type().is_symlink() {
+            return symlink_input(path, &full);
+        }
+        let executable = metadata.permissions().mode() & 0o111 != 0;
+        let stat = Stat::of(&metadata);
+        if let Some(hash) = self.stat_cache.get(path.as_str(), &stat) {
+            return Ok(InputFile {
+                path: path.clone(),
+                hash,
+                executable,
+            });
+        }
+        let started = now_ns();
+        let hash = Digest::of_file(&full)?;
+        self.stat_cache.put(path.as_str(), stat, &hash, started);
+        Ok(InputFile {
+            path: path.clone(),
+            hash,
+            executable,
+        })
+    }
 }
 
-fn hash_input(root: &Path, path: &RelPath) -> io::Result<InputFile> {
-    let full = path.to_path(root);
-    let metadata = full.symlink_metadata()?;
-    if metadata.file_type().is_symlink() {
-        // The link's target path, and the content it leads to when that is a file.
-        let target = std::fs::read_link(&full)?;
-        let content = match full.metadata() {
-            Ok(resolved) if resolved.is_file() => Some(Digest::of_file(&full)?),
-            _ => None,
-        };
-        let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink input");
-        hasher.update(symlink_digest(&target).as_str().as_bytes());
-        hasher.update(content.as_ref().map_or("-", Digest::as_str).as_bytes());
-        return Ok(InputFile {
-            path: path.clone(),
-            hash: Digest::from(hasher.finalize()),
-            executable: false,
-        });
-    }
+/// A symlink input: keyed on its target path and, when the target is a file, its content.
+fn symlink_input(path: &RelPath, full: &Path) -> io::Result<InputFile> {
+    let target = std::fs::read_link(full)?;
+    let content = match full.metadata() {
+        Ok(resolved) if resolved.is_file() => Some(Digest::of_file(full)?),
+        _ => None,
+    };
+    let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink input");
+    hasher.update(symlink_digest(&target).as_str().as_bytes());
+    hasher.update(content.as_ref().map_or("-", Digest::as_str).as_bytes());
     Ok(InputFile {
         path: path.clone(),
-        hash: Digest::of_file(&full)?,
-        executable: metadata.permissions().mode() & 0o111 != 0,
+        hash: Digest::from(hasher.finalize()),
+        executable: false,
     })
 }
 

@@ -1,0 +1,263 @@
+//! The stat cache: per input path, the file's size, mtime, ctime, inode and mode when it was
+//! last hashed, and that hash. A file whose stat is unchanged is not read again.
+//!
+//! It is an accelerator only, kept per machine in `.rtask/stat-cache` (never in the shareable
+//! cache directory): a missing, damaged or foreign file is simply empty, and an entry is trusted
+//! only when every stat field matches, so a copied checkout (new inodes and ctimes) rehashes.
+//! As in git's racy-index handling, a file modified within [`RACY_NS`] of the moment it was
+//! hashed is hashed again next time: its mtime cannot tell a later same-size edit apart.
+
+use std::collections::HashMap;
+use std::fs::{self, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::digest::Digest;
+
+/// Timestamps closer than this to the hashing are not trusted (coarse file system clocks).
+pub const RACY_NS: i64 = 2_000_000_000;
+
+const MAGIC: &[u8] = b"rtask stat cache 1\n";
+
+/// What a file's metadata says about it, for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    inode: u64,
+    device: u64,
+    mode: u32,
+}
+
+impl Stat {
+    pub fn of(metadata: &Metadata) -> Stat {
+        Stat {
+            size: metadata.size(),
+            mtime_ns: metadata
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(metadata.mtime_nsec()),
+            ctime_ns: metadata
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(metadata.ctime_nsec()),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+            mode: metadata.mode(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    stat: Stat,
+    hash: [u8; 32],
+    /// When the hashing started, in nanoseconds since the epoch.
+    verified_ns: i64,
+}
+
+pub struct StatCache {
+    file: Option<PathBuf>,
+    entries: Mutex<HashMap<String, Entry>>,
+    dirty: Mutex<bool>,
+}
+
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
+        })
+}
+
+impl StatCache {
+    /// The cache kept in `file`; `None`: nothing is remembered across runs.
+    pub fn load(file: Option<PathBuf>) -> StatCache {
+        let entries = file
+            .as_deref()
+            .and_then(|file| read(file).ok())
+            .unwrap_or_default();
+        StatCache {
+            file,
+            entries: Mutex::new(entries),
+            dirty: Mutex::new(false),
+        }
+    }
+
+    /// The remembered hash of `path`, if its stat is what it was and not racy.
+    pub fn get(&self, path: &str, stat: &Stat) -> Option<Digest> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = entries.get(path)?;
+        (entry.stat == *stat
+            && stat.mtime_ns < entry.verified_ns - RACY_NS
+            && stat.ctime_ns < entry.verified_ns - RACY_NS)
+            .then(|| Digest::from(blake3::Hash::from_bytes(entry.hash)))
+    }
+
+    /// Remember a hash computed from a read that started at `verified_ns`.
+    pub fn put(&self, path: &str, stat: Stat, hash: &Digest, verified_ns: i64) {
+        let Ok(hash) = blake3::Hash::from_hex(hash.as_str()) else {
+            return;
+        };
+        let entry = Entry {
+            stat,
+            hash: *hash.as_bytes(),
+            verified_ns,
+        };
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_string(), entry);
+        *self
+            .dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+    }
+
+    /// Write the cache back when it changed. Best effort: failing costs speed, not correctness.
+    pub fn save(&self) -> io::Result<()> {
+        let (Some(file), true) = (
+            &self.file,
+            *self
+                .dirty
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ) else {
+            return Ok(());
+        };
+        let dir = file.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir)?;
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        {
+            let entries = self
+                .entries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut out = io::BufWriter::new(temp.as_file_mut());
+            out.write_all(MAGIC)?;
+            for (path, entry) in entries.iter() {
+                let Ok(length) = u16::try_from(path.len()) else {
+                    continue;
+                };
+                out.write_all(&length.to_le_bytes())?;
+                out.write_all(path.as_bytes())?;
+                let stat = &entry.stat;
+                for number in [stat.size, stat.inode, stat.device] {
+                    out.write_all(&number.to_le_bytes())?;
+                }
+                for number in [stat.mtime_ns, stat.ctime_ns, entry.verified_ns] {
+                    out.write_all(&number.to_le_bytes())?;
+                }
+                out.write_all(&stat.mode.to_le_bytes())?;
+                out.write_all(&entry.hash)?;
+            }
+            out.flush()?;
+        }
+        temp.persist(file).map_err(|error| error.error)?;
+        Ok(())
+    }
+}
+
+fn read(file: &Path) -> io::Result<HashMap<String, Entry>> {
+    let mut bytes = Vec::new();
+    fs::File::open(file)?.read_to_end(&mut bytes)?;
+    let body = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a stat cache"))?;
+    let mut entries = HashMap::new();
+    let mut reader = Reader { bytes: body };
+    while !reader.bytes.is_empty() {
+        let length = usize::from(u16::from_le_bytes(reader.take()?));
+        let path = String::from_utf8(reader.slice(length)?.to_vec()).map_err(|_| invalid())?;
+        let size = u64::from_le_bytes(reader.take()?);
+        let inode = u64::from_le_bytes(reader.take()?);
+        let device = u64::from_le_bytes(reader.take()?);
+        let mtime_ns = i64::from_le_bytes(reader.take()?);
+        let ctime_ns = i64::from_le_bytes(reader.take()?);
+        let verified_ns = i64::from_le_bytes(reader.take()?);
+        let mode = u32::from_le_bytes(reader.take()?);
+        let hash = reader.take()?;
+        let stat = Stat {
+            size,
+            mtime_ns,
+            ctime_ns,
+            inode,
+            device,
+            mode,
+        };
+        entries.insert(
+            path,
+            Entry {
+                stat,
+                hash,
+                verified_ns,
+            },
+        );
+    }
+    Ok(entries)
+}
+
+fn invalid() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "damaged stat cache")
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn slice(&mut self, length: usize) -> io::Result<&'a [u8]> {
+        if self.bytes.len() < length {
+            return Err(invalid());
+        }
+        let (head, tail) = self.bytes.split_at(length);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.slice(N)?);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_a_round_trip_and_racy_ones_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        fs::write(&file, "a").unwrap();
+        let stat = Stat::of(&fs::metadata(&file).unwrap());
+        let hash = Digest::of_bytes(b"a");
+        let cache_file = dir.path().join("stat-cache");
+        let cache = StatCache::load(Some(cache_file.clone()));
+        cache.put("a.txt", stat, &hash, now_ns());
+        assert_eq!(cache.get("a.txt", &stat), None, "just written: racy");
+        cache.put(
+            "a.txt",
+            stat,
+            &hash,
+            stat.mtime_ns.max(stat.ctime_ns) + RACY_NS + 1,
+        );
+        assert_eq!(cache.get("a.txt", &stat), Some(hash.clone()));
+        cache.save().unwrap();
+        let reloaded = StatCache::load(Some(cache_file.clone()));
+        assert_eq!(reloaded.get("a.txt", &stat), Some(hash));
+        let mut changed = stat;
+        changed.ctime_ns += 1;
+        assert_eq!(reloaded.get("a.txt", &changed), None);
+        fs::write(&cache_file, b"garbage").unwrap();
+        assert_eq!(StatCache::load(Some(cache_file)).get("a.txt", &stat), None);
+    }
+}
