@@ -7,16 +7,15 @@
 //! session that runs or restores may change files, so the executor calls
 //! [`Fingerprinter::invalidate`] after each; a memoised hash never outlives a write.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ignore::WalkBuilder;
 use ignore::gitignore::Gitignore;
-use rayon::prelude::*;
+use ignore::{WalkBuilder, WalkState};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -85,24 +84,32 @@ impl Fingerprinter {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The input files of a session, sorted by path, with their hashes.
+    /// The input files of a session, sorted by path, with their hashes. Files are stat'ed and
+    /// hashed by the threads that find them.
     pub fn inputs(&self, patterns: &InputPatterns) -> Result<Vec<InputFile>, InputError> {
-        let paths = self.matching_paths(patterns)?;
         let epoch = self.epoch.load(Ordering::SeqCst);
-        paths
-            .into_par_iter()
-            .map(|path| self.hash(path, epoch))
-            .collect()
-    }
-
-    fn matching_paths(&self, patterns: &InputPatterns) -> Result<BTreeSet<RelPath>, InputError> {
-        let mut found = BTreeSet::new();
+        // Files hashed earlier in this run (and nothing has run since) are not read again.
+        let known: HashMap<RelPath, InputFile> = {
+            let memo = self
+                .memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            memo.iter()
+                .filter(|(_, (seen, _))| *seen == epoch)
+                .map(|(path, (_, file))| (path.clone(), file.clone()))
+                .collect()
+        };
+        let fingerprint = |path: RelPath| -> Result<(InputFile, bool), InputError> {
+            if let Some(file) = known.get(&path) {
+                return Ok((file.clone(), false));
+            }
+            self.hash_input(&path)
+                .map_err(|source| InputError::Read { path, source })
+        };
+        let mut files = Vec::new();
         for base in &patterns.glob_bases {
-            self.walk(base, &mut |path| {
-                if patterns.globs.is_match(path.as_str()) && !patterns.excluded(path.as_str()) {
-                    found.insert(path);
-                }
-            })?;
+            let keep = |path: &str| patterns.globs.is_match(path) && !patterns.excluded(path);
+            files.extend(self.walk(base, &keep, &fingerprint)?);
         }
         for literal in &patterns.literals {
             let path = literal.to_path(&self.root);
@@ -116,29 +123,43 @@ impl Fingerprinter {
                         source,
                     });
                 }
-                Ok(metadata) if metadata.is_dir() => self.walk(literal, &mut |path| {
-                    if !patterns.excluded(path.as_str()) {
-                        found.insert(path);
-                    }
-                })?,
-                Ok(_) => {
-                    found.insert(literal.clone());
+                Ok(metadata) if metadata.is_dir() => {
+                    let keep = |path: &str| !patterns.excluded(path);
+                    files.extend(self.walk(literal, &keep, &fingerprint)?);
                 }
+                Ok(_) => files.push(fingerprint(literal.clone())?),
             }
         }
-        Ok(found)
+        files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
+        files.dedup_by(|a, b| a.0.path == b.0.path);
+        // Only files whose content had to be read are memoised: a stat cache hit costs no more
+        // than a memo lookup.
+        let mut memo = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (file, _) in files.iter().filter(|(_, read)| *read) {
+            memo.insert(file.path.clone(), (epoch, file.clone()));
+        }
+        Ok(files.into_iter().map(|(file, _)| file).collect())
     }
 
-    /// Every file and symlink below `base` that ignore rules do not exclude.
+    /// Every file and symlink below `base` that ignore rules do not exclude and `keep` keeps,
+    /// found by a parallel walk and fingerprinted by the thread that finds it.
     ///
     /// The rules are those of the `.gitignore` files below `base`, and of those in the
     /// directories above it up to the root of the git repository holding the project (or the
     /// project root outside a repository). They apply to what lies below `base`, never to
     /// `base` itself: naming a directory, or the fixed start of a glob, makes it count.
-    fn walk(&self, base: &RelPath, visit: &mut dyn FnMut(RelPath)) -> Result<(), InputError> {
+    fn walk(
+        &self,
+        base: &RelPath,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+        fingerprint: &(dyn Fn(RelPath) -> Result<(InputFile, bool), InputError> + Sync),
+    ) -> Result<Vec<(InputFile, bool)>, InputError> {
         let start = base.to_path(&self.root);
         if !start.is_dir() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let above = self.ignores_above(&start);
         let skipped = self.skipped.clone();
@@ -165,21 +186,61 @@ impl Fingerprinter {
                     .find(|matched| !matched.is_none())
                     .is_none_or(|matched| !matched.is_ignore())
             })
-            .build();
-        for entry in walker {
-            let entry = entry.map_err(|error| InputError::Walk(error.to_string()))?;
-            if entry.file_type().is_some_and(|kind| kind.is_dir()) {
-                continue;
-            }
-            let path = RelPath::from_path(&self.root, entry.path()).ok_or_else(|| {
-                InputError::Walk(format!(
-                    "`{}` is not a valid UTF-8 path",
-                    entry.path().display()
-                ))
-            })?;
-            visit(path);
+            .build_parallel();
+        let found = Mutex::new(Vec::new());
+        let failure = Mutex::new(None);
+        walker.run(|| {
+            let mut collector = Collector {
+                local: Vec::new(),
+                shared: &found,
+            };
+            let root = &self.root;
+            let failure = &failure;
+            Box::new(move |entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(error) => {
+                        *failure
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(InputError::Walk(error.to_string()));
+                        return WalkState::Quit;
+                    }
+                };
+                if entry.file_type().is_some_and(|kind| kind.is_dir()) {
+                    return WalkState::Continue;
+                }
+                let fingerprinted = match RelPath::from_path(root, entry.path()) {
+                    Some(path) if keep(path.as_str()) => fingerprint(path),
+                    Some(_) => return WalkState::Continue,
+                    None => Err(InputError::Walk(format!(
+                        "`{}` is not a valid UTF-8 path",
+                        entry.path().display()
+                    ))),
+                };
+                match fingerprinted {
+                    Ok(file) => {
+                        collector.local.push(file);
+                        WalkState::Continue
+                    }
+                    Err(error) => {
+                        *failure
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                        WalkState::Quit
+                    }
+                }
+            })
+        });
+        if let Some(error) = failure
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            return Err(error);
         }
-        Ok(())
+        Ok(found
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// The ignore rules of the directories above `start`, deepest first.
@@ -195,50 +256,47 @@ impl Fingerprinter {
             .collect()
     }
 
-    fn hash(&self, path: RelPath, epoch: u64) -> Result<InputFile, InputError> {
-        if let Some((seen, file)) = self
-            .memo
-            .lock()
-            .expect("no thread panics holding the memo")
-            .get(&path)
-            && *seen == epoch
-        {
-            return Ok(file.clone());
-        }
-        let file = self.hash_input(&path).map_err(|source| InputError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        self.memo
-            .lock()
-            .expect("no thread panics holding the memo")
-            .insert(path, (epoch, file.clone()));
-        Ok(file)
-    }
-
-    fn hash_input(&self, path: &RelPath) -> io::Result<InputFile> {
+    /// The file's input entry, and whether its content had to be read.
+    fn hash_input(&self, path: &RelPath) -> io::Result<(InputFile, bool)> {
         let full = path.to_path(&self.root);
         let metadata = full.symlink_metadata()?;
         if metadata.file_type().is_symlink() {
-            return symlink_input(path, &full);
+            return Ok((symlink_input(path, &full)?, true));
         }
         let executable = metadata.permissions().mode() & 0o111 != 0;
         let stat = Stat::of(&metadata);
         if let Some(hash) = self.stat_cache.get(path.as_str(), &stat) {
-            return Ok(InputFile {
+            let file = InputFile {
                 path: path.clone(),
                 hash,
                 executable,
-            });
+            };
+            return Ok((file, false));
         }
         let started = now_ns();
         let hash = Digest::of_file(&full)?;
         self.stat_cache.put(path.as_str(), stat, &hash, started);
-        Ok(InputFile {
+        let file = InputFile {
             path: path.clone(),
             hash,
             executable,
-        })
+        };
+        Ok((file, true))
+    }
+}
+
+/// A walker thread's finds, handed over in one go when the thread is done with them.
+struct Collector<'a> {
+    local: Vec<(InputFile, bool)>,
+    shared: &'a Mutex<Vec<(InputFile, bool)>>,
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append(&mut self.local);
     }
 }
 

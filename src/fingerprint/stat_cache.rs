@@ -9,10 +9,12 @@
 
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
@@ -60,10 +62,43 @@ struct Entry {
     verified_ns: i64,
 }
 
+type Entries = HashMap<String, Entry, BuildHasherDefault<FxHasher>>;
+
 pub struct StatCache {
     file: Option<PathBuf>,
-    entries: Mutex<HashMap<String, Entry>>,
-    dirty: Mutex<bool>,
+    /// What the file held, read by a thread of its own while the inputs are being found.
+    loaded: OnceLock<Entries>,
+    loading: Mutex<Option<JoinHandle<Entries>>>,
+    /// What this run hashed.
+    fresh: Mutex<Entries>,
+}
+
+/// A fast hasher for in-memory maps keyed by paths (rustc's FxHash); never persisted.
+#[derive(Default)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &byte in chunks.remainder() {
+            self.add(u64::from(byte));
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 pub fn now_ns() -> i64 {
@@ -75,29 +110,39 @@ pub fn now_ns() -> i64 {
 }
 
 impl StatCache {
-    /// The cache kept in `file`; `None`: nothing is remembered across runs.
+    /// The cache kept in `file`, read in the background; `None`: nothing is remembered.
     pub fn load(file: Option<PathBuf>) -> StatCache {
-        let entries = file
-            .as_deref()
-            .and_then(|file| read(file).ok())
-            .unwrap_or_default();
+        let loading = file.clone().and_then(|file| {
+            std::thread::Builder::new()
+                .name("rtask-stat-cache".into())
+                .spawn(move || read(&file).unwrap_or_default())
+                .ok()
+        });
         StatCache {
             file,
-            entries: Mutex::new(entries),
-            dirty: Mutex::new(false),
+            loaded: OnceLock::new(),
+            loading: Mutex::new(loading),
+            fresh: Mutex::new(Entries::default()),
         }
+    }
+
+    fn loaded(&self) -> &Entries {
+        self.loaded.get_or_init(|| {
+            let handle = self
+                .loading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            handle
+                .and_then(|handle| handle.join().ok())
+                .unwrap_or_default()
+        })
     }
 
     /// The remembered hash of `path`, if its stat is what it was and not racy.
     pub fn get(&self, path: &str, stat: &Stat) -> Option<Digest> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = entries.get(path)?;
-        (entry.stat == *stat
-            && stat.mtime_ns < entry.verified_ns - RACY_NS
-            && stat.ctime_ns < entry.verified_ns - RACY_NS)
+        let entry = self.loaded().get(path)?;
+        (entry.stat == *stat && stat.mtime_ns < entry.verified_ns - RACY_NS)
             .then(|| Digest::from(blake3::Hash::from_bytes(entry.hash)))
     }
 
@@ -111,38 +156,32 @@ impl StatCache {
             hash: *hash.as_bytes(),
             verified_ns,
         };
-        self.entries
+        self.fresh
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(path.to_string(), entry);
-        *self
-            .dirty
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
     }
 
-    /// Write the cache back when it changed. Best effort: failing costs speed, not correctness.
+    /// Write the cache back when this run added to it. Best effort: failing costs speed only.
     pub fn save(&self) -> io::Result<()> {
-        let (Some(file), true) = (
-            &self.file,
-            *self
-                .dirty
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        ) else {
+        let fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (Some(file), false) = (&self.file, fresh.is_empty()) else {
             return Ok(());
         };
         let dir = file.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
         {
-            let entries = self
-                .entries
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut out = io::BufWriter::new(temp.as_file_mut());
             out.write_all(MAGIC)?;
-            for (path, entry) in entries.iter() {
+            let kept = self
+                .loaded()
+                .iter()
+                .filter(|(path, _)| !fresh.contains_key(*path));
+            for (path, entry) in kept.chain(fresh.iter()) {
                 let Ok(length) = u16::try_from(path.len()) else {
                     continue;
                 };
@@ -165,13 +204,13 @@ impl StatCache {
     }
 }
 
-fn read(file: &Path) -> io::Result<HashMap<String, Entry>> {
+fn read(file: &Path) -> io::Result<Entries> {
     let mut bytes = Vec::new();
     fs::File::open(file)?.read_to_end(&mut bytes)?;
     let body = bytes
         .strip_prefix(MAGIC)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a stat cache"))?;
-    let mut entries = HashMap::new();
+    let mut entries = Entries::default();
     let mut reader = Reader { bytes: body };
     while !reader.bytes.is_empty() {
         let length = usize::from(u16::from_le_bytes(reader.take()?));
@@ -243,17 +282,14 @@ mod tests {
         let cache_file = dir.path().join("stat-cache");
         let cache = StatCache::load(Some(cache_file.clone()));
         cache.put("a.txt", stat, &hash, now_ns());
-        assert_eq!(cache.get("a.txt", &stat), None, "just written: racy");
-        cache.put(
-            "a.txt",
-            stat,
-            &hash,
-            stat.mtime_ns.max(stat.ctime_ns) + RACY_NS + 1,
-        );
-        assert_eq!(cache.get("a.txt", &stat), Some(hash.clone()));
+        assert_eq!(cache.get("a.txt", &stat), None, "what this run hashed serves the next run");
         cache.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
-        assert_eq!(reloaded.get("a.txt", &stat), Some(hash));
+        assert_eq!(reloaded.get("a.txt", &stat), None, "hashed just after a change: racy");
+        reloaded.put("a.txt", stat, &hash, stat.mtime_ns + RACY_NS + 1);
+        reloaded.save().unwrap();
+        let reloaded = StatCache::load(Some(cache_file.clone()));
+        assert_eq!(reloaded.get("a.txt", &stat), Some(hash.clone()));
         let mut changed = stat;
         changed.ctime_ns += 1;
         assert_eq!(reloaded.get("a.txt", &changed), None);
