@@ -10,9 +10,10 @@ Fixtures, under OUT_DIR:
                                     of rtask (tasks.toml), go-task (Taskfile.yml), turbo
                                     (turbo.json + package.json) and mise (mise.toml), all
                                     committed to git with a fixed author and date;
-  small/                            a justfile and a tasks.toml of 5 sessions, for the listing.
+  small/                            a justfile and a tasks.toml of the same 5 recipes/sessions,
+                                    for the listing, committed to git.
 
-A fixture is complete when OUT_DIR/NAME.ok holds this generator's FORMAT; a fixture without it
+A fixture is complete when OUT_DIR/NAME.ok holds its kind's FORMAT; a fixture without it
 (missing, interrupted, or made by an older generator) is deleted and made again.
 """
 
@@ -26,8 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-# Bump when the fixtures' content or layout changes, so old ones are regenerated.
-FORMAT = "rtask-bench-fixtures 1"
+# Bump when a kind of fixture changes, so the old ones are regenerated.
+TREE_FORMAT = "rtask-bench tree 1"
+SMALL_FORMAT = "rtask-bench small 2"
 
 TREES = {"tree-1k": 1_000, "tree-10k": 10_000, "tree-100k": 100_000}
 FILES_PER_DIR = 100
@@ -290,6 +292,10 @@ CONFIGS = {
 def make_small(tree: Path) -> None:
     write(tree / "justfile", SMALL_JUSTFILE)
     write(tree / "tasks.toml", SMALL_TASKS_TOML)
+    # A repository of its own, so no tool reads the ignore files of the checkout around it.
+    git_ok(tree, "init", "-q", "-b", "main")
+    git_ok(tree, "add", "-A")
+    git_ok(tree, "commit", "-q", "-m", "small")
 
 
 def main() -> int:
@@ -300,11 +306,11 @@ def main() -> int:
         return 2
     out = Path(args[0]).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(name, lambda t, n=n: make_tree(t, n)) for name, n in TREES.items()]
-    jobs.append(("small", make_small))
-    for name, make in jobs:
+    jobs = [(name, TREE_FORMAT, lambda t, n=n: make_tree(t, n)) for name, n in TREES.items()]
+    jobs.append(("small", SMALL_FORMAT, make_small))
+    for name, fmt, make in jobs:
         tree, marker = out / name, out / f"{name}.ok"
-        if not force and marker.is_file() and marker.read_text().strip() == FORMAT and tree.is_dir():
+        if not force and marker.is_file() and marker.read_text().strip() == fmt and tree.is_dir():
             print(f"fixture {name}: present")
             continue
         marker.unlink(missing_ok=True)
@@ -313,7 +319,7 @@ def main() -> int:
         print(f"fixture {name}: generating", end="", flush=True)
         started = time.monotonic()
         make(tree)
-        marker.write_text(FORMAT + "\n")
+        marker.write_text(fmt + "\n")
         print(f" ({time.monotonic() - started:.1f} s)", flush=True)
     return 0
 
