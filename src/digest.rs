@@ -22,14 +22,34 @@ impl Digest {
 
     /// The digest of a regular file's contents.
     pub fn of_file(path: &Path) -> io::Result<Digest> {
-        let mut hasher = blake3::Hasher::new();
-        let mut file = File::open(path)?;
-        if file.metadata()?.len() >= MMAP_THRESHOLD {
+        let length = std::fs::metadata(path)?.len();
+        Digest::of_file_sized(path, length)
+    }
+
+    /// The digest of a regular file whose length is known (from a stat just taken): small
+    /// files are read whole in one buffer of their size, large ones through a memory map.
+    pub fn of_file_sized(path: &Path, length: u64) -> io::Result<Digest> {
+        if length >= MMAP_THRESHOLD {
+            let mut hasher = blake3::Hasher::new();
             hasher.update_mmap(path)?;
-        } else {
-            hasher.update_reader(&mut file)?;
+            return Ok(Digest::from(hasher.finalize()));
         }
-        Ok(Digest::from(hasher.finalize()))
+        // A plain read loop: `read_to_end` would stat and seek the file again to size its buffer.
+        let mut file = File::open(path)?;
+        let mut bytes = vec![0; usize::try_from(length).unwrap_or(0) + 1];
+        let mut filled = 0;
+        loop {
+            match file.read(&mut bytes[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+            if filled == bytes.len() {
+                bytes.resize(bytes.len() * 2, 0);
+            }
+        }
+        Ok(Digest::of_bytes(&bytes[..filled]))
     }
 
     pub fn as_str(&self) -> &str {

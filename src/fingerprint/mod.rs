@@ -274,7 +274,7 @@ impl Fingerprinter {
             return Ok((file, false));
         }
         let started = now_ns();
-        let hash = Digest::of_file(&full)?;
+        let hash = Digest::of_file_sized(&full, metadata.len())?;
         self.stat_cache.put(path.as_str(), stat, &hash, started);
         let file = InputFile {
             path: path.clone(),

@@ -139,11 +139,21 @@ impl StatCache {
         })
     }
 
-    /// The remembered hash of `path`, if its stat is what it was and not racy.
+    /// The remembered hash of `path`, if its stat is what it was and not racy; what this run
+    /// hashed counts too (the racy rule makes that as safe as what earlier runs hashed).
     pub fn get(&self, path: &str, stat: &Stat) -> Option<Digest> {
-        let entry = self.loaded().get(path)?;
-        (entry.stat == *stat && stat.mtime_ns < entry.verified_ns - RACY_NS)
-            .then(|| Digest::from(blake3::Hash::from_bytes(entry.hash)))
+        let trusted = |entry: &Entry| {
+            (entry.stat == *stat && stat.mtime_ns < entry.verified_ns - RACY_NS)
+                .then(|| Digest::from(blake3::Hash::from_bytes(entry.hash)))
+        };
+        if let Some(entry) = self.loaded().get(path) {
+            return trusted(entry);
+        }
+        let fresh = self
+            .fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        fresh.get(path).and_then(trusted)
     }
 
     /// Remember a hash computed from a read that started at `verified_ns`.
@@ -282,10 +292,18 @@ mod tests {
         let cache_file = dir.path().join("stat-cache");
         let cache = StatCache::load(Some(cache_file.clone()));
         cache.put("a.txt", stat, &hash, now_ns());
-        assert_eq!(cache.get("a.txt", &stat), None, "what this run hashed serves the next run");
+        assert_eq!(
+            cache.get("a.txt", &stat),
+            None,
+            "hashed just after a change: racy"
+        );
         cache.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
-        assert_eq!(reloaded.get("a.txt", &stat), None, "hashed just after a change: racy");
+        assert_eq!(
+            reloaded.get("a.txt", &stat),
+            None,
+            "hashed just after a change: racy"
+        );
         reloaded.put("a.txt", stat, &hash, stat.mtime_ns + RACY_NS + 1);
         reloaded.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
