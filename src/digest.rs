@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Files at least this large are hashed through a memory map.
-const MMAP_THRESHOLD: u64 = 256 * 1024;
+/// Files at least this large are hashed in chunks rather than read whole.
+const LARGE: u64 = 256 * 1024;
 
 /// A blake3 digest as 64 lowercase hex characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -29,9 +29,12 @@ impl Digest {
     /// The digest of a regular file whose length is known (from a stat just taken): small
     /// files are read whole in one buffer of their size, large ones through a memory map.
     pub fn of_file_sized(path: &Path, length: u64) -> io::Result<Digest> {
-        if length >= MMAP_THRESHOLD {
+        if length >= LARGE {
+            // Streamed, never mapped: a file truncated while it is read must be an error or a
+            // changed digest, not a SIGBUS.
             let mut hasher = blake3::Hasher::new();
-            hasher.update_mmap(path)?;
+            let mut file = File::open(path)?;
+            copy_hashing_into(&mut file, &mut hasher)?;
             return Ok(Digest::from(hasher.finalize()));
         }
         // A plain read loop: `read_to_end` would stat and seek the file again to size its buffer.
@@ -96,6 +99,21 @@ impl fmt::Display for Digest {
     }
 }
 
+/// Feeds everything from `reader` to `hasher`, a megabyte at a time.
+fn copy_hashing_into(reader: &mut impl Read, hasher: &mut blake3::Hasher) -> io::Result<()> {
+    let mut buffer = vec![0; 1024 * 1024];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(read) => {
+                hasher.update_rayon(&buffer[..read]);
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// Copies everything from `reader` to `writer`, returning the digest and length of what passed.
 pub fn copy_hashing(reader: &mut impl Read, writer: &mut impl Write) -> io::Result<(Digest, u64)> {
     let mut hasher = blake3::Hasher::new();
@@ -122,7 +140,7 @@ mod tests {
     #[test]
     fn file_and_byte_digests_agree() {
         let dir = tempfile::tempdir().unwrap();
-        for size in [0, 10, MMAP_THRESHOLD as usize + 1] {
+        for size in [0, 10, LARGE as usize + 1] {
             let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             let path = dir.path().join("f");
             std::fs::write(&path, &bytes).unwrap();

@@ -78,7 +78,7 @@ pub fn text(
         };
         out.push_str(&format!("{mark} {}", session.name));
         if !session.tags.is_empty() {
-            out.push_str(&format!(" [{}]", session.tags.join(", ")));
+            out.push_str(&format!(" [{}]", session.tags.join(",")));
         }
         if let Some(description) = &session.description {
             out.push_str(&format!(" -> {description}"));

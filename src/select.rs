@@ -37,6 +37,7 @@ pub fn select(project: &Project, request: &Request<'_>) -> Result<Option<Vec<Ses
             let session = &project.sessions[id];
             let mut names = vec![session.name.as_str(), session.base.as_str()];
             names.extend(session.signatures.iter().map(String::as_str));
+            names.extend(session.tags.iter().map(String::as_str));
             keywords.matches(&names)
         });
     }

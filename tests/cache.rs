@@ -685,3 +685,16 @@ fn the_stat_cache_never_hides_an_edit() {
     project.write(".rtask/stat-cache", "garbage");
     project.rtask(&["build"]).success().stderr_has("cached");
 }
+
+#[test]
+fn special_files_are_not_inputs() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"**/*\"]\n");
+    project.write("a.txt", "a");
+    let status = std::process::Command::new("mkfifo")
+        .arg(project.path("pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    project.rtask(&["s"]).success();
+    project.rtask(&["s"]).success().stderr_has("cached");
+}

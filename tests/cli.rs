@@ -39,7 +39,7 @@ fn without_defaults_a_bare_run_lists_and_succeeds() {
     run.success();
     assert_eq!(
         run.stdout,
-        "Sessions defined in tasks.toml:\n\n- lint [check] -> Check the style\n- test [check, slow] -> Run the tests\n- docs\n\n\
+        "Sessions defined in tasks.toml:\n\n- lint [check] -> Check the style\n- test [check,slow] -> Run the tests\n- docs\n\n\
          no default sessions: run `rtask SESSION`, or set `default` in `[settings]`.\n"
     );
 }
@@ -51,7 +51,7 @@ fn listing_marks_the_selection_like_nox() {
     run.success();
     assert_eq!(
         run.stdout,
-        "Sessions defined in tasks.toml:\n\n- lint [check] -> Check the style\n* test [check, slow] -> Run the tests\n- docs\n\n\
+        "Sessions defined in tasks.toml:\n\n- lint [check] -> Check the style\n* test [check,slow] -> Run the tests\n- docs\n\n\
          sessions marked with * are selected, sessions marked with - are skipped.\n"
     );
     project

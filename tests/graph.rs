@@ -229,3 +229,34 @@ fn nix_kill(pid: u32, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn variants_store_only_the_outputs_they_wrote() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.gen]
+shell = true
+run = ["cp src-{n}.txt out-{n}.txt"]
+inputs = ["src-{n}.txt"]
+outputs = ["out-*.txt"]
+
+[sessions.gen.parametrize]
+n = [1, 2]
+
+[sessions.combine]
+requires = ["gen"]
+shell = true
+run = ["cat out-1.txt out-2.txt > all.txt"]
+"#,
+    );
+    project
+        .write("src-1.txt", "v1-one\n")
+        .write("src-2.txt", "v1-two\n");
+    project.rtask(&["-j", "1", "combine"]).success();
+    project.write("src-1.txt", "v2-one\n");
+    project
+        .rtask(&["-j", "1", "combine"])
+        .success()
+        .stderr_has("gen(n=2): cached");
+    assert_eq!(project.read("all.txt"), "v2-one\nv1-two\n");
+}

@@ -384,3 +384,23 @@ fn a_session_runs_with_its_environment_first_on_path() {
         venv.display()
     ));
 }
+
+#[test]
+fn packages_installed_by_the_commands_keep_the_result_out_of_the_cache() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "uv"
+run = ["uv pip install pluggy"]
+inputs = ["input.txt"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_has("the packages installed in `t`'s environment changed while it ran; its result is not cached");
+    assert!(project.manifests().is_empty());
+}

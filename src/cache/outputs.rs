@@ -206,6 +206,67 @@ fn visit(
     Ok(())
 }
 
+/// What files glob outputs matched, with what identified their content: taken before a run.
+pub type Snapshot = BTreeMap<RelPath, (u64, i64, i64, u64)>;
+
+fn stamp(metadata: &fs::Metadata) -> (u64, i64, i64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let nanos =
+        |seconds: i64, nanos: i64| seconds.saturating_mul(1_000_000_000).saturating_add(nanos);
+    (
+        metadata.len(),
+        nanos(metadata.mtime(), metadata.mtime_nsec()),
+        nanos(metadata.ctime(), metadata.ctime_nsec()),
+        metadata.ino(),
+    )
+}
+
+/// The files the glob declarations match now (literal outputs are always the session's own).
+pub fn glob_matches(root: &Path, declared: &[OutputPattern], skipped: &[PathBuf]) -> Snapshot {
+    let globs: Vec<OutputPattern> = declared
+        .iter()
+        .filter(|pattern| matches!(pattern, OutputPattern::Glob { .. }))
+        .cloned()
+        .collect();
+    let Ok(found) = collect(root, &globs, skipped) else {
+        return Snapshot::new();
+    };
+    found
+        .into_iter()
+        .filter(|output| matches!(output.kind, FoundKind::File { .. }))
+        .filter_map(|output| {
+            let metadata = output.path.to_path(root).symlink_metadata().ok()?;
+            Some((output.path, stamp(&metadata)))
+        })
+        .collect()
+}
+
+/// Remove from `found` the files that only a glob declares and that are exactly as they were
+/// in `before`.
+pub fn drop_untouched(
+    root: &Path,
+    found: &mut Vec<FoundOutput>,
+    declared: &[OutputPattern],
+    before: &Snapshot,
+) {
+    let literal = |path: &RelPath| {
+        declared
+            .iter()
+            .any(|pattern| matches!(pattern, OutputPattern::Literal { path: declared, .. } if path.starts_with(declared)))
+    };
+    found.retain(|output| {
+        let Some(old) = before.get(&output.path) else {
+            return true;
+        };
+        literal(&output.path)
+            || output
+                .path
+                .to_path(root)
+                .symlink_metadata()
+                .map_or(true, |metadata| stamp(&metadata) != *old)
+    });
+}
+
 /// Whether a symlink at `path` with `target` resolves, lexically, to a place inside the project.
 pub fn link_stays_inside(path: &RelPath, target: &str) -> bool {
     if target.starts_with('/') {

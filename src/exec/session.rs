@@ -197,19 +197,23 @@ pub fn run(
     match plan {
         Plan::Restored(outcome, finished) => (outcome, Some(finished)),
         Plan::Run { reason, cache } => {
+            let root = &context.workspace.project.root;
             let prepared = Prepared {
                 commands: &commands,
                 venv: venv.as_ref(),
+                before: outputs::glob_matches(root, &session.outputs, context.workspace.skipped),
             };
             execute(context, session, &prepared, reason, cache, started)
         }
     }
 }
 
-/// A session ready to run: its commands and its environment.
+/// A session ready to run: its commands, its environment, and what its glob outputs matched
+/// before it ran.
 struct Prepared<'a> {
     commands: &'a [Vec<String>],
     venv: Option<&'a Env>,
+    before: outputs::Snapshot,
 }
 
 /// The session's virtual environment, reused or (re)created; the outcome when there is none
@@ -287,6 +291,8 @@ fn prepare_python(
             "creating its environment failed: `{program}` {why}"
         ))));
     }
+    // Installing may write into the project (`*.egg-info`, generated version files).
+    context.workspace.fingerprinter.invalidate();
     let (env, took) = python::finish(&plan, started).map_err(|error| {
         finished(failed(format!(
             "cannot record `{}`: {error}",
@@ -440,8 +446,29 @@ fn execute(
     started: Instant,
 ) -> (Outcome, Option<Finished>) {
     context.reporter.started(&session.name, &reason);
-    let (outcome, finished) = match run_commands(context, session, prepared, started) {
-        Ok(log) => match finish_run(context, session, cache, &log, started.elapsed()) {
+    let run = run_commands(context, session, prepared, started);
+    // A command that installed or removed packages (`pip install` in `run`) made a result the
+    // key's list of distributions does not describe: keep it out of the cache.
+    let cache = match (cache, prepared.venv) {
+        (Some(pending), Some(venv))
+            if run.is_ok()
+                && pending
+                    .ingredients
+                    .python
+                    .as_ref()
+                    .map(|python| &python.distributions)
+                    != Some(&venv::distributions(&venv.dir)) =>
+        {
+            context.reporter.warning(&format!(
+                "the packages installed in `{}`'s environment changed while it ran; its result is not cached",
+                session.name
+            ));
+            None
+        }
+        (cache, _) => cache,
+    };
+    let (outcome, finished) = match run {
+        Ok(log) => match finish_run(context, session, prepared, cache, (&log, started.elapsed())) {
             Ok(finished) => (
                 Outcome::Ran {
                     duration: started.elapsed(),
@@ -534,13 +561,16 @@ fn run_commands(
 fn finish_run(
     context: &Context<'_>,
     session: &Session,
+    prepared: &Prepared<'_>,
     cache: Option<Box<Pending>>,
-    log: &[u8],
-    duration: Duration,
+    (log, duration): (&[u8], Duration),
 ) -> Result<Finished, String> {
     let root = &context.workspace.project.root;
-    let found = outputs::collect(root, &session.outputs, context.workspace.skipped)
+    let mut found = outputs::collect(root, &session.outputs, context.workspace.skipped)
         .map_err(|error| error.to_string())?;
+    // What a glob matched before the run and the run left untouched is not its output (another
+    // variant's `.coverage.*`, a stale file from an older run).
+    outputs::drop_untouched(root, &mut found, &session.outputs, &prepared.before);
     // Without a stored entry, dependents key on what this run actually produced.
     let unstored = |message: Option<String>| -> Result<Finished, String> {
         if let Some(message) = message {

@@ -207,7 +207,11 @@ impl Fingerprinter {
                         return WalkState::Quit;
                     }
                 };
-                if entry.file_type().is_some_and(|kind| kind.is_dir()) {
+                // Only regular files and symlinks are inputs: a FIFO would block the read forever.
+                if !entry
+                    .file_type()
+                    .is_some_and(|kind| kind.is_file() || kind.is_symlink())
+                {
                     return WalkState::Continue;
                 }
                 let fingerprinted = match RelPath::from_path(root, entry.path()) {
@@ -262,6 +266,12 @@ impl Fingerprinter {
         let metadata = full.symlink_metadata()?;
         if metadata.file_type().is_symlink() {
             return Ok((symlink_input(path, &full)?, true));
+        }
+        if !metadata.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is neither a regular file, a directory nor a symlink",
+            ));
         }
         let executable = metadata.permissions().mode() & 0o111 != 0;
         let stat = Stat::of(&metadata);

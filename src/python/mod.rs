@@ -96,7 +96,7 @@ impl Tools {
             .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
         let dir = venv_dir(root, &session.name);
         Ok(Some(Plan {
-            fingerprint: Fingerprint::new(&dir, root, &interpreter, backend, &spec.install),
+            fingerprint: Fingerprint::new(&dir, root, &interpreter, backend, session),
             dir,
             backend,
         }))

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::interpreter::Interpreter;
 use crate::digest::Digest;
-use crate::project::Backend;
+use crate::project::{Backend, Session};
 
 /// Bumped when the fingerprint's layout changes: every environment is then recreated.
 const FINGERPRINT_SCHEMA: u32 = 1;
@@ -26,6 +26,8 @@ pub struct Fingerprint {
     pub interpreter: Interpreter,
     pub backend: String,
     pub install: Vec<Vec<String>>,
+    /// `[env]` and the session's `env`, which the install commands see: name to digest.
+    pub env: BTreeMap<String, Digest>,
     /// Requirement and constraint files, and the project's metadata files, by path.
     pub files: BTreeMap<String, Option<Digest>>,
 }
@@ -63,14 +65,23 @@ impl Fingerprint {
         root: &Path,
         interpreter: &Interpreter,
         backend: Backend,
-        install: &[Vec<String>],
+        session: &Session,
     ) -> Fingerprint {
+        let install = session
+            .venv
+            .as_ref()
+            .map_or(&[][..], |spec| &spec.install[..]);
         Fingerprint {
             schema: FINGERPRINT_SCHEMA,
             location: dir.to_path_buf(),
             interpreter: interpreter.clone(),
             backend: backend_name(backend).to_string(),
             install: install.to_vec(),
+            env: session
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), Digest::of_bytes(value.as_bytes())))
+                .collect(),
             files: referenced_files(root, install),
         }
     }
@@ -163,9 +174,14 @@ fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Op
     let mut files = BTreeMap::new();
     let mut pending: Vec<PathBuf> = Vec::new();
     let mut projects: BTreeSet<PathBuf> = BTreeSet::new();
-    for args in install {
-        let mut args = args.iter().peekable();
+    // The entries become one pip command, so a flag in one entry may take its value from the next.
+    let mut args = install.iter().flatten();
+    {
         while let Some(arg) = args.next() {
+            if OPTIONS_WITH_VALUES.contains(&arg.as_str()) {
+                args.next();
+                continue;
+            }
             let attached = ["--requirement=", "--constraint=", "-r", "-c"]
                 .iter()
                 .find_map(|flag| arg.strip_prefix(flag).filter(|rest| !rest.is_empty()));
@@ -218,6 +234,21 @@ fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Op
     }
     files
 }
+
+/// pip options whose value is not a requirement, a requirement file or a local project.
+const OPTIONS_WITH_VALUES: &[&str] = &[
+    "-f",
+    "--find-links",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--trusted-host",
+    "--python",
+    "--target",
+    "--prefix",
+    "--root",
+    "--src",
+];
 
 /// A local project's path without its extras: `./pkg[test]` is `./pkg`.
 fn without_extras(target: &str) -> &str {
