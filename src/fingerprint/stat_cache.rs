@@ -13,6 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,8 +70,9 @@ pub struct StatCache {
     /// What the file held, read by a thread of its own while the inputs are being found.
     loaded: OnceLock<Entries>,
     loading: Mutex<Option<JoinHandle<Entries>>>,
-    /// What this run hashed.
+    /// What this run hashed; `any_fresh` spares a no-op run the lock.
     fresh: Mutex<Entries>,
+    any_fresh: AtomicBool,
 }
 
 /// A fast hasher for in-memory maps keyed by paths (rustc's FxHash); never persisted.
@@ -123,6 +125,7 @@ impl StatCache {
             loaded: OnceLock::new(),
             loading: Mutex::new(loading),
             fresh: Mutex::new(Entries::default()),
+            any_fresh: AtomicBool::new(false),
         }
     }
 
@@ -170,6 +173,7 @@ impl StatCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(path.to_string(), entry);
+        self.any_fresh.store(true, Ordering::Relaxed);
     }
 
     /// Write the cache back when this run added to it. Best effort: failing costs speed only.
