@@ -16,6 +16,7 @@ mod environment;
 mod error;
 mod exec;
 mod exit;
+mod file_stat;
 mod fingerprint;
 mod graph;
 mod key;

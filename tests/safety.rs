@@ -109,9 +109,7 @@ fn a_damaged_log_is_a_miss_with_a_reason() {
 /// Rewrite the manifest's first output and recompute nothing: the key still matches, since
 /// outputs are not part of the key, so only the restore's own checks stand in the way.
 fn plant(project: &Project, output: Value) {
-    let (path, mut value) = manifest(project);
-    value["outputs"] = Value::Array(vec![output]);
-    fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    manifest_with(project, Value::Array(vec![output]));
 }
 
 #[test]

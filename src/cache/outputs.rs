@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::digest::Digest;
+use crate::file_stat::FileStat;
 use crate::fingerprint::symlink_digest;
 use crate::patterns::OutputPattern;
 use crate::relpath::RelPath;
@@ -206,20 +207,8 @@ fn visit(
     Ok(())
 }
 
-/// What files glob outputs matched, with what identified their content: taken before a run.
-pub type Snapshot = BTreeMap<RelPath, (u64, i64, i64, u64)>;
-
-fn stamp(metadata: &fs::Metadata) -> (u64, i64, i64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    let nanos =
-        |seconds: i64, nanos: i64| seconds.saturating_mul(1_000_000_000).saturating_add(nanos);
-    (
-        metadata.len(),
-        nanos(metadata.mtime(), metadata.mtime_nsec()),
-        nanos(metadata.ctime(), metadata.ctime_nsec()),
-        metadata.ino(),
-    )
-}
+/// What files glob outputs matched, with their stat: taken before a run.
+pub type Snapshot = BTreeMap<RelPath, FileStat>;
 
 /// The files the glob declarations match now (literal outputs are always the session's own).
 pub fn glob_matches(root: &Path, declared: &[OutputPattern], skipped: &[PathBuf]) -> Snapshot {
@@ -236,7 +225,7 @@ pub fn glob_matches(root: &Path, declared: &[OutputPattern], skipped: &[PathBuf]
         .filter(|output| matches!(output.kind, FoundKind::File { .. }))
         .filter_map(|output| {
             let metadata = output.path.to_path(root).symlink_metadata().ok()?;
-            Some((output.path, stamp(&metadata)))
+            Some((output.path, FileStat::of(&metadata)))
         })
         .collect()
 }
@@ -263,7 +252,7 @@ pub fn drop_untouched(
                 .path
                 .to_path(root)
                 .symlink_metadata()
-                .map_or(true, |metadata| stamp(&metadata) != *old)
+                .map_or(true, |metadata| FileStat::of(&metadata) != *old)
     });
 }
 

@@ -12,13 +12,14 @@ use super::process::{self, CommandSpec, Exit};
 use crate::cache::explain;
 use crate::cache::manifest::Manifest;
 use crate::cache::outputs;
-use crate::cache::restore::{self, Target};
+use crate::cache::restore::{self, RestoreError, Restored, Target};
 use crate::cache::store::{Lookup, Miss, Run, Store, Writer};
 use crate::command;
 use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::fingerprint::{Fingerprinter, InputFile};
 use crate::key::{Ingredients, InputSet, KEY_SCHEMA, Platform, Upstream};
+use crate::patterns::OutputPattern;
 use crate::project::{Project, Session, SessionId};
 use crate::python::venv::{self, Env};
 use crate::python::{self, NotReady, PythonKey};
@@ -37,6 +38,28 @@ pub struct Workspace<'a> {
     /// Directories never searched for outputs nor restored into: `.git` and rtask's own.
     pub skipped: &'a [PathBuf],
     pub python: &'a python::Tools,
+}
+
+impl Workspace<'_> {
+    /// Restore an entry's outputs into the project; memoised hashes are forgotten when that
+    /// wrote anything.
+    fn restore(
+        &self,
+        store: &Store,
+        declared: &[OutputPattern],
+        manifest: &Manifest,
+    ) -> Result<Restored, RestoreError> {
+        let target = Target {
+            root: &self.project.root,
+            declared,
+            protected: self.skipped,
+        };
+        let restored = restore::restore(&target, store, manifest)?;
+        if restored.changed_anything() {
+            self.fingerprinter.invalidate();
+        }
+        Ok(restored)
+    }
 }
 
 /// Everything a session needs from the run it is part of.
@@ -324,7 +347,7 @@ fn restore_required(
     session: &Session,
     upstream: &BTreeMap<SessionId, Finished>,
 ) -> Result<(), String> {
-    let (Some(store), root) = (context.workspace.store, &context.workspace.project.root) else {
+    let Some(store) = context.workspace.store else {
         return Ok(());
     };
     for dep in &session.requires {
@@ -335,17 +358,12 @@ fn restore_required(
             continue;
         };
         let declared = &context.workspace.project.sessions[*dep].outputs;
-        let target = Target {
-            root,
-            declared,
-            protected: context.workspace.skipped,
-        };
-        let restored = restore::restore(&target, store, entry).map_err(|error| {
-            format!("cannot restore the outputs of `{}`: {error}", entry.session)
-        })?;
-        if restored.changed_anything() {
-            context.workspace.fingerprinter.invalidate();
-        }
+        context
+            .workspace
+            .restore(store, declared, entry)
+            .map_err(|error| {
+                format!("cannot restore the outputs of `{}`: {error}", entry.session)
+            })?;
     }
     Ok(())
 }
@@ -420,15 +438,10 @@ fn replay(
     let log = store
         .read_blob(&manifest.log)
         .map_err(|why| format!("stored log: {why}"))?;
-    let target = Target {
-        root: &context.workspace.project.root,
-        declared: &session.outputs,
-        protected: context.workspace.skipped,
-    };
-    let restored = restore::restore(&target, store, manifest).map_err(|error| error.to_string())?;
-    if restored.changed_anything() {
-        context.workspace.fingerprinter.invalidate();
-    }
+    let restored = context
+        .workspace
+        .restore(store, &session.outputs, manifest)
+        .map_err(|error| error.to_string())?;
     context
         .reporter
         .restored(&session.name, manifest, &log, &restored);

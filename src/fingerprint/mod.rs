@@ -21,8 +21,9 @@ use thiserror::Error;
 
 mod stat_cache;
 
-use self::stat_cache::{Stat, StatCache, now_ns};
+use self::stat_cache::{StatCache, now_ns};
 use crate::digest::Digest;
+use crate::file_stat::FileStat;
 use crate::patterns::InputPatterns;
 use crate::relpath::RelPath;
 
@@ -274,7 +275,7 @@ impl Fingerprinter {
             ));
         }
         let executable = metadata.permissions().mode() & 0o111 != 0;
-        let stat = Stat::of(&metadata);
+        let stat = FileStat::of(&metadata);
         if let Some(hash) = self.stat_cache.get(path.as_str(), &stat) {
             let file = InputFile {
                 path: path.clone(),

@@ -8,10 +8,9 @@
 //! hashed is hashed again next time: its mtime cannot tell a later same-size edit apart.
 
 use std::collections::HashMap;
-use std::fs::{self, Metadata};
+use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -19,45 +18,16 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
+use crate::file_stat::FileStat;
 
 /// Timestamps closer than this to the hashing are not trusted (coarse file system clocks).
 pub const RACY_NS: i64 = 2_000_000_000;
 
 const MAGIC: &[u8] = b"rtask stat cache 1\n";
 
-/// What a file's metadata says about it, for comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-    inode: u64,
-    device: u64,
-    mode: u32,
-}
-
-impl Stat {
-    pub fn of(metadata: &Metadata) -> Stat {
-        Stat {
-            size: metadata.size(),
-            mtime_ns: metadata
-                .mtime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(metadata.mtime_nsec()),
-            ctime_ns: metadata
-                .ctime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(metadata.ctime_nsec()),
-            inode: metadata.ino(),
-            device: metadata.dev(),
-            mode: metadata.mode(),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Entry {
-    stat: Stat,
+    stat: FileStat,
     hash: [u8; 32],
     /// When the hashing started, in nanoseconds since the epoch.
     verified_ns: i64,
@@ -144,7 +114,7 @@ impl StatCache {
 
     /// The remembered hash of `path`, if its stat is what it was and not racy; what this run
     /// hashed counts too (the racy rule makes that as safe as what earlier runs hashed).
-    pub fn get(&self, path: &str, stat: &Stat) -> Option<Digest> {
+    pub fn get(&self, path: &str, stat: &FileStat) -> Option<Digest> {
         let trusted = |entry: &Entry| {
             (entry.stat == *stat && stat.mtime_ns < entry.verified_ns - RACY_NS)
                 .then(|| Digest::from(blake3::Hash::from_bytes(entry.hash)))
@@ -160,7 +130,7 @@ impl StatCache {
     }
 
     /// Remember a hash computed from a read that started at `verified_ns`.
-    pub fn put(&self, path: &str, stat: Stat, hash: &Digest, verified_ns: i64) {
+    pub fn put(&self, path: &str, stat: FileStat, hash: &Digest, verified_ns: i64) {
         let Ok(hash) = blake3::Hash::from_hex(hash.as_str()) else {
             return;
         };
@@ -237,7 +207,7 @@ fn read(file: &Path) -> io::Result<Entries> {
         let verified_ns = i64::from_le_bytes(reader.take()?);
         let mode = u32::from_le_bytes(reader.take()?);
         let hash = reader.take()?;
-        let stat = Stat {
+        let stat = FileStat {
             size,
             mtime_ns,
             ctime_ns,
@@ -291,7 +261,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.txt");
         fs::write(&file, "a").unwrap();
-        let stat = Stat::of(&fs::metadata(&file).unwrap());
+        let stat = FileStat::of(&fs::metadata(&file).unwrap());
         let hash = Digest::of_bytes(b"a");
         let cache_file = dir.path().join("stat-cache");
         let cache = StatCache::load(Some(cache_file.clone()));

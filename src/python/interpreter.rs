@@ -10,6 +10,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::file_stat::FileStat;
+
 /// What an interpreter says of itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interpreter {
@@ -143,17 +145,13 @@ impl Finder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     canonical: PathBuf,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-    inode: u64,
+    stat: FileStat,
 }
 
 impl Stamp {
     /// `None` for scripts (`#!`), which must be run to know what they run.
     fn of(executable: &Path) -> Option<Stamp> {
         use std::io::Read;
-        use std::os::unix::fs::MetadataExt;
         let canonical = executable.canonicalize().ok()?;
         let mut magic = [0u8; 2];
         std::fs::File::open(&canonical)
@@ -163,16 +161,8 @@ impl Stamp {
         if &magic == b"#!" {
             return None;
         }
-        let metadata = canonical.metadata().ok()?;
-        Some(Stamp {
-            canonical,
-            size: metadata.len(),
-            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
-                + i128::from(metadata.mtime_nsec()),
-            ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000
-                + i128::from(metadata.ctime_nsec()),
-            inode: metadata.ino(),
-        })
+        let stat = FileStat::of(&canonical.metadata().ok()?);
+        Some(Stamp { canonical, stat })
     }
 }
 
