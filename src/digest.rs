@@ -1,4 +1,4 @@
-//! Content digests: blake3, written as lowercase hex.
+//! Content digests: blake3, kept as 32 bytes and written as lowercase hex.
 
 use std::fmt;
 use std::fs::File;
@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Files at least this large are hashed in chunks rather than read whole.
 const LARGE: u64 = 256 * 1024;
 
-/// A blake3 digest as 64 lowercase hex characters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A blake3 digest; serialised as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Digest(String);
+pub struct Digest([u8; 32]);
 
 impl Digest {
     pub fn of_bytes(bytes: &[u8]) -> Digest {
@@ -26,19 +26,22 @@ impl Digest {
         Digest::of_file_sized(path, length)
     }
 
-    /// The digest of a regular file whose length is known (from a stat just taken): small
-    /// files are read whole in one buffer of their size, large ones through a memory map.
+    /// The digest of a regular file whose length is known (from a stat just taken).
     pub fn of_file_sized(path: &Path, length: u64) -> io::Result<Digest> {
+        Digest::of_open_file(File::open(path)?, length)
+    }
+
+    /// The digest of an open regular file whose length is known: small files are read whole
+    /// in one buffer of their size, large ones streamed.
+    pub fn of_open_file(mut file: File, length: u64) -> io::Result<Digest> {
         if length >= LARGE {
             // Streamed, never mapped: a file truncated while it is read must be an error or a
             // changed digest, not a SIGBUS.
             let mut hasher = blake3::Hasher::new();
-            let mut file = File::open(path)?;
             copy_hashing_into(&mut file, &mut hasher)?;
             return Ok(Digest::from(hasher.finalize()));
         }
         // A plain read loop: `read_to_end` would stat and seek the file again to size its buffer.
-        let mut file = File::open(path)?;
         let mut bytes = vec![0; usize::try_from(length).unwrap_or(0) + 1];
         let mut filled = 0;
         loop {
@@ -55,19 +58,30 @@ impl Digest {
         Ok(Digest::of_bytes(&bytes[..filled]))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub fn from_bytes(bytes: [u8; 32]) -> Digest {
+        Digest(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
-    /// The first twelve characters, for people.
-    pub fn short(&self) -> &str {
-        &self.0[..12]
+    /// The 64 hex characters.
+    pub fn to_hex(self) -> String {
+        self.to_string()
+    }
+
+    /// The first twelve hex characters, for people.
+    pub fn short(&self) -> String {
+        let mut hex = self.to_hex();
+        hex.truncate(12);
+        hex
     }
 }
 
 impl From<blake3::Hash> for Digest {
     fn from(hash: blake3::Hash) -> Digest {
-        Digest(hash.to_hex().to_string())
+        Digest(*hash.as_bytes())
     }
 }
 
@@ -75,12 +89,14 @@ impl TryFrom<String> for Digest {
     type Error = String;
 
     fn try_from(text: String) -> Result<Digest, String> {
+        // Lowercase only: one digest has one spelling, so manifests compare as text too.
         if text.len() == 64
             && text
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && let Ok(hash) = blake3::Hash::from_hex(&text)
         {
-            Ok(Digest(text))
+            Ok(Digest::from(hash))
         } else {
             Err(format!("`{text}` is not a blake3 digest"))
         }
@@ -89,13 +105,19 @@ impl TryFrom<String> for Digest {
 
 impl From<Digest> for String {
     fn from(digest: Digest) -> String {
-        digest.0
+        digest.to_hex()
     }
 }
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({self})")
     }
 }
 
@@ -149,8 +171,17 @@ mod tests {
     }
 
     #[test]
+    fn hex_round_trips() {
+        let digest = Digest::of_bytes(b"x");
+        assert_eq!(Digest::try_from(digest.to_hex()).unwrap(), digest);
+        assert_eq!(digest.short().len(), 12);
+        assert!(digest.to_hex().starts_with(&digest.short()));
+    }
+
+    #[test]
     fn rejects_malformed_hex() {
         assert!(Digest::try_from("abc".to_string()).is_err());
         assert!(Digest::try_from("G".repeat(64)).is_err());
+        assert!(Digest::try_from("A".repeat(64)).is_err());
     }
 }

@@ -137,7 +137,7 @@ impl DryRun<'_> {
         };
         let ingredients = ingredients(session, self.0.environment, resolved, &inputs);
         let key = ingredients.key();
-        upstream.insert(id, Upstream::Key(key.clone()));
+        upstream.insert(id, Upstream::Key(key));
         match store.lookup(&session.name, &key) {
             Lookup::Hit(manifest) => Verdict {
                 state: CacheState::Fresh,

@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::python::PythonKey;
 
-pub const KEY_SCHEMA: u32 = 3;
+pub const KEY_SCHEMA: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -50,11 +50,11 @@ pub struct InputSet {
 impl InputSet {
     /// `files` must be sorted by path (as the fingerprinter returns them).
     pub fn of(files: &[InputFile]) -> InputSet {
-        let mut hasher = blake3::Hasher::new_derive_key("rtask 3 input files");
+        let mut hasher = blake3::Hasher::new_derive_key("rtask 4 input files");
         for file in files {
             hasher.update(file.path.as_str().as_bytes());
             hasher.update(b"\0");
-            hasher.update(file.hash.as_str().as_bytes());
+            hasher.update(file.hash.as_bytes());
             hasher.update(if file.executable { b"x\n" } else { b"-\n" });
         }
         InputSet {
@@ -164,8 +164,8 @@ mod tests {
     #[test]
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
-            sample().key().as_str(),
-            "6b5290720e048fa3183d6fd01591d046ff4541c4294d709a7c77e01c02578378"
+            sample().key().to_hex(),
+            "a120a18c85c02185d6723ea0b4d4771c6160df484f7957f2f1f1c0485c20698e"
         );
     }
 

@@ -25,7 +25,7 @@ struct SessionReport<'a> {
     signatures: &'a [String],
     duration: f64,
     cached: bool,
-    key: Option<&'a str>,
+    key: Option<&'a Digest>,
 }
 
 /// One session's part in the report.
@@ -61,7 +61,7 @@ pub fn render(entries: &[Entry<'_>]) -> String {
                 signatures: &entry.session.signatures,
                 duration: entry.elapsed.as_secs_f64(),
                 cached: matches!(entry.outcome, Outcome::Cached { .. }),
-                key: entry.key.map(Digest::as_str),
+                key: entry.key,
             }
         })
         .collect();

@@ -76,7 +76,7 @@ impl Store {
             Lookup::Miss(
                 Writer {
                     session: session.to_string(),
-                    key: key.clone(),
+                    key: *key,
                 },
                 reason,
             )
@@ -92,7 +92,7 @@ impl Store {
     pub fn overwrite(&self, manifest: &Manifest) -> Writer {
         Writer {
             session: manifest.session.clone(),
-            key: manifest.key.clone(),
+            key: manifest.key,
         }
     }
 
@@ -155,7 +155,7 @@ impl Store {
     }
 
     pub fn blob_path(&self, hash: &Digest) -> PathBuf {
-        let hex = hash.as_str();
+        let hex = hash.to_hex();
         self.dir.join("blobs").join(&hex[..2]).join(hex)
     }
 

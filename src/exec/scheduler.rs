@@ -157,7 +157,7 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                 },
             };
             let key = finished.get(&id).and_then(|done| match &done.upstream {
-                Upstream::Key(key) if done.entry.is_some() => Some(key.clone()),
+                Upstream::Key(key) if done.entry.is_some() => Some(*key),
                 _ => None,
             });
             SessionResult {

@@ -8,20 +8,26 @@
 //! [`Fingerprinter::invalidate`] after each; a memoised hash never outlives a write.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use ignore::gitignore::Gitignore;
-use ignore::{WalkBuilder, WalkState};
+use nix::dir::{Dir, Type};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, fstatat};
+use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod stat_cache;
 
-use self::stat_cache::{StatCache, now_ns};
+use self::stat_cache::{Directory, FxHasher, StatCache, now_ns};
 use crate::digest::Digest;
 use crate::file_stat::FileStat;
 use crate::patterns::InputPatterns;
@@ -45,22 +51,33 @@ pub enum InputError {
     Walk(String),
 }
 
+type Memo = HashMap<RelPath, (u64, InputFile), BuildHasherDefault<FxHasher>>;
+
 pub struct Fingerprinter {
     root: PathBuf,
-    /// Directories never searched for inputs: `.git`, rtask's own state, the cache.
-    skipped: Vec<PathBuf>,
+    /// Directories never searched for inputs, relative to the root: rtask's state, the cache.
+    skipped: Vec<String>,
     /// The root of the git repository holding the project, if any.
     repository: Option<PathBuf>,
     epoch: AtomicU64,
-    memo: Mutex<HashMap<RelPath, (u64, InputFile)>>,
+    /// Hashes read in this run, with the epoch they were read in; `memo_used` spares a run
+    /// that read nothing the lock.
+    memo: RwLock<Memo>,
+    memo_used: AtomicBool,
     stat_cache: StatCache,
 }
 
 /// Directory names never searched for inputs.
 const SKIPPED_NAMES: &[&str] = &[".git"];
 
+/// The file type bits of `st_mode` (POSIX values, the same on every Unix rtask runs on).
+const TYPE_MASK: u32 = 0o170_000;
+const REGULAR: u32 = 0o100_000;
+const SYMLINK: u32 = 0o120_000;
+
 impl Fingerprinter {
-    /// `stat_cache`: the file that remembers hashes across runs on this machine, if any.
+    /// `skipped`: directories never searched; `stat_cache`: the file that remembers hashes
+    /// across runs on this machine, if any.
     pub fn new(root: &Path, skipped: Vec<PathBuf>, stat_cache: Option<PathBuf>) -> Fingerprinter {
         Fingerprinter {
             root: root.to_path_buf(),
@@ -68,9 +85,15 @@ impl Fingerprinter {
                 .ancestors()
                 .find(|dir| dir.join(".git").exists())
                 .map(Path::to_path_buf),
-            skipped,
+            skipped: skipped
+                .iter()
+                .filter_map(|dir| RelPath::from_path(root, dir))
+                .filter(|dir| !dir.is_root())
+                .map(String::from)
+                .collect(),
             epoch: AtomicU64::new(0),
-            memo: Mutex::new(HashMap::new()),
+            memo: RwLock::new(Memo::default()),
+            memo_used: AtomicBool::new(false),
             stat_cache: StatCache::load(stat_cache),
         }
     }
@@ -85,32 +108,14 @@ impl Fingerprinter {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The input files of a session, sorted by path, with their hashes. Files are stat'ed and
-    /// hashed by the threads that find them.
+    /// The input files of a session, sorted by path, with their hashes. Directories are listed,
+    /// and their files stat'ed and hashed, in parallel.
     pub fn inputs(&self, patterns: &InputPatterns) -> Result<Vec<InputFile>, InputError> {
         let epoch = self.epoch.load(Ordering::SeqCst);
-        // Files hashed earlier in this run (and nothing has run since) are not read again.
-        let known: HashMap<RelPath, InputFile> = {
-            let memo = self
-                .memo
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            memo.iter()
-                .filter(|(_, (seen, _))| *seen == epoch)
-                .map(|(path, (_, file))| (path.clone(), file.clone()))
-                .collect()
-        };
-        let fingerprint = |path: RelPath| -> Result<(InputFile, bool), InputError> {
-            if let Some(file) = known.get(&path) {
-                return Ok((file.clone(), false));
-            }
-            self.hash_input(&path)
-                .map_err(|source| InputError::Read { path, source })
-        };
         let mut files = Vec::new();
         for base in &patterns.glob_bases {
             let keep = |path: &str| patterns.globs.is_match(path) && !patterns.excluded(path);
-            files.extend(self.walk(base, &keep, &fingerprint)?);
+            files.extend(self.walk(base, &keep, epoch)?);
         }
         for literal in &patterns.literals {
             let path = literal.to_path(&self.root);
@@ -126,27 +131,55 @@ impl Fingerprinter {
                 }
                 Ok(metadata) if metadata.is_dir() => {
                     let keep = |path: &str| !patterns.excluded(path);
-                    files.extend(self.walk(literal, &keep, &fingerprint)?);
+                    files.extend(self.walk(literal, &keep, epoch)?);
                 }
-                Ok(_) => files.push(fingerprint(literal.clone())?),
+                Ok(_) => {
+                    if let Some(file) = self.memoised(epoch, literal) {
+                        files.push(file);
+                        continue;
+                    }
+                    let file = self
+                        .hash_input(literal)
+                        .map_err(|source| InputError::Read {
+                            path: literal.clone(),
+                            source,
+                        })?;
+                    if let (file, true) = &file {
+                        self.remember(epoch, std::slice::from_ref(file));
+                    }
+                    files.push(file.0);
+                }
             }
         }
-        files.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
-        files.dedup_by(|a, b| a.0.path == b.0.path);
-        // Only files whose content had to be read are memoised: a stat cache hit costs no more
-        // than a memo lookup.
-        let mut memo = self
-            .memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (file, _) in files.iter().filter(|(_, read)| *read) {
-            memo.insert(file.path.clone(), (epoch, file.clone()));
-        }
-        Ok(files.into_iter().map(|(file, _)| file).collect())
+        files.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        files.dedup_by(|a, b| a.path == b.path);
+        Ok(files)
     }
 
-    /// Every file and symlink below `base` that ignore rules do not exclude and `keep` keeps,
-    /// found by a parallel walk and fingerprinted by the thread that finds it.
+    fn memoised(&self, epoch: u64, path: &RelPath) -> Option<InputFile> {
+        if !self.memo_used.load(Ordering::Relaxed) {
+            return None;
+        }
+        let memo = self.memo.read().unwrap_or_else(PoisonError::into_inner);
+        memo.get(path)
+            .filter(|(seen, _)| *seen == epoch)
+            .map(|(_, file)| file.clone())
+    }
+
+    /// Memoise files whose content had read in `epoch`: a stat cache hit costs no more than a
+    /// memo lookup.
+    fn remember(&self, epoch: u64, files: &[InputFile]) {
+        if files.is_empty() {
+            return;
+        }
+        let mut memo = self.memo.write().unwrap_or_else(PoisonError::into_inner);
+        for file in files {
+            memo.insert(file.path.clone(), (epoch, file.clone()));
+        }
+        self.memo_used.store(true, Ordering::Relaxed);
+    }
+
+    /// Every file and symlink below `base` that ignore rules do not exclude and `keep` keeps.
     ///
     /// The rules are those of the `.gitignore` files below `base`, and of those in the
     /// directories above it up to the root of the git repository holding the project (or the
@@ -156,112 +189,68 @@ impl Fingerprinter {
         &self,
         base: &RelPath,
         keep: &(dyn Fn(&str) -> bool + Sync),
-        fingerprint: &(dyn Fn(RelPath) -> Result<(InputFile, bool), InputError> + Sync),
-    ) -> Result<Vec<(InputFile, bool)>, InputError> {
-        let start = base.to_path(&self.root);
-        if !start.is_dir() {
+        epoch: u64,
+    ) -> Result<Vec<InputFile>, InputError> {
+        if !base.to_path(&self.root).is_dir() {
             return Ok(Vec::new());
         }
-        let above = self.ignores_above(&start);
-        let skipped = self.skipped.clone();
-        let walker = WalkBuilder::new(&start)
-            .hidden(false)
-            .ignore(false)
-            .parents(false)
-            .git_ignore(true)
-            .git_global(false)
-            .git_exclude(false)
-            .require_git(false)
-            .follow_links(false)
-            .filter_entry(move |entry| {
-                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
-                if is_dir
-                    && (SKIPPED_NAMES.iter().any(|name| entry.file_name() == *name)
-                        || skipped.iter().any(|dir| entry.path() == dir))
-                {
-                    return false;
-                }
-                above
-                    .iter()
-                    .map(|rules| rules.matched(entry.path(), is_dir))
-                    .find(|matched| !matched.is_none())
-                    .is_none_or(|matched| !matched.is_ignore())
-            })
-            .build_parallel();
-        let found = Mutex::new(Vec::new());
-        let failure = Mutex::new(None);
-        walker.run(|| {
-            let mut collector = Collector {
-                local: Vec::new(),
-                shared: &found,
-            };
-            let root = &self.root;
-            let failure = &failure;
-            Box::new(move |entry| {
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(error) => {
-                        *failure
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(InputError::Walk(error.to_string()));
-                        return WalkState::Quit;
-                    }
-                };
-                // Only regular files and symlinks are inputs: a FIFO would block the read forever.
-                if !entry
-                    .file_type()
-                    .is_some_and(|kind| kind.is_file() || kind.is_symlink())
-                {
-                    return WalkState::Continue;
-                }
-                let fingerprinted = match RelPath::from_path(root, entry.path()) {
-                    Some(path) if keep(path.as_str()) => fingerprint(path),
-                    Some(_) => return WalkState::Continue,
-                    None => Err(InputError::Walk(format!(
-                        "`{}` is not a valid UTF-8 path",
-                        entry.path().display()
-                    ))),
-                };
-                match fingerprinted {
-                    Ok(file) => {
-                        collector.local.push(file);
-                        WalkState::Continue
-                    }
-                    Err(error) => {
-                        *failure
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
-                        WalkState::Quit
-                    }
-                }
-            })
-        });
-        if let Some(error) = failure
+        let walk = Walk {
+            fingerprinter: self,
+            keep,
+            epoch,
+            found: Mutex::new(Vec::new()),
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+        };
+        let rules = self.rules_above(base);
+        rayon::scope(|scope| walk.directory(scope, base.clone(), rules));
+        if let Some(error) = walk
+            .failure
             .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
         {
             return Err(error);
         }
-        Ok(found
+        Ok(walk
+            .found
             .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+            .unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The ignore rules of the directories above `start`, deepest first.
-    fn ignores_above(&self, start: &Path) -> Vec<Gitignore> {
+    /// The ignore rules of the directories above `base`, innermost first.
+    fn rules_above(&self, base: &RelPath) -> Option<Arc<Rules>> {
+        let start = base.to_path(&self.root);
         let top = self.repository.as_deref().unwrap_or(&self.root);
-        start
+        let mut above: Vec<&Path> = start
             .ancestors()
             .skip(1)
             .take_while(|dir| dir.starts_with(top))
-            .map(|dir| dir.join(".gitignore"))
-            .filter(|file| file.is_file())
-            .map(|file| Gitignore::new(file).0)
-            .collect()
+            .collect();
+        above.reverse();
+        let mut rules = None;
+        for dir in above {
+            let file = dir.join(".gitignore");
+            if !file.is_file() {
+                continue;
+            }
+            let anchor = match RelPath::from_path(&self.root, dir) {
+                Some(inside) if inside.is_root() => Anchor::Strip(0),
+                Some(inside) => Anchor::Strip(inside.as_str().len() + 1),
+                None => match self.root.strip_prefix(dir).ok().and_then(Path::to_str) {
+                    Some(prefix) => Anchor::Prepend(format!("{prefix}/")),
+                    None => continue,
+                },
+            };
+            rules = Some(Arc::new(Rules {
+                gitignore: Gitignore::new(&file).0,
+                anchor,
+                parent: rules,
+            }));
+        }
+        rules
     }
 
-    /// The file's input entry, and whether its content had to be read.
+    /// The input entry of a file named outside a walk, and whether its content had to be read.
     fn hash_input(&self, path: &RelPath) -> io::Result<(InputFile, bool)> {
         let full = path.to_path(&self.root);
         let metadata = full.symlink_metadata()?;
@@ -274,40 +263,257 @@ impl Fingerprinter {
                 "it is neither a regular file, a directory nor a symlink",
             ));
         }
-        let executable = metadata.permissions().mode() & 0o111 != 0;
         let stat = FileStat::of(&metadata);
-        if let Some(hash) = self.stat_cache.get(path.as_str(), &stat) {
-            let file = InputFile {
-                path: path.clone(),
-                hash,
-                executable,
-            };
-            return Ok((file, false));
-        }
-        let started = now_ns();
-        let hash = Digest::of_file_sized(&full, metadata.len())?;
-        self.stat_cache.put(path.as_str(), stat, &hash, started);
+        let (dir, name) = path
+            .as_str()
+            .rsplit_once('/')
+            .unwrap_or((".", path.as_str()));
+        let remembered = self.stat_cache.directory(dir);
+        let executable = metadata.permissions().mode() & 0o111 != 0;
+        let (hash, read) = match self.stat_cache.get(&remembered, name, path.as_str(), &stat) {
+            Some(hash) => (hash, false),
+            None => {
+                let started = now_ns();
+                let hash = Digest::of_open_file(File::open(&full)?, stat.size)?;
+                self.stat_cache.put(path.as_str(), stat, hash, started);
+                (hash, true)
+            }
+        };
         let file = InputFile {
             path: path.clone(),
             hash,
             executable,
         };
-        Ok((file, true))
+        Ok((file, read))
     }
 }
 
-/// A walker thread's finds, handed over in one go when the thread is done with them.
-struct Collector<'a> {
-    local: Vec<(InputFile, bool)>,
-    shared: &'a Mutex<Vec<(InputFile, bool)>>,
+/// The `.gitignore` rules that apply in a directory: its own, then those of the directories
+/// above it (as in git, the innermost rule that matches decides).
+struct Rules {
+    gitignore: Gitignore,
+    anchor: Anchor,
+    parent: Option<Arc<Rules>>,
 }
 
-impl Drop for Collector<'_> {
-    fn drop(&mut self) {
-        self.shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .append(&mut self.local);
+/// How a project-relative path is made relative to the directory of a `.gitignore`.
+enum Anchor {
+    /// The directory is inside the project: strip this many leading bytes.
+    Strip(usize),
+    /// The directory holds the project: prepend the project's path below it.
+    Prepend(String),
+}
+
+impl Rules {
+    fn ignores(rules: Option<&Rules>, path: &str, is_dir: bool) -> bool {
+        let mut next = rules;
+        while let Some(rules) = next {
+            let matched = match &rules.anchor {
+                Anchor::Strip(length) => rules
+                    .gitignore
+                    .matched(path.get(*length..).unwrap_or(path), is_dir),
+                Anchor::Prepend(prefix) => {
+                    rules.gitignore.matched(format!("{prefix}{path}"), is_dir)
+                }
+            };
+            if !matched.is_none() {
+                return matched.is_ignore();
+            }
+            next = rules.parent.as_deref();
+        }
+        false
+    }
+}
+
+/// One walk below a base directory: a task per directory on rayon's pool.
+struct Walk<'a> {
+    fingerprinter: &'a Fingerprinter,
+    keep: &'a (dyn Fn(&str) -> bool + Sync),
+    epoch: u64,
+    found: Mutex<Vec<InputFile>>,
+    failure: Mutex<Option<InputError>>,
+    failed: AtomicBool,
+}
+
+impl<'w> Walk<'w> {
+    fn directory<'s>(&'s self, scope: &rayon::Scope<'s>, dir: RelPath, rules: Option<Arc<Rules>>)
+    where
+        'w: 's,
+    {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.list(scope, &dir, rules) {
+            Ok(mut files) => self
+                .found
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .append(&mut files),
+            Err(error) => {
+                self.failed.store(true, Ordering::Relaxed);
+                self.failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(error);
+            }
+        }
+    }
+
+    /// The inputs directly in `dir`; its subdirectories become tasks of their own.
+    fn list<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        dir: &RelPath,
+        rules: Option<Arc<Rules>>,
+    ) -> Result<Vec<InputFile>, InputError>
+    where
+        'w: 's,
+    {
+        let fingerprinter = self.fingerprinter;
+        let full = dir.to_path(&fingerprinter.root);
+        let unreadable = |source: nix::Error| InputError::Read {
+            path: dir.clone(),
+            source: source.into(),
+        };
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let mut handle = Dir::open(&full, flags, Mode::empty()).map_err(unreadable)?;
+        let mut entries = Vec::new();
+        for entry in handle.iter() {
+            let entry = entry.map_err(unreadable)?;
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            let Ok(name) = name.to_str() else {
+                let path = full.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+                return Err(InputError::Walk(format!(
+                    "`{}` is not a valid UTF-8 path",
+                    path.display()
+                )));
+            };
+            entries.push((name.to_string(), entry.file_type()));
+        }
+        let rules = match entries
+            .iter()
+            .find(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
+        {
+            Some((name, _)) => Some(Arc::new(Rules {
+                gitignore: Gitignore::new(full.join(name)).0,
+                anchor: Anchor::Strip(if dir.is_root() {
+                    0
+                } else {
+                    dir.as_str().len() + 1
+                }),
+                parent: rules,
+            })),
+            None => rules,
+        };
+        let remembered = fingerprinter.stat_cache.directory(dir.as_str());
+        let mut files = Vec::new();
+        let mut read = Vec::new();
+        for (name, kind) in entries {
+            let path = dir.join(&name);
+            let stat = |path: &RelPath| {
+                fstatat(&handle, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|errno| {
+                    InputError::Read {
+                        path: path.clone(),
+                        source: errno.into(),
+                    }
+                })
+            };
+            let kind = match kind {
+                Some(kind) => kind,
+                // Some file systems do not say in the listing.
+                None => match FileStat::of_raw(&stat(&path)?).mode & TYPE_MASK {
+                    REGULAR => Type::File,
+                    SYMLINK => Type::Symlink,
+                    0o040_000 => Type::Directory,
+                    _ => continue,
+                },
+            };
+            match kind {
+                Type::Directory => {
+                    if SKIPPED_NAMES.contains(&name.as_str())
+                        || fingerprinter
+                            .skipped
+                            .iter()
+                            .any(|skipped| *skipped == path.as_str())
+                        || Rules::ignores(rules.as_deref(), path.as_str(), true)
+                    {
+                        continue;
+                    }
+                    let rules = rules.clone();
+                    scope.spawn(move |scope| self.directory(scope, path, rules));
+                }
+                Type::File | Type::Symlink => {
+                    if !(self.keep)(path.as_str())
+                        || Rules::ignores(rules.as_deref(), path.as_str(), false)
+                    {
+                        continue;
+                    }
+                    if let Some(file) = fingerprinter.memoised(self.epoch, &path) {
+                        files.push(file);
+                        continue;
+                    }
+                    let raw = stat(&path)?;
+                    let fingerprinted = self
+                        .fingerprint(&handle, &full, &remembered, &name, &path, &raw)
+                        .map_err(|source| InputError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    match fingerprinted {
+                        Some((file, true)) => {
+                            read.push(file.clone());
+                            files.push(file);
+                        }
+                        Some((file, false)) => files.push(file),
+                        None => {}
+                    }
+                }
+                // FIFOs, sockets and devices are never inputs: a FIFO would block the read.
+                _ => {}
+            }
+        }
+        fingerprinter.remember(self.epoch, &read);
+        Ok(files)
+    }
+
+    /// The input entry of the file `name` in the directory open as `handle`, and whether its
+    /// content had to be read; `None` when it is no longer a regular file or a symlink.
+    fn fingerprint(
+        &self,
+        handle: &Dir,
+        dir: &Path,
+        remembered: &Directory<'_>,
+        name: &str,
+        path: &RelPath,
+        raw: &nix::sys::stat::FileStat,
+    ) -> io::Result<Option<(InputFile, bool)>> {
+        let stat = FileStat::of_raw(raw);
+        match stat.mode & TYPE_MASK {
+            SYMLINK => return Ok(Some((symlink_input(path, &dir.join(name))?, true))),
+            REGULAR => {}
+            _ => return Ok(None),
+        }
+        let cache = &self.fingerprinter.stat_cache;
+        let (hash, read) = match cache.get(remembered, name, path.as_str(), &stat) {
+            Some(hash) => (hash, false),
+            None => {
+                let started = now_ns();
+                let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+                let file = File::from(nix::fcntl::openat(handle, name, flags, Mode::empty())?);
+                let hash = Digest::of_open_file(file, stat.size)?;
+                cache.put(path.as_str(), stat, hash, started);
+                (hash, true)
+            }
+        };
+        let file = InputFile {
+            path: path.clone(),
+            hash,
+            executable: stat.mode & 0o111 != 0,
+        };
+        Ok(Some((file, read)))
     }
 }
 
@@ -319,8 +525,8 @@ fn symlink_input(path: &RelPath, full: &Path) -> io::Result<InputFile> {
         _ => None,
     };
     let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink input");
-    hasher.update(symlink_digest(&target).as_str().as_bytes());
-    hasher.update(content.as_ref().map_or("-", Digest::as_str).as_bytes());
+    hasher.update(symlink_digest(&target).to_hex().as_bytes());
+    hasher.update(content.map_or("-".to_string(), Digest::to_hex).as_bytes());
     Ok(InputFile {
         path: path.clone(),
         hash: Digest::from(hasher.finalize()),

@@ -6,11 +6,17 @@
 //! only when every stat field matches, so a copied checkout (new inodes and ctimes) rehashes.
 //! As in git's racy-index handling, a file modified within [`RACY_NS`] of the moment it was
 //! hashed is hashed again next time: its mtime cannot tell a later same-size edit apart.
+//!
+//! Entries are grouped by directory, names sorted, because the walk asks directory by directory:
+//! one map lookup per directory, then a binary search among its names. The file is read whole
+//! into one buffer that the loaded entries point into, so loading allocates per directory, not
+//! per file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -23,25 +29,67 @@ use crate::file_stat::FileStat;
 /// Timestamps closer than this to the hashing are not trusted (coarse file system clocks).
 pub const RACY_NS: i64 = 2_000_000_000;
 
-const MAGIC: &[u8] = b"rtask stat cache 1\n";
+const MAGIC: &[u8] = b"rtask stat cache 2\n";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     stat: FileStat,
-    hash: [u8; 32],
+    hash: Digest,
     /// When the hashing started, in nanoseconds since the epoch.
     verified_ns: i64,
 }
 
-type Entries = HashMap<String, Entry, BuildHasherDefault<FxHasher>>;
+impl Entry {
+    /// The hash, if the file's stat is what it was and the entry is not racy.
+    fn trusted(&self, stat: &FileStat) -> Option<Digest> {
+        (self.stat == *stat && stat.mtime_ns < self.verified_ns - RACY_NS).then_some(self.hash)
+    }
+}
+
+/// A loaded entry; its name is a range of [`Loaded::bytes`].
+struct Record {
+    name: Range<usize>,
+    entry: Entry,
+}
+
+/// What the file held.
+#[derive(Default)]
+struct Loaded {
+    bytes: Vec<u8>,
+    records: Vec<Record>,
+    /// Directory (`.` for the root) → its records, sorted by name.
+    directories: HashMap<String, Range<usize>, BuildHasherDefault<FxHasher>>,
+}
+
+impl Loaded {
+    fn name(&self, record: &Record) -> &[u8] {
+        &self.bytes[record.name.clone()]
+    }
+}
+
+/// The remembered entries of one directory.
+pub struct Directory<'a> {
+    loaded: &'a Loaded,
+    records: &'a [Record],
+}
+
+impl Directory<'_> {
+    fn get(&self, name: &str) -> Option<&Entry> {
+        let index = self
+            .records
+            .binary_search_by(|record| self.loaded.name(record).cmp(name.as_bytes()))
+            .ok()?;
+        Some(&self.records[index].entry)
+    }
+}
 
 pub struct StatCache {
     file: Option<PathBuf>,
     /// What the file held, read by a thread of its own while the inputs are being found.
-    loaded: OnceLock<Entries>,
-    loading: Mutex<Option<JoinHandle<Entries>>>,
-    /// What this run hashed; `any_fresh` spares a no-op run the lock.
-    fresh: Mutex<Entries>,
+    loaded: OnceLock<Loaded>,
+    loading: Mutex<Option<JoinHandle<Loaded>>>,
+    /// What this run hashed, by path; `any_fresh` spares a no-op run the lock.
+    fresh: Mutex<HashMap<String, Entry, BuildHasherDefault<FxHasher>>>,
     any_fresh: AtomicBool,
 }
 
@@ -94,12 +142,12 @@ impl StatCache {
             file,
             loaded: OnceLock::new(),
             loading: Mutex::new(loading),
-            fresh: Mutex::new(Entries::default()),
+            fresh: Mutex::new(HashMap::default()),
             any_fresh: AtomicBool::new(false),
         }
     }
 
-    fn loaded(&self) -> &Entries {
+    fn loaded(&self) -> &Loaded {
         self.loaded.get_or_init(|| {
             let handle = self
                 .loading
@@ -112,31 +160,43 @@ impl StatCache {
         })
     }
 
-    /// The remembered hash of `path`, if its stat is what it was and not racy; what this run
-    /// hashed counts too (the racy rule makes that as safe as what earlier runs hashed).
-    pub fn get(&self, path: &str, stat: &FileStat) -> Option<Digest> {
-        let trusted = |entry: &Entry| {
-            (entry.stat == *stat && stat.mtime_ns < entry.verified_ns - RACY_NS)
-                .then(|| Digest::from(blake3::Hash::from_bytes(entry.hash)))
-        };
-        if let Some(entry) = self.loaded().get(path) {
-            return trusted(entry);
+    /// The remembered entries of directory `dir` (a project-relative path, `.` for the root).
+    pub fn directory(&self, dir: &str) -> Directory<'_> {
+        let loaded = self.loaded();
+        let records = loaded
+            .directories
+            .get(dir)
+            .map_or(&[][..], |range| &loaded.records[range.clone()]);
+        Directory { loaded, records }
+    }
+
+    /// The remembered hash of the file `name` in `directory` whose path is `path`, if its stat is
+    /// what it was and not racy; what this run hashed counts too (the racy rule makes that as
+    /// safe as what earlier runs hashed).
+    pub fn get(
+        &self,
+        directory: &Directory<'_>,
+        name: &str,
+        path: &str,
+        stat: &FileStat,
+    ) -> Option<Digest> {
+        if self.any_fresh.load(Ordering::Relaxed) {
+            let fresh = self
+                .fresh
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(entry) = fresh.get(path) {
+                return entry.trusted(stat);
+            }
         }
-        let fresh = self
-            .fresh
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        fresh.get(path).and_then(trusted)
+        directory.get(name)?.trusted(stat)
     }
 
     /// Remember a hash computed from a read that started at `verified_ns`.
-    pub fn put(&self, path: &str, stat: FileStat, hash: &Digest, verified_ns: i64) {
-        let Ok(hash) = blake3::Hash::from_hex(hash.as_str()) else {
-            return;
-        };
+    pub fn put(&self, path: &str, stat: FileStat, hash: Digest, verified_ns: i64) {
         let entry = Entry {
             stat,
-            hash: *hash.as_bytes(),
+            hash,
             verified_ns,
         };
         self.fresh
@@ -155,31 +215,40 @@ impl StatCache {
         let (Some(file), false) = (&self.file, fresh.is_empty()) else {
             return Ok(());
         };
+        // Directory → name → entry, both sorted by their bytes; this run's entries win.
+        let mut directories: BTreeMap<&[u8], BTreeMap<&[u8], &Entry>> = BTreeMap::new();
+        let loaded = self.loaded();
+        for (dir, range) in &loaded.directories {
+            let names = directories.entry(dir.as_bytes()).or_default();
+            for record in &loaded.records[range.clone()] {
+                names.insert(loaded.name(record), &record.entry);
+            }
+        }
+        for (path, entry) in fresh.iter() {
+            let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+            directories
+                .entry(dir.as_bytes())
+                .or_default()
+                .insert(name.as_bytes(), entry);
+        }
         let dir = file.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut out = io::BufWriter::new(temp.as_file_mut());
             out.write_all(MAGIC)?;
-            let kept = self
-                .loaded()
-                .iter()
-                .filter(|(path, _)| !fresh.contains_key(*path));
-            for (path, entry) in kept.chain(fresh.iter()) {
-                let Ok(length) = u16::try_from(path.len()) else {
+            for (dir, names) in &directories {
+                let (Ok(length), Ok(count)) =
+                    (u16::try_from(dir.len()), u32::try_from(names.len()))
+                else {
                     continue;
                 };
                 out.write_all(&length.to_le_bytes())?;
-                out.write_all(path.as_bytes())?;
-                let stat = &entry.stat;
-                for number in [stat.size, stat.inode, stat.device] {
-                    out.write_all(&number.to_le_bytes())?;
+                out.write_all(dir)?;
+                out.write_all(&count.to_le_bytes())?;
+                for (name, entry) in names {
+                    write_entry(&mut out, name, entry)?;
                 }
-                for number in [stat.mtime_ns, stat.ctime_ns, entry.verified_ns] {
-                    out.write_all(&number.to_le_bytes())?;
-                }
-                out.write_all(&stat.mode.to_le_bytes())?;
-                out.write_all(&entry.hash)?;
             }
             out.flush()?;
         }
@@ -188,66 +257,114 @@ impl StatCache {
     }
 }
 
-fn read(file: &Path) -> io::Result<Entries> {
+fn write_entry(out: &mut impl Write, name: &[u8], entry: &Entry) -> io::Result<()> {
+    // A name longer than the field cannot exist: file systems cap names at 255 bytes.
+    let length = u16::try_from(name.len()).map_err(|_| invalid())?;
+    out.write_all(&length.to_le_bytes())?;
+    out.write_all(name)?;
+    let stat = &entry.stat;
+    for number in [stat.size, stat.inode, stat.device] {
+        out.write_all(&number.to_le_bytes())?;
+    }
+    for number in [stat.mtime_ns, stat.ctime_ns, entry.verified_ns] {
+        out.write_all(&number.to_le_bytes())?;
+    }
+    out.write_all(&stat.mode.to_le_bytes())?;
+    out.write_all(entry.hash.as_bytes())
+}
+
+fn read(file: &Path) -> io::Result<Loaded> {
     let mut bytes = Vec::new();
     fs::File::open(file)?.read_to_end(&mut bytes)?;
-    let body = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a stat cache"))?;
-    let mut entries = Entries::default();
-    let mut reader = Reader { bytes: body };
-    while !reader.bytes.is_empty() {
-        let length = usize::from(u16::from_le_bytes(reader.take()?));
-        let path = String::from_utf8(reader.slice(length)?.to_vec()).map_err(|_| invalid())?;
-        let size = u64::from_le_bytes(reader.take()?);
-        let inode = u64::from_le_bytes(reader.take()?);
-        let device = u64::from_le_bytes(reader.take()?);
-        let mtime_ns = i64::from_le_bytes(reader.take()?);
-        let ctime_ns = i64::from_le_bytes(reader.take()?);
-        let verified_ns = i64::from_le_bytes(reader.take()?);
-        let mode = u32::from_le_bytes(reader.take()?);
-        let hash = reader.take()?;
-        let stat = FileStat {
-            size,
-            mtime_ns,
-            ctime_ns,
-            inode,
-            device,
-            mode,
-        };
-        entries.insert(
-            path,
-            Entry {
-                stat,
-                hash,
-                verified_ns,
-            },
-        );
+    if !bytes.starts_with(MAGIC) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a stat cache",
+        ));
     }
-    Ok(entries)
+    let mut records = Vec::new();
+    let mut directories = HashMap::default();
+    let mut reader = Reader {
+        bytes: &bytes,
+        at: MAGIC.len(),
+    };
+    while reader.at < bytes.len() {
+        let length = usize::from(u16::from_le_bytes(reader.take()?));
+        let dir = std::str::from_utf8(&bytes[reader.slice(length)?])
+            .map_err(|_| invalid())?
+            .to_string();
+        let count = u32::from_le_bytes(reader.take()?);
+        let first = records.len();
+        for _ in 0..count {
+            let length = usize::from(u16::from_le_bytes(reader.take()?));
+            let name = reader.slice(length)?;
+            let size = u64::from_le_bytes(reader.take()?);
+            let inode = u64::from_le_bytes(reader.take()?);
+            let device = u64::from_le_bytes(reader.take()?);
+            let mtime_ns = i64::from_le_bytes(reader.take()?);
+            let ctime_ns = i64::from_le_bytes(reader.take()?);
+            let verified_ns = i64::from_le_bytes(reader.take()?);
+            let mode = u32::from_le_bytes(reader.take()?);
+            let hash = Digest::from_bytes(reader.take()?);
+            let stat = FileStat {
+                size,
+                mtime_ns,
+                ctime_ns,
+                inode,
+                device,
+                mode,
+            };
+            records.push(Record {
+                name,
+                entry: Entry {
+                    stat,
+                    hash,
+                    verified_ns,
+                },
+            });
+        }
+        let names = &records[first..];
+        // Lookups search by name: an unsorted block (a damaged file) would hide entries.
+        if !names
+            .windows(2)
+            .all(|pair| bytes[pair[0].name.clone()] < bytes[pair[1].name.clone()])
+        {
+            return Err(invalid());
+        }
+        directories.insert(dir, first..records.len());
+    }
+    Ok(Loaded {
+        bytes,
+        records,
+        directories,
+    })
 }
 
 fn invalid() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "damaged stat cache")
 }
 
+/// Reads fields from a byte buffer, handing out positions rather than borrows.
 struct Reader<'a> {
     bytes: &'a [u8],
+    at: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn slice(&mut self, length: usize) -> io::Result<&'a [u8]> {
-        if self.bytes.len() < length {
+impl Reader<'_> {
+    fn slice(&mut self, length: usize) -> io::Result<Range<usize>> {
+        let end = self.at.checked_add(length).ok_or_else(invalid)?;
+        if end > self.bytes.len() {
             return Err(invalid());
         }
-        let (head, tail) = self.bytes.split_at(length);
-        self.bytes = tail;
-        Ok(head)
+        let range = self.at..end;
+        self.at = end;
+        Ok(range)
     }
 
     fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        let range = self.slice(N)?;
         let mut out = [0; N];
-        out.copy_from_slice(self.slice(N)?);
+        out.copy_from_slice(&self.bytes[range]);
         Ok(out)
     }
 }
@@ -255,6 +372,11 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lookup(cache: &StatCache, path: &str, stat: &FileStat) -> Option<Digest> {
+        let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+        cache.get(&cache.directory(dir), name, path, stat)
+    }
 
     #[test]
     fn entries_survive_a_round_trip_and_racy_ones_are_not_trusted() {
@@ -265,27 +387,65 @@ mod tests {
         let hash = Digest::of_bytes(b"a");
         let cache_file = dir.path().join("stat-cache");
         let cache = StatCache::load(Some(cache_file.clone()));
-        cache.put("a.txt", stat, &hash, now_ns());
+        cache.put("a.txt", stat, hash, now_ns());
         assert_eq!(
-            cache.get("a.txt", &stat),
+            lookup(&cache, "a.txt", &stat),
             None,
             "hashed just after a change: racy"
         );
         cache.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
         assert_eq!(
-            reloaded.get("a.txt", &stat),
+            lookup(&reloaded, "a.txt", &stat),
             None,
             "hashed just after a change: racy"
         );
-        reloaded.put("a.txt", stat, &hash, stat.mtime_ns + RACY_NS + 1);
+        reloaded.put("a.txt", stat, hash, stat.mtime_ns + RACY_NS + 1);
         reloaded.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
-        assert_eq!(reloaded.get("a.txt", &stat), Some(hash.clone()));
+        assert_eq!(lookup(&reloaded, "a.txt", &stat), Some(hash));
         let mut changed = stat;
         changed.ctime_ns += 1;
-        assert_eq!(reloaded.get("a.txt", &changed), None);
+        assert_eq!(lookup(&reloaded, "a.txt", &changed), None);
         fs::write(&cache_file, b"garbage").unwrap();
-        assert_eq!(StatCache::load(Some(cache_file)).get("a.txt", &stat), None);
+        assert_eq!(
+            lookup(&StatCache::load(Some(cache_file)), "a.txt", &stat),
+            None
+        );
+    }
+
+    #[test]
+    fn directories_and_names_are_found_after_saves_that_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_file = dir.path().join("stat-cache");
+        let stat = FileStat {
+            size: 1,
+            mtime_ns: 0,
+            ctime_ns: 0,
+            inode: 1,
+            device: 1,
+            mode: 0o100_644,
+        };
+        let paths = ["z", "a", "d/e/b", "d/e/a.txt", "d/e.txt", "d/e/a"];
+        let cache = StatCache::load(Some(cache_file.clone()));
+        for path in &paths[..3] {
+            cache.put(path, stat, Digest::of_bytes(path.as_bytes()), RACY_NS + 1);
+        }
+        cache.save().unwrap();
+        let cache = StatCache::load(Some(cache_file.clone()));
+        for path in &paths[3..] {
+            cache.put(path, stat, Digest::of_bytes(path.as_bytes()), RACY_NS + 1);
+        }
+        cache.save().unwrap();
+        let cache = StatCache::load(Some(cache_file));
+        for path in paths {
+            assert_eq!(
+                lookup(&cache, path, &stat),
+                Some(Digest::of_bytes(path.as_bytes())),
+                "{path}"
+            );
+        }
+        assert_eq!(lookup(&cache, "d/e/c", &stat), None);
+        assert_eq!(lookup(&cache, "e/b", &stat), None);
     }
 }

@@ -72,7 +72,7 @@ pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
             .filter(|part| !part.is_empty())
             .collect();
         let digest = crate::digest::Digest::of_bytes(session.as_bytes());
-        format!("{}-{}", slug.join("-"), &digest.as_str()[..8])
+        format!("{}-{}", slug.join("-"), &digest.to_hex()[..8])
     };
     root.join(".rtask").join("venvs").join(dir)
 }
