@@ -84,10 +84,13 @@ impl RelPath {
     /// `self` joined with a child name or relative `/` path.
     pub fn join(&self, child: &str) -> RelPath {
         if self.is_root() {
-            RelPath(child.to_string())
-        } else {
-            RelPath(format!("{}/{child}", self.0))
+            return RelPath(child.to_string());
         }
+        let mut path = String::with_capacity(self.0.len() + 1 + child.len());
+        path.push_str(&self.0);
+        path.push('/');
+        path.push_str(child);
+        RelPath(path)
     }
 
     /// Whether `self` is `other` or lies below it.

@@ -268,9 +268,12 @@ impl Fingerprinter {
             .as_str()
             .rsplit_once('/')
             .unwrap_or((".", path.as_str()));
-        let remembered = self.stat_cache.directory(dir);
         let executable = metadata.permissions().mode() & 0o111 != 0;
-        let (hash, read) = match self.stat_cache.get(&remembered, name, path.as_str(), &stat) {
+        let mut remembered = self.stat_cache.directory(dir);
+        let (hash, read) = match self
+            .stat_cache
+            .get(&mut remembered, name, path.as_str(), &stat)
+        {
             Some(hash) => (hash, false),
             None => {
                 let started = now_ns();
@@ -393,6 +396,8 @@ impl<'w> Walk<'w> {
             };
             entries.push((name.to_string(), entry.file_type()));
         }
+        // In name order, as the stat cache keeps them.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let rules = match entries
             .iter()
             .find(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
@@ -408,7 +413,7 @@ impl<'w> Walk<'w> {
             })),
             None => rules,
         };
-        let remembered = fingerprinter.stat_cache.directory(dir.as_str());
+        let mut remembered = fingerprinter.stat_cache.directory(dir.as_str());
         let mut files = Vec::new();
         let mut read = Vec::new();
         for (name, kind) in entries {
@@ -457,7 +462,7 @@ impl<'w> Walk<'w> {
                     }
                     let raw = stat(&path)?;
                     let fingerprinted = self
-                        .fingerprint(&handle, &full, &remembered, &name, &path, &raw)
+                        .fingerprint(&handle, (&mut remembered, &full), &name, &path, &raw)
                         .map_err(|source| InputError::Read {
                             path: path.clone(),
                             source,
@@ -484,15 +489,14 @@ impl<'w> Walk<'w> {
     fn fingerprint(
         &self,
         handle: &Dir,
-        dir: &Path,
-        remembered: &Directory<'_>,
+        (remembered, full): (&mut Directory<'_>, &Path),
         name: &str,
         path: &RelPath,
         raw: &nix::sys::stat::FileStat,
     ) -> io::Result<Option<(InputFile, bool)>> {
         let stat = FileStat::of_raw(raw);
         match stat.mode & TYPE_MASK {
-            SYMLINK => return Ok(Some((symlink_input(path, &dir.join(name))?, true))),
+            SYMLINK => return Ok(Some((symlink_input(path, &full.join(name))?, true))),
             REGULAR => {}
             _ => return Ok(None),
         }
