@@ -698,3 +698,119 @@ fn special_files_are_not_inputs() {
     project.rtask(&["s"]).success();
     project.rtask(&["s"]).success().stderr_has("cached");
 }
+
+#[test]
+fn nested_ignore_files_decide_innermost_first() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"src/**\"]\n");
+    project
+        .write(".gitignore", "*.gen\n")
+        .write("src/.gitignore", "!keep.gen\nbuild/\n")
+        .write("src/sub/.gitignore", "*.txt\n")
+        .write("src/a.txt", "1")
+        .write("src/x.gen", "1")
+        .write("src/keep.gen", "1")
+        .write("src/build/out.txt", "1")
+        .write("src/sub/b.txt", "1")
+        .write("src/sub/c.md", "1")
+        .write("src/sub/deeper/d.txt", "1");
+    project.rtask(&["s"]).success();
+    for ignored in [
+        "src/x.gen",
+        "src/build/out.txt",
+        "src/sub/b.txt",
+        "src/sub/deeper/d.txt",
+    ] {
+        project.write(ignored, "2");
+        project.rtask(&["s"]).success().stderr_has("cached");
+    }
+    for counted in [
+        "src/a.txt",
+        "src/keep.gen",
+        "src/sub/c.md",
+        "src/sub/.gitignore",
+    ] {
+        project.write(counted, "2\n");
+        project
+            .rtask(&["s"])
+            .success()
+            .stderr_has(&format!("input `{counted}` changed"));
+    }
+}
+
+/// Files are looked up in the stat cache directory by directory, in name order: files added
+/// and removed between entries it knows, in several directories, must all be seen.
+#[test]
+fn the_stat_cache_follows_files_added_and_removed_between_known_ones() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"**/*.txt\"]\n");
+    for dir in ["", "d/", "d/e/"] {
+        for name in ["b", "d", "f"] {
+            let path = format!("{dir}{name}.txt");
+            project.write(&path, name);
+            project.set_mtime(&path, long_ago());
+        }
+    }
+    project.rtask(&["s"]).success();
+    project.rtask(&["s"]).success().stderr_has("cached");
+    project.write("d/c.txt", "c").write("d/e/a.txt", "a");
+    project.remove("d/e/d.txt");
+    project
+        .rtask(&["--dry-run", "s"])
+        .success()
+        .stdout_has("input `d/c.txt` added")
+        .stdout_has("input `d/e/a.txt` added")
+        .stdout_has("input `d/e/d.txt` removed");
+    project.rtask(&["s"]).success().stderr_has("ran");
+    project.rtask(&["s"]).success().stderr_has("cached");
+    // Same size, mtime put back, in the last directory the walk knows.
+    project.write("d/e/f.txt", "F");
+    project.set_mtime("d/e/f.txt", long_ago());
+    project
+        .rtask(&["s"])
+        .success()
+        .stderr_has("input `d/e/f.txt` changed");
+}
+
+/// What one session hashed serves the next in the same run only while the file's stat is the
+/// same: a file rewritten in between (same size, old mtime) is read again.
+#[test]
+fn hashes_taken_earlier_in_a_run_do_not_outlive_a_rewrite() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.look]
+run = ["true"]
+inputs = ["src/**"]
+
+[sessions.rewrite]
+shell = true
+run = ["printf B > src/gen/x.txt && touch -d 2001-01-01 src/gen/x.txt"]
+inputs = ["src/a.txt"]
+
+[sessions.use]
+run = ["true"]
+inputs = ["src/**"]
+"#,
+    );
+    project.write("src/a.txt", "a").write("src/gen/x.txt", "A");
+    project.set_mtime("src/a.txt", long_ago());
+    project.set_mtime("src/gen/x.txt", long_ago());
+    // One at a time, in this order: `look` hashes x.txt, `rewrite` changes it, `use` keys on it.
+    project
+        .rtask(&["-j", "1", "look", "rewrite", "use"])
+        .success();
+    assert_eq!(project.read("src/gen/x.txt"), "B");
+    // Had `use` keyed on the hash `look` took, it would not be cached now.
+    project.rtask(&["use"]).success().stderr_has("use: cached");
+}
+
+#[test]
+fn a_file_name_that_is_not_utf8_is_an_error_naming_it() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"src/**\"]\n");
+    project.write("src/a.txt", "a");
+    let name = std::ffi::OsStr::from_bytes(b"src/bad\xff.txt");
+    fs::write(project.root().join(name), "x").unwrap();
+    project
+        .rtask(&["s"])
+        .code(1)
+        .stderr_has("is not a valid UTF-8 path");
+}

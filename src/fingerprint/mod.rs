@@ -27,7 +27,7 @@ use thiserror::Error;
 
 mod stat_cache;
 
-use self::stat_cache::{Directory, FxHasher, StatCache, now_ns};
+use self::stat_cache::{Directory, Entry, FxHasher, StatCache, now_ns};
 use crate::digest::Digest;
 use crate::file_stat::FileStat;
 use crate::patterns::InputPatterns;
@@ -106,16 +106,27 @@ impl Fingerprinter {
     /// Forget every memoised hash: files may have changed.
     pub fn invalidate(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        // Every entry is stale now; a walk still running may add stale ones, which the epoch
+        // keeps from being used.
+        self.memo
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.memo_used.store(false, Ordering::Relaxed);
     }
 
     /// The input files of a session, sorted by path, with their hashes. Directories are listed,
     /// and their files stat'ed and hashed, in parallel.
     pub fn inputs(&self, patterns: &InputPatterns) -> Result<Vec<InputFile>, InputError> {
-        let epoch = self.epoch.load(Ordering::SeqCst);
+        let pass = Pass {
+            epoch: self.epoch.load(Ordering::SeqCst),
+            memo: self.memo_used.load(Ordering::Relaxed),
+            fresh: self.stat_cache.any_fresh(),
+        };
         let mut files = Vec::new();
         for base in &patterns.glob_bases {
             let keep = |path: &str| patterns.globs.is_match(path) && !patterns.excluded(path);
-            files.extend(self.walk(base, &keep, epoch)?);
+            files.extend(self.walk(base, &keep, pass)?);
         }
         for literal in &patterns.literals {
             let path = literal.to_path(&self.root);
@@ -131,21 +142,21 @@ impl Fingerprinter {
                 }
                 Ok(metadata) if metadata.is_dir() => {
                     let keep = |path: &str| !patterns.excluded(path);
-                    files.extend(self.walk(literal, &keep, epoch)?);
+                    files.extend(self.walk(literal, &keep, pass)?);
                 }
                 Ok(_) => {
-                    if let Some(file) = self.memoised(epoch, literal) {
+                    if let Some(file) = self.memoised(pass, literal) {
                         files.push(file);
                         continue;
                     }
-                    let file = self
-                        .hash_input(literal)
-                        .map_err(|source| InputError::Read {
-                            path: literal.clone(),
-                            source,
-                        })?;
+                    let file =
+                        self.hash_input(literal, pass)
+                            .map_err(|source| InputError::Read {
+                                path: literal.clone(),
+                                source,
+                            })?;
                     if let (file, true) = &file {
-                        self.remember(epoch, std::slice::from_ref(file));
+                        self.remember(pass.epoch, std::slice::from_ref(file));
                     }
                     files.push(file.0);
                 }
@@ -156,13 +167,13 @@ impl Fingerprinter {
         Ok(files)
     }
 
-    fn memoised(&self, epoch: u64, path: &RelPath) -> Option<InputFile> {
-        if !self.memo_used.load(Ordering::Relaxed) {
+    fn memoised(&self, pass: Pass, path: &RelPath) -> Option<InputFile> {
+        if !pass.memo {
             return None;
         }
         let memo = self.memo.read().unwrap_or_else(PoisonError::into_inner);
         memo.get(path)
-            .filter(|(seen, _)| *seen == epoch)
+            .filter(|(seen, _)| *seen == pass.epoch)
             .map(|(_, file)| file.clone())
     }
 
@@ -189,7 +200,7 @@ impl Fingerprinter {
         &self,
         base: &RelPath,
         keep: &(dyn Fn(&str) -> bool + Sync),
-        epoch: u64,
+        pass: Pass,
     ) -> Result<Vec<InputFile>, InputError> {
         if !base.to_path(&self.root).is_dir() {
             return Ok(Vec::new());
@@ -197,7 +208,7 @@ impl Fingerprinter {
         let walk = Walk {
             fingerprinter: self,
             keep,
-            epoch,
+            pass,
             found: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
@@ -251,7 +262,7 @@ impl Fingerprinter {
     }
 
     /// The input entry of a file named outside a walk, and whether its content had to be read.
-    fn hash_input(&self, path: &RelPath) -> io::Result<(InputFile, bool)> {
+    fn hash_input(&self, path: &RelPath, pass: Pass) -> io::Result<(InputFile, bool)> {
         let full = path.to_path(&self.root);
         let metadata = full.symlink_metadata()?;
         if metadata.file_type().is_symlink() {
@@ -269,16 +280,14 @@ impl Fingerprinter {
             .rsplit_once('/')
             .unwrap_or((".", path.as_str()));
         let executable = metadata.permissions().mode() & 0o111 != 0;
-        let mut remembered = self.stat_cache.directory(dir);
-        let (hash, read) = match self
-            .stat_cache
-            .get(&mut remembered, name, path.as_str(), &stat)
-        {
+        let mut remembered = self.stat_cache.directory(dir, pass.fresh);
+        let (hash, read) = match self.stat_cache.get(&mut remembered, name, &stat) {
             Some(hash) => (hash, false),
             None => {
                 let started = now_ns();
                 let hash = Digest::of_open_file(File::open(&full)?, stat.size)?;
-                self.stat_cache.put(path.as_str(), stat, hash, started);
+                let entry = Entry::new(stat, hash, started);
+                self.stat_cache.put(dir, vec![(name.to_string(), entry)]);
                 (hash, true)
             }
         };
@@ -289,6 +298,25 @@ impl Fingerprinter {
         };
         Ok((file, read))
     }
+}
+
+/// Where a walked file's hash came from.
+enum Source {
+    StatCache,
+    /// A symlink's target (and its content) was read.
+    Symlink,
+    /// The content was read: what the stat cache should remember.
+    Read(Entry),
+}
+
+/// What one call of [`Fingerprinter::inputs`] knew when it started.
+#[derive(Clone, Copy)]
+struct Pass {
+    epoch: u64,
+    /// Whether earlier calls memoised anything, and stored anything in the stat cache: a walk
+    /// visits each file once, so what it adds itself it never needs to look up.
+    memo: bool,
+    fresh: bool,
 }
 
 /// The `.gitignore` rules that apply in a directory: its own, then those of the directories
@@ -332,7 +360,7 @@ impl Rules {
 struct Walk<'a> {
     fingerprinter: &'a Fingerprinter,
     keep: &'a (dyn Fn(&str) -> bool + Sync),
-    epoch: u64,
+    pass: Pass,
     found: Mutex<Vec<InputFile>>,
     failure: Mutex<Option<InputError>>,
     failed: AtomicBool,
@@ -413,9 +441,12 @@ impl<'w> Walk<'w> {
             })),
             None => rules,
         };
-        let mut remembered = fingerprinter.stat_cache.directory(dir.as_str());
+        let mut remembered = fingerprinter
+            .stat_cache
+            .directory(dir.as_str(), self.pass.fresh);
         let mut files = Vec::new();
         let mut read = Vec::new();
+        let mut hashed = Vec::new();
         for (name, kind) in entries {
             let path = dir.join(&name);
             let stat = |path: &RelPath| {
@@ -456,7 +487,7 @@ impl<'w> Walk<'w> {
                     {
                         continue;
                     }
-                    if let Some(file) = fingerprinter.memoised(self.epoch, &path) {
+                    if let Some(file) = fingerprinter.memoised(self.pass, &path) {
                         files.push(file);
                         continue;
                     }
@@ -468,11 +499,14 @@ impl<'w> Walk<'w> {
                             source,
                         })?;
                     match fingerprinted {
-                        Some((file, true)) => {
+                        Some((file, Source::StatCache)) => files.push(file),
+                        Some((file, source)) => {
+                            if let Source::Read(entry) = source {
+                                hashed.push((name.clone(), entry));
+                            }
                             read.push(file.clone());
                             files.push(file);
                         }
-                        Some((file, false)) => files.push(file),
                         None => {}
                     }
                 }
@@ -480,7 +514,8 @@ impl<'w> Walk<'w> {
                 _ => {}
             }
         }
-        fingerprinter.remember(self.epoch, &read);
+        fingerprinter.remember(self.pass.epoch, &read);
+        fingerprinter.stat_cache.put(dir.as_str(), hashed);
         Ok(files)
     }
 
@@ -493,23 +528,25 @@ impl<'w> Walk<'w> {
         name: &str,
         path: &RelPath,
         raw: &nix::sys::stat::FileStat,
-    ) -> io::Result<Option<(InputFile, bool)>> {
+    ) -> io::Result<Option<(InputFile, Source)>> {
         let stat = FileStat::of_raw(raw);
         match stat.mode & TYPE_MASK {
-            SYMLINK => return Ok(Some((symlink_input(path, &full.join(name))?, true))),
+            SYMLINK => {
+                let file = symlink_input(path, &full.join(name))?;
+                return Ok(Some((file, Source::Symlink)));
+            }
             REGULAR => {}
             _ => return Ok(None),
         }
         let cache = &self.fingerprinter.stat_cache;
-        let (hash, read) = match cache.get(remembered, name, path.as_str(), &stat) {
-            Some(hash) => (hash, false),
+        let (hash, source) = match cache.get(remembered, name, &stat) {
+            Some(hash) => (hash, Source::StatCache),
             None => {
                 let started = now_ns();
                 let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
                 let file = File::from(nix::fcntl::openat(handle, name, flags, Mode::empty())?);
                 let hash = Digest::of_open_file(file, stat.size)?;
-                cache.put(path.as_str(), stat, hash, started);
-                (hash, true)
+                (hash, Source::Read(Entry::new(stat, hash, started)))
             }
         };
         let file = InputFile {
@@ -517,7 +554,7 @@ impl<'w> Walk<'w> {
             hash,
             executable: stat.mode & 0o111 != 0,
         };
-        Ok(Some((file, read)))
+        Ok(Some((file, source)))
     }
 }
 

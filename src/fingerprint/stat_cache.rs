@@ -18,14 +18,14 @@
 //! entries (u32) and the entries: name (u16 length + bytes), size, inode, device (u64), mtime,
 //! ctime, verified (i64 nanoseconds), mode (u32) and the blake3 hash (32 bytes), little-endian.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,8 +37,9 @@ pub const RACY_NS: i64 = 2_000_000_000;
 
 const MAGIC: &[u8] = b"rtask stat cache 3\n";
 
+/// What the stat cache knows of one file.
 #[derive(Debug, Clone, Copy)]
-struct Entry {
+pub struct Entry {
     stat: FileStat,
     hash: Digest,
     /// When the hashing started, in nanoseconds since the epoch.
@@ -46,6 +47,15 @@ struct Entry {
 }
 
 impl Entry {
+    /// A hash computed from a read that started at `verified_ns`.
+    pub fn new(stat: FileStat, hash: Digest, verified_ns: i64) -> Entry {
+        Entry {
+            stat,
+            hash,
+            verified_ns,
+        }
+    }
+
     /// The hash, if the file's stat is what it was and the entry is not racy.
     fn trusted(&self, stat: &FileStat) -> Option<Digest> {
         (self.stat == *stat && stat.mtime_ns < self.verified_ns - RACY_NS).then_some(self.hash)
@@ -63,14 +73,32 @@ struct Loaded {
     directories: HashMap<String, Range<usize>, BuildHasherDefault<FxHasher>>,
 }
 
+/// What this run hashed in one directory, sorted by name.
+type Block = Arc<Vec<(String, Entry)>>;
+
 /// The remembered entries of one directory, asked for in ascending name order.
 pub struct Directory<'a> {
     entries: Reader<'a>,
+    /// What this run hashed here, if the asker looks at that too.
+    fresh: Block,
+    fresh_next: usize,
 }
 
 impl Directory<'_> {
-    /// The entry named `name`; names asked for after it must sort after it. A damaged block
-    /// ends the directory: its files are hashed again.
+    /// This run's entry named `name`; names asked for after it must sort after it.
+    fn seek_fresh(&mut self, name: &str) -> Option<Entry> {
+        while let Some((here, entry)) = self.fresh.get(self.fresh_next) {
+            match here.as_str().cmp(name) {
+                std::cmp::Ordering::Less => self.fresh_next += 1,
+                std::cmp::Ordering::Equal => return Some(*entry),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+
+    /// The loaded entry named `name`; names asked for after it must sort after it. A damaged
+    /// block ends the directory: its files are hashed again.
     fn seek(&mut self, name: &str) -> Option<Entry> {
         while self.entries.at < self.entries.bytes.len() {
             let mut ahead = self.entries.clone();
@@ -98,8 +126,9 @@ pub struct StatCache {
     /// What the file held, read by a thread of its own while the inputs are being found.
     loaded: OnceLock<Loaded>,
     loading: Mutex<Option<JoinHandle<Loaded>>>,
-    /// What this run hashed, by path; `any_fresh` spares a no-op run the lock.
-    fresh: Mutex<HashMap<String, Entry, BuildHasherDefault<FxHasher>>>,
+    /// What this run hashed, by directory; `any_fresh` spares a walk that comes before any the
+    /// lock.
+    fresh: Mutex<HashMap<String, Block, BuildHasherDefault<FxHasher>>>,
     any_fresh: AtomicBool,
 }
 
@@ -170,51 +199,66 @@ impl StatCache {
         })
     }
 
-    /// The remembered entries of directory `dir` (a project-relative path, `.` for the root).
-    pub fn directory(&self, dir: &str) -> Directory<'_> {
+    /// Whether this run hashed anything yet: a walk that starts before it did need not look
+    /// among its own new entries, since it visits each file once.
+    pub fn any_fresh(&self) -> bool {
+        self.any_fresh.load(Ordering::Relaxed)
+    }
+
+    /// The remembered entries of directory `dir` (a project-relative path, `.` for the root);
+    /// `fresh`: whether what this run hashed is looked at too.
+    pub fn directory(&self, dir: &str, fresh: bool) -> Directory<'_> {
         let loaded = self.loaded();
         let bytes = loaded
             .directories
             .get(dir)
             .map_or(&[][..], |range| &loaded.bytes[range.clone()]);
+        let fresh = if fresh {
+            let blocks = self
+                .fresh
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            blocks.get(dir).cloned().unwrap_or_default()
+        } else {
+            Block::default()
+        };
         Directory {
             entries: Reader { bytes, at: 0 },
+            fresh,
+            fresh_next: 0,
         }
     }
 
-    /// The remembered hash of the file `name` in `directory` whose path is `path`, if its stat is
-    /// what it was and not racy; what this run hashed counts too (the racy rule makes that as
-    /// safe as what earlier runs hashed). A directory's files must be asked for in name order.
+    /// The remembered hash of the file `name` in `directory`, if its stat is what it was and
+    /// not racy; what this run hashed counts too, and first (the racy rule makes that as safe as
+    /// what earlier runs hashed). A directory's files must be asked for in name order.
     pub fn get(
         &self,
         directory: &mut Directory<'_>,
         name: &str,
-        path: &str,
         stat: &FileStat,
     ) -> Option<Digest> {
-        if self.any_fresh.load(Ordering::Relaxed) {
-            let fresh = self
-                .fresh
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(entry) = fresh.get(path) {
-                return entry.trusted(stat);
-            }
+        if let Some(entry) = directory.seek_fresh(name) {
+            return entry.trusted(stat);
         }
         directory.seek(name)?.trusted(stat)
     }
 
-    /// Remember a hash computed from a read that started at `verified_ns`.
-    pub fn put(&self, path: &str, stat: FileStat, hash: Digest, verified_ns: i64) {
-        let entry = Entry {
-            stat,
-            hash,
-            verified_ns,
-        };
-        self.fresh
+    /// Remember what was hashed in directory `dir`, by name.
+    pub fn put(&self, dir: &str, mut hashed: Vec<(String, Entry)>) {
+        if hashed.is_empty() {
+            return;
+        }
+        let mut blocks = self
+            .fresh
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(path.to_string(), entry);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let block = Arc::make_mut(blocks.entry(dir.to_string()).or_default());
+        // The newest first, so that the stable sort keeps it ahead of an older entry.
+        hashed.append(block);
+        hashed.sort_by(|a, b| a.0.cmp(&b.0));
+        hashed.dedup_by(|later, earlier| later.0 == earlier.0);
+        *block = hashed;
         self.any_fresh.store(true, Ordering::Relaxed);
     }
 
@@ -227,42 +271,36 @@ impl StatCache {
         let (Some(file), false) = (&self.file, fresh.is_empty()) else {
             return Ok(());
         };
-        // Directory → name → entry, both sorted by their bytes; this run's entries win.
-        let mut directories: BTreeMap<&[u8], BTreeMap<&[u8], Entry>> = BTreeMap::new();
         let loaded = self.loaded();
-        for (dir, range) in &loaded.directories {
-            let names = directories.entry(dir.as_bytes()).or_default();
-            let mut entries = Reader {
-                bytes: &loaded.bytes[range.clone()],
-                at: 0,
-            };
-            while entries.at < entries.bytes.len() {
-                let Ok((name, entry)) = read_named_entry(&mut entries) else {
-                    break;
-                };
-                names.insert(name, entry);
-            }
-        }
-        for (path, entry) in fresh.iter() {
-            let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-            directories
-                .entry(dir.as_bytes())
-                .or_default()
-                .insert(name.as_bytes(), *entry);
-        }
+        let mut directories: Vec<&str> = fresh
+            .keys()
+            .chain(loaded.directories.keys())
+            .map(String::as_str)
+            .collect();
+        directories.sort_unstable();
+        directories.dedup();
         let dir = file.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
         let mut temp = tempfile::NamedTempFile::new_in(dir)?;
         {
             let mut out = io::BufWriter::new(temp.as_file_mut());
             out.write_all(MAGIC)?;
-            for (dir, names) in &directories {
-                // Names are at most 255 bytes on every file system; longer ones are not kept.
-                let names: Vec<(&[u8], &Entry)> = names
-                    .iter()
-                    .filter(|(name, _)| u16::try_from(name.len()).is_ok())
-                    .map(|(name, entry)| (*name, entry))
-                    .collect();
+            for dir in directories {
+                let mut entries = Reader {
+                    bytes: loaded
+                        .directories
+                        .get(dir)
+                        .map_or(&[][..], |range| &loaded.bytes[range.clone()]),
+                    at: 0,
+                };
+                let mut kept = Vec::new();
+                while entries.at < entries.bytes.len() {
+                    let Ok(named) = read_named_entry(&mut entries) else {
+                        break;
+                    };
+                    kept.push(named);
+                }
+                let names = merge(fresh.get(dir).map_or(&[][..], |block| block), &kept);
                 let size: usize = names
                     .iter()
                     .map(|(name, _)| 2 + name.len() + ENTRY_FIELDS)
@@ -271,10 +309,10 @@ impl StatCache {
                     continue;
                 };
                 out.write_all(&length.to_le_bytes())?;
-                out.write_all(dir)?;
+                out.write_all(dir.as_bytes())?;
                 out.write_all(&size.to_le_bytes())?;
                 for (name, entry) in names {
-                    write_entry(&mut out, name, entry)?;
+                    write_entry(&mut out, name, &entry)?;
                 }
             }
             out.flush()?;
@@ -282,6 +320,46 @@ impl StatCache {
         temp.persist(file).map_err(|error| error.error)?;
         Ok(())
     }
+}
+
+/// This run's entries and the loaded ones of a directory, both sorted by name, as one sorted
+/// list in which this run's entry of a name wins; names too long to store are left out.
+fn merge<'a>(fresh: &'a [(String, Entry)], loaded: &[(&'a [u8], Entry)]) -> Vec<(&'a [u8], Entry)> {
+    let mut merged = Vec::with_capacity(fresh.len() + loaded.len());
+    let (mut new, mut old) = (fresh.iter().peekable(), loaded.iter().peekable());
+    loop {
+        let next = match (new.peek(), old.peek()) {
+            (Some((name, entry)), Some((old_name, old_entry))) => {
+                match name.as_bytes().cmp(old_name) {
+                    std::cmp::Ordering::Greater => {
+                        old.next();
+                        (*old_name, *old_entry)
+                    }
+                    ordering => {
+                        if ordering == std::cmp::Ordering::Equal {
+                            old.next();
+                        }
+                        new.next();
+                        (name.as_bytes(), *entry)
+                    }
+                }
+            }
+            (Some((name, entry)), None) => {
+                new.next();
+                (name.as_bytes(), *entry)
+            }
+            (None, Some((old_name, old_entry))) => {
+                old.next();
+                (*old_name, *old_entry)
+            }
+            (None, None) => break,
+        };
+        // Names are at most 255 bytes on every file system; longer ones are not kept.
+        if u16::try_from(next.0.len()).is_ok() {
+            merged.push(next);
+        }
+    }
+    merged
 }
 
 fn write_entry(out: &mut impl Write, name: &[u8], entry: &Entry) -> io::Result<()> {
@@ -392,7 +470,15 @@ mod tests {
 
     fn lookup(cache: &StatCache, path: &str, stat: &FileStat) -> Option<Digest> {
         let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-        cache.get(&mut cache.directory(dir), name, path, stat)
+        cache.get(&mut cache.directory(dir, true), name, stat)
+    }
+
+    fn put(cache: &StatCache, path: &str, stat: FileStat, hash: Digest, verified_ns: i64) {
+        let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+        cache.put(
+            dir,
+            vec![(name.to_string(), Entry::new(stat, hash, verified_ns))],
+        );
     }
 
     #[test]
@@ -404,7 +490,7 @@ mod tests {
         let hash = Digest::of_bytes(b"a");
         let cache_file = dir.path().join("stat-cache");
         let cache = StatCache::load(Some(cache_file.clone()));
-        cache.put("a.txt", stat, hash, now_ns());
+        put(&cache, "a.txt", stat, hash, now_ns());
         assert_eq!(
             lookup(&cache, "a.txt", &stat),
             None,
@@ -417,7 +503,7 @@ mod tests {
             None,
             "hashed just after a change: racy"
         );
-        reloaded.put("a.txt", stat, hash, stat.mtime_ns + RACY_NS + 1);
+        put(&reloaded, "a.txt", stat, hash, stat.mtime_ns + RACY_NS + 1);
         reloaded.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
         assert_eq!(lookup(&reloaded, "a.txt", &stat), Some(hash));
@@ -446,12 +532,24 @@ mod tests {
         let paths = ["z", "a", "d/e/b", "d/e/a.txt", "d/e.txt", "d/e/a"];
         let cache = StatCache::load(Some(cache_file.clone()));
         for path in &paths[..3] {
-            cache.put(path, stat, Digest::of_bytes(path.as_bytes()), RACY_NS + 1);
+            put(
+                &cache,
+                path,
+                stat,
+                Digest::of_bytes(path.as_bytes()),
+                RACY_NS + 1,
+            );
         }
         cache.save().unwrap();
         let cache = StatCache::load(Some(cache_file.clone()));
         for path in &paths[3..] {
-            cache.put(path, stat, Digest::of_bytes(path.as_bytes()), RACY_NS + 1);
+            put(
+                &cache,
+                path,
+                stat,
+                Digest::of_bytes(path.as_bytes()),
+                RACY_NS + 1,
+            );
         }
         cache.save().unwrap();
         let cache = StatCache::load(Some(cache_file));
