@@ -15,7 +15,7 @@ use crate::exec::session::{Context, Workspace};
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::project::Project;
-use crate::python::interpreter::Finder;
+use crate::python::interpreter::{Finder, Surroundings};
 use crate::reporter::Outcome;
 use crate::select::Request;
 use crate::ui::style::Painter;
@@ -63,9 +63,20 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     );
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
     let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
+    let surroundings = Surroundings {
+        path: path_var,
+        current_dir: environment.current_dir.clone(),
+        shim_vars: environment
+            .vars()
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_str()?, value.to_str()?)))
+            .filter(|(name, _)| Surroundings::is_shim_var(name))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+    };
     let python = python::Tools {
         finder: Finder::new(
-            path_var,
+            surroundings,
             uv,
             Some(project.root.join(".rtask").join("interpreters.json")),
         ),

@@ -404,3 +404,85 @@ inputs = ["input.txt"]
         .stderr_has("the packages installed in `t`'s environment changed while it ran; its result is not cached");
     assert!(project.manifests().is_empty());
 }
+
+/// A pyenv shim is run to learn what it runs only when something pyenv chooses by has changed:
+/// here a fake pyenv, shaped as pyenv writes its shims, counts how often it is run. Its versions
+/// are `a` and the real interpreter's own version, which is what `.python-version` and
+/// `PYENV_VERSION` name: a real pyenv on the machine (whose shims may run uv) reads them too.
+#[test]
+fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
+    let real = Command::new("python3.11")
+        .args([
+            "-c",
+            "import os, platform, sys; print(os.path.realpath(sys.executable), platform.python_version())",
+        ])
+        .output()
+        .unwrap();
+    assert!(real.status.success(), "python3.11 is needed");
+    let real = String::from_utf8(real.stdout).unwrap();
+    let (real, version) = real.trim().split_once(' ').unwrap();
+    let project = Project::with_tasks(
+        "[sessions.s]\npython = \"3.11\"\nvenv_backend = \"uv\"\nrun = [\"true\"]\n",
+    );
+    let root = project.path("fake-pyenv");
+    let root = root.to_str().unwrap();
+    project
+        .write(
+            "fake-pyenv/shims/python3.11",
+            &format!(
+                "#!/usr/bin/env bash\nset -e\nprogram=\"${{0##*/}}\"\n\nexport PYENV_ROOT=\"{root}\"\nexec \"{root}/libexec/pyenv\" exec \"$program\" \"$@\"\n"
+            ),
+        )
+        .write(
+            "fake-pyenv/libexec/pyenv",
+            "#!/usr/bin/env bash\necho run >> \"$PYENV_ROOT/runs\"\nshift\nprogram=$1\nshift\n\
+             if [ -n \"$PYENV_VERSION\" ]; then v=$PYENV_VERSION\n\
+             elif [ -f .python-version ]; then v=$(cat .python-version)\n\
+             else v=$(cat \"$PYENV_ROOT/version\"); fi\n\
+             exec \"$PYENV_ROOT/versions/$v/bin/$program\" \"$@\"\n",
+        )
+        .write("fake-pyenv/version", "a\n");
+    for script in ["shims/python3.11", "libexec/pyenv"] {
+        let path = project.path(&format!("fake-pyenv/{script}"));
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    for name in ["a", version] {
+        let bin = project.path(&format!("fake-pyenv/versions/{name}/bin"));
+        fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(real, bin.join("python3.11")).unwrap();
+    }
+    // The test's own PATH, behind the fake shims.
+    #[allow(clippy::disallowed_methods)]
+    let path = format!("{root}/shims:{}", std::env::var("PATH").unwrap());
+    let run = |version: &str| {
+        project
+            .rtask_env(&["s"], &[("PATH", &path), ("PYENV_VERSION", version)])
+            .success();
+        project.count("fake-pyenv/runs")
+    };
+    assert_eq!(run(""), 1);
+    assert_eq!(run(""), 1, "nothing changed: the shim is not run");
+    project.write(".python-version", &format!("{version}\n"));
+    assert_eq!(run(""), 2, "a new .python-version");
+    assert_eq!(run(""), 2);
+    assert_eq!(run(version), 3, "PYENV_VERSION set");
+    assert_eq!(run(version), 3);
+    project.write("fake-pyenv/version", &format!("{version}\n"));
+    assert_eq!(run(""), 4, "the global version file changed");
+    // A script of another shape is run every time.
+    project.write(
+        "fake-pyenv/shims/python3.11",
+        &format!("#!/usr/bin/env bash\nexec \"{root}/libexec/pyenv\" exec python3.11 \"$@\"\n"),
+    );
+    let other = |_: ()| {
+        project
+            .rtask_env(
+                &["s"],
+                &[("PATH", &path), ("PYENV_VERSION", ""), ("PYENV_ROOT", root)],
+            )
+            .success();
+        project.count("fake-pyenv/runs")
+    };
+    assert_eq!(other(()), 5);
+    assert_eq!(other(()), 6);
+}

@@ -1,8 +1,15 @@
 //! Finding a Python interpreter by version: on `PATH` (`python3.12`, `python3`, `python`), and
 //! through uv's own discovery when uv is the backend. Every candidate is run once to learn what
 //! it really is, so a pyenv shim that fails or a `python3` of another version is passed over.
+//!
+//! Answers are remembered per machine. A real executable's answer holds while the file is the
+//! same. A pyenv shim's answer holds while everything pyenv reads to choose a version is the
+//! same (its variables, `PATH`, the `.python-version` files from the current directory up, the
+//! global `version` file, the installed versions and plugins) and the interpreter it led to is
+//! the same file: the factors pyenv documents, as pex keys its own cache of shims. Any other
+//! script is run every time: what it runs cannot be known without running it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,9 +36,24 @@ const PROBE: &str = "import json, platform, sys, sysconfig; print(json.dumps({\
 'executable': sys.executable, 'version': platform.python_version(), \
 'implementation': sys.implementation.name, 'platform': sysconfig.get_platform()}))";
 
+/// Where interpreters are looked for, from the process environment.
+pub struct Surroundings {
+    pub path: Option<OsString>,
+    /// Where candidates run (and so where a pyenv shim starts looking for `.python-version`).
+    pub current_dir: PathBuf,
+    /// The variables a pyenv shim's choice depends on: `PATH`, `VIRTUAL_ENV` and every `PYENV*`.
+    pub shim_vars: BTreeMap<String, String>,
+}
+
+impl Surroundings {
+    pub fn is_shim_var(name: &str) -> bool {
+        name.starts_with("PYENV") || name == "PATH" || name == "VIRTUAL_ENV"
+    }
+}
+
 /// Finds interpreters, remembering each answer for the rest of the run.
 pub struct Finder {
-    path: Option<OsString>,
+    surroundings: Surroundings,
     uv: Option<PathBuf>,
     found: Mutex<HashMap<(String, bool), Option<Interpreter>>>,
     cache: Option<ProbeCache>,
@@ -39,9 +61,13 @@ pub struct Finder {
 
 impl Finder {
     /// `cache_file`: where answers are remembered across runs (machine-local).
-    pub fn new(path: Option<OsString>, uv: Option<PathBuf>, cache_file: Option<PathBuf>) -> Finder {
+    pub fn new(
+        surroundings: Surroundings,
+        uv: Option<PathBuf>,
+        cache_file: Option<PathBuf>,
+    ) -> Finder {
         Finder {
-            path,
+            surroundings,
             uv,
             found: Mutex::new(HashMap::new()),
             cache: cache_file.map(|file| ProbeCache { file }),
@@ -87,7 +113,7 @@ impl Finder {
         let cwd = Path::new("/");
         let mut candidates: Vec<PathBuf> = Vec::new();
         for name in &names {
-            if let Ok(found) = which::which_in_all(name, self.path.clone(), cwd) {
+            if let Ok(found) = which::which_in_all(name, self.surroundings.path.clone(), cwd) {
                 candidates.extend(found);
             }
         }
@@ -117,53 +143,130 @@ impl Finder {
             })
     }
 
-    /// `probe`, remembered across runs for real executables (never for scripts such as pyenv
-    /// shims, whose answer can change while the file stays the same).
+    /// `probe`, remembered across runs for real executables and pyenv shims (see the module).
     fn probe_cached(&self, executable: &Path) -> Option<Interpreter> {
         let Some(cache) = &self.cache else {
             return probe(executable);
         };
-        let Some(stamp) = Stamp::of(executable) else {
+        let Some(stamp) = Stamp::of(executable, &self.surroundings) else {
             return probe(executable);
         };
         let mut known = cache.load();
         let name = executable.display().to_string();
-        if let Some((seen, interpreter)) = known.get(&name)
-            && *seen == stamp
+        if let Some(seen) = known.get(&name)
+            && seen.stamp == stamp
+            && seen.led_to == stamp.leads_to(&seen.interpreter, &self.surroundings)
         {
-            return Some(interpreter.clone());
+            return Some(seen.interpreter.clone());
         }
         let interpreter = probe(executable)?;
-        known.insert(name, (stamp, interpreter.clone()));
+        let led_to = stamp.leads_to(&interpreter, &self.surroundings);
+        known.insert(
+            name,
+            Remembered {
+                stamp,
+                led_to,
+                interpreter: interpreter.clone(),
+            },
+        );
         cache.save(&known);
         Some(interpreter)
     }
 }
 
-/// What identifies an executable file's contents without reading it: a change of any of these
-/// means it may be another interpreter now.
+/// What a remembered answer depends on: a change of any of it means the candidate may run
+/// another interpreter now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
-    canonical: PathBuf,
-    stat: FileStat,
+#[serde(rename_all = "snake_case")]
+enum Stamp {
+    /// A real executable.
+    Binary { canonical: PathBuf, stat: FileStat },
+    /// A pyenv shim, and what pyenv reads to choose what it runs.
+    PyenvShim {
+        shim: PathBuf,
+        stat: FileStat,
+        vars: BTreeMap<String, String>,
+        /// Each file and directory pyenv consults, with its stat (`None`: absent).
+        consulted: Vec<(PathBuf, Option<FileStat>)>,
+    },
 }
 
 impl Stamp {
-    /// `None` for scripts (`#!`), which must be run to know what they run.
-    fn of(executable: &Path) -> Option<Stamp> {
+    /// `None` for scripts other than pyenv shims, which must be run to know what they run.
+    fn of(executable: &Path, surroundings: &Surroundings) -> Option<Stamp> {
         use std::io::Read;
         let canonical = executable.canonicalize().ok()?;
-        let mut magic = [0u8; 2];
-        std::fs::File::open(&canonical)
-            .ok()?
-            .read_exact(&mut magic)
-            .ok()?;
-        if &magic == b"#!" {
-            return None;
+        let mut file = std::fs::File::open(&canonical).ok()?;
+        let stat = FileStat::of(&file.metadata().ok()?);
+        let mut head = Vec::new();
+        file.by_ref().take(4096).read_to_end(&mut head).ok()?;
+        if !head.starts_with(b"#!") {
+            return Some(Stamp::Binary { canonical, stat });
         }
-        let stat = FileStat::of(&canonical.metadata().ok()?);
-        Some(Stamp { canonical, stat })
+        let root = pyenv_root_of_shim(&String::from_utf8(head).ok()?)?;
+        let stat_of = |path: PathBuf| {
+            let stat = path.metadata().ok().map(|metadata| FileStat::of(&metadata));
+            (path, stat)
+        };
+        // pyenv looks for `.python-version` from PYENV_DIR (default: the current directory) up.
+        let start = surroundings
+            .shim_vars
+            .get("PYENV_DIR")
+            .map_or_else(|| surroundings.current_dir.clone(), PathBuf::from);
+        let mut consulted: Vec<(PathBuf, Option<FileStat>)> = start
+            .ancestors()
+            .map(|dir| stat_of(dir.join(".python-version")))
+            .collect();
+        for part in ["version", "versions", "plugins"] {
+            consulted.push(stat_of(root.join(part)));
+        }
+        Some(Stamp::PyenvShim {
+            shim: canonical,
+            stat,
+            vars: surroundings.shim_vars.clone(),
+            consulted,
+        })
     }
+
+    /// For a shim, the stamp of the executable it ran (which must stay the same file).
+    fn leads_to(
+        &self,
+        interpreter: &Interpreter,
+        surroundings: &Surroundings,
+    ) -> Option<Box<Stamp>> {
+        match self {
+            Stamp::Binary { .. } => None,
+            Stamp::PyenvShim { .. } => Stamp::of(&interpreter.executable, surroundings)
+                .filter(|stamp| matches!(stamp, Stamp::Binary { .. }))
+                .map(Box::new),
+        }
+    }
+}
+
+/// The `PYENV_ROOT` a pyenv shim exports, if the script is one: pyenv writes every shim as
+/// `export PYENV_ROOT="…"` followed by `exec "…/libexec/pyenv" exec "$program" "$@"`.
+fn pyenv_root_of_shim(script: &str) -> Option<PathBuf> {
+    if !script.lines().any(|line| {
+        line.trim_start().starts_with("exec ") && line.contains("pyenv\" exec \"$program\"")
+    }) {
+        return None;
+    }
+    script.lines().find_map(|line| {
+        let root = line
+            .trim()
+            .strip_prefix("export PYENV_ROOT=\"")?
+            .strip_suffix('"')?;
+        (!root.is_empty() && !root.contains(['"', '$', '`', '\\'])).then(|| PathBuf::from(root))
+    })
+}
+
+/// A remembered answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Remembered {
+    stamp: Stamp,
+    /// For a shim: the executable it ran, as it was then.
+    led_to: Option<Box<Stamp>>,
+    interpreter: Interpreter,
 }
 
 /// Probe answers kept in a small JSON file; unreadable or damaged means empty.
@@ -171,7 +274,7 @@ struct ProbeCache {
     file: PathBuf,
 }
 
-type Known = std::collections::BTreeMap<String, (Stamp, Interpreter)>;
+type Known = BTreeMap<String, Remembered>;
 
 impl ProbeCache {
     fn load(&self) -> Known {
@@ -234,6 +337,21 @@ fn uv_find(uv: &Path, version: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pyenv_shims_are_recognised_by_their_shape() {
+        let shim = "#!/usr/bin/env bash\nset -e\n[ -n \"$PYENV_DEBUG\" ] && set -x\n\n\
+                    program=\"${0##*/}\"\n\nexport PYENV_ROOT=\"/root/.pyenv\"\n\
+                    exec \"/root/.pyenv/libexec/pyenv\" exec \"$program\" \"$@\"\n";
+        assert_eq!(
+            pyenv_root_of_shim(shim),
+            Some(PathBuf::from("/root/.pyenv"))
+        );
+        let other = "#!/bin/sh\nexport PYENV_ROOT=\"/root/.pyenv\"\nexec /usr/bin/python3 \"$@\"\n";
+        assert_eq!(pyenv_root_of_shim(other), None);
+        let computed = shim.replace("\"/root/.pyenv\"", "\"$HOME/.pyenv\"");
+        assert_eq!(pyenv_root_of_shim(&computed), None);
+    }
 
     #[test]
     fn versions_match_by_prefix_of_components() {
