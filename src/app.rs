@@ -69,9 +69,8 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         shim_vars: environment
             .vars()
             .iter()
-            .filter_map(|(name, value)| Some((name.to_str()?, value.to_str()?)))
-            .filter(|(name, _)| Surroundings::is_shim_var(name))
-            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .filter(|(name, _)| name.to_str().is_some_and(Surroundings::is_shim_var))
+            .map(|(name, value)| Some((name.to_str()?.to_string(), value.to_str()?.to_string())))
             .collect(),
     };
     let python = python::Tools {

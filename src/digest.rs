@@ -22,13 +22,9 @@ impl Digest {
 
     /// The digest of a regular file's contents.
     pub fn of_file(path: &Path) -> io::Result<Digest> {
-        let length = std::fs::metadata(path)?.len();
-        Digest::of_file_sized(path, length)
-    }
-
-    /// The digest of a regular file whose length is known (from a stat just taken).
-    pub fn of_file_sized(path: &Path, length: u64) -> io::Result<Digest> {
-        Digest::of_open_file(File::open(path)?, length)
+        let file = File::open(path)?;
+        let length = file.metadata()?.len();
+        Digest::of_open_file(file, length)
     }
 
     /// The digest of an open regular file whose length is known: small files are read whole

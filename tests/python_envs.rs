@@ -435,11 +435,14 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
         )
         .write(
             "fake-pyenv/libexec/pyenv",
-            "#!/usr/bin/env bash\necho run >> \"$PYENV_ROOT/runs\"\nshift\nprogram=$1\nshift\n\
-             if [ -n \"$PYENV_VERSION\" ]; then v=$PYENV_VERSION\n\
-             elif [ -f .python-version ]; then v=$(cat .python-version)\n\
-             else v=$(cat \"$PYENV_ROOT/version\"); fi\n\
-             exec \"$PYENV_ROOT/versions/$v/bin/$program\" \"$@\"\n",
+            &format!(
+                "#!/usr/bin/env bash\necho run >> \"$PYENV_ROOT/runs\"\nshift\nprogram=$1\nshift\n\
+                 if [ -n \"$PYENV_FAKE_SYSTEM\" ]; then exec \"{real}\" \"$@\"; fi\n\
+                 if [ -n \"$PYENV_VERSION\" ]; then v=$PYENV_VERSION\n\
+                 elif [ -f .python-version ]; then v=$(cat .python-version)\n\
+                 else v=$(cat \"$PYENV_ROOT/version\"); fi\n\
+                 exec \"$PYENV_ROOT/versions/$v/bin/$program\" \"$@\"\n"
+            ),
         )
         .write("fake-pyenv/version", "a\n");
     for script in ["shims/python3.11", "libexec/pyenv"] {
@@ -469,6 +472,15 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
     assert_eq!(run(version), 3);
     project.write("fake-pyenv/version", &format!("{version}\n"));
     assert_eq!(run(""), 4, "the global version file changed");
+    // A shim that leads outside `$PYENV_ROOT/versions/` (pyenv's `system`) is run every time.
+    let system = || {
+        project
+            .rtask_env(&["s"], &[("PATH", &path), ("PYENV_FAKE_SYSTEM", "1")])
+            .success();
+        project.count("fake-pyenv/runs")
+    };
+    assert_eq!(system(), 5);
+    assert_eq!(system(), 6);
     // A script of another shape is run every time.
     project.write(
         "fake-pyenv/shims/python3.11",
@@ -483,6 +495,6 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
             .success();
         project.count("fake-pyenv/runs")
     };
-    assert_eq!(other(()), 5);
-    assert_eq!(other(()), 6);
+    assert_eq!(other(()), 7);
+    assert_eq!(other(()), 8);
 }

@@ -8,6 +8,7 @@
 //! [`Fingerprinter::invalidate`] after each; a memoised hash never outlives a write.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io;
@@ -74,6 +75,7 @@ const SKIPPED_NAMES: &[&str] = &[".git"];
 const TYPE_MASK: u32 = 0o170_000;
 const REGULAR: u32 = 0o100_000;
 const SYMLINK: u32 = 0o120_000;
+const DIRECTORY: u32 = 0o040_000;
 
 impl Fingerprinter {
     /// `skipped`: directories never searched; `stat_cache`: the file that remembers hashes
@@ -177,7 +179,7 @@ impl Fingerprinter {
             .map(|(_, file)| file.clone())
     }
 
-    /// Memoise files whose content had read in `epoch`: a stat cache hit costs no more than a
+    /// Memoise files whose content had to be read in `epoch`: a stat cache hit costs no more than a
     /// memo lookup.
     fn remember(&self, epoch: u64, files: &[InputFile]) {
         if files.is_empty() {
@@ -214,7 +216,7 @@ impl Fingerprinter {
             failed: AtomicBool::new(false),
         };
         let rules = self.rules_above(base);
-        rayon::scope(|scope| walk.directory(scope, base.clone(), rules));
+        rayon::scope(|scope| walk.directory(scope, base.clone(), rules, true));
         if let Some(error) = walk
             .failure
             .into_inner()
@@ -313,8 +315,10 @@ enum Source {
 #[derive(Clone, Copy)]
 struct Pass {
     epoch: u64,
-    /// Whether earlier calls memoised anything, and stored anything in the stat cache: a walk
-    /// visits each file once, so what it adds itself it never needs to look up.
+    /// Whether earlier calls memoised anything, and stored anything in the stat cache. What a
+    /// call adds itself it need not look up: a walk finds each file once (a literal input inside
+    /// a walked directory is found twice, and only costs a second stat then, or a second read
+    /// on the first run).
     memo: bool,
     fresh: bool,
 }
@@ -336,15 +340,20 @@ enum Anchor {
 }
 
 impl Rules {
-    fn ignores(rules: Option<&Rules>, path: &str, is_dir: bool) -> bool {
+    /// Whether the innermost rule matching `path` (project-relative, `/`-separated bytes)
+    /// ignores it.
+    fn ignores(rules: Option<&Rules>, path: &[u8], is_dir: bool) -> bool {
         let mut next = rules;
         while let Some(rules) = next {
             let matched = match &rules.anchor {
-                Anchor::Strip(length) => rules
-                    .gitignore
-                    .matched(path.get(*length..).unwrap_or(path), is_dir),
+                Anchor::Strip(length) => {
+                    debug_assert!(path.len() >= *length, "rules of a directory above the path");
+                    let relative = path.get(*length..).unwrap_or(path);
+                    rules.gitignore.matched(bytes_path(relative), is_dir)
+                }
                 Anchor::Prepend(prefix) => {
-                    rules.gitignore.matched(format!("{prefix}{path}"), is_dir)
+                    let joined = [prefix.as_bytes(), path].concat();
+                    rules.gitignore.matched(bytes_path(&joined), is_dir)
                 }
             };
             if !matched.is_none() {
@@ -354,6 +363,10 @@ impl Rules {
         }
         false
     }
+}
+
+fn bytes_path(bytes: &[u8]) -> &Path {
+    Path::new(OsStr::from_bytes(bytes))
 }
 
 /// One walk below a base directory: a task per directory on rayon's pool.
@@ -366,15 +379,40 @@ struct Walk<'a> {
     failed: AtomicBool,
 }
 
+/// A directory being listed: open, with its path on disk and what the stat cache remembers.
+struct Listing<'a> {
+    handle: Dir,
+    full: PathBuf,
+    remembered: Directory<'a>,
+}
+
+/// The kind of an entry from its `st_mode`: `None` for FIFOs, sockets and devices, which are
+/// never inputs (a FIFO would block the read forever).
+fn kind_of(mode: u32) -> Option<Type> {
+    match mode & TYPE_MASK {
+        REGULAR => Some(Type::File),
+        SYMLINK => Some(Type::Symlink),
+        DIRECTORY => Some(Type::Directory),
+        _ => None,
+    }
+}
+
 impl<'w> Walk<'w> {
-    fn directory<'s>(&'s self, scope: &rayon::Scope<'s>, dir: RelPath, rules: Option<Arc<Rules>>)
-    where
+    /// Lists `dir` and walks below it; `base`: the walk's start, which may be a symlink to a
+    /// directory (a directory found by the walk that is replaced by a symlink is not followed).
+    fn directory<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        dir: RelPath,
+        rules: Option<Arc<Rules>>,
+        base: bool,
+    ) where
         'w: 's,
     {
         if self.failed.load(Ordering::Relaxed) {
             return;
         }
-        match self.list(scope, &dir, rules) {
+        match self.list(scope, &dir, rules, base) {
             Ok(mut files) => self
                 .found
                 .lock()
@@ -390,39 +428,45 @@ impl<'w> Walk<'w> {
         }
     }
 
-    /// The inputs directly in `dir`; its subdirectories become tasks of their own.
+    /// The inputs directly in `dir`; its subdirectories become tasks of their own. Entries that
+    /// vanish while the directory is listed are passed over.
     fn list<'s>(
         &'s self,
         scope: &rayon::Scope<'s>,
         dir: &RelPath,
         rules: Option<Arc<Rules>>,
+        base: bool,
     ) -> Result<Vec<InputFile>, InputError>
     where
         'w: 's,
     {
         let fingerprinter = self.fingerprinter;
         let full = dir.to_path(&fingerprinter.root);
-        let unreadable = |source: nix::Error| InputError::Read {
-            path: dir.clone(),
+        let unreadable = |path: &RelPath, source: nix::Error| InputError::Read {
+            path: path.clone(),
             source: source.into(),
         };
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let mut handle = Dir::open(&full, flags, Mode::empty()).map_err(unreadable)?;
+        let mut flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        if !base {
+            flags |= OFlag::O_NOFOLLOW;
+        }
+        let mut handle = match Dir::open(&full, flags, Mode::empty()) {
+            Ok(handle) => handle,
+            Err(nix::Error::ENOENT) if !base => return Ok(Vec::new()),
+            Err(errno) => return Err(unreadable(dir, errno)),
+        };
         let mut entries = Vec::new();
+        let mut not_utf8 = Vec::new();
         for entry in handle.iter() {
-            let entry = entry.map_err(unreadable)?;
+            let entry = entry.map_err(|errno| unreadable(dir, errno))?;
             let name = entry.file_name();
             if name == c"." || name == c".." {
                 continue;
             }
-            let Ok(name) = name.to_str() else {
-                let path = full.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
-                return Err(InputError::Walk(format!(
-                    "`{}` is not a valid UTF-8 path",
-                    path.display()
-                )));
-            };
-            entries.push((name.to_string(), entry.file_type()));
+            match name.to_str() {
+                Ok(name) => entries.push((name.to_string(), entry.file_type())),
+                Err(_) => not_utf8.push((name.to_owned(), entry.file_type())),
+            }
         }
         // In name order, as the stat cache keeps them.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -441,30 +485,63 @@ impl<'w> Walk<'w> {
             })),
             None => rules,
         };
-        let mut remembered = fingerprinter
-            .stat_cache
-            .directory(dir.as_str(), self.pass.fresh);
+        // A name that is not UTF-8 cannot be a key's path: an error, unless ignore rules (or
+        // its kind) keep it out of the inputs anyway.
+        for (name, kind) in not_utf8 {
+            let kind = match kind {
+                Some(kind) => Some(kind),
+                None => match fstatat(&handle, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                    Ok(raw) => kind_of(FileStat::of_raw(&raw).mode),
+                    Err(_) => None,
+                },
+            };
+            let is_dir = match kind {
+                Some(Type::Directory) => true,
+                Some(Type::File | Type::Symlink) => false,
+                _ => continue,
+            };
+            let mut path = if dir.is_root() {
+                Vec::new()
+            } else {
+                [dir.as_str().as_bytes(), b"/"].concat()
+            };
+            path.extend_from_slice(name.to_bytes());
+            if !Rules::ignores(rules.as_deref(), &path, is_dir) {
+                return Err(InputError::Walk(format!(
+                    "`{}` is not a valid UTF-8 path: rtask keys inputs by their paths (rename it, \
+                     or ignore it in a .gitignore)",
+                    String::from_utf8_lossy(&path)
+                )));
+            }
+        }
+        let mut listing = Listing {
+            handle,
+            full,
+            remembered: fingerprinter
+                .stat_cache
+                .directory(dir.as_str(), self.pass.fresh),
+        };
         let mut files = Vec::new();
         let mut read = Vec::new();
         let mut hashed = Vec::new();
         for (name, kind) in entries {
             let path = dir.join(&name);
-            let stat = |path: &RelPath| {
-                fstatat(&handle, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|errno| {
-                    InputError::Read {
-                        path: path.clone(),
-                        source: errno.into(),
-                    }
-                })
-            };
-            let kind = match kind {
-                Some(kind) => kind,
-                // Some file systems do not say in the listing.
-                None => match FileStat::of_raw(&stat(&path)?).mode & TYPE_MASK {
-                    REGULAR => Type::File,
-                    SYMLINK => Type::Symlink,
-                    0o040_000 => Type::Directory,
-                    _ => continue,
+            let stat =
+                |handle: &Dir| match fstatat(handle, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                    Ok(raw) => Ok(Some(raw)),
+                    Err(nix::Error::ENOENT) => Ok(None),
+                    Err(errno) => Err(unreadable(&path, errno)),
+                };
+            // Some file systems do not say in the listing: then the stat taken to learn it serves
+            // the fingerprint too.
+            let (kind, mut raw) = match kind {
+                Some(kind) => (kind, None),
+                None => match stat(&listing.handle)? {
+                    Some(raw) => match kind_of(FileStat::of_raw(&raw).mode) {
+                        Some(kind) => (kind, Some(raw)),
+                        None => continue,
+                    },
+                    None => continue,
                 },
             };
             match kind {
@@ -474,16 +551,16 @@ impl<'w> Walk<'w> {
                             .skipped
                             .iter()
                             .any(|skipped| *skipped == path.as_str())
-                        || Rules::ignores(rules.as_deref(), path.as_str(), true)
+                        || Rules::ignores(rules.as_deref(), path.as_str().as_bytes(), true)
                     {
                         continue;
                     }
                     let rules = rules.clone();
-                    scope.spawn(move |scope| self.directory(scope, path, rules));
+                    scope.spawn(move |scope| self.directory(scope, path, rules, false));
                 }
                 Type::File | Type::Symlink => {
                     if !(self.keep)(path.as_str())
-                        || Rules::ignores(rules.as_deref(), path.as_str(), false)
+                        || Rules::ignores(rules.as_deref(), path.as_str().as_bytes(), false)
                     {
                         continue;
                     }
@@ -491,9 +568,14 @@ impl<'w> Walk<'w> {
                         files.push(file);
                         continue;
                     }
-                    let raw = stat(&path)?;
+                    if raw.is_none() {
+                        raw = stat(&listing.handle)?;
+                    }
+                    let Some(raw) = raw else {
+                        continue;
+                    };
                     let fingerprinted = self
-                        .fingerprint(&handle, (&mut remembered, &full), &name, &path, &raw)
+                        .fingerprint(&mut listing, &name, &path, &raw)
                         .map_err(|source| InputError::Read {
                             path: path.clone(),
                             source,
@@ -502,7 +584,7 @@ impl<'w> Walk<'w> {
                         Some((file, Source::StatCache)) => files.push(file),
                         Some((file, source)) => {
                             if let Source::Read(entry) = source {
-                                hashed.push((name.clone(), entry));
+                                hashed.push((name, entry));
                             }
                             read.push(file.clone());
                             files.push(file);
@@ -510,7 +592,6 @@ impl<'w> Walk<'w> {
                         None => {}
                     }
                 }
-                // FIFOs, sockets and devices are never inputs: a FIFO would block the read.
                 _ => {}
             }
         }
@@ -519,12 +600,11 @@ impl<'w> Walk<'w> {
         Ok(files)
     }
 
-    /// The input entry of the file `name` in the directory open as `handle`, and whether its
-    /// content had to be read; `None` when it is no longer a regular file or a symlink.
+    /// The input entry of the file `name` in the listed directory, and where its hash came
+    /// from; `None` when it is no longer a regular file or a symlink.
     fn fingerprint(
         &self,
-        handle: &Dir,
-        (remembered, full): (&mut Directory<'_>, &Path),
+        listing: &mut Listing<'_>,
         name: &str,
         path: &RelPath,
         raw: &nix::sys::stat::FileStat,
@@ -532,29 +612,43 @@ impl<'w> Walk<'w> {
         let stat = FileStat::of_raw(raw);
         match stat.mode & TYPE_MASK {
             SYMLINK => {
-                let file = symlink_input(path, &full.join(name))?;
+                let file = symlink_input(path, &listing.full.join(name))?;
                 return Ok(Some((file, Source::Symlink)));
             }
             REGULAR => {}
             _ => return Ok(None),
         }
         let cache = &self.fingerprinter.stat_cache;
-        let (hash, source) = match cache.get(remembered, name, &stat) {
-            Some(hash) => (hash, Source::StatCache),
-            None => {
-                let started = now_ns();
-                let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
-                let file = File::from(nix::fcntl::openat(handle, name, flags, Mode::empty())?);
-                let hash = Digest::of_open_file(file, stat.size)?;
-                (hash, Source::Read(Entry::new(stat, hash, started)))
-            }
+        if let Some(hash) = cache.get(&mut listing.remembered, name, &stat) {
+            let file = InputFile {
+                path: path.clone(),
+                hash,
+                executable: stat.mode & 0o111 != 0,
+            };
+            return Ok(Some((file, Source::StatCache)));
+        }
+        let started = now_ns();
+        // Non-blocking, and checked once open: something else (a FIFO) may have taken the
+        // name since the stat. What is remembered is the stat of what was read.
+        let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
+        let file = match nix::fcntl::openat(&listing.handle, name, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            // A symlink now: its stat says so next time; this time the file is gone.
+            Err(nix::Error::ELOOP | nix::Error::ENOENT) => return Ok(None),
+            Err(errno) => return Err(errno.into()),
         };
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Ok(None);
+        }
+        let stat = FileStat::of(&metadata);
+        let hash = Digest::of_open_file(file, stat.size)?;
         let file = InputFile {
             path: path.clone(),
             hash,
             executable: stat.mode & 0o111 != 0,
         };
-        Ok(Some((file, source)))
+        Ok(Some((file, Source::Read(Entry::new(stat, hash, started)))))
     }
 }
 

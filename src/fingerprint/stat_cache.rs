@@ -1,11 +1,13 @@
-//! The stat cache: per input path, the file's size, mtime, ctime, inode and mode when it was
+//! The stat cache: per input file, its size, mtime, ctime, inode, device and mode when it was
 //! last hashed, and that hash. A file whose stat is unchanged is not read again.
 //!
 //! It is an accelerator only, kept per machine in `.rtask/stat-cache` (never in the shareable
 //! cache directory): a missing, damaged or foreign file is simply empty, and an entry is trusted
 //! only when every stat field matches, so a copied checkout (new inodes and ctimes) rehashes.
 //! As in git's racy-index handling, a file modified within [`RACY_NS`] of the moment it was
-//! hashed is hashed again next time: its mtime cannot tell a later same-size edit apart.
+//! hashed is hashed again next time: its mtime cannot tell a later same-size edit apart. Unlike
+//! git, the ctime counts too: an edit whose mtime is put back (`touch -d`) still sets the ctime,
+//! which on a file system with one-second timestamps may equal the ctime already remembered.
 //!
 //! Entries are grouped by directory and sorted by name, and the walk asks for a directory's
 //! files in name order: one map lookup per directory, then a forward scan through memory that is
@@ -58,7 +60,8 @@ impl Entry {
 
     /// The hash, if the file's stat is what it was and the entry is not racy.
     fn trusted(&self, stat: &FileStat) -> Option<Digest> {
-        (self.stat == *stat && stat.mtime_ns < self.verified_ns - RACY_NS).then_some(self.hash)
+        let changed = stat.mtime_ns.max(stat.ctime_ns);
+        (self.stat == *stat && changed < self.verified_ns - RACY_NS).then_some(self.hash)
     }
 }
 
@@ -503,7 +506,13 @@ mod tests {
             None,
             "hashed just after a change: racy"
         );
-        put(&reloaded, "a.txt", stat, hash, stat.mtime_ns + RACY_NS + 1);
+        put(
+            &reloaded,
+            "a.txt",
+            stat,
+            hash,
+            stat.ctime_ns.max(stat.mtime_ns) + RACY_NS + 1,
+        );
         reloaded.save().unwrap();
         let reloaded = StatCache::load(Some(cache_file.clone()));
         assert_eq!(lookup(&reloaded, "a.txt", &stat), Some(hash));

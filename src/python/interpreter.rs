@@ -5,9 +5,11 @@
 //! Answers are remembered per machine. A real executable's answer holds while the file is the
 //! same. A pyenv shim's answer holds while everything pyenv reads to choose a version is the
 //! same (its variables, `PATH`, the `.python-version` files from the current directory up, the
-//! global `version` file, the installed versions and plugins) and the interpreter it led to is
-//! the same file: the factors pyenv documents, as pex keys its own cache of shims. Any other
-//! script is run every time: what it runs cannot be known without running it.
+//! global `version` file, the installed versions, plugins and hook directories) and it led to an
+//! interpreter pyenv installed (under `$PYENV_ROOT/versions/`) that is still the same file: the
+//! factors pyenv documents, as pex keys its own cache of shims. Any other script, and a shim
+//! that led elsewhere (pyenv's `system`), is run every time: what it runs cannot be known
+//! without running it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -41,13 +43,16 @@ pub struct Surroundings {
     pub path: Option<OsString>,
     /// Where candidates run (and so where a pyenv shim starts looking for `.python-version`).
     pub current_dir: PathBuf,
-    /// The variables a pyenv shim's choice depends on: `PATH`, `VIRTUAL_ENV` and every `PYENV*`.
-    pub shim_vars: BTreeMap<String, String>,
+    /// The variables a pyenv shim's choice depends on ([`Surroundings::is_shim_var`]); `None`
+    /// when one is not UTF-8, and so cannot be remembered: shims are then run every time.
+    pub shim_vars: Option<BTreeMap<String, String>>,
 }
 
 impl Surroundings {
+    /// `PYENV*`, `PATH`, `VIRTUAL_ENV` (pyenv-virtualenv's hooks) and `PWD` (where pyenv starts
+    /// looking for `.python-version`).
     pub fn is_shim_var(name: &str) -> bool {
-        name.starts_with("PYENV") || name == "PATH" || name == "VIRTUAL_ENV"
+        name.starts_with("PYENV") || ["PATH", "VIRTUAL_ENV", "PWD"].contains(&name)
     }
 }
 
@@ -155,12 +160,15 @@ impl Finder {
         let name = executable.display().to_string();
         if let Some(seen) = known.get(&name)
             && seen.stamp == stamp
-            && seen.led_to == stamp.leads_to(&seen.interpreter, &self.surroundings)
+            && seen.led_to == stamp.leads_to(&seen.interpreter)
         {
             return Some(seen.interpreter.clone());
         }
         let interpreter = probe(executable)?;
-        let led_to = stamp.leads_to(&interpreter, &self.surroundings);
+        let led_to = stamp.leads_to(&interpreter);
+        if matches!(stamp, Stamp::PyenvShim { .. }) && led_to.is_none() {
+            return Some(interpreter);
+        }
         known.insert(
             name,
             Remembered {
@@ -185,6 +193,7 @@ enum Stamp {
     PyenvShim {
         shim: PathBuf,
         stat: FileStat,
+        root: PathBuf,
         vars: BTreeMap<String, String>,
         /// Each file and directory pyenv consults, with its stat (`None`: absent).
         consulted: Vec<(PathBuf, Option<FileStat>)>,
@@ -204,42 +213,72 @@ impl Stamp {
             return Some(Stamp::Binary { canonical, stat });
         }
         let root = pyenv_root_of_shim(&String::from_utf8(head).ok()?)?;
+        let vars = surroundings.shim_vars.clone()?;
         let stat_of = |path: PathBuf| {
             let stat = path.metadata().ok().map(|metadata| FileStat::of(&metadata));
             (path, stat)
         };
-        // pyenv looks for `.python-version` from PYENV_DIR (default: the current directory) up.
-        let start = surroundings
-            .shim_vars
-            .get("PYENV_DIR")
-            .map_or_else(|| surroundings.current_dir.clone(), PathBuf::from);
-        let mut consulted: Vec<(PathBuf, Option<FileStat>)> = start
-            .ancestors()
+        // pyenv looks for `.python-version` from PYENV_DIR up, then from the (logical) current
+        // directory up.
+        let current = &surroundings.current_dir;
+        let mut starts: Vec<PathBuf> = ["PYENV_DIR", "PWD"]
+            .iter()
+            .filter_map(|name| vars.get(*name))
+            .map(|dir| current.join(dir))
+            .collect();
+        starts.push(current.clone());
+        let mut consulted: Vec<(PathBuf, Option<FileStat>)> = starts
+            .iter()
+            .flat_map(|start| start.ancestors())
             .map(|dir| stat_of(dir.join(".python-version")))
             .collect();
-        for part in ["version", "versions", "plugins"] {
+        for part in ["version", "versions", "plugins", "pyenv.d"] {
             consulted.push(stat_of(root.join(part)));
+        }
+        // The hooks `pyenv exec` and `pyenv which` source.
+        let mut hooks: Vec<PathBuf> = [
+            "/usr/local/etc/pyenv.d",
+            "/etc/pyenv.d",
+            "/usr/lib/pyenv/hooks",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        if let Ok(plugins) = std::fs::read_dir(root.join("plugins")) {
+            let mut plugins: Vec<PathBuf> = plugins
+                .filter_map(|plugin| Some(plugin.ok()?.path().join("etc/pyenv.d")))
+                .collect();
+            plugins.sort();
+            hooks.extend(plugins);
+        }
+        for dir in hooks {
+            for command in ["exec", "which"] {
+                consulted.push(stat_of(dir.join(command)));
+            }
         }
         Some(Stamp::PyenvShim {
             shim: canonical,
             stat,
-            vars: surroundings.shim_vars.clone(),
+            root,
+            vars,
             consulted,
         })
     }
 
-    /// For a shim, the stamp of the executable it ran (which must stay the same file).
-    fn leads_to(
-        &self,
-        interpreter: &Interpreter,
-        surroundings: &Surroundings,
-    ) -> Option<Box<Stamp>> {
-        match self {
-            Stamp::Binary { .. } => None,
-            Stamp::PyenvShim { .. } => Stamp::of(&interpreter.executable, surroundings)
-                .filter(|stamp| matches!(stamp, Stamp::Binary { .. }))
-                .map(Box::new),
+    /// For a shim, the stamp of the interpreter it ran, which must be one pyenv installed (and
+    /// stay the same file); `None` otherwise.
+    fn leads_to(&self, interpreter: &Interpreter) -> Option<Box<Stamp>> {
+        let Stamp::PyenvShim { root, .. } = self else {
+            return None;
+        };
+        // As the shim reports it (`sys.executable`): `versions/3.11.7/bin/python3.11`, which may
+        // be a link to where the version really lives.
+        if !interpreter.executable.starts_with(root.join("versions")) {
+            return None;
         }
+        let canonical = interpreter.executable.canonicalize().ok()?;
+        let stat = FileStat::of(&canonical.metadata().ok()?);
+        Some(Box::new(Stamp::Binary { canonical, stat }))
     }
 }
 
