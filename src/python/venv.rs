@@ -14,7 +14,8 @@ use crate::digest::Digest;
 use crate::project::{Backend, Session};
 
 /// Bumped when the fingerprint's layout changes: every environment is then recreated.
-const FINGERPRINT_SCHEMA: u32 = 1;
+/// 2: uv installs compile bytecode, so environments made before are made again.
+const FINGERPRINT_SCHEMA: u32 = 2;
 const FINGERPRINT_FILE: &str = "rtask-venv.json";
 
 /// Everything an environment was made from.
@@ -134,10 +135,13 @@ pub fn creation_commands(
                 text(dir),
             ]);
             if !packages.is_empty() {
+                // As pip does by default: without `.pyc` files every run of a command compiles
+                // what it imports (each time, where PYTHONDONTWRITEBYTECODE is set).
                 let mut install = vec![
                     text(uv),
                     "pip".into(),
                     "install".into(),
+                    "--compile-bytecode".into(),
                     "--python".into(),
                     venv_python,
                 ];
