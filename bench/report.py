@@ -2,12 +2,13 @@
 """Render bench/run's measurements as one markdown table (stdlib only).
 
     python3 bench/report.py --manifest M.tsv --facts F.tsv [--notes N.txt] --out latest.md
-                            [--runs 10] [--warmup 3] [--append extra.md]
+                            [--runs 10] [--warmup 3] [--rounds 2] [--append extra.md]
 
 The manifest has one line per measurement, tab-separated:
-    id, title, target, JSON file, subject command name, yardstick command name
-where the JSON file is a hyperfine `--export-json` export (times in seconds), or bench/run's
-memory export: {"results": [{"command": ..., "unit": "KiB", "values": [...]}]}.
+    id, title, target, JSON files, subject command name, yardstick command name
+where the JSON files (`:`-separated: one per round, whose runs are pooled by command) are
+hyperfine `--export-json` exports (times in seconds), or bench/run's memory export:
+{"results": [{"command": ..., "unit": "KiB", "values": [...]}]}.
 Each command gets its median, min-max and its ratio to the yardstick's median; the subject
 (rtask) also gets its target and whether it is met. The facts file holds `name<TAB>value`
 lines (tool versions, load), printed under the table with the machine's own facts.
@@ -56,18 +57,20 @@ class Row:
         return fmt_time(self.median), f"{number(fmt_time(self.low, unit))}–{fmt_time(self.high, unit)}"
 
 
-def load_rows(path: Path) -> list[Row]:
-    data = json.loads(path.read_text())
-    rows = []
-    for result in data["results"]:
-        if "values" in result:  # memory, in KiB
-            values = [v / 1024 for v in result["values"]]
-            rows.append(Row(result["command"], statistics.median(values), min(values), max(values), "memory"))
-        else:  # hyperfine
-            times = result.get("times") or [result["mean"]]
-            median = result.get("median", statistics.median(times))
-            rows.append(Row(result["command"], median, result.get("min", min(times)), result.get("max", max(times)), "time"))
-    return rows
+def load_rows(paths: str) -> list[Row]:
+    """The rows of one measurement, each command's runs pooled over every round's export."""
+    pooled: dict[str, tuple[str, list[float]]] = {}
+    for path in paths.split(":"):
+        for result in json.loads(Path(path).read_text())["results"]:
+            if "values" in result:  # memory, in KiB
+                kind, values = "memory", [v / 1024 for v in result["values"]]
+            else:  # hyperfine
+                kind, values = "time", result.get("times") or [result["mean"]]
+            pooled.setdefault(result["command"], (kind, []))[1].extend(values)
+    return [
+        Row(name, statistics.median(values), min(values), max(values), kind)
+        for name, (kind, values) in pooled.items()
+    ]
 
 
 def verdict(target: str, row: Row, ratio: float | None) -> str:
@@ -92,7 +95,7 @@ def table(manifest: Path) -> list[str]:
             continue
         _id, title, target, path, subject, yardstick = (line.split("\t") + [""] * 6)[:6]
         try:
-            rows = load_rows(Path(path))
+            rows = load_rows(path)
         except (OSError, ValueError, KeyError) as error:
             lines.append(f"| {title} | (no data: {error}) | | | | |")
             continue
@@ -147,6 +150,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--runs", default="10")
     parser.add_argument("--warmup", default="3")
+    parser.add_argument("--rounds", default="1")
     parser.add_argument("--append", type=Path, action="append", default=[])
     args = parser.parse_args()
 
@@ -155,8 +159,9 @@ def main() -> int:
     out = [
         "# rtask benchmarks: latest results",
         "",
-        f"{now}, by `bench/run`: hyperfine `--warmup {args.warmup} --runs {args.runs}` after a priming run"
-        " of each command; the median, the range of the runs, and the median over the yardstick's"
+        f"{now}, by `bench/run`: hyperfine, {args.runs} runs per command in {args.rounds} rounds"
+        f" (`--warmup {args.warmup}` in each; the commands' order reversed in every other round)"
+        " after a priming run of each command; the median, the range of the runs, and the median over the yardstick's"
         " median. The first row of each measurement is rtask (bold), the second the yardstick.",
         "",
         *table(args.manifest),

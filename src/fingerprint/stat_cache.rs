@@ -539,28 +539,15 @@ mod tests {
             mode: 0o100_644,
         };
         let paths = ["z", "a", "d/e/b", "d/e/a.txt", "d/e.txt", "d/e/a"];
-        let cache = StatCache::load(Some(cache_file.clone()));
-        for path in &paths[..3] {
-            put(
-                &cache,
-                path,
-                stat,
-                Digest::of_bytes(path.as_bytes()),
-                RACY_NS + 1,
-            );
+        // Two saves, the second merging into what the first wrote.
+        for batch in [&paths[..3], &paths[3..]] {
+            let cache = StatCache::load(Some(cache_file.clone()));
+            for path in batch {
+                let hash = Digest::of_bytes(path.as_bytes());
+                put(&cache, path, stat, hash, RACY_NS + 1);
+            }
+            cache.save().unwrap();
         }
-        cache.save().unwrap();
-        let cache = StatCache::load(Some(cache_file.clone()));
-        for path in &paths[3..] {
-            put(
-                &cache,
-                path,
-                stat,
-                Digest::of_bytes(path.as_bytes()),
-                RACY_NS + 1,
-            );
-        }
-        cache.save().unwrap();
         let cache = StatCache::load(Some(cache_file));
         for path in paths {
             assert_eq!(
