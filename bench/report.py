@@ -3,12 +3,13 @@
 
     python3 bench/report.py --manifest M.tsv --facts F.tsv [--notes N.txt] --out latest.md
                             [--runs 10] [--warmup 3] [--rounds 2] [--append extra.md]
+    python3 bench/report.py --pool OUT.json ROUND1.json ROUND2.json ...
 
 The manifest has one line per measurement, tab-separated:
-    id, title, target, JSON files, subject command name, yardstick command name
-where the JSON files (`:`-separated: one per round, whose runs are pooled by command) are
-hyperfine `--export-json` exports (times in seconds), or bench/run's memory export:
-{"results": [{"command": ..., "unit": "KiB", "values": [...]}]}.
+    id, title, target, JSON file, subject command name, yardstick command name
+where the JSON file is a hyperfine `--export-json` export (times in seconds), one that
+`--pool` made of the exports of several rounds (each command's runs put together), or
+bench/run's memory export: {"results": [{"command": ..., "unit": "KiB", "values": [...]}]}.
 Each command gets its median, min-max and its ratio to the yardstick's median; the subject
 (rtask) also gets its target and whether it is met. The facts file holds `name<TAB>value`
 lines (tool versions, load), printed under the table with the machine's own facts.
@@ -57,20 +58,33 @@ class Row:
         return fmt_time(self.median), f"{number(fmt_time(self.low, unit))}–{fmt_time(self.high, unit)}"
 
 
-def load_rows(paths: str) -> list[Row]:
-    """The rows of one measurement, each command's runs pooled over every round's export."""
-    pooled: dict[str, tuple[str, list[float]]] = {}
-    for path in paths.split(":"):
-        for result in json.loads(Path(path).read_text())["results"]:
-            if "values" in result:  # memory, in KiB
-                kind, values = "memory", [v / 1024 for v in result["values"]]
-            else:  # hyperfine
-                kind, values = "time", result.get("times") or [result["mean"]]
-            pooled.setdefault(result["command"], (kind, []))[1].extend(values)
-    return [
-        Row(name, statistics.median(values), min(values), max(values), kind)
-        for name, (kind, values) in pooled.items()
-    ]
+def load_rows(path: Path) -> list[Row]:
+    data = json.loads(path.read_text())
+    rows = []
+    for result in data["results"]:
+        if "values" in result:  # memory, in KiB
+            values = [v / 1024 for v in result["values"]]
+            rows.append(Row(result["command"], statistics.median(values), min(values), max(values), "memory"))
+        else:  # hyperfine
+            times = result.get("times") or [result["mean"]]
+            median = result.get("median", statistics.median(times))
+            rows.append(Row(result["command"], median, result.get("min", min(times)), result.get("max", max(times)), "time"))
+    return rows
+
+
+def pool(out: Path, rounds: list[Path]) -> None:
+    """One export of several rounds' hyperfine exports: each command's runs, in the order the
+    commands first appear. A command missing from a round, or named twice in one, is an error."""
+    pooled: dict[str, list[float]] = {}
+    for path in rounds:
+        names = [result["command"] for result in json.loads(path.read_text())["results"]]
+        if len(set(names)) != len(names):
+            raise SystemExit(f"report.py: {path} names a command twice")
+        if pooled and set(names) != set(pooled):
+            raise SystemExit(f"report.py: {path} has other commands than the first round")
+        for result in json.loads(path.read_text())["results"]:
+            pooled.setdefault(result["command"], []).extend(result["times"])
+    out.write_text(json.dumps({"results": [{"command": name, "times": times} for name, times in pooled.items()]}))
 
 
 def verdict(target: str, row: Row, ratio: float | None) -> str:
@@ -95,7 +109,7 @@ def table(manifest: Path) -> list[str]:
             continue
         _id, title, target, path, subject, yardstick = (line.split("\t") + [""] * 6)[:6]
         try:
-            rows = load_rows(path)
+            rows = load_rows(Path(path))
         except (OSError, ValueError, KeyError) as error:
             lines.append(f"| {title} | (no data: {error}) | | | | |")
             continue
@@ -143,6 +157,9 @@ def ram() -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--pool"] and len(sys.argv) > 3:
+        pool(Path(sys.argv[2]), [Path(arg) for arg in sys.argv[3:]])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--facts", type=Path, required=True)
@@ -150,7 +167,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--runs", default="10")
     parser.add_argument("--warmup", default="3")
-    parser.add_argument("--rounds", default="1")
+    parser.add_argument("--rounds", default="2")
     parser.add_argument("--append", type=Path, action="append", default=[])
     args = parser.parse_args()
 
@@ -162,7 +179,8 @@ def main() -> int:
         f"{now}, by `bench/run`: hyperfine, {args.runs} runs per command in {args.rounds} rounds"
         f" (`--warmup {args.warmup}` in each; the commands' order reversed in every other round)"
         " after a priming run of each command; the median, the range of the runs, and the median over the yardstick's"
-        " median. The first row of each measurement is rtask (bold), the second the yardstick.",
+        " median. The first row of each measurement is rtask (bold), the second the yardstick."
+        " The rows from python-envs.sh are its own runs (one round), peak memory GNU time's.",
         "",
         *table(args.manifest),
         "",

@@ -77,7 +77,7 @@ impl InputPatterns {
         })
     }
 
-    pub fn excluded(&self, path: &str) -> bool {
+    pub fn excluded(&self, path: impl AsRef<std::path::Path>) -> bool {
         self.excludes.is_match(path)
     }
 }

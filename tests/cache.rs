@@ -807,12 +807,15 @@ inputs = ["src/**"]
 #[test]
 fn a_file_name_that_is_not_utf8_is_an_error_naming_it_unless_ignored() {
     use std::os::unix::ffi::OsStrExt;
-    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"src/**\"]\n");
+    let project =
+        Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"src/**/*.txt\"]\n");
     project
         .write("src/a.txt", "a")
-        .write(".gitignore", "*.tmp\n");
-    let ignored = std::ffi::OsStr::from_bytes(b"src/bad\xff.tmp");
-    fs::write(project.root().join(ignored), "x").unwrap();
+        .write(".gitignore", "*.tmp.txt\n");
+    // Ignored, and not matched by the inputs' globs: neither counts.
+    for name in [&b"src/bad\xff.tmp.txt"[..], b"src/bad\xff.dat"] {
+        fs::write(project.root().join(std::ffi::OsStr::from_bytes(name)), "x").unwrap();
+    }
     project.rtask(&["s"]).success();
     let counted = std::ffi::OsStr::from_bytes(b"src/bad\xff.txt");
     fs::write(project.root().join(counted), "x").unwrap();

@@ -472,15 +472,27 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
     assert_eq!(run(version), 3);
     project.write("fake-pyenv/version", &format!("{version}\n"));
     assert_eq!(run(""), 4, "the global version file changed");
+    project.write("fake-pyenv/pyenv.d/which/pick.bash", "# a hook\n");
+    assert_eq!(run(""), 5, "a hook was added");
+    assert_eq!(run(""), 5);
+    project.write("fake-pyenv/pyenv.d/which/pick.bash", "# a hook, edited\n");
+    assert_eq!(run(""), 6, "a hook was edited");
     // A shim that leads outside `$PYENV_ROOT/versions/` (pyenv's `system`) is run every time.
     let system = || {
         project
-            .rtask_env(&["s"], &[("PATH", &path), ("PYENV_FAKE_SYSTEM", "1")])
+            .rtask_env(
+                &["s"],
+                &[
+                    ("PATH", &path),
+                    ("PYENV_VERSION", ""),
+                    ("PYENV_FAKE_SYSTEM", "1"),
+                ],
+            )
             .success();
         project.count("fake-pyenv/runs")
     };
-    assert_eq!(system(), 5);
-    assert_eq!(system(), 6);
+    assert_eq!(system(), 7);
+    assert_eq!(system(), 8, "not remembered");
     // A script of another shape is run every time.
     project.write(
         "fake-pyenv/shims/python3.11",
@@ -495,6 +507,6 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
             .success();
         project.count("fake-pyenv/runs")
     };
-    assert_eq!(other(()), 7);
-    assert_eq!(other(()), 8);
+    assert_eq!(other(()), 9);
+    assert_eq!(other(()), 10);
 }

@@ -8,12 +8,13 @@
 //! [`Fingerprinter::invalidate`] after each; a memoised hash never outlives a write.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -50,6 +51,8 @@ pub enum InputError {
     Read { path: RelPath, source: io::Error },
     #[error("cannot list input files: {0}")]
     Walk(String),
+    #[error("input `{0}` changed while rtask was reading it (run again)")]
+    Changed(RelPath),
 }
 
 type Memo = HashMap<RelPath, (u64, InputFile), BuildHasherDefault<FxHasher>>;
@@ -127,7 +130,7 @@ impl Fingerprinter {
         };
         let mut files = Vec::new();
         for base in &patterns.glob_bases {
-            let keep = |path: &str| patterns.globs.is_match(path) && !patterns.excluded(path);
+            let keep = |path: &Path| patterns.globs.is_match(path) && !patterns.excluded(path);
             files.extend(self.walk(base, &keep, pass)?);
         }
         for literal in &patterns.literals {
@@ -143,7 +146,7 @@ impl Fingerprinter {
                     });
                 }
                 Ok(metadata) if metadata.is_dir() => {
-                    let keep = |path: &str| !patterns.excluded(path);
+                    let keep = |path: &Path| !patterns.excluded(path);
                     files.extend(self.walk(literal, &keep, pass)?);
                 }
                 Ok(_) => {
@@ -151,12 +154,16 @@ impl Fingerprinter {
                         files.push(file);
                         continue;
                     }
-                    let file =
-                        self.hash_input(literal, pass)
-                            .map_err(|source| InputError::Read {
+                    let file = self.hash_input(literal, pass).map_err(|source| {
+                        if source.kind() == io::ErrorKind::NotFound {
+                            InputError::MissingLiteral(literal.clone())
+                        } else {
+                            InputError::Read {
                                 path: literal.clone(),
                                 source,
-                            })?;
+                            }
+                        }
+                    })?;
                     if let (file, true) = &file {
                         self.remember(pass.epoch, std::slice::from_ref(file));
                     }
@@ -201,7 +208,7 @@ impl Fingerprinter {
     fn walk(
         &self,
         base: &RelPath,
-        keep: &(dyn Fn(&str) -> bool + Sync),
+        keep: &(dyn Fn(&Path) -> bool + Sync),
         pass: Pass,
     ) -> Result<Vec<InputFile>, InputError> {
         if !base.to_path(&self.root).is_dir() {
@@ -216,7 +223,7 @@ impl Fingerprinter {
             failed: AtomicBool::new(false),
         };
         let rules = self.rules_above(base);
-        rayon::scope(|scope| walk.directory(scope, base.clone(), rules, true));
+        rayon::scope(|scope| walk.directory(scope, base.clone(), rules, None));
         if let Some(error) = walk
             .failure
             .into_inner()
@@ -281,25 +288,70 @@ impl Fingerprinter {
             .as_str()
             .rsplit_once('/')
             .unwrap_or((".", path.as_str()));
-        let executable = metadata.permissions().mode() & 0o111 != 0;
         let mut remembered = self.stat_cache.directory(dir, pass.fresh);
-        let (hash, read) = match self.stat_cache.get(&mut remembered, name, &stat) {
-            Some(hash) => (hash, false),
-            None => {
-                let started = now_ns();
-                let hash = Digest::of_open_file(File::open(&full)?, stat.size)?;
-                let entry = Entry::new(stat, hash, started);
-                self.stat_cache.put(dir, vec![(name.to_string(), entry)]);
-                (hash, true)
+        if let Some(hash) = self.stat_cache.get(&mut remembered, name, &stat) {
+            return Ok((input_file(path, hash, &stat), false));
+        }
+        let started = now_ns();
+        let (file, stat) = match open_input(None, &full)? {
+            Opened::File(file, stat) => (file, stat),
+            Opened::Symlink => return Ok((symlink_input(path, &full)?, true)),
+            Opened::Gone => return Err(io::ErrorKind::NotFound.into()),
+            Opened::Directory | Opened::Special => {
+                return Err(io::Error::other("it changed while rtask read it"));
             }
         };
-        let file = InputFile {
-            path: path.clone(),
-            hash,
-            executable,
-        };
-        Ok((file, read))
+        let hash = Digest::of_open_file(file, stat.size)?;
+        let entry = Entry::new(stat, hash, started);
+        self.stat_cache.put(dir, vec![(name.to_string(), entry)]);
+        Ok((input_file(path, hash, &stat), true))
     }
+}
+
+fn input_file(path: &RelPath, hash: Digest, stat: &FileStat) -> InputFile {
+    InputFile {
+        path: path.clone(),
+        hash,
+        executable: stat.mode & 0o111 != 0,
+    }
+}
+
+/// What an input's name led to when it was opened for reading.
+enum Opened {
+    File(File, FileStat),
+    Symlink,
+    Directory,
+    Gone,
+    /// A FIFO, socket or device.
+    Special,
+}
+
+/// Opens an input (`name` in `dir`, or a path) for reading without following a symlink and
+/// without blocking: something else (a FIFO) may have taken the name since it was listed. The
+/// stat is the open file's, so it describes what is read.
+fn open_input(dir: Option<&Dir>, name: &Path) -> io::Result<Opened> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
+    let opened = match dir {
+        Some(dir) => nix::fcntl::openat(dir, name, flags, Mode::empty()),
+        None => nix::fcntl::open(name, flags, Mode::empty()),
+    };
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(nix::Error::ELOOP) => return Ok(Opened::Symlink),
+        Err(nix::Error::ENOENT) => return Ok(Opened::Gone),
+        // A socket cannot be opened.
+        Err(nix::Error::ENXIO) => return Ok(Opened::Special),
+        Err(errno) => return Err(errno.into()),
+    };
+    let file = File::from(fd);
+    let metadata = file.metadata()?;
+    Ok(if metadata.is_file() {
+        Opened::File(file, FileStat::of(&metadata))
+    } else if metadata.is_dir() {
+        Opened::Directory
+    } else {
+        Opened::Special
+    })
 }
 
 /// Where a walked file's hash came from.
@@ -372,7 +424,7 @@ fn bytes_path(bytes: &[u8]) -> &Path {
 /// One walk below a base directory: a task per directory on rayon's pool.
 struct Walk<'a> {
     fingerprinter: &'a Fingerprinter,
-    keep: &'a (dyn Fn(&str) -> bool + Sync),
+    keep: &'a (dyn Fn(&Path) -> bool + Sync),
     pass: Pass,
     found: Mutex<Vec<InputFile>>,
     failure: Mutex<Option<InputError>>,
@@ -398,21 +450,22 @@ fn kind_of(mode: u32) -> Option<Type> {
 }
 
 impl<'w> Walk<'w> {
-    /// Lists `dir` and walks below it; `base`: the walk's start, which may be a symlink to a
-    /// directory (a directory found by the walk that is replaced by a symlink is not followed).
+    /// Lists `dir` and walks below it. `parent`: the open directory holding it (none for the
+    /// walk's base, which may be a symlink to a directory); below the base, directories are
+    /// opened relative to their parent and never through a symlink.
     fn directory<'s>(
         &'s self,
         scope: &rayon::Scope<'s>,
         dir: RelPath,
         rules: Option<Arc<Rules>>,
-        base: bool,
+        parent: Option<Arc<OwnedFd>>,
     ) where
         'w: 's,
     {
         if self.failed.load(Ordering::Relaxed) {
             return;
         }
-        match self.list(scope, &dir, rules, base) {
+        match self.list(scope, &dir, rules, parent) {
             Ok(mut files) => self
                 .found
                 .lock()
@@ -429,13 +482,14 @@ impl<'w> Walk<'w> {
     }
 
     /// The inputs directly in `dir`; its subdirectories become tasks of their own. Entries that
-    /// vanish while the directory is listed are passed over.
+    /// vanish while the directory is listed are passed over; one that turns into something
+    /// else is an error (the inputs are changing under the walk).
     fn list<'s>(
         &'s self,
         scope: &rayon::Scope<'s>,
         dir: &RelPath,
         rules: Option<Arc<Rules>>,
-        base: bool,
+        parent: Option<Arc<OwnedFd>>,
     ) -> Result<Vec<InputFile>, InputError>
     where
         'w: 's,
@@ -446,13 +500,20 @@ impl<'w> Walk<'w> {
             path: path.clone(),
             source: source.into(),
         };
-        let mut flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        if !base {
-            flags |= OFlag::O_NOFOLLOW;
-        }
-        let mut handle = match Dir::open(&full, flags, Mode::empty()) {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let opened = match &parent {
+            None => Dir::open(&full, flags, Mode::empty()),
+            Some(parent) => {
+                let name = dir.as_str().rsplit('/').next().unwrap_or(dir.as_str());
+                Dir::openat(parent, name, flags | OFlag::O_NOFOLLOW, Mode::empty())
+            }
+        };
+        let mut handle = match opened {
             Ok(handle) => handle,
-            Err(nix::Error::ENOENT) if !base => return Ok(Vec::new()),
+            Err(nix::Error::ENOENT) if parent.is_some() => return Ok(Vec::new()),
+            Err(nix::Error::ELOOP | nix::Error::ENOTDIR) if parent.is_some() => {
+                return Err(InputError::Changed(dir.clone()));
+            }
             Err(errno) => return Err(unreadable(dir, errno)),
         };
         let mut entries = Vec::new();
@@ -485,28 +546,44 @@ impl<'w> Walk<'w> {
             })),
             None => rules,
         };
-        // A name that is not UTF-8 cannot be a key's path: an error, unless ignore rules (or
-        // its kind) keep it out of the inputs anyway.
+        let kind_at = |handle: &Dir, name: &CStr, path: &[u8]| match fstatat(
+            handle,
+            name,
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(raw) => Ok(Some((kind_of(FileStat::of_raw(&raw).mode), raw))),
+            Err(nix::Error::ENOENT) => Ok(None),
+            Err(errno) => Err(InputError::Walk(format!(
+                "cannot read `{}`: {}",
+                String::from_utf8_lossy(path),
+                io::Error::from(errno)
+            ))),
+        };
+        // A name that is not UTF-8 cannot be a key's path: an error if it would count. Below
+        // such a directory nothing can be named, so it is an error unless ignore rules skip it.
         for (name, kind) in not_utf8 {
-            let kind = match kind {
-                Some(kind) => Some(kind),
-                None => match fstatat(&handle, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                    Ok(raw) => kind_of(FileStat::of_raw(&raw).mode),
-                    Err(_) => None,
-                },
-            };
-            let is_dir = match kind {
-                Some(Type::Directory) => true,
-                Some(Type::File | Type::Symlink) => false,
-                _ => continue,
-            };
             let mut path = if dir.is_root() {
                 Vec::new()
             } else {
                 [dir.as_str().as_bytes(), b"/"].concat()
             };
             path.extend_from_slice(name.to_bytes());
-            if !Rules::ignores(rules.as_deref(), &path, is_dir) {
+            let kind = match kind {
+                Some(kind) => Some(kind),
+                None => match kind_at(&handle, &name, &path)? {
+                    Some((kind, _)) => kind,
+                    None => continue,
+                },
+            };
+            let counts = match kind {
+                Some(Type::Directory) => !Rules::ignores(rules.as_deref(), &path, true),
+                Some(Type::File | Type::Symlink) => {
+                    (self.keep)(bytes_path(&path))
+                        && !Rules::ignores(rules.as_deref(), &path, false)
+                }
+                _ => false,
+            };
+            if counts {
                 return Err(InputError::Walk(format!(
                     "`{}` is not a valid UTF-8 path: rtask keys inputs by their paths (rename it, \
                      or ignore it in a .gitignore)",
@@ -521,6 +598,8 @@ impl<'w> Walk<'w> {
                 .stat_cache
                 .directory(dir.as_str(), self.pass.fresh),
         };
+        // Shared by the tasks of the subdirectories, which open them relative to it.
+        let mut shared: Option<Arc<OwnedFd>> = None;
         let mut files = Vec::new();
         let mut read = Vec::new();
         let mut hashed = Vec::new();
@@ -555,11 +634,24 @@ impl<'w> Walk<'w> {
                     {
                         continue;
                     }
+                    let holder =
+                        match &shared {
+                            Some(holder) => Arc::clone(holder),
+                            None => {
+                                let fd = listing.handle.as_fd().try_clone_to_owned().map_err(
+                                    |source| InputError::Read {
+                                        path: dir.clone(),
+                                        source,
+                                    },
+                                )?;
+                                Arc::clone(shared.insert(Arc::new(fd)))
+                            }
+                        };
                     let rules = rules.clone();
-                    scope.spawn(move |scope| self.directory(scope, path, rules, false));
+                    scope.spawn(move |scope| self.directory(scope, path, rules, Some(holder)));
                 }
                 Type::File | Type::Symlink => {
-                    if !(self.keep)(path.as_str())
+                    if !(self.keep)(Path::new(path.as_str()))
                         || Rules::ignores(rules.as_deref(), path.as_str().as_bytes(), false)
                     {
                         continue;
@@ -581,15 +673,16 @@ impl<'w> Walk<'w> {
                             source,
                         })?;
                     match fingerprinted {
-                        Some((file, Source::StatCache)) => files.push(file),
-                        Some((file, source)) => {
+                        Fingerprinted::Gone => {}
+                        Fingerprinted::Changed => return Err(InputError::Changed(path)),
+                        Fingerprinted::Input(file, Source::StatCache) => files.push(file),
+                        Fingerprinted::Input(file, source) => {
                             if let Source::Read(entry) = source {
                                 hashed.push((name, entry));
                             }
                             read.push(file.clone());
                             files.push(file);
                         }
-                        None => {}
                     }
                 }
                 _ => {}
@@ -600,63 +693,68 @@ impl<'w> Walk<'w> {
         Ok(files)
     }
 
-    /// The input entry of the file `name` in the listed directory, and where its hash came
-    /// from; `None` when it is no longer a regular file or a symlink.
+    /// The input entry of the file `name` in the listed directory (stat'ed as `raw`), and where
+    /// its hash came from.
     fn fingerprint(
         &self,
         listing: &mut Listing<'_>,
         name: &str,
         path: &RelPath,
         raw: &nix::sys::stat::FileStat,
-    ) -> io::Result<Option<(InputFile, Source)>> {
+    ) -> io::Result<Fingerprinted> {
         let stat = FileStat::of_raw(raw);
+        let symlink = |listing: &Listing<'_>| {
+            let file = symlink_input(path, &listing.full.join(name))?;
+            Ok(Fingerprinted::Input(file, Source::Symlink))
+        };
         match stat.mode & TYPE_MASK {
-            SYMLINK => {
-                let file = symlink_input(path, &listing.full.join(name))?;
-                return Ok(Some((file, Source::Symlink)));
-            }
+            SYMLINK => return symlink(listing),
             REGULAR => {}
-            _ => return Ok(None),
+            _ => return Ok(Fingerprinted::Gone),
         }
         let cache = &self.fingerprinter.stat_cache;
         if let Some(hash) = cache.get(&mut listing.remembered, name, &stat) {
-            let file = InputFile {
-                path: path.clone(),
-                hash,
-                executable: stat.mode & 0o111 != 0,
-            };
-            return Ok(Some((file, Source::StatCache)));
+            let file = input_file(path, hash, &stat);
+            return Ok(Fingerprinted::Input(file, Source::StatCache));
         }
         let started = now_ns();
-        // Non-blocking, and checked once open: something else (a FIFO) may have taken the
-        // name since the stat. What is remembered is the stat of what was read.
-        let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
-        let file = match nix::fcntl::openat(&listing.handle, name, flags, Mode::empty()) {
-            Ok(fd) => File::from(fd),
-            // A symlink now: its stat says so next time; this time the file is gone.
-            Err(nix::Error::ELOOP | nix::Error::ENOENT) => return Ok(None),
-            Err(errno) => return Err(errno.into()),
+        let (file, stat) = match open_input(Some(&listing.handle), Path::new(name))? {
+            Opened::File(file, stat) => (file, stat),
+            Opened::Symlink => return symlink(listing),
+            Opened::Gone => return Ok(Fingerprinted::Gone),
+            Opened::Directory | Opened::Special => return Ok(Fingerprinted::Changed),
         };
-        let metadata = file.metadata()?;
-        if !metadata.is_file() {
-            return Ok(None);
-        }
-        let stat = FileStat::of(&metadata);
         let hash = Digest::of_open_file(file, stat.size)?;
-        let file = InputFile {
-            path: path.clone(),
-            hash,
-            executable: stat.mode & 0o111 != 0,
-        };
-        Ok(Some((file, Source::Read(Entry::new(stat, hash, started)))))
+        let entry = Entry::new(stat, hash, started);
+        Ok(Fingerprinted::Input(
+            input_file(path, hash, &stat),
+            Source::Read(entry),
+        ))
     }
+}
+
+/// What became of a listed file when it was fingerprinted.
+enum Fingerprinted {
+    Input(InputFile, Source),
+    /// It vanished since the listing.
+    Gone,
+    /// Something else took its name since the listing.
+    Changed,
 }
 
 /// A symlink input: keyed on its target path and, when the target is a file, its content.
 fn symlink_input(path: &RelPath, full: &Path) -> io::Result<InputFile> {
     let target = std::fs::read_link(full)?;
-    let content = match full.metadata() {
-        Ok(resolved) if resolved.is_file() => Some(Digest::of_file(full)?),
+    // Followed, but without blocking: the target may be a FIFO.
+    let content = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlag::O_NONBLOCK.bits())
+        .open(full)
+    {
+        Ok(file) if file.metadata()?.is_file() => {
+            let length = file.metadata()?.len();
+            Some(Digest::of_open_file(file, length)?)
+        }
         _ => None,
     };
     let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink input");

@@ -212,11 +212,22 @@ impl Stamp {
         if !head.starts_with(b"#!") {
             return Some(Stamp::Binary { canonical, stat });
         }
-        let root = pyenv_root_of_shim(&String::from_utf8(head).ok()?)?;
+        let (root, pyenv) = pyenv_of_shim(&String::from_utf8(head).ok()?)?;
         let vars = surroundings.shim_vars.clone()?;
         let stat_of = |path: PathBuf| {
             let stat = path.metadata().ok().map(|metadata| FileStat::of(&metadata));
             (path, stat)
+        };
+        let listed = |dir: PathBuf| -> Vec<PathBuf> {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|entry| Some(entry.ok()?.path()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            entries.sort();
+            entries
         };
         // pyenv looks for `.python-version` from PYENV_DIR up, then from the (logical) current
         // directory up.
@@ -232,28 +243,51 @@ impl Stamp {
             .flat_map(|start| start.ancestors())
             .map(|dir| stat_of(dir.join(".python-version")))
             .collect();
-        for part in ["version", "versions", "plugins", "pyenv.d"] {
+        // pyenv itself (its commands, replaced by an upgrade) and what it keeps under its root.
+        let libexec = pyenv.parent().map(Path::to_path_buf);
+        let install = libexec
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .filter(|install| *install != root);
+        consulted.extend(libexec.into_iter().map(stat_of));
+        for part in ["version", "versions", "plugins"] {
             consulted.push(stat_of(root.join(part)));
         }
-        // The hooks `pyenv exec` and `pyenv which` source.
-        let mut hooks: Vec<PathBuf> = [
+        // Plugins' commands come first on pyenv's PATH; their hooks, and the others on its hook
+        // path (as `libexec/pyenv` builds it), are sourced by `exec`, `which` and
+        // `version-name`: each hook directory and each file in it is stamped.
+        let root_plugins = listed(root.join("plugins"));
+        let mut plugins = root_plugins.clone();
+        if let Some(install) = &install {
+            plugins.extend(listed(install.join("plugins")));
+        }
+        consulted.extend(plugins.iter().map(|plugin| stat_of(plugin.join("bin"))));
+        let mut hooks: Vec<PathBuf> = vars
+            .get("PYENV_HOOK_PATH")
+            .map(|path| {
+                path.split(':')
+                    .filter(|dir| !dir.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        hooks.push(root.join("pyenv.d"));
+        hooks.extend(install.map(|install| install.join("pyenv.d")));
+        for dir in [
+            "/usr/etc/pyenv.d",
             "/usr/local/etc/pyenv.d",
             "/etc/pyenv.d",
             "/usr/lib/pyenv/hooks",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-        if let Ok(plugins) = std::fs::read_dir(root.join("plugins")) {
-            let mut plugins: Vec<PathBuf> = plugins
-                .filter_map(|plugin| Some(plugin.ok()?.path().join("etc/pyenv.d")))
-                .collect();
-            plugins.sort();
-            hooks.extend(plugins);
+        ] {
+            hooks.push(PathBuf::from(dir));
         }
+        hooks.extend(root_plugins.iter().map(|plugin| plugin.join("etc/pyenv.d")));
         for dir in hooks {
-            for command in ["exec", "which"] {
-                consulted.push(stat_of(dir.join(command)));
+            for command in ["exec", "which", "version-name"] {
+                let dir = dir.join(command);
+                consulted.extend(listed(dir.clone()).into_iter().map(stat_of));
+                consulted.push(stat_of(dir));
             }
         }
         Some(Stamp::PyenvShim {
@@ -282,21 +316,29 @@ impl Stamp {
     }
 }
 
-/// The `PYENV_ROOT` a pyenv shim exports, if the script is one: pyenv writes every shim as
-/// `export PYENV_ROOT="…"` followed by `exec "…/libexec/pyenv" exec "$program" "$@"`.
-fn pyenv_root_of_shim(script: &str) -> Option<PathBuf> {
-    if !script.lines().any(|line| {
-        line.trim_start().starts_with("exec ") && line.contains("pyenv\" exec \"$program\"")
-    }) {
-        return None;
-    }
-    script.lines().find_map(|line| {
-        let root = line
-            .trim()
-            .strip_prefix("export PYENV_ROOT=\"")?
-            .strip_suffix('"')?;
-        (!root.is_empty() && !root.contains(['"', '$', '`', '\\'])).then(|| PathBuf::from(root))
-    })
+/// The `PYENV_ROOT` a pyenv shim exports and the pyenv it runs, if the script is one: pyenv
+/// writes every shim as `export PYENV_ROOT="…"` followed by
+/// `exec "…/libexec/pyenv" exec "$program" "$@"`.
+fn pyenv_of_shim(script: &str) -> Option<(PathBuf, PathBuf)> {
+    let literal = |text: &str| {
+        (!text.is_empty() && !text.contains(['"', '$', '`', '\\'])).then(|| PathBuf::from(text))
+    };
+    let pyenv = script.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("exec \"")?;
+        let (pyenv, rest) = rest.split_once('"')?;
+        if !rest.trim_start().starts_with("exec \"$program\"") {
+            return None;
+        }
+        literal(pyenv)
+    })?;
+    let root = script.lines().find_map(|line| {
+        literal(
+            line.trim()
+                .strip_prefix("export PYENV_ROOT=\"")?
+                .strip_suffix('"')?,
+        )
+    })?;
+    Some((root, pyenv))
 }
 
 /// A remembered answer.
@@ -383,13 +425,16 @@ mod tests {
                     program=\"${0##*/}\"\n\nexport PYENV_ROOT=\"/root/.pyenv\"\n\
                     exec \"/root/.pyenv/libexec/pyenv\" exec \"$program\" \"$@\"\n";
         assert_eq!(
-            pyenv_root_of_shim(shim),
-            Some(PathBuf::from("/root/.pyenv"))
+            pyenv_of_shim(shim),
+            Some((
+                PathBuf::from("/root/.pyenv"),
+                PathBuf::from("/root/.pyenv/libexec/pyenv")
+            ))
         );
         let other = "#!/bin/sh\nexport PYENV_ROOT=\"/root/.pyenv\"\nexec /usr/bin/python3 \"$@\"\n";
-        assert_eq!(pyenv_root_of_shim(other), None);
+        assert_eq!(pyenv_of_shim(other), None);
         let computed = shim.replace("\"/root/.pyenv\"", "\"$HOME/.pyenv\"");
-        assert_eq!(pyenv_root_of_shim(&computed), None);
+        assert_eq!(pyenv_of_shim(&computed), None);
     }
 
     #[test]
