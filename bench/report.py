@@ -76,13 +76,16 @@ def pool(out: Path, rounds: list[Path]) -> None:
     """One export of several rounds' hyperfine exports: each command's runs, in the order the
     commands first appear. A command missing from a round, or named twice in one, is an error."""
     pooled: dict[str, list[float]] = {}
+    first: set[str] | None = None
     for path in rounds:
-        names = [result["command"] for result in json.loads(path.read_text())["results"]]
+        results = json.loads(path.read_text())["results"]
+        names = [result["command"] for result in results]
         if len(set(names)) != len(names):
             raise SystemExit(f"report.py: {path} names a command twice")
-        if pooled and set(names) != set(pooled):
+        if first is not None and set(names) != first:
             raise SystemExit(f"report.py: {path} has other commands than the first round")
-        for result in json.loads(path.read_text())["results"]:
+        first = set(names)
+        for result in results:
             pooled.setdefault(result["command"], []).extend(result["times"])
     out.write_text(json.dumps({"results": [{"command": name, "times": times} for name, times in pooled.items()]}))
 

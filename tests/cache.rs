@@ -686,6 +686,42 @@ fn the_stat_cache_never_hides_an_edit() {
     project.rtask(&["build"]).success().stderr_has("cached");
 }
 
+/// A FIFO is never opened for reading, whatever leads to it: a `.gitignore`, a symlink named
+/// as an input. rtask would hang there; the test gives it 30 seconds.
+#[test]
+fn fifos_never_block_the_walk() {
+    let project =
+        Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"**/*\", \"link\"]\n");
+    project.write("a.txt", "a");
+    for fifo in ["pipe", ".gitignore"] {
+        let status = std::process::Command::new("mkfifo")
+            .arg(project.path(fifo))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::os::unix::fs::symlink("pipe", project.path("link")).unwrap();
+    let mut child = project
+        .command(&["s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("rtask blocked on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success());
+    project.rtask(&["s"]).success().stderr_has("cached");
+}
+
 #[test]
 fn special_files_are_not_inputs() {
     let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"**/*\"]\n");

@@ -154,16 +154,7 @@ impl Fingerprinter {
                         files.push(file);
                         continue;
                     }
-                    let file = self.hash_input(literal, pass).map_err(|source| {
-                        if source.kind() == io::ErrorKind::NotFound {
-                            InputError::MissingLiteral(literal.clone())
-                        } else {
-                            InputError::Read {
-                                path: literal.clone(),
-                                source,
-                            }
-                        }
-                    })?;
+                    let file = self.hash_input(literal, pass)?;
                     if let (file, true) = &file {
                         self.remember(pass.epoch, std::slice::from_ref(file));
                     }
@@ -271,17 +262,27 @@ impl Fingerprinter {
     }
 
     /// The input entry of a file named outside a walk, and whether its content had to be read.
-    fn hash_input(&self, path: &RelPath, pass: Pass) -> io::Result<(InputFile, bool)> {
+    fn hash_input(&self, path: &RelPath, pass: Pass) -> Result<(InputFile, bool), InputError> {
+        let unreadable = |source: io::Error| {
+            if source.kind() == io::ErrorKind::NotFound {
+                InputError::MissingLiteral(path.clone())
+            } else {
+                InputError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        };
         let full = path.to_path(&self.root);
-        let metadata = full.symlink_metadata()?;
+        let metadata = full.symlink_metadata().map_err(unreadable)?;
         if metadata.file_type().is_symlink() {
-            return Ok((symlink_input(path, &full)?, true));
+            return Ok((symlink_input(path, &full).map_err(unreadable)?, true));
         }
         if !metadata.is_file() {
-            return Err(io::Error::new(
+            return Err(unreadable(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "it is neither a regular file, a directory nor a symlink",
-            ));
+            )));
         }
         let stat = FileStat::of(&metadata);
         let (dir, name) = path
@@ -293,15 +294,15 @@ impl Fingerprinter {
             return Ok((input_file(path, hash, &stat), false));
         }
         let started = now_ns();
-        let (file, stat) = match open_input(None, &full)? {
+        let (file, stat) = match open_input(None, &full).map_err(unreadable)? {
             Opened::File(file, stat) => (file, stat),
-            Opened::Symlink => return Ok((symlink_input(path, &full)?, true)),
-            Opened::Gone => return Err(io::ErrorKind::NotFound.into()),
-            Opened::Directory | Opened::Special => {
-                return Err(io::Error::other("it changed while rtask read it"));
+            Opened::Symlink => {
+                return Ok((symlink_input(path, &full).map_err(unreadable)?, true));
             }
+            Opened::Gone => return Err(InputError::MissingLiteral(path.clone())),
+            Opened::Directory | Opened::Special => return Err(InputError::Changed(path.clone())),
         };
-        let hash = Digest::of_open_file(file, stat.size)?;
+        let hash = Digest::of_open_file(file, stat.size).map_err(unreadable)?;
         let entry = Entry::new(stat, hash, started);
         self.stat_cache.put(dir, vec![(name.to_string(), entry)]);
         Ok((input_file(path, hash, &stat), true))
@@ -531,12 +532,18 @@ impl<'w> Walk<'w> {
         }
         // In name order, as the stat cache keeps them.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Read only when it is a regular file (through a symlink or not): a FIFO would block.
+        let ignore_file = full.join(".gitignore");
         let rules = match entries
             .iter()
             .find(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
-        {
-            Some((name, _)) => Some(Arc::new(Rules {
-                gitignore: Gitignore::new(full.join(name)).0,
+            .filter(|_| {
+                ignore_file
+                    .metadata()
+                    .is_ok_and(|metadata| metadata.is_file())
+            }) {
+            Some(_) => Some(Arc::new(Rules {
+                gitignore: Gitignore::new(&ignore_file).0,
                 anchor: Anchor::Strip(if dir.is_root() {
                     0
                 } else {
@@ -710,7 +717,8 @@ impl<'w> Walk<'w> {
         match stat.mode & TYPE_MASK {
             SYMLINK => return symlink(listing),
             REGULAR => {}
-            _ => return Ok(Fingerprinted::Gone),
+            // Listed as a file or symlink, now something else.
+            _ => return Ok(Fingerprinted::Changed),
         }
         let cache = &self.fingerprinter.stat_cache;
         if let Some(hash) = cache.get(&mut listing.remembered, name, &stat) {
@@ -745,17 +753,33 @@ enum Fingerprinted {
 /// A symlink input: keyed on its target path and, when the target is a file, its content.
 fn symlink_input(path: &RelPath, full: &Path) -> io::Result<InputFile> {
     let target = std::fs::read_link(full)?;
-    // Followed, but without blocking: the target may be a FIFO.
-    let content = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(OFlag::O_NONBLOCK.bits())
-        .open(full)
-    {
-        Ok(file) if file.metadata()?.is_file() => {
-            let length = file.metadata()?.len();
-            Some(Digest::of_open_file(file, length)?)
+    // Only a regular file's content counts, and only a regular file is opened (opening a FIFO
+    // or a device can have effects); the open file is checked again, without blocking.
+    let content = match full.metadata() {
+        Ok(resolved) if resolved.is_file() => {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(OFlag::O_NONBLOCK.bits())
+                .open(full)?;
+            let metadata = file.metadata()?;
+            if !metadata.is_file() {
+                return Err(io::Error::other(
+                    "the file it leads to changed while rtask read it",
+                ));
+            }
+            Some(Digest::of_open_file(file, metadata.len())?)
         }
-        _ => None,
+        Ok(_) => None,
+        // Dangling, or leading through something that is not a directory: its target path is
+        // all there is to key on.
+        Err(error)
+            if error.kind() == io::ErrorKind::NotFound
+                || error.raw_os_error() == Some(nix::libc::ELOOP)
+                || error.raw_os_error() == Some(nix::libc::ENOTDIR) =>
+        {
+            None
+        }
+        Err(error) => return Err(error),
     };
     let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink input");
     hasher.update(symlink_digest(&target).to_hex().as_bytes());
