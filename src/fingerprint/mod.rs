@@ -8,7 +8,7 @@
 //! [`Fingerprinter::invalidate`] after each; a memoised hash never outlives a write.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, OsStr};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io;
@@ -134,31 +134,11 @@ impl Fingerprinter {
             files.extend(self.walk(base, &keep, pass)?);
         }
         for literal in &patterns.literals {
-            let path = literal.to_path(&self.root);
-            match path.symlink_metadata() {
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    return Err(InputError::MissingLiteral(literal.clone()));
-                }
-                Err(source) => {
-                    return Err(InputError::Read {
-                        path: literal.clone(),
-                        source,
-                    });
-                }
-                Ok(metadata) if metadata.is_dir() => {
+            match self.literal(literal, pass)? {
+                Some(file) => files.push(file),
+                None => {
                     let keep = |path: &Path| !patterns.excluded(path);
                     files.extend(self.walk(literal, &keep, pass)?);
-                }
-                Ok(_) => {
-                    if let Some(file) = self.memoised(pass, literal) {
-                        files.push(file);
-                        continue;
-                    }
-                    let file = self.hash_input(literal, pass)?;
-                    if let (file, true) = &file {
-                        self.remember(pass.epoch, std::slice::from_ref(file));
-                    }
-                    files.push(file.0);
                 }
             }
         }
@@ -245,8 +225,7 @@ impl Fingerprinter {
                 continue;
             }
             let anchor = match RelPath::from_path(&self.root, dir) {
-                Some(inside) if inside.is_root() => Anchor::Strip(0),
-                Some(inside) => Anchor::Strip(inside.as_str().len() + 1),
+                Some(inside) => Anchor::inside(&inside),
                 None => match self.root.strip_prefix(dir).ok().and_then(Path::to_str) {
                     Some(prefix) => Anchor::Prepend(format!("{prefix}/")),
                     None => continue,
@@ -261,51 +240,124 @@ impl Fingerprinter {
         rules
     }
 
-    /// The input entry of a file named outside a walk, and whether its content had to be read.
-    fn hash_input(&self, path: &RelPath, pass: Pass) -> Result<(InputFile, bool), InputError> {
-        let unreadable = |source: io::Error| {
-            if source.kind() == io::ErrorKind::NotFound {
+    /// The entry of a path named as an input, found as a walk finds a file (stat'ed and opened
+    /// in its directory); `None` when it is a directory, to be walked.
+    fn literal(&self, path: &RelPath, pass: Pass) -> Result<Option<InputFile>, InputError> {
+        let unreadable = |source: nix::Error| {
+            if source == nix::Error::ENOENT {
                 InputError::MissingLiteral(path.clone())
             } else {
                 InputError::Read {
                     path: path.clone(),
-                    source,
+                    source: source.into(),
                 }
             }
         };
-        let full = path.to_path(&self.root);
-        let metadata = full.symlink_metadata().map_err(unreadable)?;
-        if metadata.file_type().is_symlink() {
-            return Ok((symlink_input(path, &full).map_err(unreadable)?, true));
-        }
-        if !metadata.is_file() {
-            return Err(unreadable(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "it is neither a regular file, a directory nor a symlink",
-            )));
-        }
-        let stat = FileStat::of(&metadata);
         let (dir, name) = path
             .as_str()
             .rsplit_once('/')
             .unwrap_or((".", path.as_str()));
-        let mut remembered = self.stat_cache.directory(dir, pass.fresh);
-        if let Some(hash) = self.stat_cache.get(&mut remembered, name, &stat) {
-            return Ok((input_file(path, hash, &stat), false));
+        let full = if dir == "." {
+            self.root.clone()
+        } else {
+            self.root.join(dir)
+        };
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let handle = Dir::open(&full, flags, Mode::empty()).map_err(unreadable)?;
+        let raw = stat_at(&handle, name)
+            .map_err(unreadable)?
+            .ok_or_else(|| InputError::MissingLiteral(path.clone()))?;
+        match kind_of(FileStat::of_raw(&raw).mode) {
+            Some(Type::Directory) => return Ok(None),
+            Some(_) => {}
+            None => {
+                return Err(InputError::Read {
+                    path: path.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "it is neither a regular file, a directory nor a symlink",
+                    ),
+                });
+            }
+        }
+        if let Some(file) = self.memoised(pass, path) {
+            return Ok(Some(file));
+        }
+        let mut listing = Listing {
+            handle,
+            full,
+            remembered: self.stat_cache.directory(dir, pass.fresh),
+        };
+        let fingerprinted = self
+            .fingerprint(&mut listing, name, path, &raw)
+            .map_err(|source| InputError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        match fingerprinted {
+            Fingerprinted::Gone => Err(InputError::MissingLiteral(path.clone())),
+            Fingerprinted::Changed => Err(InputError::Changed(path.clone())),
+            Fingerprinted::Input(file, source) => {
+                if let Source::Read(entry) = &source {
+                    self.stat_cache.put(dir, vec![(name.to_string(), *entry)]);
+                }
+                if !matches!(source, Source::StatCache) {
+                    self.remember(pass.epoch, std::slice::from_ref(&file));
+                }
+                Ok(Some(file))
+            }
+        }
+    }
+
+    /// The input entry of the file `name` in the listed directory (stat'ed as `raw`), and where
+    /// its hash came from.
+    fn fingerprint(
+        &self,
+        listing: &mut Listing<'_>,
+        name: &str,
+        path: &RelPath,
+        raw: &nix::sys::stat::FileStat,
+    ) -> io::Result<Fingerprinted> {
+        let stat = FileStat::of_raw(raw);
+        let symlink = |listing: &Listing<'_>| {
+            let file = symlink_input(path, &listing.full.join(name))?;
+            Ok(Fingerprinted::Input(file, Source::Symlink))
+        };
+        match stat.mode & TYPE_MASK {
+            SYMLINK => return symlink(listing),
+            REGULAR => {}
+            // Listed as a file or symlink, now something else.
+            _ => return Ok(Fingerprinted::Changed),
+        }
+        if let Some(hash) = self.stat_cache.get(&mut listing.remembered, name, &stat) {
+            let file = input_file(path, hash, &stat);
+            return Ok(Fingerprinted::Input(file, Source::StatCache));
         }
         let started = now_ns();
-        let (file, stat) = match open_input(None, &full).map_err(unreadable)? {
+        let (file, stat) = match open_input(&listing.handle, name)? {
             Opened::File(file, stat) => (file, stat),
-            Opened::Symlink => {
-                return Ok((symlink_input(path, &full).map_err(unreadable)?, true));
-            }
-            Opened::Gone => return Err(InputError::MissingLiteral(path.clone())),
-            Opened::Directory | Opened::Special => return Err(InputError::Changed(path.clone())),
+            Opened::Symlink => return symlink(listing),
+            Opened::Gone => return Ok(Fingerprinted::Gone),
+            Opened::Directory | Opened::Special => return Ok(Fingerprinted::Changed),
         };
-        let hash = Digest::of_open_file(file, stat.size).map_err(unreadable)?;
+        let hash = Digest::of_open_file(file, stat.size)?;
         let entry = Entry::new(stat, hash, started);
-        self.stat_cache.put(dir, vec![(name.to_string(), entry)]);
-        Ok((input_file(path, hash, &stat), true))
+        Ok(Fingerprinted::Input(
+            input_file(path, hash, &stat),
+            Source::Read(entry),
+        ))
+    }
+}
+
+/// `fstatat` of `name` in `dir`, not following a symlink; `None` when it is gone.
+fn stat_at<P: ?Sized + nix::NixPath>(
+    dir: &Dir,
+    name: &P,
+) -> nix::Result<Option<nix::sys::stat::FileStat>> {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(raw) => Ok(Some(raw)),
+        Err(nix::Error::ENOENT) => Ok(None),
+        Err(errno) => Err(errno),
     }
 }
 
@@ -327,16 +379,12 @@ enum Opened {
     Special,
 }
 
-/// Opens an input (`name` in `dir`, or a path) for reading without following a symlink and
-/// without blocking: something else (a FIFO) may have taken the name since it was listed. The
-/// stat is the open file's, so it describes what is read.
-fn open_input(dir: Option<&Dir>, name: &Path) -> io::Result<Opened> {
+/// Opens the input `name` in `dir` for reading without following a symlink and without
+/// blocking: something else (a FIFO) may have taken the name since it was listed. The stat is
+/// the open file's, so it describes what is read.
+fn open_input(dir: &Dir, name: &str) -> io::Result<Opened> {
     let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
-    let opened = match dir {
-        Some(dir) => nix::fcntl::openat(dir, name, flags, Mode::empty()),
-        None => nix::fcntl::open(name, flags, Mode::empty()),
-    };
-    let fd = match opened {
+    let fd = match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(nix::Error::ELOOP) => return Ok(Opened::Symlink),
         Err(nix::Error::ENOENT) => return Ok(Opened::Gone),
@@ -390,6 +438,18 @@ enum Anchor {
     Strip(usize),
     /// The directory holds the project: prepend the project's path below it.
     Prepend(String),
+}
+
+impl Anchor {
+    /// For the project's directory `dir`: what lies below it is relative to it once `dir/` is
+    /// stripped (nothing, for the root).
+    fn inside(dir: &RelPath) -> Anchor {
+        Anchor::Strip(if dir.is_root() {
+            0
+        } else {
+            dir.as_str().len() + 1
+        })
+    }
 }
 
 impl Rules {
@@ -544,27 +604,10 @@ impl<'w> Walk<'w> {
             }) {
             Some(_) => Some(Arc::new(Rules {
                 gitignore: Gitignore::new(&ignore_file).0,
-                anchor: Anchor::Strip(if dir.is_root() {
-                    0
-                } else {
-                    dir.as_str().len() + 1
-                }),
+                anchor: Anchor::inside(dir),
                 parent: rules,
             })),
             None => rules,
-        };
-        let kind_at = |handle: &Dir, name: &CStr, path: &[u8]| match fstatat(
-            handle,
-            name,
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            Ok(raw) => Ok(Some((kind_of(FileStat::of_raw(&raw).mode), raw))),
-            Err(nix::Error::ENOENT) => Ok(None),
-            Err(errno) => Err(InputError::Walk(format!(
-                "cannot read `{}`: {}",
-                String::from_utf8_lossy(path),
-                io::Error::from(errno)
-            ))),
         };
         // A name that is not UTF-8 cannot be a key's path: an error if it would count. Below
         // such a directory nothing can be named, so it is an error unless ignore rules skip it.
@@ -577,9 +620,16 @@ impl<'w> Walk<'w> {
             path.extend_from_slice(name.to_bytes());
             let kind = match kind {
                 Some(kind) => Some(kind),
-                None => match kind_at(&handle, &name, &path)? {
-                    Some((kind, _)) => kind,
-                    None => continue,
+                None => match stat_at(&handle, name.as_c_str()) {
+                    Ok(Some(raw)) => kind_of(FileStat::of_raw(&raw).mode),
+                    Ok(None) => continue,
+                    Err(errno) => {
+                        return Err(InputError::Walk(format!(
+                            "cannot read `{}`: {}",
+                            String::from_utf8_lossy(&path),
+                            io::Error::from(errno)
+                        )));
+                    }
                 },
             };
             let counts = match kind {
@@ -612,12 +662,9 @@ impl<'w> Walk<'w> {
         let mut hashed = Vec::new();
         for (name, kind) in entries {
             let path = dir.join(&name);
-            let stat =
-                |handle: &Dir| match fstatat(handle, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                    Ok(raw) => Ok(Some(raw)),
-                    Err(nix::Error::ENOENT) => Ok(None),
-                    Err(errno) => Err(unreadable(&path, errno)),
-                };
+            let stat = |handle: &Dir| {
+                stat_at(handle, name.as_str()).map_err(|errno| unreadable(&path, errno))
+            };
             // Some file systems do not say in the listing: then the stat taken to learn it serves
             // the fingerprint too.
             let (kind, mut raw) = match kind {
@@ -673,7 +720,7 @@ impl<'w> Walk<'w> {
                     let Some(raw) = raw else {
                         continue;
                     };
-                    let fingerprinted = self
+                    let fingerprinted = fingerprinter
                         .fingerprint(&mut listing, &name, &path, &raw)
                         .map_err(|source| InputError::Read {
                             path: path.clone(),
@@ -698,46 +745,6 @@ impl<'w> Walk<'w> {
         fingerprinter.remember(self.pass.epoch, &read);
         fingerprinter.stat_cache.put(dir.as_str(), hashed);
         Ok(files)
-    }
-
-    /// The input entry of the file `name` in the listed directory (stat'ed as `raw`), and where
-    /// its hash came from.
-    fn fingerprint(
-        &self,
-        listing: &mut Listing<'_>,
-        name: &str,
-        path: &RelPath,
-        raw: &nix::sys::stat::FileStat,
-    ) -> io::Result<Fingerprinted> {
-        let stat = FileStat::of_raw(raw);
-        let symlink = |listing: &Listing<'_>| {
-            let file = symlink_input(path, &listing.full.join(name))?;
-            Ok(Fingerprinted::Input(file, Source::Symlink))
-        };
-        match stat.mode & TYPE_MASK {
-            SYMLINK => return symlink(listing),
-            REGULAR => {}
-            // Listed as a file or symlink, now something else.
-            _ => return Ok(Fingerprinted::Changed),
-        }
-        let cache = &self.fingerprinter.stat_cache;
-        if let Some(hash) = cache.get(&mut listing.remembered, name, &stat) {
-            let file = input_file(path, hash, &stat);
-            return Ok(Fingerprinted::Input(file, Source::StatCache));
-        }
-        let started = now_ns();
-        let (file, stat) = match open_input(Some(&listing.handle), Path::new(name))? {
-            Opened::File(file, stat) => (file, stat),
-            Opened::Symlink => return symlink(listing),
-            Opened::Gone => return Ok(Fingerprinted::Gone),
-            Opened::Directory | Opened::Special => return Ok(Fingerprinted::Changed),
-        };
-        let hash = Digest::of_open_file(file, stat.size)?;
-        let entry = Entry::new(stat, hash, started);
-        Ok(Fingerprinted::Input(
-            input_file(path, hash, &stat),
-            Source::Read(entry),
-        ))
     }
 }
 

@@ -79,6 +79,15 @@ struct Loaded {
 /// What this run hashed in one directory, sorted by name.
 type Block = Arc<Vec<(String, Entry)>>;
 
+impl Loaded {
+    /// The bytes of the entries of directory `dir` (none when it holds none).
+    fn entries(&self, dir: &str) -> &[u8] {
+        self.directories
+            .get(dir)
+            .map_or(&[][..], |range| &self.bytes[range.clone()])
+    }
+}
+
 /// The remembered entries of one directory, asked for in ascending name order.
 pub struct Directory<'a> {
     entries: Reader<'a>,
@@ -105,9 +114,7 @@ impl Directory<'_> {
     fn seek(&mut self, name: &str) -> Option<Entry> {
         while self.entries.at < self.entries.bytes.len() {
             let mut ahead = self.entries.clone();
-            let length = usize::from(u16::from_le_bytes(ahead.take().ok()?));
-            let here = ahead.slice(length).ok()?;
-            match ahead.bytes[here].cmp(name.as_bytes()) {
+            match read_name(&mut ahead).ok()?.cmp(name.as_bytes()) {
                 std::cmp::Ordering::Less => {
                     ahead.slice(ENTRY_FIELDS).ok()?;
                     self.entries = ahead;
@@ -211,11 +218,7 @@ impl StatCache {
     /// The remembered entries of directory `dir` (a project-relative path, `.` for the root);
     /// `fresh`: whether what this run hashed is looked at too.
     pub fn directory(&self, dir: &str, fresh: bool) -> Directory<'_> {
-        let loaded = self.loaded();
-        let bytes = loaded
-            .directories
-            .get(dir)
-            .map_or(&[][..], |range| &loaded.bytes[range.clone()]);
+        let bytes = self.loaded().entries(dir);
         let fresh = if fresh {
             let blocks = self
                 .fresh
@@ -290,10 +293,7 @@ impl StatCache {
             out.write_all(MAGIC)?;
             for dir in directories {
                 let mut entries = Reader {
-                    bytes: loaded
-                        .directories
-                        .get(dir)
-                        .map_or(&[][..], |range| &loaded.bytes[range.clone()]),
+                    bytes: loaded.entries(dir),
                     at: 0,
                 };
                 let mut kept = Vec::new();
@@ -406,10 +406,14 @@ fn read(file: &Path) -> io::Result<Loaded> {
 }
 
 fn read_named_entry<'a>(reader: &mut Reader<'a>) -> io::Result<(&'a [u8], Entry)> {
+    Ok((read_name(reader)?, read_entry(reader)?))
+}
+
+/// An entry's name.
+fn read_name<'a>(reader: &mut Reader<'a>) -> io::Result<&'a [u8]> {
     let length = usize::from(u16::from_le_bytes(reader.take()?));
     let name = reader.slice(length)?;
-    let name = &reader.bytes[name];
-    Ok((name, read_entry(reader)?))
+    Ok(&reader.bytes[name])
 }
 
 /// The fields of an entry after its name.
