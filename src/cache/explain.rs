@@ -67,23 +67,14 @@ pub fn differences(
     }
     map_changes(&mut reasons, "env", &old.env, &new.env);
     let opt = |value: &Option<_>| if value.is_some() { "set" } else { "unset" };
-    for (name, value) in &new.env_inputs {
-        match old.env_inputs.get(name) {
-            Some(before) if before == value => {}
-            Some(before) => reasons.push(format!(
-                "env `{name}` changed ({} -> {})",
-                opt(before),
-                opt(value)
-            )),
-            None => reasons.push(format!("env `{name}` became an input")),
-        }
-    }
-    for name in old
-        .env_inputs
-        .keys()
-        .filter(|name| !new.env_inputs.contains_key(*name))
-    {
-        reasons.push(format!("env `{name}` is no longer an input"));
+    for (name, change) in changes(&old.env_inputs, &new.env_inputs) {
+        reasons.push(match change {
+            Change::Changed(before, after) => {
+                format!("env `{name}` changed ({} -> {})", opt(before), opt(after))
+            }
+            Change::Added(_) => format!("env `{name}` became an input"),
+            Change::Removed(_) => format!("env `{name}` is no longer an input"),
+        });
     }
     if old.outputs != new.outputs {
         reasons.push("`outputs` changed".to_string());
@@ -99,19 +90,12 @@ pub fn differences(
             old.inputs.count, new.inputs.count
         )),
     }
-    for (name, upstream) in &new.requires {
-        match old.requires.get(name) {
-            Some(before) if before == upstream => {}
-            Some(_) => reasons.push(format!("required session `{name}` changed")),
-            None => reasons.push(format!("now requires `{name}`")),
-        }
-    }
-    for name in old
-        .requires
-        .keys()
-        .filter(|name| !new.requires.contains_key(*name))
-    {
-        reasons.push(format!("no longer requires `{name}`"));
+    for (name, change) in changes(&old.requires, &new.requires) {
+        reasons.push(match change {
+            Change::Changed(..) => format!("required session `{name}` changed"),
+            Change::Added(_) => format!("now requires `{name}`"),
+            Change::Removed(_) => format!("no longer requires `{name}`"),
+        });
     }
     python_changes(&mut reasons, old.python.as_ref(), new.python.as_ref());
     if old.platform != new.platform {
@@ -128,21 +112,47 @@ pub fn differences(
     reasons
 }
 
+/// How a key's value differs between two maps.
+enum Change<'a, V> {
+    Added(&'a V),
+    Changed(&'a V, &'a V),
+    Removed(&'a V),
+}
+
+/// The keys whose values differ between `old` and `new`: those of `new` in order, then those
+/// only `old` has.
+fn changes<'a, K: Ord, V: PartialEq>(
+    old: &'a BTreeMap<K, V>,
+    new: &'a BTreeMap<K, V>,
+) -> Vec<(&'a K, Change<'a, V>)> {
+    let mut changes: Vec<_> = new
+        .iter()
+        .filter_map(|(key, value)| match old.get(key) {
+            Some(before) if before == value => None,
+            Some(before) => Some((key, Change::Changed(before, value))),
+            None => Some((key, Change::Added(value))),
+        })
+        .collect();
+    changes.extend(
+        old.iter()
+            .filter(|(key, _)| !new.contains_key(*key))
+            .map(|(key, before)| (key, Change::Removed(before))),
+    );
+    changes
+}
+
 fn map_changes<V: PartialEq>(
     reasons: &mut Vec<String>,
     what: &str,
     old: &BTreeMap<String, V>,
     new: &BTreeMap<String, V>,
 ) {
-    for (name, value) in new {
-        match old.get(name) {
-            Some(before) if before == value => {}
-            Some(_) => reasons.push(format!("{what} `{name}` changed")),
-            None => reasons.push(format!("{what} `{name}` added")),
-        }
-    }
-    for name in old.keys().filter(|name| !new.contains_key(*name)) {
-        reasons.push(format!("{what} `{name}` removed"));
+    for (name, change) in changes(old, new) {
+        reasons.push(match change {
+            Change::Changed(..) => format!("{what} `{name}` changed"),
+            Change::Added(_) => format!("{what} `{name}` added"),
+            Change::Removed(_) => format!("{what} `{name}` removed"),
+        });
     }
 }
 
@@ -168,38 +178,28 @@ fn python_changes(reasons: &mut Vec<String>, old: Option<&PythonKey>, new: Optio
             new.platform
         ));
     }
-    for (name, version) in &new.distributions {
-        match old.distributions.get(name) {
-            Some(before) if before == version => {}
-            Some(before) => {
-                reasons.push(format!("installed `{name}` changed: {before} -> {version}"))
+    for (name, change) in changes(&old.distributions, &new.distributions) {
+        reasons.push(match change {
+            Change::Changed(before, after) => {
+                format!("installed `{name}` changed: {before} -> {after}")
             }
-            None => reasons.push(format!("`{name}` {version} is now installed")),
-        }
-    }
-    for (name, version) in &old.distributions {
-        if !new.distributions.contains_key(name) {
-            reasons.push(format!("`{name}` {version} is no longer installed"));
-        }
+            Change::Added(version) => format!("`{name}` {version} is now installed"),
+            Change::Removed(version) => format!("`{name}` {version} is no longer installed"),
+        });
     }
 }
 
 fn file_changes(reasons: &mut Vec<String>, before: &[InputFile], after: &[InputFile]) {
     let before: BTreeMap<_, _> = before.iter().map(|file| (&file.path, file)).collect();
     let after: BTreeMap<_, _> = after.iter().map(|file| (&file.path, file)).collect();
-    for (path, file) in &after {
-        match before.get(path) {
-            None => reasons.push(format!("input `{path}` added")),
-            Some(old_file) if old_file.hash != file.hash => {
-                reasons.push(format!("input `{path}` changed"))
+    for (path, change) in changes(&before, &after) {
+        reasons.push(match change {
+            Change::Added(_) => format!("input `{path}` added"),
+            Change::Changed(old, new) if old.hash != new.hash => {
+                format!("input `{path}` changed")
             }
-            Some(old_file) if old_file.executable != file.executable => {
-                reasons.push(format!("input `{path}` changed mode"));
-            }
-            Some(_) => {}
-        }
-    }
-    for path in before.keys().filter(|path| !after.contains_key(*path)) {
-        reasons.push(format!("input `{path}` removed"));
+            Change::Changed(..) => format!("input `{path}` changed mode"),
+            Change::Removed(_) => format!("input `{path}` removed"),
+        });
     }
 }
