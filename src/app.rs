@@ -1,26 +1,27 @@
 //! One invocation of rtask: load the project, select, then list, explain or run.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::cache::store::Store;
 use crate::cli::{Args, ColorChoice};
-use crate::dry_run::DryRun;
+use crate::dry_run::CacheState;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::exec::interrupts::Interrupts;
 use crate::exec::scheduler::{self, Options};
-use crate::exec::session::{Context, Workspace};
+use crate::exec::session::Context;
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
-use crate::project::Project;
+use crate::plan::Planner;
+use crate::protected::{Protected, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::reporter::Outcome;
+use crate::reporter::Reporter;
 use crate::select::Request;
 use crate::ui::style::Painter;
 use crate::ui::{Ui, UiOptions, Verbosity, summary};
-use crate::{graph, list, python, report, select, taskfile};
+use crate::{dry_run, graph, list, lock, python, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
 pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
@@ -54,11 +55,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             .map_err(Error::Output)
     };
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
-    let skipped = skipped_dirs(&project);
-    let state_dir = project.root.join(".rtask");
+    let protected = Protected::of(&project);
+    let state_dir = project.root.join(STATE_DIR);
     let fingerprinter = Fingerprinter::new(
         &project.root,
-        skipped.clone(),
+        protected.dirs().to_vec(),
         Some(state_dir.join("stat-cache")),
     );
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
@@ -74,27 +75,28 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             .collect(),
     };
     let python = python::Tools {
-        finder: Finder::new(
-            surroundings,
-            uv,
-            Some(project.root.join(".rtask").join("interpreters.json")),
-        ),
+        finder: Finder::new(surroundings, uv, Some(state_dir.join("interpreters.json"))),
         reinstall: args.reinstall,
         error_on_missing: args.error_on_missing_interpreters || environment.ci(),
+        made: Default::default(),
     };
-    let workspace = Workspace {
+    let mut planner = Planner {
         project: &project,
         environment: &environment,
         store: store.as_ref(),
         force: args.force,
         posargs: &args.posargs,
         fingerprinter: &fingerprinter,
-        skipped: &skipped,
+        protected: &protected,
         python: &python,
     };
     if args.list || selected.is_none() {
         let every: Vec<usize> = (0..project.sessions.len()).collect();
-        let states = DryRun(&workspace).states(&graph::closure(&project.sessions, &every));
+        let states = planner
+            .preview(&graph::closure(&project.sessions, &every))
+            .iter()
+            .map(|plan| (plan.id, CacheState::of(plan)))
+            .collect();
         stdout(&if args.json {
             list::json(&project, selected.as_deref(), &states)
         } else {
@@ -107,7 +109,12 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let order = graph::closure(&project.sessions, &selected);
     if args.dry_run {
-        stdout(&DryRun(&workspace).explain(&order))?;
+        let plans = planner.preview(&order);
+        stdout(&if args.json {
+            dry_run::json(&project, &plans)
+        } else {
+            dry_run::text(&project, &plans)
+        })?;
         return Ok(Exit::Success);
     }
 
@@ -130,8 +137,25 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         github: environment.github_actions(),
     });
     let interrupts = Interrupts::install().map_err(Error::Signals)?;
+    // One run at a time in a project; a run started by a session of this one (`rtask other`
+    // in its commands) shares its parent's lock.
+    let root_text = project.root.as_os_str();
+    let _lock = if environment.get_os(lock::HELD_VAR) == Some(root_text) {
+        None
+    } else {
+        let held =
+            lock::acquire(&state_dir, |holder| ui.waiting_for_lock(holder)).map_err(|source| {
+                Error::RunLock {
+                    path: state_dir.join("run.lock"),
+                    source,
+                }
+            })?;
+        Some(held)
+    };
+    let sessions_environment = environment.with_var(lock::HELD_VAR, root_text);
+    planner.environment = &sessions_environment;
     let context = Context {
-        workspace: &workspace,
+        planner: &planner,
         interrupts: &interrupts,
         reporter: &ui,
     };
@@ -174,14 +198,4 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     } else {
         Exit::SessionFailed
     })
-}
-
-/// Directories that are never inputs nor searched for outputs: rtask's state and the cache.
-fn skipped_dirs(project: &Project) -> Vec<PathBuf> {
-    let mut dirs = vec![project.root.join(".rtask"), project.cache_dir.clone()];
-    if let Ok(canonical) = project.cache_dir.canonicalize() {
-        dirs.push(canonical);
-    }
-    dirs.dedup();
-    dirs
 }

@@ -15,6 +15,7 @@ use clap::{Parser, ValueEnum};
 ///   rtask --dry-run            say what would run or be restored, and why
 #[derive(Debug, Parser)]
 #[command(name = "rtask", version, about, long_about, max_term_width = 100)]
+#[command(group(clap::ArgGroup::new("json_mode").args(["list", "dry_run"]).multiple(true)))]
 pub struct Args {
     /// Sessions to run (with the sessions they require)
     #[arg(value_name = "SESSION")]
@@ -32,8 +33,8 @@ pub struct Args {
     #[arg(short = 'l', long = "list")]
     pub list: bool,
 
-    /// With `--list`: print JSON
-    #[arg(long, requires = "list")]
+    /// With `--list` or `--dry-run`: print JSON
+    #[arg(long, requires = "json_mode")]
     pub json: bool,
 
     /// Sessions to run (may be repeated, or separated by commas)

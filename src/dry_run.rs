@@ -1,182 +1,212 @@
-//! `--dry-run`: for each session, would it run or be restored, and why. Writes nothing.
+//! `--dry-run`: the plan of each selected session — restored, run (and why), skipped or
+//! failed — as text or as JSON (`--json`, documented in docs/dry-run-json.md). Writes nothing.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cache::explain;
-use crate::cache::outputs;
-use crate::cache::store::{Lookup, Miss};
-use crate::exec::session::{Resolved, Workspace, expand_commands, ingredients};
-use crate::key::Upstream;
-use crate::project::SessionId;
-use crate::python::{NotReady, PythonKey};
-use crate::ui::style;
+use serde::Serialize;
 
-/// Explains, for each session of a run, whether it would run or be restored, and why.
-pub struct DryRun<'a>(pub &'a Workspace<'a>);
+use crate::plan::reason::RunReason;
+use crate::plan::{Assumption, Decision, SessionPlan};
+use crate::project::Project;
+use crate::ui::{style, words};
 
-/// Whether the cache holds a session's result now.
+/// Whether the cache holds a session's result now, as `--list` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheState {
+pub(crate) enum CacheState {
     Fresh,
     Stale,
     /// Not cacheable, or the cache is off.
     NotCached,
 }
 
-struct Verdict {
-    state: CacheState,
-    text: String,
-    details: Vec<String>,
-}
-
-fn stale(text: String, details: Vec<String>) -> Verdict {
-    Verdict {
-        state: CacheState::Stale,
-        text,
-        details,
-    }
-}
-
-impl DryRun<'_> {
-    pub fn explain(&self, order: &[SessionId]) -> String {
-        let mut out = String::new();
-        for (id, verdict) in self.verdicts(order) {
-            out.push_str(&format!(
-                "{}: {}\n",
-                self.0.project.sessions[id].name, verdict.text
-            ));
-            for detail in verdict.details {
-                out.push_str(&format!("  - {detail}\n"));
-            }
-        }
-        out
-    }
-
-    /// The cache state of each session of `order`.
-    pub fn states(&self, order: &[SessionId]) -> BTreeMap<SessionId, CacheState> {
-        self.verdicts(order)
-            .into_iter()
-            .map(|(id, verdict)| (id, verdict.state))
-            .collect()
-    }
-
-    fn verdicts(&self, order: &[SessionId]) -> Vec<(SessionId, Verdict)> {
-        let mut upstream: BTreeMap<SessionId, Upstream> = BTreeMap::new();
-        order
-            .iter()
-            .map(|&id| (id, self.verdict(id, &mut upstream)))
-            .collect()
-    }
-
-    fn verdict(&self, id: SessionId, upstream: &mut BTreeMap<SessionId, Upstream>) -> Verdict {
-        let session = &self.0.project.sessions[id];
-        let commands = match expand_commands(session, self.0.posargs) {
-            Ok(commands) => commands,
-            Err(reason) => return stale(format!("would fail: {reason}"), Vec::new()),
-        };
-        let mut details = Vec::new();
-        let mut requires = BTreeMap::new();
-        for &dep in &session.requires {
-            let dep_session = &self.0.project.sessions[dep];
-            if let Some(known) = upstream.get(&dep) {
-                requires.insert(dep_session.name.clone(), known.clone());
-            }
-            if !dep_session.cacheable() {
-                details.push(format!(
-                    "assuming `{}`, which always runs, reproduces the outputs it left in the workspace",
-                    dep_session.name
-                ));
-            }
-        }
-        let (Some(patterns), Some(store)) = (&session.inputs, self.0.store) else {
-            if let Ok(digests) =
-                outputs::collect(&self.0.project.root, &session.outputs, self.0.skipped)
-                    .and_then(|found| outputs::digests(&self.0.project.root, &found))
+impl CacheState {
+    pub(crate) fn of(plan: &SessionPlan) -> CacheState {
+        match &plan.decision {
+            Decision::Restore(_) => CacheState::Fresh,
+            Decision::Run { reasons, .. }
+                if matches!(
+                    reasons.as_slice(),
+                    [RunReason::NotCacheable | RunReason::CacheDisabled]
+                ) =>
             {
-                upstream.insert(id, Upstream::Outputs(digests));
+                CacheState::NotCached
             }
-            let why = if session.cacheable() {
-                "--no-cache"
-            } else {
-                "not cacheable: no `inputs`, or `cache = false`"
-            };
-            return Verdict {
-                state: CacheState::NotCached,
-                text: format!("would run ({why})"),
-                details,
-            };
-        };
-        let python = match self.0.python.plan(&self.0.project.root, session) {
-            Ok(None) => None,
-            Ok(Some(plan)) => match self.0.python.ready(&plan) {
-                Some(env) => Some(PythonKey::of(&env)),
-                None => {
-                    let text = "would run: its environment would be (re)created first, so its key is not known yet";
-                    return stale(text.to_string(), details);
-                }
-            },
-            Err(NotReady::MissingInterpreter(version)) => {
-                return stale(
-                    format!("would be skipped: Python interpreter {version} not found"),
-                    details,
-                );
+            Decision::Run { reasons, .. } if reasons.as_slice() == [RunReason::Forced] => {
+                CacheState::Fresh
             }
-            Err(NotReady::Unavailable(reason)) => {
-                return stale(format!("would fail: {reason}"), details);
-            }
-        };
-        let inputs = match self.0.fingerprinter.inputs(patterns) {
-            Ok(inputs) => inputs,
-            Err(error) => return stale(format!("would fail: {error}"), details),
-        };
-        let resolved = Resolved {
-            commands,
-            requires,
-            python,
-        };
-        let ingredients = ingredients(session, self.0.environment, resolved, &inputs);
-        let key = ingredients.key();
-        upstream.insert(id, Upstream::Key(key));
-        match store.lookup(&session.name, &key) {
-            Lookup::Hit(manifest) => Verdict {
-                state: CacheState::Fresh,
-                text: if self.0.force {
-                    "would run (--force)".to_string()
-                } else {
-                    format!(
-                        "would be restored from the cache (ran {}, key {})",
-                        style::duration(Duration::from_millis(manifest.duration_ms)),
-                        key.short()
-                    )
-                },
-                details,
-            },
-            Lookup::Miss(_, Miss::Unusable(why)) => {
-                details.insert(0, why);
-                stale(
-                    "would run: its cache entry cannot be used".to_string(),
-                    details,
+            _ => CacheState::Stale,
+        }
+    }
+}
+
+/// The plan as lines: `NAME: what would happen`, then its reasons, indented.
+pub(crate) fn text(project: &Project, plans: &[SessionPlan]) -> String {
+    let mut out = String::new();
+    for plan in plans {
+        let (headline, mut details) = describe(plan);
+        details.extend(plan.assumptions.iter().map(assumption));
+        out.push_str(&format!("{}: {headline}\n", project.sessions[plan.id].name));
+        for detail in details {
+            out.push_str(&format!("  - {detail}\n"));
+        }
+    }
+    out
+}
+
+/// A plan's headline and the details below it.
+fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
+    match &plan.decision {
+        Decision::Restore(manifest) => (
+            format!(
+                "would be restored from the cache (ran {}, key {})",
+                style::duration(Duration::from_millis(manifest.duration_ms)),
+                manifest.key.short()
+            ),
+            Vec::new(),
+        ),
+        Decision::Run { reasons, .. } => match reasons.as_slice() {
+            [reason @ (RunReason::NotCacheable | RunReason::CacheDisabled | RunReason::Forced)] => {
+                (
+                    format!("would run ({})", words::run_reason(reason)),
+                    Vec::new(),
                 )
             }
-            Lookup::Miss(_, Miss::NoEntry) => {
-                match explain::against_newest(store, &ingredients, &inputs) {
-                    None => stale(
-                        "would run: no cache entry for this session yet".to_string(),
-                        details,
-                    ),
-                    Some(mut reasons) => {
-                        if reasons.is_empty() {
-                            reasons.push("the key differs from the newest entry's".to_string());
-                        }
-                        reasons.extend(details);
-                        stale(
-                            "would run, differences from the newest entry:".to_string(),
-                            reasons,
-                        )
-                    }
-                }
+            [RunReason::EntryUnusable(problem)] => (
+                "would run: its cache entry cannot be used".to_string(),
+                vec![problem.to_string()],
+            ),
+            [reason @ RunReason::Changed(_)] | [reason @ RunReason::KeyDiffers] => (
+                "would run, differences from the newest entry:".to_string(),
+                vec![words::run_reason(reason)],
+            ),
+            [only] => (
+                format!("would run: {}", words::run_reason(only)),
+                Vec::new(),
+            ),
+            all => {
+                let all: Vec<String> = all.iter().map(words::run_reason).collect();
+                (
+                    "would run, differences from the newest entry:".to_string(),
+                    words::listed(&all),
+                )
             }
-        }
+        },
+        Decision::PrepareEnvironment(_) => (
+            format!(
+                "would run: {}",
+                words::run_reason(&RunReason::EnvironmentNotReady)
+            ),
+            Vec::new(),
+        ),
+        Decision::Skip(reason) => (
+            format!("would be skipped: {}", words::skip(reason)),
+            Vec::new(),
+        ),
+        Decision::Fail(error) => (format!("would fail: {error}"), Vec::new()),
+        Decision::Abort(reason) => (
+            format!("would not start: {}", words::abort(reason)),
+            Vec::new(),
+        ),
     }
+}
+
+fn assumption(assumption: &Assumption) -> String {
+    match assumption {
+        Assumption::ReproducesOutputs { name } => format!(
+            "assuming `{name}`, which always runs, reproduces the outputs it left in the workspace"
+        ),
+    }
+}
+
+/// One session in `--dry-run --json`.
+#[derive(Serialize)]
+struct Planned<'a> {
+    session: &'a str,
+    decision: &'static str,
+    reasons: Vec<Reason>,
+    /// The cache key, when it is known.
+    key: Option<String>,
+    /// The entry a restore would use.
+    entry: Option<Entry>,
+    requires: Vec<&'a str>,
+    cacheable: bool,
+    assumptions: Vec<Reason>,
+}
+
+#[derive(Serialize)]
+struct Reason {
+    kind: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    key: String,
+    created_unix_ms: u64,
+    duration_ms: u64,
+    rtask_version: String,
+}
+
+/// The plan as a JSON array, one object per session, in the order they would run.
+pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
+    let planned: Vec<Planned<'_>> = plans
+        .iter()
+        .map(|plan| {
+            let session = &project.sessions[plan.id];
+            let one = |kind, message| vec![Reason { kind, message }];
+            let (decision, reasons) = match &plan.decision {
+                Decision::Restore(_) => ("restore", Vec::new()),
+                Decision::Run { reasons, .. } => (
+                    "run",
+                    reasons
+                        .iter()
+                        .map(|reason| Reason {
+                            kind: reason.kind(),
+                            message: words::run_reason(reason),
+                        })
+                        .collect(),
+                ),
+                Decision::PrepareEnvironment(_) => {
+                    let reason = RunReason::EnvironmentNotReady;
+                    ("run", one(reason.kind(), words::run_reason(&reason)))
+                }
+                Decision::Skip(reason) => ("skip", one(reason.kind(), words::skip(reason))),
+                Decision::Fail(error) => ("fail", one(error.kind(), error.to_string())),
+                Decision::Abort(reason) => ("fail", one(reason.kind(), words::abort(reason))),
+            };
+            let entry = match &plan.decision {
+                Decision::Restore(manifest) => Some(Entry {
+                    key: manifest.key.to_hex(),
+                    created_unix_ms: manifest.created_unix_ms,
+                    duration_ms: manifest.duration_ms,
+                    rtask_version: manifest.rtask_version.clone(),
+                }),
+                _ => None,
+            };
+            Planned {
+                session: &session.name,
+                decision,
+                reasons,
+                key: plan.key().map(|key| key.to_hex()),
+                entry,
+                requires: session
+                    .requires
+                    .iter()
+                    .map(|dep| project.sessions[*dep].name.as_str())
+                    .collect(),
+                cacheable: session.cacheable(),
+                assumptions: plan
+                    .assumptions
+                    .iter()
+                    .map(|assumed| Reason {
+                        kind: "reproduces_outputs",
+                        message: assumption(assumed),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&planned).expect("plain data serialises");
+    text.push('\n');
+    text
 }

@@ -28,6 +28,13 @@ impl Environment {
         self.vars.get(std::ffi::OsStr::new(name))?.to_str()
     }
 
+    /// A variable's value as the process received it, UTF-8 or not.
+    pub fn get_os(&self, name: &str) -> Option<&std::ffi::OsStr> {
+        self.vars
+            .get(std::ffi::OsStr::new(name))
+            .map(OsString::as_os_str)
+    }
+
     /// Whether a variable is set to a non-empty value.
     pub fn is_set(&self, name: &str) -> bool {
         self.vars
@@ -38,6 +45,13 @@ impl Environment {
     /// All variables, for passing on to child processes.
     pub fn vars(&self) -> &BTreeMap<OsString, OsString> {
         &self.vars
+    }
+
+    /// The same, with `name` set to `value` (for the commands rtask starts).
+    pub fn with_var(&self, name: &str, value: impl Into<OsString>) -> Environment {
+        let mut environment = self.clone();
+        environment.vars.insert(name.into(), value.into());
+        environment
     }
 
     /// `RTASK_CACHE_DIR`, relative to the current directory when not absolute.

@@ -52,6 +52,12 @@ pub enum Error {
 
     #[error("cannot listen for interrupts: {0}")]
     Signals(std::io::Error),
+
+    #[error("cannot take the run lock `{}`: {source}", path.display())]
+    RunLock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn not_found_message(searched: &std::path::Path, explicit: bool) -> String {
@@ -75,9 +81,11 @@ impl Error {
             | Error::UnknownTag { .. }
             | Error::Keywords { .. }
             | Error::NothingSelected => Exit::Usage,
-            Error::CurrentDir(_) | Error::Output(_) | Error::Signals(_) | Error::Report { .. } => {
-                Exit::SessionFailed
-            }
+            Error::CurrentDir(_)
+            | Error::Output(_)
+            | Error::Signals(_)
+            | Error::Report { .. }
+            | Error::RunLock { .. } => Exit::SessionFailed,
         }
     }
 

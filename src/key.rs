@@ -6,14 +6,20 @@
 //! bump [`KEY_SCHEMA`] and the pinned digest in the tests together.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
+use crate::environment::Environment;
 use crate::fingerprint::InputFile;
+use crate::project::Session;
 use crate::python::PythonKey;
 
-pub const KEY_SCHEMA: u32 = 4;
+/// 5: `env_inputs` values keyed as raw bytes (a value that is not UTF-8 counted as unset), and
+/// the symlinks along `cwd`.
+pub const KEY_SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -23,6 +29,9 @@ pub struct Ingredients {
     pub commands: Vec<Vec<String>>,
     pub shell: bool,
     pub cwd: String,
+    /// The symlinks along `cwd` (`a/link` → its target as written): retargeting one moves
+    /// where the commands run.
+    pub cwd_links: BTreeMap<String, String>,
     /// `[env]` and the session's `env`: name to digest of the value.
     pub env: BTreeMap<String, Digest>,
     /// `env_inputs`: name to digest of the value, `None` when unset.
@@ -89,7 +98,66 @@ impl Platform {
     }
 }
 
+/// What a session resolves to before its inputs are hashed.
+pub struct Resolved {
+    /// Each command's argv, `{posargs}` expanded.
+    pub commands: Vec<Vec<String>>,
+    /// What each required session contributes.
+    pub requires: BTreeMap<String, Upstream>,
+    /// Its interpreter and installed distributions, when it has an environment.
+    pub python: Option<PythonKey>,
+}
+
 impl Ingredients {
+    /// The ingredients of a session whose inputs have been hashed.
+    pub fn assemble(
+        root: &Path,
+        session: &Session,
+        environment: &Environment,
+        resolved: Resolved,
+        inputs: &[InputFile],
+    ) -> Ingredients {
+        let Resolved {
+            commands,
+            requires,
+            python,
+        } = resolved;
+        Ingredients {
+            schema: KEY_SCHEMA,
+            session: session.name.clone(),
+            commands,
+            shell: session.shell,
+            cwd: session.cwd.to_string(),
+            cwd_links: links_along(root, session.cwd.as_str()),
+            env: session
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), Digest::of_bytes(value.as_bytes())))
+                .collect(),
+            env_inputs: session
+                .env_inputs
+                .iter()
+                .map(|name| {
+                    let value = environment.get_os(name);
+                    (
+                        name.clone(),
+                        value.map(|value| Digest::of_bytes(value.as_bytes())),
+                    )
+                })
+                .collect(),
+            outputs: session
+                .outputs
+                .iter()
+                .map(|output| output.declaration())
+                .collect(),
+            success_codes: session.success_codes.clone(),
+            inputs: InputSet::of(inputs),
+            requires,
+            python,
+            platform: Platform::current(),
+        }
+    }
+
     /// The key: blake3 over a domain tag and the canonical JSON of the ingredients.
     pub fn key(&self) -> Digest {
         let mut hasher = blake3::Hasher::new();
@@ -98,6 +166,29 @@ impl Ingredients {
             .expect("the ingredients serialise: plain data, string keys");
         Digest::from(hasher.finalize())
     }
+}
+
+/// The symlinks among the leading parts of `cwd` (relative to `root`), with their targets.
+fn links_along(root: &Path, cwd: &str) -> BTreeMap<String, String> {
+    let mut links = BTreeMap::new();
+    if cwd == "." {
+        return links;
+    }
+    let mut prefix = String::new();
+    for part in cwd.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if let Ok(target) = std::fs::read_link(root.join(&prefix)) {
+            // Escaped, not lossy: two targets that are not UTF-8 must not look alike.
+            links.insert(
+                prefix.clone(),
+                target.as_os_str().as_bytes().escape_ascii().to_string(),
+            );
+        }
+    }
+    links
 }
 
 #[cfg(test)]
@@ -117,6 +208,7 @@ mod tests {
             ]],
             shell: false,
             cwd: ".".into(),
+            cwd_links: BTreeMap::new(),
             env: BTreeMap::from([("COVERAGE_FILE".into(), Digest::of_bytes(b".coverage"))]),
             env_inputs: BTreeMap::from([("PYTEST_ADDOPTS".into(), None)]),
             outputs: vec![".coverage".into()],
@@ -165,7 +257,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "a120a18c85c02185d6723ea0b4d4771c6160df484f7957f2f1f1c0485c20698e"
+            "4e45da7a2607a74955003c8b7f823cf203eb5ab866dca480b28e9bc2b4f9c9bc"
         );
     }
 
@@ -178,6 +270,9 @@ mod tests {
             Box::new(|i| i.commands[0].push("-x".into())),
             Box::new(|i| i.shell = true),
             Box::new(|i| i.cwd = "src".into()),
+            Box::new(|i| {
+                i.cwd_links.insert("src".into(), "other".into());
+            }),
             Box::new(|i| {
                 i.env.insert("A".into(), Digest::of_bytes(b"1"));
             }),

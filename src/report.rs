@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::digest::Digest;
 use crate::project::Session;
 use crate::reporter::Outcome;
+use crate::ui::words;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -42,9 +43,9 @@ pub fn render(entries: &[Entry<'_>]) -> String {
         .map(|entry| {
             let (result, result_code, reason) = match entry.outcome {
                 Outcome::Ran { .. } | Outcome::Cached { .. } => ("success", 1, None),
-                Outcome::Failed { reason, .. } => ("failed", 0, Some(reason.clone())),
-                Outcome::Skipped { reason } => ("skipped", 2, Some(reason.clone())),
-                Outcome::Aborted { reason } => ("aborted", -1, Some(reason.clone())),
+                Outcome::Failed { error, .. } => ("failed", 0, Some(error.to_string())),
+                Outcome::Skipped { reason } => ("skipped", 2, Some(words::skip(reason))),
+                Outcome::Aborted { reason } => ("aborted", -1, Some(words::abort(reason))),
                 Outcome::Interrupted { .. } => ("aborted", -1, Some("interrupted".to_string())),
             };
             SessionReport {

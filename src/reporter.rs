@@ -1,31 +1,22 @@
-//! How the executor tells the outside world what happens. The core never prints: the command
-//! line implements this trait for terminals, plain logs and CI services.
+//! How the executor tells the outside world what happens, as typed events. The core never
+//! prints nor words anything: the command line implements this trait for terminals, plain
+//! logs and CI services.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::manifest::Manifest;
 use crate::cache::restore::Restored;
-
-/// Why a session's commands run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunReason {
-    /// The session has no `inputs` (or says `cache = false`).
-    NotCacheable,
-    /// `--no-cache`.
-    CacheDisabled,
-    /// `--force`.
-    Forced,
-    /// No entry for this key; the differences from the session's newest entry, if any.
-    Miss(Vec<String>),
-    /// An entry exists but cannot be used.
-    Unusable(String),
-    /// Its virtual environment could not be made (the output shown is that of its making).
-    Environment,
-}
+use crate::failure::SessionError;
+use crate::fingerprint::InputError;
+use crate::lock::Holder;
+use crate::plan::reason::{AbortReason, RunReason, SkipReason};
+use crate::project::Backend;
 
 /// How a session ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
     Ran {
         duration: Duration,
     },
@@ -35,11 +26,11 @@ pub enum Outcome {
     },
     Failed {
         duration: Duration,
-        reason: String,
+        error: Arc<SessionError>,
     },
     /// Not started: a session it requires failed, or the run stopped.
     Aborted {
-        reason: String,
+        reason: AbortReason,
     },
     Interrupted {
         duration: Duration,
@@ -47,33 +38,76 @@ pub enum Outcome {
     /// Not run, and not a failure: its Python interpreter is missing, or a session it requires
     /// was skipped.
     Skipped {
-        reason: String,
+        reason: SkipReason,
     },
 }
 
 impl Outcome {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         matches!(self, Outcome::Ran { .. } | Outcome::Cached { .. })
     }
 
     /// Whether it makes the run fail: skipped sessions do not.
-    pub fn is_failure(&self) -> bool {
+    pub(crate) fn is_failure(&self) -> bool {
         !self.succeeded() && !matches!(self, Outcome::Skipped { .. })
+    }
+
+    pub(crate) fn failed(duration: Duration, error: SessionError) -> Outcome {
+        Outcome::Failed {
+            duration,
+            error: Arc::new(error),
+        }
     }
 }
 
-pub trait Reporter: Sync {
-    /// A session's commands are about to run.
-    fn started(&self, session: &str, reason: &RunReason);
+/// A virtual environment that was made.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvironmentMade {
+    /// Where it lives (relative to the project root when inside it).
+    pub dir: PathBuf,
+    pub backend: Backend,
+    pub python_version: String,
+    pub took: Duration,
+}
+
+/// Something that went wrong without stopping the run.
+#[derive(Debug)]
+pub(crate) enum Warning<'a> {
+    /// A session succeeded but its result is not stored.
+    NotStored { session: &'a str, why: NotStored },
+}
+
+/// Why a successful run's result is not stored.
+#[derive(Debug)]
+pub(crate) enum NotStored {
+    /// Its inputs differ from those it was keyed on.
+    InputsChanged,
+    /// Its inputs could not be listed again after it ran.
+    Inputs(InputError),
+    /// A required session's outputs (which it read) changed while it ran.
+    RequiredOutputsChanged { name: String },
+    /// A command installed or removed packages in its environment.
+    PackagesChanged,
+    /// Writing the entry failed (a full disk, permissions).
+    Write(std::io::Error),
+}
+
+pub(crate) trait Reporter: Sync {
+    /// Another rtask holds the project's run lock; this one waits for it.
+    fn waiting_for_lock(&self, holder: &Holder);
+    /// A session's commands are about to run, for these reasons.
+    fn started(&self, session: &str, reasons: &[RunReason]);
     /// Output of a running session (its command echoes included), as it arrives.
     fn output(&self, session: &str, bytes: &[u8]);
     /// A session was restored from the cache; `log` is its captured output.
     fn restored(&self, session: &str, manifest: &Manifest, log: &[u8], restored: &Restored);
     /// A session that started has ended (ran, failed or was interrupted), or a session failed
-    /// before its commands could start.
+    /// or was skipped before its commands could start.
     fn finished(&self, session: &str, outcome: &Outcome);
     /// A session's virtual environment was made.
-    fn environment(&self, session: &str, message: &str);
+    fn environment_made(&self, session: &str, made: &EnvironmentMade);
+    /// Making a session's virtual environment failed; `log` is what its commands printed.
+    fn environment_failed(&self, session: &str, log: &[u8]);
     /// Something went wrong that does not stop the run.
-    fn warning(&self, message: &str);
+    fn warning(&self, warning: &Warning<'_>);
 }

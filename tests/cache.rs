@@ -403,7 +403,7 @@ inputs = ["input.txt"]
         .rtask(&["echo", "--", "-k", "a b"])
         .success()
         .stdout_has("args: -k a b\n")
-        .stderr_has("running (command changed");
+        .stderr_has("running (posargs changed: `` -> `-k 'a b'`)");
     project
         .rtask(&["echo", "--", "-k", "a b"])
         .success()
@@ -417,7 +417,10 @@ fn force_runs_and_stores_and_no_cache_touches_nothing() {
         .rtask(&["--no-cache", "build"])
         .success()
         .stderr_has("(--no-cache)");
-    assert!(!project.exists(".rtask"), "--no-cache writes no cache");
+    assert!(
+        !project.exists(".rtask/cache"),
+        "--no-cache writes no cache"
+    );
     project.rtask(&["build"]).success();
     project
         .rtask(&["--force", "build"])

@@ -132,7 +132,7 @@ inputs = ["input.txt"]
     project
         .rtask(&["check"])
         .code(1)
-        .stderr_has("check: running (creating its environment)")
+        .stderr_has("check: creating its environment")
         .stdout_has("no-such-package-for-rtask-tests")
         .stderr_has("check: failed in")
         .stderr_has("creating its environment failed: `");

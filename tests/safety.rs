@@ -76,7 +76,7 @@ fn a_missing_or_damaged_blob_is_a_miss_with_a_reason() {
     project
         .rtask(&["build"])
         .success()
-        .stderr_has("stored copy of `out/data.txt` is damaged")
+        .stderr_has("stored copy of output `out/data.txt` does not match its digest")
         .stderr_has("build: running (cache entry unusable)");
     assert_eq!(project.read("out/data.txt"), "data\n");
     project.remove("out");
@@ -103,7 +103,7 @@ fn a_damaged_log_is_a_miss_with_a_reason() {
     project
         .rtask(&["build"])
         .success()
-        .stderr_has("stored log: its content does not match its digest");
+        .stderr_has("stored log does not match its digest");
 }
 
 /// Rewrite the manifest's first output and recompute nothing: the key still matches, since

@@ -1,205 +1,189 @@
-//! Why a key differs from the newest entry of the same session, in people's words.
+//! Why a key differs from the newest entry of the same session: typed [`Change`]s, which the
+//! UI words.
 
 use std::collections::BTreeMap;
 
+use super::manifest::Manifest;
 use super::store::Store;
-use crate::command;
 use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
+use crate::plan::reason::{Change, Edit};
 use crate::python::PythonKey;
 
-/// At most this many reasons are listed; the rest are counted.
-const MAX_REASONS: usize = 6;
-
-/// Why `ingredients` miss: their differences from the newest entry stored for the session, or
-/// `None` when it has no entry at all.
-pub fn against_newest(
-    store: &Store,
-    ingredients: &Ingredients,
-    inputs: &[InputFile],
-) -> Option<Vec<String>> {
-    let newest = store.newest(&ingredients.session)?;
-    let stored = store.inputs_of(&newest);
-    Some(differences(
-        &newest.ingredients,
-        ingredients,
-        stored.as_deref().map(|stored| (stored, inputs)),
-    ))
+/// What a run would be keyed on, to compare with a stored entry.
+pub struct Current<'a> {
+    pub ingredients: &'a Ingredients,
+    pub inputs: &'a [InputFile],
+    pub posargs: &'a [String],
 }
 
-/// The differences between an entry's ingredients (`old`) and the current ones (`new`); the
-/// input lists, when both are known, name the files that differ.
+/// Why `current` misses: its differences from the newest entry stored for the session, or
+/// `None` when it has no entry at all.
+pub fn against_newest(store: &Store, current: &Current<'_>) -> Option<Vec<Change>> {
+    let newest = store.newest(&current.ingredients.session)?;
+    let stored = store.inputs_of(&newest);
+    Some(differences(&newest, current, stored.as_deref()))
+}
+
+/// The differences between an entry (`old`) and what a run would be keyed on now; the entry's
+/// input list, when it can be read, names the files that differ.
 pub fn differences(
-    old: &Ingredients,
-    new: &Ingredients,
-    inputs: Option<(&[InputFile], &[InputFile])>,
-) -> Vec<String> {
+    old: &Manifest,
+    current: &Current<'_>,
+    old_inputs: Option<&[InputFile]>,
+) -> Vec<Change> {
+    let (old_key, new) = (&old.ingredients, current.ingredients);
     let mut reasons = Vec::new();
-    if old.schema != new.schema {
-        reasons.push("rtask's key format changed".to_string());
+    if old_key.schema != new.schema {
+        reasons.push(Change::Schema);
     }
-    if old.commands != new.commands {
-        let changed = old
-            .commands
-            .iter()
-            .zip(&new.commands)
-            .find(|(a, b)| a != b)
-            .map(|(a, b)| {
-                format!(
-                    "command changed: `{}` -> `{}`",
-                    command::display(a),
-                    command::display(b)
-                )
+    if old_key.commands != new.commands {
+        if old.posargs != current.posargs {
+            reasons.push(Change::Posargs {
+                old: old.posargs.clone(),
+                new: current.posargs.to_vec(),
             });
-        reasons.push(changed.unwrap_or_else(|| {
-            format!(
-                "number of commands changed: {} -> {}",
-                old.commands.len(),
-                new.commands.len()
-            )
-        }));
+        } else {
+            reasons.push(
+                old_key
+                    .commands
+                    .iter()
+                    .zip(&new.commands)
+                    .find(|(a, b)| a != b)
+                    .map_or(
+                        Change::CommandCount {
+                            old: old_key.commands.len(),
+                            new: new.commands.len(),
+                        },
+                        |(a, b)| Change::Command {
+                            old: a.clone(),
+                            new: b.clone(),
+                        },
+                    ),
+            );
+        }
     }
-    if old.shell != new.shell {
-        reasons.push("`shell` changed".to_string());
+    if old_key.shell != new.shell {
+        reasons.push(Change::Shell);
     }
-    if old.cwd != new.cwd {
-        reasons.push(format!("`cwd` changed: `{}` -> `{}`", old.cwd, new.cwd));
-    }
-    map_changes(&mut reasons, "env", &old.env, &new.env);
-    let opt = |value: &Option<_>| if value.is_some() { "set" } else { "unset" };
-    for (name, change) in changes(&old.env_inputs, &new.env_inputs) {
-        reasons.push(match change {
-            Change::Changed(before, after) => {
-                format!("env `{name}` changed ({} -> {})", opt(before), opt(after))
-            }
-            Change::Added(_) => format!("env `{name}` became an input"),
-            Change::Removed(_) => format!("env `{name}` is no longer an input"),
+    if old_key.cwd != new.cwd {
+        reasons.push(Change::Cwd {
+            old: old_key.cwd.clone(),
+            new: new.cwd.clone(),
         });
     }
-    if old.outputs != new.outputs {
-        reasons.push("`outputs` changed".to_string());
-    }
-    if old.success_codes != new.success_codes {
-        reasons.push("`success_codes` changed".to_string());
-    }
-    match inputs {
-        _ if old.inputs == new.inputs => {}
-        Some((before, after)) => file_changes(&mut reasons, before, after),
-        None => reasons.push(format!(
-            "input files changed ({} -> {} files)",
-            old.inputs.count, new.inputs.count
-        )),
-    }
-    for (name, change) in changes(&old.requires, &new.requires) {
-        reasons.push(match change {
-            Change::Changed(..) => format!("required session `{name}` changed"),
-            Change::Added(_) => format!("now requires `{name}`"),
-            Change::Removed(_) => format!("no longer requires `{name}`"),
+    for (name, edit, _) in changes(&old_key.env, &new.env) {
+        reasons.push(Change::Env {
+            name: name.clone(),
+            edit,
         });
     }
-    python_changes(&mut reasons, old.python.as_ref(), new.python.as_ref());
-    if old.platform != new.platform {
-        reasons.push(format!(
-            "platform changed: {}-{} -> {}-{}",
-            old.platform.os, old.platform.arch, new.platform.os, new.platform.arch
-        ));
+    for (name, edit, (before, after)) in changes(&old_key.env_inputs, &new.env_inputs) {
+        reasons.push(Change::EnvInput {
+            name: name.clone(),
+            edit,
+            set: (
+                before.is_some_and(Option::is_some),
+                after.is_some_and(Option::is_some),
+            ),
+        });
     }
-    if reasons.len() > MAX_REASONS {
-        let more = reasons.len() - (MAX_REASONS - 1);
-        reasons.truncate(MAX_REASONS - 1);
-        reasons.push(format!("and {more} more differences"));
+    if old_key.outputs != new.outputs {
+        reasons.push(Change::Outputs);
+    }
+    if old_key.success_codes != new.success_codes {
+        reasons.push(Change::SuccessCodes);
+    }
+    match old_inputs {
+        _ if old_key.inputs == new.inputs => {}
+        Some(before) => file_changes(&mut reasons, before, current.inputs),
+        None => reasons.push(Change::InputFiles {
+            old: old_key.inputs.count,
+            new: new.inputs.count,
+        }),
+    }
+    for (name, edit, _) in changes(&old_key.requires, &new.requires) {
+        reasons.push(Change::Required {
+            name: name.clone(),
+            edit,
+        });
+    }
+    python_changes(&mut reasons, old_key.python.as_ref(), new.python.as_ref());
+    if old_key.platform != new.platform {
+        let text = |platform: &crate::key::Platform| format!("{}-{}", platform.os, platform.arch);
+        reasons.push(Change::Platform {
+            old: text(&old_key.platform),
+            new: text(&new.platform),
+        });
     }
     reasons
 }
 
-/// How a key's value differs between two maps.
-enum Change<'a, V> {
-    Added(&'a V),
-    Changed(&'a V, &'a V),
-    Removed(&'a V),
-}
+/// A key whose value differs between two maps, with its values before and after.
+type Difference<'a, K, V> = (&'a K, Edit, (Option<&'a V>, Option<&'a V>));
 
 /// The keys whose values differ between `old` and `new`: those of `new` in order, then those
 /// only `old` has.
 fn changes<'a, K: Ord, V: PartialEq>(
     old: &'a BTreeMap<K, V>,
     new: &'a BTreeMap<K, V>,
-) -> Vec<(&'a K, Change<'a, V>)> {
+) -> Vec<Difference<'a, K, V>> {
     let mut changes: Vec<_> = new
         .iter()
         .filter_map(|(key, value)| match old.get(key) {
             Some(before) if before == value => None,
-            Some(before) => Some((key, Change::Changed(before, value))),
-            None => Some((key, Change::Added(value))),
+            Some(before) => Some((key, Edit::Changed, (Some(before), Some(value)))),
+            None => Some((key, Edit::Added, (None, Some(value)))),
         })
         .collect();
     changes.extend(
         old.iter()
             .filter(|(key, _)| !new.contains_key(*key))
-            .map(|(key, before)| (key, Change::Removed(before))),
+            .map(|(key, before)| (key, Edit::Removed, (Some(before), None))),
     );
     changes
 }
 
-fn map_changes<V: PartialEq>(
-    reasons: &mut Vec<String>,
-    what: &str,
-    old: &BTreeMap<String, V>,
-    new: &BTreeMap<String, V>,
-) {
-    for (name, change) in changes(old, new) {
-        reasons.push(match change {
-            Change::Changed(..) => format!("{what} `{name}` changed"),
-            Change::Added(_) => format!("{what} `{name}` added"),
-            Change::Removed(_) => format!("{what} `{name}` removed"),
-        });
-    }
-}
-
-fn python_changes(reasons: &mut Vec<String>, old: Option<&PythonKey>, new: Option<&PythonKey>) {
+fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Option<&PythonKey>) {
     let (old, new) = match (old, new) {
         (Some(old), Some(new)) => (old, new),
-        (None, Some(_)) => return reasons.push("it now runs in a virtual environment".to_string()),
-        (Some(_), None) => {
-            return reasons.push("it no longer runs in a virtual environment".to_string());
-        }
+        (None, Some(_)) => return reasons.push(Change::Venv { now: true }),
+        (Some(_), None) => return reasons.push(Change::Venv { now: false }),
         (None, None) => return,
     };
-    if (&old.implementation, &old.version, &old.platform)
-        != (&new.implementation, &new.version, &new.platform)
-    {
-        reasons.push(format!(
-            "Python changed: {} {} ({}) -> {} {} ({})",
-            old.implementation,
-            old.version,
-            old.platform,
-            new.implementation,
-            new.version,
-            new.platform
-        ));
+    let interpreter = |python: &PythonKey| {
+        format!(
+            "{} {} ({})",
+            python.implementation, python.version, python.platform
+        )
+    };
+    if interpreter(old) != interpreter(new) {
+        reasons.push(Change::Interpreter {
+            old: interpreter(old),
+            new: interpreter(new),
+        });
     }
-    for (name, change) in changes(&old.distributions, &new.distributions) {
-        reasons.push(match change {
-            Change::Changed(before, after) => {
-                format!("installed `{name}` changed: {before} -> {after}")
-            }
-            Change::Added(version) => format!("`{name}` {version} is now installed"),
-            Change::Removed(version) => format!("`{name}` {version} is no longer installed"),
+    for (name, _, (before, after)) in changes(&old.distributions, &new.distributions) {
+        reasons.push(Change::Distribution {
+            name: name.clone(),
+            old: before.cloned(),
+            new: after.cloned(),
         });
     }
 }
 
-fn file_changes(reasons: &mut Vec<String>, before: &[InputFile], after: &[InputFile]) {
+fn file_changes(reasons: &mut Vec<Change>, before: &[InputFile], after: &[InputFile]) {
     let before: BTreeMap<_, _> = before.iter().map(|file| (&file.path, file)).collect();
     let after: BTreeMap<_, _> = after.iter().map(|file| (&file.path, file)).collect();
-    for (path, change) in changes(&before, &after) {
-        reasons.push(match change {
-            Change::Added(_) => format!("input `{path}` added"),
-            Change::Changed(old, new) if old.hash != new.hash => {
-                format!("input `{path}` changed")
+    for (path, edit, (old, new)) in changes(&before, &after) {
+        let path = (*path).clone();
+        reasons.push(match (edit, old, new) {
+            (Edit::Added, ..) => Change::InputAdded(path),
+            (Edit::Removed, ..) => Change::InputRemoved(path),
+            (Edit::Changed, Some(old), Some(new)) if old.hash == new.hash => {
+                Change::InputMode(path)
             }
-            Change::Changed(..) => format!("input `{path}` changed mode"),
-            Change::Removed(_) => format!("input `{path}` removed"),
+            (Edit::Changed, ..) => Change::InputChanged(path),
         });
     }
 }

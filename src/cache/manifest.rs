@@ -7,7 +7,8 @@ use crate::key::Ingredients;
 use crate::relpath::RelPath;
 
 /// Bumped when the manifest's layout changes; older or newer manifests are misses.
-pub const MANIFEST_FORMAT: u32 = 2;
+/// 3: the `{posargs}` of the run are recorded, to explain misses.
+pub const MANIFEST_FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -18,6 +19,10 @@ pub struct Manifest {
     pub created_unix_ms: u64,
     /// How long the session ran: the time a hit saves.
     pub duration_ms: u64,
+    /// The `{posargs}` the run had (already part of the key through the commands): to say
+    /// "posargs changed" rather than "command changed".
+    #[serde(default)]
+    pub posargs: Vec<String>,
     pub ingredients: Ingredients,
     /// Sorted by path, so directories come before what they hold.
     pub outputs: Vec<OutputEntry>,

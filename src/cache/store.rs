@@ -11,18 +11,21 @@
 //! is written only after all its blobs, so readers never see a partial entry and two processes
 //! sharing a store never corrupt it.
 
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tempfile::NamedTempFile;
+use thiserror::Error;
 
 use super::manifest::{Blob, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::{self, Digest};
 use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
+use crate::relpath::RelPath;
 
 const LAYOUT: &str = "v1";
 
@@ -44,14 +47,68 @@ pub enum Lookup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Miss {
     NoEntry,
-    /// The entry exists but cannot be used; the reason is for the user.
-    Unusable(String),
+    /// The entry exists but cannot be used.
+    Unusable(EntryProblem),
+}
+
+/// Why an entry that exists cannot be used: it is then a miss, with this reason printed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EntryProblem {
+    #[error("cannot read `{}`: {error}", path.display())]
+    Unreadable { path: PathBuf, error: String },
+    #[error("manifest `{}` is damaged: {error}", path.display())]
+    Damaged { path: PathBuf, error: String },
+    #[error("entry has manifest format {found}, this rtask reads format {MANIFEST_FORMAT}")]
+    Format { found: u32 },
+    #[error("manifest `{}` does not match its key", path.display())]
+    KeyMismatch { path: PathBuf },
+    #[error("stored {what} {flaw}")]
+    Blob { what: Stored, flaw: BlobFlaw },
+    /// A check made while restoring refused the entry.
+    #[error("refusing to restore `{path}`: {why}")]
+    Unsafe { path: RelPath, why: String },
+}
+
+/// What a blob of an entry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Output(RelPath),
+    Log,
+}
+
+impl fmt::Display for Stored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stored::Output(path) => write!(f, "copy of output `{path}`"),
+            Stored::Log => f.write_str("log"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum BlobFlaw {
+    #[error("is missing")]
+    Missing,
+    #[error("has the wrong size")]
+    WrongSize,
+    #[error("does not match its digest")]
+    WrongDigest,
+}
+
+/// Whether a store may replace an entry already stored under its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replace {
+    /// A miss: an entry another process stored meanwhile is kept (it is as good).
+    Never,
+    /// `--force`, or an entry found unusable: the new result replaces it.
+    Always,
 }
 
 /// The right to store one entry: obtained from a miss (or by forcing a re-run of a hit).
 pub struct Writer {
     session: String,
     key: Digest,
+    replace: Replace,
 }
 
 /// What a successful run produced, to be stored.
@@ -61,6 +118,7 @@ pub struct Run<'a> {
     pub outputs: &'a [FoundOutput],
     pub log: &'a [u8],
     pub duration: Duration,
+    pub posargs: &'a [String],
 }
 
 impl Store {
@@ -77,6 +135,10 @@ impl Store {
                 Writer {
                     session: session.to_string(),
                     key: *key,
+                    replace: match reason {
+                        Miss::NoEntry => Replace::Never,
+                        Miss::Unusable(_) => Replace::Always,
+                    },
                 },
                 reason,
             )
@@ -88,52 +150,66 @@ impl Store {
         }
     }
 
-    /// Re-run a hit anyway (`--force`): the new result replaces the entry.
+    /// Replace an entry: a hit re-run with `--force`, or one whose restore found it unusable.
     pub fn overwrite(&self, manifest: &Manifest) -> Writer {
         Writer {
             session: manifest.session.clone(),
             key: manifest.key,
+            replace: Replace::Always,
         }
     }
 
-    fn read_entry(&self, session: &str, key: &Digest) -> Result<Option<Manifest>, String> {
+    fn read_entry(&self, session: &str, key: &Digest) -> Result<Option<Manifest>, EntryProblem> {
         let path = self.entry_path(session, key);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(format!("cannot read `{}`: {error}", path.display())),
+            Err(error) => {
+                return Err(EntryProblem::Unreadable {
+                    path,
+                    error: error.to_string(),
+                });
+            }
         };
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|error| format!("manifest `{}` is damaged: {error}", path.display()))?;
+        let manifest: Manifest = match serde_json::from_slice(&bytes) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                return Err(EntryProblem::Damaged {
+                    path,
+                    error: error.to_string(),
+                });
+            }
+        };
         if manifest.format != MANIFEST_FORMAT {
-            return Err(format!(
-                "entry has manifest format {}, this rtask reads format {MANIFEST_FORMAT}",
-                manifest.format
-            ));
+            return Err(EntryProblem::Format {
+                found: manifest.format,
+            });
         }
         if &manifest.key != key || &manifest.ingredients.key() != key || manifest.session != session
         {
-            return Err(format!(
-                "manifest `{}` does not match its key",
-                path.display()
-            ));
+            return Err(EntryProblem::KeyMismatch { path });
         }
         for entry in &manifest.outputs {
             if let OutputEntry::File { path, blob, .. } = entry {
-                self.check_blob(blob)
-                    .map_err(|why| format!("stored copy of output `{path}` {why}"))?;
+                self.check_blob(blob).map_err(|flaw| EntryProblem::Blob {
+                    what: Stored::Output(path.clone()),
+                    flaw,
+                })?;
             }
         }
         self.check_blob(&manifest.log)
-            .map_err(|why| format!("stored log {why}"))?;
+            .map_err(|flaw| EntryProblem::Blob {
+                what: Stored::Log,
+                flaw,
+            })?;
         Ok(Some(manifest))
     }
 
-    fn check_blob(&self, blob: &Blob) -> Result<(), &'static str> {
+    fn check_blob(&self, blob: &Blob) -> Result<(), BlobFlaw> {
         match fs::metadata(self.blob_path(&blob.hash)) {
             Ok(metadata) if metadata.len() == blob.size => Ok(()),
-            Ok(_) => Err("has the wrong size"),
-            Err(_) => Err("is missing"),
+            Ok(_) => Err(BlobFlaw::WrongSize),
+            Err(_) => Err(BlobFlaw::Missing),
         }
     }
 
@@ -160,11 +236,11 @@ impl Store {
     }
 
     /// A blob's bytes, checked against its digest.
-    pub fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>, String> {
-        let bytes = fs::read(self.blob_path(&blob.hash)).map_err(|error| error.to_string())?;
+    pub fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>, BlobFlaw> {
+        let bytes = fs::read(self.blob_path(&blob.hash)).map_err(|_| BlobFlaw::Missing)?;
         if Digest::of_bytes(&bytes) != blob.hash {
             self.discard_blob(&blob.hash);
-            return Err("its content does not match its digest".to_string());
+            return Err(BlobFlaw::WrongDigest);
         }
         Ok(bytes)
     }
@@ -253,6 +329,7 @@ impl Writer {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_millis() as u64),
             duration_ms: run.duration.as_millis() as u64,
+            posargs: run.posargs.to_vec(),
             ingredients: run.ingredients,
             outputs,
             log,
@@ -269,7 +346,17 @@ impl Writer {
             out.write_all(b"\n")?;
             out.flush()?;
         }
-        temp.persist(&path).map_err(|error| error.error)?;
+        match self.replace {
+            Replace::Always => {
+                temp.persist(&path).map_err(|error| error.error)?;
+            }
+            Replace::Never => match temp.persist_noclobber(&path) {
+                Ok(_) => {}
+                // Another process stored this key meanwhile: its entry is as good as this one.
+                Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(error.error),
+            },
+        }
         Ok(manifest)
     }
 }

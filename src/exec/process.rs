@@ -8,6 +8,9 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 
 use super::interrupts::Interrupts;
+use crate::environment::Environment;
+use crate::project::Session;
+use crate::python::venv::Env;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,4 +92,28 @@ pub fn run(
         (None, Some(signal)) => Exit::Signal(signal),
         (None, None) => Exit::Code(-1),
     })
+}
+
+/// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`,
+/// and for a session with a virtual environment its `bin/` first on `PATH` and `VIRTUAL_ENV`.
+pub fn session_env(
+    environment: &Environment,
+    session: &Session,
+    venv: Option<&Env>,
+) -> BTreeMap<OsString, OsString> {
+    let mut env = environment.vars().clone();
+    if let Some(venv) = venv {
+        let mut path = venv.dir.join("bin").into_os_string();
+        if let Some(rest) = env.get(&OsString::from("PATH")) {
+            path.push(":");
+            path.push(rest);
+        }
+        env.insert("PATH".into(), path);
+        env.insert("VIRTUAL_ENV".into(), venv.dir.clone().into_os_string());
+        env.remove(&OsString::from("PYTHONHOME"));
+    }
+    for (name, value) in &session.env {
+        env.insert(OsString::from(name), OsString::from(value));
+    }
+    env
 }

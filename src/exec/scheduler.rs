@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::session::{self, Context, Finished};
 use crate::digest::Digest;
+use crate::failure::SessionError;
 use crate::key::Upstream;
+use crate::plan::reason::{AbortReason, Blocked, RequirementEnd, blocked};
 use crate::project::SessionId;
 use crate::reporter::Outcome;
 
@@ -37,7 +39,7 @@ enum State {
 /// that order. A failed session aborts the sessions that require it; the others go on unless
 /// `stop_on_first_error`.
 pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec<SessionResult> {
-    let sessions = &context.workspace.project.sessions;
+    let sessions = &context.planner.project.sessions;
     let mut states: BTreeMap<SessionId, State> =
         order.iter().map(|&id| (id, State::Waiting)).collect();
     let mut finished: BTreeMap<SessionId, Finished> = BTreeMap::new();
@@ -51,46 +53,29 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                 if !matches!(states[&id], State::Waiting) {
                     continue;
                 }
-                let blocked = sessions[id]
-                    .requires
-                    .iter()
-                    .find_map(|dep| match states.get(dep) {
-                        Some(State::Done(outcome)) if !outcome.succeeded() => Some(*dep),
-                        _ => None,
-                    });
-                if let Some(dep) = blocked
-                    && matches!(states[&dep], State::Done(Outcome::Skipped { .. }))
-                {
-                    let reason = format!("requires `{}`, which was skipped", sessions[dep].name);
-                    context.reporter.finished(
-                        &sessions[id].name,
-                        &Outcome::Skipped {
-                            reason: reason.clone(),
-                        },
-                    );
-                    states.insert(id, State::Done(Outcome::Skipped { reason }));
-                    continue;
-                }
-                let reason = if let Some(dep) = blocked {
-                    Some(match &states[&dep] {
-                        State::Done(Outcome::Interrupted { .. }) => {
-                            format!("`{}` was interrupted", sessions[dep].name)
-                        }
-                        State::Done(Outcome::Aborted { .. }) => {
-                            format!("`{}` did not run", sessions[dep].name)
-                        }
-                        _ => format!("`{}` failed", sessions[dep].name),
-                    })
-                } else if context.interrupts.interrupted() {
-                    Some("interrupted".to_string())
-                } else if stopped {
-                    Some("stopped after the first failure".to_string())
-                } else {
-                    None
+                let ends = sessions[id].requires.iter().map(|dep| {
+                    let end = match states.get(dep) {
+                        Some(State::Done(outcome)) => end_of(outcome),
+                        _ => RequirementEnd::Succeeded,
+                    };
+                    (sessions[*dep].name.as_str(), end)
+                });
+                let outcome = match blocked(ends) {
+                    Some(Blocked::Skip(reason)) => {
+                        let outcome = Outcome::Skipped { reason };
+                        context.reporter.finished(&sessions[id].name, &outcome);
+                        outcome
+                    }
+                    Some(Blocked::Abort(reason)) => Outcome::Aborted { reason },
+                    None if context.interrupts.interrupted() => Outcome::Aborted {
+                        reason: AbortReason::Interrupted,
+                    },
+                    None if stopped => Outcome::Aborted {
+                        reason: AbortReason::StoppedAfterFirstFailure,
+                    },
+                    None => continue,
                 };
-                if let Some(reason) = reason {
-                    states.insert(id, State::Done(Outcome::Aborted { reason }));
-                }
+                states.insert(id, State::Done(outcome));
             }
             for &id in order {
                 if running >= options.jobs {
@@ -119,13 +104,10 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                         session::run(context, id, &upstream)
                     }))
                     .unwrap_or_else(|_| {
-                        let reason =
-                            "rtask itself failed while running it (a bug: please report it)";
-                        let outcome = Outcome::Failed {
-                            duration: Duration::ZERO,
-                            reason: reason.to_string(),
-                        };
-                        (outcome, None)
+                        (
+                            Outcome::failed(Duration::ZERO, SessionError::Panicked),
+                            None,
+                        )
                     });
                     let _ = sender.send((id, result, started.elapsed()));
                 });
@@ -153,7 +135,7 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
             let outcome = match states.remove(&id) {
                 Some(State::Done(outcome)) => outcome,
                 _ => Outcome::Aborted {
-                    reason: "did not run".to_string(),
+                    reason: AbortReason::DidNotRun,
                 },
             };
             let key = finished.get(&id).and_then(|done| match &done.upstream {
@@ -168,4 +150,15 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
             }
         })
         .collect()
+}
+
+/// How a finished session ended, as the sessions that require it see it.
+fn end_of(outcome: &Outcome) -> RequirementEnd {
+    match outcome {
+        Outcome::Ran { .. } | Outcome::Cached { .. } => RequirementEnd::Succeeded,
+        Outcome::Skipped { .. } => RequirementEnd::Skipped,
+        Outcome::Failed { .. } => RequirementEnd::Failed,
+        Outcome::Interrupted { .. } => RequirementEnd::Interrupted,
+        Outcome::Aborted { .. } => RequirementEnd::Aborted,
+    }
 }

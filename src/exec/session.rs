@@ -1,343 +1,124 @@
-//! Running one session: restore what it requires, compute its key, then restore it from the
-//! cache or run its commands and store the result.
+//! Running one session: put back the outputs of what it requires, have the plan decide (making
+//! its environment first when its key needs one), then act on the decision: restore the
+//! entry, or run the commands and store the result.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
-use crate::cache::explain;
-use crate::cache::manifest::Manifest;
+use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs;
 use crate::cache::restore::{self, RestoreError, Restored, Target};
-use crate::cache::store::{Lookup, Miss, Run, Store, Writer};
+use crate::cache::store::{BlobFlaw, EntryProblem, Run, Stored, Writer};
 use crate::command;
 use crate::digest::Digest;
-use crate::environment::Environment;
-use crate::fingerprint::{Fingerprinter, InputFile};
-use crate::key::{Ingredients, InputSet, KEY_SCHEMA, Platform, Upstream};
+use crate::failure::SessionError;
+use crate::key::Upstream;
 use crate::patterns::OutputPattern;
-use crate::project::{Project, Session, SessionId};
+use crate::plan::reason::RunReason;
+use crate::plan::{Decision, Keyed, Planner, SessionPlan};
+use crate::project::{Session, SessionId};
+use crate::protected::Protected;
+use crate::python::prepare::{Maker, NotMade};
 use crate::python::venv::{self, Env};
-use crate::python::{self, NotReady, PythonKey};
-use crate::reporter::{Outcome, Reporter, RunReason};
-
-/// What the sessions of one invocation share, whether they run or only say what they would do
-/// (`--dry-run`).
-pub struct Workspace<'a> {
-    pub project: &'a Project,
-    pub environment: &'a Environment,
-    /// `None` with `--no-cache`.
-    pub store: Option<&'a Store>,
-    pub force: bool,
-    pub posargs: &'a [String],
-    pub fingerprinter: &'a Fingerprinter,
-    /// Directories never searched for outputs nor restored into: `.git` and rtask's own.
-    pub skipped: &'a [PathBuf],
-    pub python: &'a python::Tools,
-}
-
-impl Workspace<'_> {
-    /// Restore an entry's outputs into the project; memoised hashes are forgotten when that
-    /// wrote anything.
-    fn restore(
-        &self,
-        store: &Store,
-        declared: &[OutputPattern],
-        manifest: &Manifest,
-    ) -> Result<Restored, RestoreError> {
-        let target = Target {
-            root: &self.project.root,
-            declared,
-            protected: self.skipped,
-        };
-        let restored = restore::restore(&target, store, manifest)?;
-        if restored.changed_anything() {
-            self.fingerprinter.invalidate();
-        }
-        Ok(restored)
-    }
-}
+use crate::relpath::RelPath;
+use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
 /// Everything a session needs from the run it is part of.
-pub struct Context<'a> {
-    pub workspace: &'a Workspace<'a>,
+pub(crate) struct Context<'a> {
+    pub planner: &'a Planner<'a>,
     pub interrupts: &'a Interrupts,
     pub reporter: &'a dyn Reporter,
 }
 
 /// What the sessions that require a finished session need of it.
 #[derive(Debug, Clone)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// What it contributes to their keys.
     pub upstream: Upstream,
     /// Its cache entry, to restore its outputs before they start.
     pub entry: Option<Arc<Manifest>>,
 }
 
-/// The argv of each command, after `{posargs}` expansion.
-pub fn expand_commands(session: &Session, posargs: &[String]) -> Result<Vec<Vec<String>>, String> {
-    session
-        .commands
-        .iter()
-        .enumerate()
-        .map(|(index, template)| {
-            let argv = template.expand(posargs);
-            if argv.is_empty() {
-                Err(format!(
-                    "command {} of `{}` is empty once `{{posargs}}` is expanded",
-                    index + 1,
-                    session.name
-                ))
-            } else {
-                Ok(argv)
-            }
-        })
-        .collect()
-}
-
-/// What a session resolves to before its inputs are hashed.
-pub struct Resolved {
-    /// Each command's argv, `{posargs}` expanded.
-    pub commands: Vec<Vec<String>>,
-    /// What each required session contributes.
-    pub requires: BTreeMap<String, Upstream>,
-    /// Its interpreter and installed distributions, when it has an environment.
-    pub python: Option<PythonKey>,
-}
-
-/// The key's ingredients for a session whose inputs have been hashed.
-pub fn ingredients(
-    session: &Session,
-    environment: &Environment,
-    resolved: Resolved,
-    inputs: &[InputFile],
-) -> Ingredients {
-    let Resolved {
-        commands,
-        requires,
-        python,
-    } = resolved;
-    Ingredients {
-        schema: KEY_SCHEMA,
-        session: session.name.clone(),
-        commands,
-        shell: session.shell,
-        cwd: session.cwd.to_string(),
-        env: session
-            .env
-            .iter()
-            .map(|(name, value)| (name.clone(), Digest::of_bytes(value.as_bytes())))
-            .collect(),
-        env_inputs: session
-            .env_inputs
-            .iter()
-            .map(|name| {
-                (
-                    name.clone(),
-                    environment
-                        .get(name)
-                        .map(|value| Digest::of_bytes(value.as_bytes())),
-                )
-            })
-            .collect(),
-        outputs: session
-            .outputs
-            .iter()
-            .map(|output| output.declaration())
-            .collect(),
-        success_codes: session.success_codes.clone(),
-        inputs: InputSet::of(inputs),
-        requires,
-        python,
-        platform: Platform::current(),
-    }
-}
-
-/// How a session's cache lookup went.
-enum Plan {
-    Restored(Outcome, Finished),
-    Run {
-        reason: RunReason,
-        cache: Option<Box<Pending>>,
-    },
-}
-
-/// What storing a run's result needs: the right to write, and the key it was computed from.
-struct Pending {
-    writer: Writer,
-    ingredients: Ingredients,
-    inputs: Vec<InputFile>,
-}
-
-pub fn run(
+pub(crate) fn run(
     context: &Context<'_>,
     id: SessionId,
     upstream: &BTreeMap<SessionId, Finished>,
 ) -> (Outcome, Option<Finished>) {
-    let session = &context.workspace.project.sessions[id];
+    let planner = context.planner;
+    let session = &planner.project.sessions[id];
     let started = Instant::now();
-    let fail = |reason: String| {
-        let outcome = Outcome::Failed {
-            duration: started.elapsed(),
-            reason,
+    if let Err(error) = restore_required(context, session, upstream) {
+        return context.end(session, Outcome::failed(started.elapsed(), error));
+    }
+    let known: BTreeMap<SessionId, Upstream> = upstream
+        .iter()
+        .map(|(dep, finished)| (*dep, finished.upstream.clone()))
+        .collect();
+    let mut plan = planner.decide(id, &known);
+    if let Decision::PrepareEnvironment(environment) = &plan.decision {
+        let maker = Maker {
+            tools: planner.python,
+            root: &planner.project.root,
+            environment: planner.environment,
+            fingerprinter: planner.fingerprinter,
+            interrupts: context.interrupts,
+            reporter: context.reporter,
         };
-        context.reporter.finished(&session.name, &outcome);
+        match maker.make(session, environment) {
+            Ok(()) => plan = planner.decide(id, &known),
+            Err(NotMade::Interrupted) => {
+                let outcome = Outcome::Interrupted {
+                    duration: started.elapsed(),
+                };
+                return context.end(session, outcome);
+            }
+            Err(NotMade::Failed(error)) => {
+                return context.end(session, Outcome::failed(started.elapsed(), error));
+            }
+        }
+    }
+    Act {
+        context,
+        session,
+        upstream,
+        started,
+    }
+    .act(plan)
+}
+
+impl Context<'_> {
+    /// Report how a session that did not run to completion ended.
+    fn end(&self, session: &Session, outcome: Outcome) -> (Outcome, Option<Finished>) {
+        self.reporter.finished(&session.name, &outcome);
         (outcome, None)
-    };
-    if let Err(reason) = restore_required(context, session, upstream) {
-        return fail(reason);
     }
-    let commands = match expand_commands(session, context.workspace.posargs) {
-        Ok(commands) => commands,
-        Err(reason) => return fail(reason),
-    };
-    let mut requires = BTreeMap::new();
-    for dep in &session.requires {
-        let name = &context.workspace.project.sessions[*dep].name;
-        // The scheduler starts a session only after everything it requires succeeded.
-        let Some(finished) = upstream.get(dep) else {
-            return fail(format!("required session `{name}` has no result"));
-        };
-        requires.insert(name.clone(), finished.upstream.clone());
-    }
-    let venv = match prepare_python(context, session, started) {
-        Ok(venv) => venv,
-        Err(outcome) => return (outcome, None),
-    };
-    let resolved = Resolved {
-        commands: commands.clone(),
-        requires,
-        python: venv.as_ref().map(PythonKey::of),
-    };
-    let plan = match lookup(context, session, resolved) {
-        Ok(plan) => plan,
-        Err(reason) => return fail(reason),
-    };
-    match plan {
-        Plan::Restored(outcome, finished) => (outcome, Some(finished)),
-        Plan::Run { reason, cache } => {
-            let root = &context.workspace.project.root;
-            let prepared = Prepared {
-                commands: &commands,
-                venv: venv.as_ref(),
-                before: outputs::glob_matches(root, &session.outputs, context.workspace.skipped),
-            };
-            execute(context, session, &prepared, reason, cache, started)
-        }
-    }
-}
 
-/// A session ready to run: its commands, its environment, and what its glob outputs matched
-/// before it ran.
-struct Prepared<'a> {
-    commands: &'a [Vec<String>],
-    venv: Option<&'a Env>,
-    before: outputs::Snapshot,
-}
-
-/// The session's virtual environment, reused or (re)created; the outcome when there is none
-/// to be had (a missing interpreter skips the session, or fails it under `CI`).
-fn prepare_python(
-    context: &Context<'_>,
-    session: &Session,
-    started: Instant,
-) -> Result<Option<Env>, Outcome> {
-    let tools = context.workspace.python;
-    let root = &context.workspace.project.root;
-    let finished = |outcome: Outcome| {
-        context.reporter.finished(&session.name, &outcome);
-        outcome
-    };
-    let failed = |reason: String| Outcome::Failed {
-        duration: started.elapsed(),
-        reason,
-    };
-    let plan = match tools.plan(root, session) {
-        Ok(None) => return Ok(None),
-        Ok(Some(plan)) => plan,
-        Err(NotReady::MissingInterpreter(version)) => {
-            let reason = format!("Python interpreter {version} not found");
-            return Err(finished(if tools.error_on_missing {
-                failed(reason)
-            } else {
-                Outcome::Skipped { reason }
-            }));
-        }
-        Err(NotReady::Unavailable(reason)) => return Err(finished(failed(reason))),
-    };
-    if let Some(env) = tools.ready(&plan) {
-        return Ok(Some(env));
-    }
-    let commands = tools.creation(&plan).map_err(|error| {
-        finished(failed(format!(
-            "cannot prepare `{}`: {error}",
-            plan.dir.display()
-        )))
-    })?;
-    // The session's `env` applies to making its environment too, as nox's `session.install`.
-    let mut env = child_env(context.workspace.environment, session, None);
-    env.remove(&OsString::from("PYTHONHOME"));
-    env.entry("UV_PYTHON_DOWNLOADS".into())
-        .or_insert_with(|| "never".into());
-    let mut log = Vec::new();
-    for argv in &commands {
-        log.extend_from_slice(format!("$ {}\n", command::display(argv)).as_bytes());
-        let spec = CommandSpec {
-            argv,
-            cwd: root,
-            env: &env,
+    /// Restore an entry's outputs into the project; memoised hashes are forgotten when that
+    /// wrote anything.
+    fn restore(
+        &self,
+        declared: &[OutputPattern],
+        manifest: &Manifest,
+    ) -> Result<Restored, RestoreError> {
+        let planner = self.planner;
+        let Some(store) = planner.store else {
+            return Ok(Restored::default());
         };
-        let result = process::run(&spec, context.interrupts, &mut |bytes| {
-            log.extend_from_slice(bytes)
-        });
-        if context.interrupts.interrupted() {
-            return Err(finished(Outcome::Interrupted {
-                duration: started.elapsed(),
-            }));
-        }
-        let why = match result {
-            Ok(Exit::Code(0)) => continue,
-            Ok(Exit::Code(code)) => format!("exited with code {code}"),
-            Ok(Exit::Signal(signal)) => format!("was killed by signal {signal}"),
-            Err(error) => error.to_string(),
+        let target = Target {
+            root: &planner.project.root,
+            declared,
+            protected: planner.protected.dirs(),
         };
-        context
-            .reporter
-            .started(&session.name, &RunReason::Environment);
-        context.reporter.output(&session.name, &log);
-        let program = argv.first().map_or("", String::as_str);
-        return Err(finished(failed(format!(
-            "creating its environment failed: `{program}` {why}"
-        ))));
+        let restored = restore::restore(&target, store, manifest)?;
+        if restored.changed_anything() {
+            planner.fingerprinter.invalidate();
+        }
+        Ok(restored)
     }
-    // Installing may write into the project (`*.egg-info`, generated version files).
-    context.workspace.fingerprinter.invalidate();
-    let (env, took) = python::finish(&plan, started).map_err(|error| {
-        finished(failed(format!(
-            "cannot record `{}`: {error}",
-            plan.dir.display()
-        )))
-    })?;
-    let where_ = plan
-        .dir
-        .strip_prefix(root)
-        .unwrap_or(&plan.dir)
-        .display()
-        .to_string();
-    context.reporter.environment(
-        &session.name,
-        &format!(
-            "created `{where_}` with {} (Python {}) in {}",
-            venv::backend_name(plan.backend),
-            env.interpreter.version,
-            crate::ui::style::duration(took)
-        ),
-    );
-    Ok(Some(env))
 }
 
 /// Outputs of required sessions may have been deleted since they were restored or stored (a
@@ -346,10 +127,7 @@ fn restore_required(
     context: &Context<'_>,
     session: &Session,
     upstream: &BTreeMap<SessionId, Finished>,
-) -> Result<(), String> {
-    let Some(store) = context.workspace.store else {
-        return Ok(());
-    };
+) -> Result<(), SessionError> {
     for dep in &session.requires {
         let Some(entry) = upstream
             .get(dep)
@@ -357,304 +135,334 @@ fn restore_required(
         else {
             continue;
         };
-        let declared = &context.workspace.project.sessions[*dep].outputs;
+        let declared = &context.planner.project.sessions[*dep].outputs;
         context
-            .workspace
-            .restore(store, declared, entry)
-            .map_err(|error| {
-                format!("cannot restore the outputs of `{}`: {error}", entry.session)
+            .restore(declared, entry)
+            .map_err(|source| SessionError::RestoreRequired {
+                session: entry.session.clone(),
+                source,
             })?;
     }
     Ok(())
 }
 
-fn lookup(context: &Context<'_>, session: &Session, resolved: Resolved) -> Result<Plan, String> {
-    let (Some(patterns), Some(store)) = (&session.inputs, context.workspace.store) else {
-        let reason = if session.cacheable() {
-            RunReason::CacheDisabled
-        } else {
-            RunReason::NotCacheable
+/// One session acting on its plan.
+struct Act<'a> {
+    context: &'a Context<'a>,
+    session: &'a Session,
+    upstream: &'a BTreeMap<SessionId, Finished>,
+    started: Instant,
+}
+
+impl Act<'_> {
+    fn act(&self, plan: SessionPlan) -> (Outcome, Option<Finished>) {
+        let SessionPlan {
+            decision,
+            keyed,
+            commands,
+            venv,
+            ..
+        } = plan;
+        let decision = match decision {
+            Decision::Restore(manifest) => match self.replay(&manifest) {
+                Ok(outcome) => {
+                    let finished = Finished {
+                        upstream: Upstream::Key(manifest.key),
+                        entry: Some(Arc::new(*manifest)),
+                    };
+                    return (outcome, Some(finished));
+                }
+                Err(Unrestored::Restore(error)) => {
+                    self.context.planner.after_failed_restore(&manifest, error)
+                }
+                Err(Unrestored::Log(flaw)) => {
+                    let problem = EntryProblem::Blob {
+                        what: Stored::Log,
+                        flaw,
+                    };
+                    self.context.planner.replace_unusable(&manifest, problem)
+                }
+            },
+            decision => decision,
         };
-        return Ok(Plan::Run {
-            reason,
-            cache: None,
-        });
-    };
-    let inputs = context
-        .workspace
-        .fingerprinter
-        .inputs(patterns)
-        .map_err(|error| error.to_string())?;
-    let ingredients = ingredients(session, context.workspace.environment, resolved, &inputs);
-    let key = ingredients.key();
-    let (writer, reason) = match store.lookup(&session.name, &key) {
-        Lookup::Hit(manifest) if context.workspace.force => {
-            (store.overwrite(&manifest), RunReason::Forced)
-        }
-        Lookup::Hit(manifest) => match replay(context, session, store, &manifest) {
-            Ok(outcome) => {
-                let finished = Finished {
-                    upstream: Upstream::Key(key),
-                    entry: Some(Arc::new(*manifest)),
+        let elapsed = self.started.elapsed();
+        let outcome = match decision {
+            Decision::Run { reasons, store } => {
+                let run = Running {
+                    commands: &commands,
+                    venv: venv.as_ref(),
+                    keyed,
+                    store,
                 };
-                return Ok(Plan::Restored(outcome, finished));
+                return self.execute(run, &reasons);
             }
-            Err(why) => {
-                context.reporter.warning(&format!(
-                    "cannot use the cache entry of `{}`: {why}",
-                    session.name
-                ));
-                (store.overwrite(&manifest), RunReason::Unusable(why))
+            Decision::Skip(reason) => Outcome::Skipped { reason },
+            Decision::Fail(error) => Outcome::failed(elapsed, error),
+            Decision::Abort(reason) => Outcome::Aborted { reason },
+            Decision::PrepareEnvironment(_) => {
+                Outcome::failed(elapsed, SessionError::EnvironmentNotMade)
             }
-        },
-        Lookup::Miss(writer, Miss::NoEntry) => {
-            let reasons = explain::against_newest(store, &ingredients, &inputs).unwrap_or_default();
-            (writer, RunReason::Miss(reasons))
-        }
-        Lookup::Miss(writer, Miss::Unusable(why)) => {
-            context.reporter.warning(&format!(
-                "cannot use the cache entry of `{}`: {why}",
-                session.name
-            ));
-            (writer, RunReason::Unusable(why))
-        }
-    };
-    Ok(Plan::Run {
-        reason,
-        cache: Some(Box::new(Pending {
-            writer,
-            ingredients,
-            inputs,
-        })),
-    })
-}
-
-fn replay(
-    context: &Context<'_>,
-    session: &Session,
-    store: &Store,
-    manifest: &Manifest,
-) -> Result<Outcome, String> {
-    let log = store
-        .read_blob(&manifest.log)
-        .map_err(|why| format!("stored log: {why}"))?;
-    let restored = context
-        .workspace
-        .restore(store, &session.outputs, manifest)
-        .map_err(|error| error.to_string())?;
-    context
-        .reporter
-        .restored(&session.name, manifest, &log, &restored);
-    Ok(Outcome::Cached {
-        saved: Duration::from_millis(manifest.duration_ms),
-    })
-}
-
-fn execute(
-    context: &Context<'_>,
-    session: &Session,
-    prepared: &Prepared<'_>,
-    reason: RunReason,
-    cache: Option<Box<Pending>>,
-    started: Instant,
-) -> (Outcome, Option<Finished>) {
-    context.reporter.started(&session.name, &reason);
-    let run = run_commands(context, session, prepared, started);
-    // A command that installed or removed packages (`pip install` in `run`) made a result the
-    // key's list of distributions does not describe: keep it out of the cache.
-    let cache = match (cache, prepared.venv) {
-        (Some(pending), Some(venv))
-            if run.is_ok()
-                && pending
-                    .ingredients
-                    .python
-                    .as_ref()
-                    .map(|python| &python.distributions)
-                    != Some(&venv::distributions(&venv.dir)) =>
-        {
-            context.reporter.warning(&format!(
-                "the packages installed in `{}`'s environment changed while it ran; its result is not cached",
-                session.name
-            ));
-            None
-        }
-        (cache, _) => cache,
-    };
-    let (outcome, finished) = match run {
-        Ok(log) => match finish_run(context, session, prepared, cache, (&log, started.elapsed())) {
-            Ok(finished) => (
-                Outcome::Ran {
-                    duration: started.elapsed(),
-                },
-                Some(finished),
-            ),
-            Err(reason) => (
-                Outcome::Failed {
-                    duration: started.elapsed(),
-                    reason,
-                },
-                None,
-            ),
-        },
-        Err(outcome) => (outcome, None),
-    };
-    context.reporter.finished(&session.name, &outcome);
-    (outcome, finished)
-}
-
-/// Run the commands in order; the captured log, or how the session ended early.
-fn run_commands(
-    context: &Context<'_>,
-    session: &Session,
-    prepared: &Prepared<'_>,
-    started: Instant,
-) -> Result<Vec<u8>, Outcome> {
-    let failed = |reason: String| Outcome::Failed {
-        duration: started.elapsed(),
-        reason,
-    };
-    let interrupted = || Outcome::Interrupted {
-        duration: started.elapsed(),
-    };
-    let cwd = session.cwd.to_path(&context.workspace.project.root);
-    if !cwd.is_dir() {
-        return Err(failed(format!(
-            "`cwd` `{}` is not a directory",
-            session.cwd
-        )));
+            Decision::Restore(_) => {
+                unreachable!("a restore decision was acted on above")
+            }
+        };
+        self.context.end(self.session, outcome)
     }
-    let env = child_env(context.workspace.environment, session, prepared.venv);
-    let mut log = Vec::new();
-    for argv in prepared.commands {
-        if context.interrupts.interrupted() {
-            return Err(interrupted());
-        }
-        let shown = if session.shell {
-            argv[2].clone()
-        } else {
-            command::display(argv)
-        };
-        let echo = format!("$ {shown}\n");
-        log.extend_from_slice(echo.as_bytes());
-        context.reporter.output(&session.name, echo.as_bytes());
-        let spec = CommandSpec {
-            argv,
-            cwd: &cwd,
-            env: &env,
-        };
-        let result = process::run(&spec, context.interrupts, &mut |bytes| {
-            log.extend_from_slice(bytes);
-            context.reporter.output(&session.name, bytes);
-        });
-        context.workspace.fingerprinter.invalidate();
-        if context.interrupts.interrupted() {
-            return Err(interrupted());
-        }
-        let program = if session.shell {
-            "sh"
-        } else {
-            argv[0].as_str()
-        };
-        match result {
-            Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
-            Ok(Exit::Code(code)) => {
-                return Err(failed(format!("`{program}` exited with code {code}")));
-            }
-            Ok(Exit::Signal(signal)) => {
-                return Err(failed(format!("`{program}` was killed by signal {signal}")));
-            }
-            Err(error) => return Err(failed(error.to_string())),
-        }
-    }
-    Ok(log)
-}
 
-/// After a successful run: check the outputs, store the result when it is cacheable, and say
-/// what the sessions that require this one key on.
-fn finish_run(
-    context: &Context<'_>,
-    session: &Session,
-    prepared: &Prepared<'_>,
-    cache: Option<Box<Pending>>,
-    (log, duration): (&[u8], Duration),
-) -> Result<Finished, String> {
-    let root = &context.workspace.project.root;
-    let mut found = outputs::collect(root, &session.outputs, context.workspace.skipped)
-        .map_err(|error| error.to_string())?;
-    // What a glob matched before the run and the run left untouched is not its output (another
-    // variant's `.coverage.*`, a stale file from an older run).
-    outputs::drop_untouched(root, &mut found, &session.outputs, &prepared.before);
-    // Without a stored entry, dependents key on what this run actually produced.
-    let unstored = |message: Option<String>| -> Result<Finished, String> {
-        if let Some(message) = message {
-            context.reporter.warning(&message);
-        }
-        let digests = outputs::digests(root, &found).map_err(|error| error.to_string())?;
-        Ok(Finished {
-            upstream: Upstream::Outputs(digests),
-            entry: None,
+    fn replay(&self, manifest: &Manifest) -> Result<Outcome, Unrestored> {
+        let store = self
+            .context
+            .planner
+            .store
+            .expect("only a store can decide to restore");
+        let log = store.read_blob(&manifest.log).map_err(Unrestored::Log)?;
+        let restored = self
+            .context
+            .restore(&self.session.outputs, manifest)
+            .map_err(Unrestored::Restore)?;
+        self.context
+            .reporter
+            .restored(&self.session.name, manifest, &log, &restored);
+        Ok(Outcome::Cached {
+            saved: Duration::from_millis(manifest.duration_ms),
         })
-    };
-    let (Some(pending), Some(store), Some(patterns)) =
-        (cache, context.workspace.store, &session.inputs)
-    else {
-        return unstored(None);
-    };
-    match context.workspace.fingerprinter.inputs(patterns) {
-        Ok(after) if after == pending.inputs => {}
-        Ok(_) => {
-            return unstored(Some(format!(
-                "inputs of `{}` changed while it ran; its result is not cached",
-                session.name
-            )));
-        }
-        Err(error) => return unstored(Some(format!("`{}` is not cached: {error}", session.name))),
     }
-    let Pending {
-        writer,
-        ingredients,
-        inputs,
-    } = *pending;
-    let key = ingredients.key();
-    let run = Run {
-        ingredients,
-        inputs: &inputs,
-        outputs: &found,
-        log,
-        duration,
-    };
-    match writer.save(store, root, run) {
-        Ok(manifest) => Ok(Finished {
-            upstream: Upstream::Key(key),
-            entry: Some(Arc::new(manifest)),
-        }),
-        Err(error) => unstored(Some(format!(
-            "cannot store the result of `{}` in the cache: {error}",
-            session.name
-        ))),
+
+    fn execute(&self, run: Running<'_>, reasons: &[RunReason]) -> (Outcome, Option<Finished>) {
+        let context = self.context;
+        let root = &context.planner.project.root;
+        let before = outputs::glob_matches(
+            root,
+            &self.session.outputs,
+            context.planner.protected.dirs(),
+        );
+        context.reporter.started(&self.session.name, reasons);
+        let (outcome, finished) = match self.run_commands(&run) {
+            Ok(log) => match self.finish(run, &before, &log) {
+                Ok(finished) => {
+                    let duration = self.started.elapsed();
+                    (Outcome::Ran { duration }, Some(finished))
+                }
+                Err(error) => (Outcome::failed(self.started.elapsed(), error), None),
+            },
+            Err(outcome) => (outcome, None),
+        };
+        context.reporter.finished(&self.session.name, &outcome);
+        (outcome, finished)
+    }
+
+    /// Run the commands in order; the captured log, or how the session ended early.
+    fn run_commands(&self, run: &Running<'_>) -> Result<Vec<u8>, Outcome> {
+        let (context, session) = (self.context, self.session);
+        let failed = |error| Outcome::failed(self.started.elapsed(), error);
+        let interrupted = || Outcome::Interrupted {
+            duration: self.started.elapsed(),
+        };
+        let cwd = session.cwd.to_path(&context.planner.project.root);
+        if !cwd.is_dir() {
+            return Err(failed(SessionError::CwdNotADirectory {
+                cwd: session.cwd.clone(),
+            }));
+        }
+        let env = process::session_env(context.planner.environment, session, run.venv);
+        let mut log = Vec::new();
+        for argv in run.commands {
+            if context.interrupts.interrupted() {
+                return Err(interrupted());
+            }
+            let shown = if session.shell {
+                argv[2].clone()
+            } else {
+                command::display(argv)
+            };
+            let echo = format!("$ {shown}\n");
+            log.extend_from_slice(echo.as_bytes());
+            context.reporter.output(&session.name, echo.as_bytes());
+            let spec = CommandSpec {
+                argv,
+                cwd: &cwd,
+                env: &env,
+            };
+            let result = process::run(&spec, context.interrupts, &mut |bytes| {
+                log.extend_from_slice(bytes);
+                context.reporter.output(&session.name, bytes);
+            });
+            context.planner.fingerprinter.invalidate();
+            if context.interrupts.interrupted() {
+                return Err(interrupted());
+            }
+            let program = if session.shell { "sh" } else { &argv[0] };
+            match result {
+                Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
+                Ok(exit) => {
+                    return Err(failed(SessionError::Command {
+                        program: program.to_string(),
+                        exit,
+                    }));
+                }
+                Err(error) => return Err(failed(SessionError::Spawn(error))),
+            }
+        }
+        Ok(log)
+    }
+
+    /// After a successful run: check the outputs, store the result when it is cacheable and
+    /// nothing it was keyed on changed while it ran, and say what the sessions that require
+    /// this one key on.
+    fn finish(
+        &self,
+        run: Running<'_>,
+        before: &outputs::Snapshot,
+        log: &[u8],
+    ) -> Result<Finished, SessionError> {
+        let (context, session) = (self.context, self.session);
+        let planner = context.planner;
+        let root = &planner.project.root;
+        let mut found = outputs::collect(root, &session.outputs, planner.protected.dirs())?;
+        // What a glob matched before the run and the run left untouched is not its output
+        // (another variant's `.coverage.*`, a stale file from an older run).
+        outputs::drop_untouched(root, &mut found, &session.outputs, before);
+        let stored = match (run.keyed, run.store, planner.store) {
+            (Some(keyed), Some(writer), Some(store)) => match self.unchanged(&keyed, run.venv) {
+                Err(why) => Err(why),
+                Ok(()) => {
+                    let Keyed {
+                        key,
+                        ingredients,
+                        inputs,
+                    } = keyed;
+                    let result = Run {
+                        ingredients,
+                        inputs: &inputs,
+                        outputs: &found,
+                        log,
+                        duration: self.started.elapsed(),
+                        posargs: planner.posargs,
+                    };
+                    writer
+                        .save(store, root, result)
+                        .map(|manifest| (key, manifest))
+                        .map_err(NotStored::Write)
+                }
+            },
+            _ => {
+                // Not cacheable, or `--no-cache`: dependents key on what this run produced.
+                let digests = outputs::digests(root, &found)?;
+                return Ok(Finished {
+                    upstream: Upstream::Outputs(digests),
+                    entry: None,
+                });
+            }
+        };
+        match stored {
+            Ok((key, manifest)) => Ok(Finished {
+                upstream: Upstream::Key(key),
+                entry: Some(Arc::new(manifest)),
+            }),
+            Err(why) => {
+                context.reporter.warning(&Warning::NotStored {
+                    session: &session.name,
+                    why,
+                });
+                let digests = outputs::digests(root, &found)?;
+                Ok(Finished {
+                    upstream: Upstream::Outputs(digests),
+                    entry: None,
+                })
+            }
+        }
+    }
+
+    /// Whether what the session was keyed on is as it was: its inputs, the outputs of the
+    /// sessions it requires (which it read), and the packages of its environment.
+    fn unchanged(&self, keyed: &Keyed, venv: Option<&Env>) -> Result<(), NotStored> {
+        let planner = self.context.planner;
+        // A command that installed or removed packages (`pip install` in `run`) made a result
+        // the key's list of distributions does not describe.
+        if let (Some(python), Some(venv)) = (&keyed.ingredients.python, venv)
+            && python.distributions != venv::distributions(&venv.dir)
+        {
+            return Err(NotStored::PackagesChanged);
+        }
+        let patterns = self
+            .session
+            .inputs
+            .as_ref()
+            .expect("only cacheable sessions are keyed");
+        match planner.fingerprinter.inputs(patterns) {
+            Ok(after) if after == keyed.inputs => {}
+            Ok(_) => return Err(NotStored::InputsChanged),
+            Err(error) => return Err(NotStored::Inputs(error)),
+        }
+        for dep in &self.session.requires {
+            let Some(finished) = self.upstream.get(dep) else {
+                continue;
+            };
+            let required = &planner.project.sessions[*dep];
+            let root = &planner.project.root;
+            if !required_unchanged(root, planner.protected, required, finished) {
+                return Err(NotStored::RequiredOutputsChanged {
+                    name: required.name.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
-/// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`,
-/// and for a session with a virtual environment its `bin/` first on `PATH` and `VIRTUAL_ENV`.
-fn child_env(
-    environment: &Environment,
-    session: &Session,
-    venv: Option<&Env>,
-) -> BTreeMap<OsString, OsString> {
-    let mut env = environment.vars().clone();
-    if let Some(venv) = venv {
-        let mut path = venv.dir.join("bin").into_os_string();
-        if let Some(rest) = env.get(&OsString::from("PATH")) {
-            path.push(":");
-            path.push(rest);
+/// Whether the outputs a required session left for a dependent are as the dependent found
+/// them when it started. An output the dependent removed (`coverage combine` deletes the data
+/// files it reads) counts as unchanged: it was read, not replaced.
+fn required_unchanged(
+    root: &Path,
+    protected: &Protected,
+    required: &Session,
+    finished: &Finished,
+) -> bool {
+    let current = |path: &RelPath| path.to_path(root).symlink_metadata().ok();
+    match (&finished.entry, &finished.upstream) {
+        (Some(manifest), _) => manifest.outputs.iter().all(|entry| {
+            let Some(metadata) = current(entry.path()) else {
+                return true;
+            };
+            match entry {
+                OutputEntry::File { path, blob, .. } => {
+                    metadata.is_file()
+                        && metadata.len() == blob.size
+                        && Digest::of_file(&path.to_path(root)).is_ok_and(|now| now == blob.hash)
+                }
+                OutputEntry::Dir { .. } => metadata.is_dir(),
+                OutputEntry::Symlink { path, target } => {
+                    metadata.file_type().is_symlink()
+                        && std::fs::read_link(path.to_path(root))
+                            .is_ok_and(|now| now == Path::new(target))
+                }
+            }
+        }),
+        (None, Upstream::Outputs(before)) => {
+            let Ok(now) = outputs::collect(root, &required.outputs, protected.dirs())
+                .and_then(|found| outputs::digests(root, &found))
+            else {
+                return false;
+            };
+            before
+                .iter()
+                .all(|(path, digest)| now.get(path).is_none_or(|now| now == digest))
         }
-        env.insert("PATH".into(), path);
-        env.insert("VIRTUAL_ENV".into(), venv.dir.clone().into_os_string());
-        env.remove(&OsString::from("PYTHONHOME"));
+        (None, Upstream::Key(_)) => true,
     }
-    for (name, value) in &session.env {
-        env.insert(OsString::from(name), OsString::from(value));
-    }
-    env
+}
+
+/// A session whose commands run: what they need, and what storing the result needs.
+struct Running<'a> {
+    commands: &'a [Vec<String>],
+    venv: Option<&'a Env>,
+    keyed: Option<Keyed>,
+    store: Option<Writer>,
+}
+
+/// Why an entry the plan chose could not be restored.
+enum Unrestored {
+    Restore(RestoreError),
+    Log(BlobFlaw),
 }

@@ -1,6 +1,7 @@
 //! Python sessions: finding interpreters and making their virtual environments.
 
 pub mod interpreter;
+pub mod prepare;
 pub mod venv;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub struct Tools {
     /// A missing interpreter fails the session instead of skipping it (`CI` set, or
     /// `--error-on-missing-interpreters`).
     pub error_on_missing: bool,
+    /// The environments made in this run: `--reinstall` remakes each once.
+    pub made: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
 }
 
 /// What a session's Python adds to its cache key.
@@ -48,8 +51,8 @@ impl PythonKey {
 pub enum NotReady {
     /// No interpreter of the version asked for.
     MissingInterpreter(String),
-    /// The environment cannot be made as asked; the reason.
-    Unavailable(String),
+    /// `venv_backend = "uv"`, and uv is not on `PATH`.
+    UvMissing,
 }
 
 /// A session's environment, planned: where it lives, what it is made from, how.
@@ -85,10 +88,7 @@ impl Tools {
         };
         let backend = venv::concrete(spec.backend, self.finder.uv().is_some());
         if backend == Backend::Uv && self.finder.uv().is_none() {
-            return Err(NotReady::Unavailable(
-                "`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")"
-                    .to_string(),
-            ));
+            return Err(NotReady::UvMissing);
         }
         let interpreter = self
             .finder
@@ -102,12 +102,20 @@ impl Tools {
         }))
     }
 
-    /// The environment as it stands, if it matches its plan (no `--reinstall`).
+    /// The environment as it stands, if it matches its plan (and, with `--reinstall`, was
+    /// made in this run).
     pub fn ready(&self, plan: &Plan) -> Option<Env> {
-        if self.reinstall {
+        if self.reinstall && !self.made_now(&plan.dir) {
             return None;
         }
         venv::existing(&plan.dir, &plan.fingerprint)
+    }
+
+    fn made_now(&self, dir: &Path) -> bool {
+        self.made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(dir)
     }
 
     /// The commands that (re)create a planned environment, after its directory is removed.
@@ -125,9 +133,14 @@ impl Tools {
             &plan.dir,
         ))
     }
-}
 
-/// Record a freshly made environment.
-pub fn finish(plan: &Plan, started: Instant) -> std::io::Result<(Env, Duration)> {
-    venv::record(&plan.dir, &plan.fingerprint).map(|env| (env, started.elapsed()))
+    /// Record a freshly made environment.
+    pub fn record(&self, plan: &Plan, started: Instant) -> std::io::Result<(Env, Duration)> {
+        let env = venv::record(&plan.dir, &plan.fingerprint)?;
+        self.made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(plan.dir.clone());
+        Ok((env, started.elapsed()))
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod style;
 pub mod summary;
+pub mod words;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -19,7 +20,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use self::style::{Painter, Style};
 use crate::cache::manifest::Manifest;
 use crate::cache::restore::Restored;
-use crate::reporter::{Outcome, Reporter, RunReason};
+use crate::lock::Holder;
+use crate::plan::reason::RunReason;
+use crate::python::venv;
+use crate::reporter::{EnvironmentMade, Outcome, Reporter, Warning};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -172,21 +176,19 @@ impl Ui {
         }
     }
 
-    fn run_header(&self, session: &str, reason: &RunReason) -> String {
-        let why = match reason {
-            RunReason::NotCacheable => String::new(),
-            RunReason::CacheDisabled => " (--no-cache)".to_string(),
-            RunReason::Forced => " (--force)".to_string(),
-            RunReason::Unusable(_) => " (cache entry unusable)".to_string(),
-            RunReason::Environment => " (creating its environment)".to_string(),
-            RunReason::Miss(reasons) => match reasons.as_slice() {
-                [] => " (no cache entry)".to_string(),
-                [only] => format!(" ({only})"),
-                [first, rest @ ..] if self.options.verbosity < Verbosity::Verbose => {
-                    format!(" ({first}, and {} more)", rest.len())
-                }
-                all => format!(" ({})", all.join("; ")),
-            },
+    fn run_header(&self, session: &str, reasons: &[RunReason]) -> String {
+        let why = match reasons {
+            [RunReason::NotCacheable] => String::new(),
+            [RunReason::NoEntry] => " (no cache entry)".to_string(),
+            [RunReason::EntryUnusable(_)] => " (cache entry unusable)".to_string(),
+            [only] => format!(" ({})", words::run_reason(only)),
+            [first, rest @ ..] if self.options.verbosity < Verbosity::Verbose => {
+                format!(" ({}, and {} more)", words::run_reason(first), rest.len())
+            }
+            all => {
+                let all: Vec<String> = all.iter().map(words::run_reason).collect();
+                format!(" ({})", words::listed(&all).join("; "))
+            }
         };
         format!("{session}: running{why}")
     }
@@ -199,19 +201,29 @@ impl Ui {
                 painter.paint(Style::Green, "ran"),
                 style::duration(*duration)
             ),
-            Outcome::Failed { duration, reason } => format!(
-                "{session}: {} in {}: {reason}",
-                painter.paint(Style::Red, "failed"),
-                style::duration(*duration)
-            ),
+            Outcome::Failed { duration, error } => {
+                let mut text = format!(
+                    "{session}: {} in {}: {error}",
+                    painter.paint(Style::Red, "failed"),
+                    style::duration(*duration)
+                );
+                if let Some(hint) = error.hint() {
+                    text.push_str(&format!(
+                        "\n  {} {hint}",
+                        painter.paint(Style::Bold, "hint:")
+                    ));
+                }
+                text
+            }
             Outcome::Interrupted { duration } => format!(
                 "{session}: {} after {}",
                 painter.paint(Style::Yellow, "interrupted"),
                 style::duration(*duration)
             ),
             Outcome::Skipped { reason } => format!(
-                "{session}: {} ({reason})",
-                painter.paint(Style::Yellow, "skipped")
+                "{session}: {} ({})",
+                painter.paint(Style::Yellow, "skipped"),
+                words::skip(reason)
             ),
             Outcome::Cached { .. } | Outcome::Aborted { .. } => String::new(),
         }
@@ -230,14 +242,27 @@ impl Ui {
 }
 
 impl Reporter for Ui {
-    fn started(&self, session: &str, reason: &RunReason) {
+    fn waiting_for_lock(&self, holder: &Holder) {
+        if self.options.verbosity != Verbosity::Quiet {
+            self.line(&format!("rtask: {}", words::holder(holder)));
+        }
+    }
+
+    fn started(&self, session: &str, reasons: &[RunReason]) {
         let mut state = self.state();
+        for reason in reasons {
+            if let RunReason::EntryUnusable(problem) = reason {
+                let label = self.options.painter.paint(Style::Yellow, "warning:");
+                let line = format!("{label} cannot use the cache entry of `{session}`: {problem}");
+                self.line_or_hold(&mut state, line);
+            }
+        }
         state.running += 1;
         if let Some(bar) = self.spinner(session) {
             state.bars.insert(session.to_string(), bar);
         }
         let quiet = self.options.verbosity == Verbosity::Quiet;
-        let header = self.run_header(session, reason);
+        let header = self.run_header(session, reasons);
         if state.live.is_none() && state.running == 1 && !quiet {
             state.live = Some(session.to_string());
             self.open(&header);
@@ -345,17 +370,37 @@ impl Reporter for Ui {
         self.show_or_hold(&mut state, block);
     }
 
-    fn environment(&self, session: &str, message: &str) {
+    fn environment_made(&self, session: &str, made: &EnvironmentMade) {
         if self.options.verbosity == Verbosity::Quiet {
             return;
         }
+        let line = format!(
+            "{session}: created `{}` with {} (Python {}) in {}",
+            made.dir.display(),
+            venv::backend_name(made.backend),
+            made.python_version,
+            style::duration(made.took)
+        );
         let mut state = self.state();
-        self.line_or_hold(&mut state, format!("{session}: {message}"));
+        self.line_or_hold(&mut state, line);
     }
 
-    fn warning(&self, message: &str) {
+    fn environment_failed(&self, session: &str, log: &[u8]) {
+        let block = Block {
+            header: format!("{session}: creating its environment"),
+            output: log.to_vec(),
+            footer: None,
+        };
+        let mut state = self.state();
+        self.show_or_hold(&mut state, block);
+    }
+
+    fn warning(&self, warning: &Warning<'_>) {
+        let text = match warning {
+            Warning::NotStored { session, why } => words::not_stored(session, why),
+        };
         let label = self.options.painter.paint(Style::Yellow, "warning:");
         let mut state = self.state();
-        self.line_or_hold(&mut state, format!("{label} {message}"));
+        self.line_or_hold(&mut state, format!("{label} {text}"));
     }
 }

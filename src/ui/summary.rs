@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::style::{self, Painter, Style};
+use super::words;
 use crate::reporter::Outcome;
 
 pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter) -> String {
@@ -63,16 +64,16 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
                 Style::Green,
                 format!("saved {}", style::duration(*saved)),
             ),
-            Outcome::Failed { duration, reason } => (
+            Outcome::Failed { duration, error } => (
                 "failed",
                 Style::Red,
-                format!("{}: {reason}", style::duration(*duration)),
+                format!("{}: {error}", style::duration(*duration)),
             ),
-            Outcome::Aborted { reason } => ("aborted", Style::Yellow, reason.clone()),
+            Outcome::Aborted { reason } => ("aborted", Style::Yellow, words::abort(reason)),
             Outcome::Interrupted { duration } => {
                 ("interrupted", Style::Yellow, style::duration(*duration))
             }
-            Outcome::Skipped { reason } => ("skipped", Style::Yellow, reason.clone()),
+            Outcome::Skipped { reason } => ("skipped", Style::Yellow, words::skip(reason)),
         };
         let word = painter.paint(style, &format!("{word:<11}"));
         out.push_str(&format!("  {word} {name:<width$}  {detail}\n"));

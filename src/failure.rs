@@ -1,0 +1,123 @@
+//! Why a session failed: one typed error for everything that can fail a session, from a
+//! planning step, its environment, its commands or its outputs.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::cache::outputs::OutputError;
+use crate::cache::restore::RestoreError;
+use crate::exec::process::{Exit, SpawnError};
+use crate::fingerprint::InputError;
+use crate::relpath::RelPath;
+
+#[derive(Debug, Error)]
+pub(crate) enum SessionError {
+    #[error("command {number} of `{session}` is empty once `{{posargs}}` is expanded")]
+    EmptyCommand { session: String, number: usize },
+
+    #[error("Python interpreter {version} not found")]
+    MissingInterpreter { version: String },
+
+    #[error("`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")")]
+    UvMissing,
+
+    #[error("cannot prepare `{}`: {source}", dir.display())]
+    PrepareEnvironment { dir: PathBuf, source: io::Error },
+
+    #[error("creating its environment failed: `{program}` {end}")]
+    CreateEnvironment { program: String, end: Ended },
+
+    #[error("cannot record `{}`: {source}", dir.display())]
+    RecordEnvironment { dir: PathBuf, source: io::Error },
+
+    #[error(transparent)]
+    Inputs(#[from] InputError),
+
+    #[error("`cwd` `{cwd}` is not a directory")]
+    CwdNotADirectory { cwd: RelPath },
+
+    #[error("`{program}` {}", Ended::Exit(*exit))]
+    Command { program: String, exit: Exit },
+
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+
+    #[error(transparent)]
+    Outputs(#[from] OutputError),
+
+    /// Restoring its own entry failed for a reason of this machine (a full disk, permissions):
+    /// the entry may be good, so it is neither used nor replaced.
+    #[error("cannot restore its cached result: {0}")]
+    Restore(RestoreError),
+
+    #[error("cannot restore the outputs of `{session}`: {source}")]
+    RestoreRequired {
+        session: String,
+        source: RestoreError,
+    },
+
+    #[error("its environment is still not ready after being made (a bug: please report it)")]
+    EnvironmentNotMade,
+
+    #[error("rtask itself failed while running it (a bug: please report it)")]
+    Panicked,
+}
+
+/// How a command that did not succeed ended.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    Exit(Exit),
+    NotStarted(SpawnError),
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::Exit(Exit::Code(code)) => write!(f, "exited with code {code}"),
+            Ended::Exit(Exit::Signal(signal)) => write!(f, "was killed by signal {signal}"),
+            Ended::NotStarted(error) => write!(f, "could not start: {error}"),
+        }
+    }
+}
+
+impl SessionError {
+    /// A stable identifier for JSON output.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            SessionError::EmptyCommand { .. } => "empty_command",
+            SessionError::MissingInterpreter { .. } => "missing_interpreter",
+            SessionError::UvMissing => "uv_missing",
+            SessionError::PrepareEnvironment { .. }
+            | SessionError::CreateEnvironment { .. }
+            | SessionError::RecordEnvironment { .. }
+            | SessionError::EnvironmentNotMade => "environment_failed",
+            SessionError::Inputs(_) => "inputs_unreadable",
+            SessionError::CwdNotADirectory { .. } => "cwd_not_a_directory",
+            SessionError::Command { .. } | SessionError::Spawn(_) => "command_failed",
+            SessionError::Outputs(_) => "outputs_invalid",
+            SessionError::Restore(_) | SessionError::RestoreRequired { .. } => "restore_failed",
+            SessionError::Panicked => "internal_error",
+        }
+    }
+
+    /// What to do about it, when there is something to say.
+    pub(crate) fn hint(&self) -> Option<&'static str> {
+        match self {
+            SessionError::Restore(RestoreError::Io { source, .. })
+                if source.raw_os_error() == Some(nix::libc::ENOSPC) =>
+            {
+                Some("free some disk space and run again; the cached result is kept")
+            }
+            SessionError::Restore(_) | SessionError::RestoreRequired { .. } => Some(
+                "fix what keeps rtask from writing there and run again; `--no-cache` runs without the cache",
+            ),
+            SessionError::MissingInterpreter { .. } => {
+                Some("install it, or select other versions with `-p`")
+            }
+            _ => None,
+        }
+    }
+}

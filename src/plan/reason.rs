@@ -1,0 +1,236 @@
+//! Why a session runs, is skipped or does not start: the typed vocabulary the plan decides in
+//! and the UI words (as cargo's `DirtyReason`).
+
+use crate::cache::store::EntryProblem;
+use crate::relpath::RelPath;
+
+/// Why a session's commands run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RunReason {
+    /// The session has no `inputs` (or says `cache = false`).
+    NotCacheable,
+    /// `--no-cache`.
+    CacheDisabled,
+    /// `--force`.
+    Forced,
+    /// The cache holds no entry for this session.
+    NoEntry,
+    /// No entry for this key: how it differs from the session's newest entry.
+    Changed(Change),
+    /// No entry for this key, and nothing tells it apart from the newest entry's.
+    KeyDiffers,
+    /// An entry exists but cannot be used.
+    EntryUnusable(EntryProblem),
+    /// Its virtual environment must be (re)made before its key is known (`--dry-run` only:
+    /// a run makes it, then decides).
+    EnvironmentNotReady,
+    /// A session it requires has no key yet (its environment is not made), so neither has it
+    /// (`--dry-run` only).
+    RequiredKeyUnknown { name: String },
+}
+
+/// One difference between a key and the newest entry of the same session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// rtask's key format changed.
+    Schema,
+    /// `{posargs}` differ (the commands differ only through them).
+    Posargs {
+        old: Vec<String>,
+        new: Vec<String>,
+    },
+    /// The first command that differs.
+    Command {
+        old: Vec<String>,
+        new: Vec<String>,
+    },
+    CommandCount {
+        old: usize,
+        new: usize,
+    },
+    Shell,
+    Cwd {
+        old: String,
+        new: String,
+    },
+    /// `[env]` or the session's `env`.
+    Env {
+        name: String,
+        edit: Edit,
+    },
+    /// A variable of `env_inputs`; `set` says whether it was set before and after.
+    EnvInput {
+        name: String,
+        edit: Edit,
+        set: (bool, bool),
+    },
+    Outputs,
+    SuccessCodes,
+    InputAdded(RelPath),
+    InputRemoved(RelPath),
+    InputChanged(RelPath),
+    InputMode(RelPath),
+    /// The input list of the entry cannot be read: only the counts are known.
+    InputFiles {
+        old: usize,
+        new: usize,
+    },
+    /// A required session's key or outputs, or the list of required sessions.
+    Required {
+        name: String,
+        edit: Edit,
+    },
+    /// It now runs in a virtual environment, or no longer does.
+    Venv {
+        now: bool,
+    },
+    Interpreter {
+        old: String,
+        new: String,
+    },
+    /// An installed distribution: its version before and after (`None`: not installed).
+    Distribution {
+        name: String,
+        old: Option<String>,
+        new: Option<String>,
+    },
+    Platform {
+        old: String,
+        new: String,
+    },
+}
+
+/// How a named item differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Edit {
+    Added,
+    Changed,
+    Removed,
+}
+
+/// Why a session is not run, without that being a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SkipReason {
+    /// No interpreter of the version asked for (and not under `CI`).
+    MissingInterpreter { version: String },
+    /// A session it requires was skipped.
+    RequiredSkipped { name: String },
+}
+
+/// Why a session never started, which fails the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AbortReason {
+    RequiredFailed {
+        name: String,
+    },
+    RequiredInterrupted {
+        name: String,
+    },
+    RequiredDidNotRun {
+        name: String,
+    },
+    Interrupted,
+    StoppedAfterFirstFailure,
+    /// The scheduler stopped before it came to this session.
+    DidNotRun,
+}
+
+/// How a required session ended, as far as its dependents care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequirementEnd {
+    Succeeded,
+    Skipped,
+    Failed,
+    Interrupted,
+    Aborted,
+}
+
+/// What keeps a session from starting, given how its requirements ended: the first one that
+/// did not succeed decides (one that was skipped skips it, any other aborts it). `None` when
+/// every requirement succeeded. The scheduler and `--dry-run` both ask this.
+pub(crate) enum Blocked {
+    Skip(SkipReason),
+    Abort(AbortReason),
+}
+
+pub(crate) fn blocked<'a>(
+    requirements: impl IntoIterator<Item = (&'a str, RequirementEnd)>,
+) -> Option<Blocked> {
+    let (name, end) = requirements
+        .into_iter()
+        .find(|(_, end)| *end != RequirementEnd::Succeeded)?;
+    let name = name.to_string();
+    Some(match end {
+        RequirementEnd::Skipped => Blocked::Skip(SkipReason::RequiredSkipped { name }),
+        RequirementEnd::Interrupted => Blocked::Abort(AbortReason::RequiredInterrupted { name }),
+        RequirementEnd::Aborted => Blocked::Abort(AbortReason::RequiredDidNotRun { name }),
+        RequirementEnd::Failed | RequirementEnd::Succeeded => {
+            Blocked::Abort(AbortReason::RequiredFailed { name })
+        }
+    })
+}
+
+impl RunReason {
+    /// A stable identifier for JSON output.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            RunReason::NotCacheable => "not_cacheable",
+            RunReason::CacheDisabled => "cache_disabled",
+            RunReason::Forced => "forced",
+            RunReason::NoEntry => "no_entry",
+            RunReason::Changed(change) => change.kind(),
+            RunReason::KeyDiffers => "key_differs",
+            RunReason::EntryUnusable(_) => "entry_unusable",
+            RunReason::EnvironmentNotReady => "environment_not_ready",
+            RunReason::RequiredKeyUnknown { .. } => "required_key_unknown",
+        }
+    }
+}
+
+impl Change {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Change::Schema => "schema_changed",
+            Change::Posargs { .. } => "posargs_changed",
+            Change::Command { .. } | Change::CommandCount { .. } => "command_changed",
+            Change::Shell => "shell_changed",
+            Change::Cwd { .. } => "cwd_changed",
+            Change::Env { .. } => "env_changed",
+            Change::EnvInput { .. } => "env_input_changed",
+            Change::Outputs => "outputs_changed",
+            Change::SuccessCodes => "success_codes_changed",
+            Change::InputAdded(_) => "input_added",
+            Change::InputRemoved(_) => "input_removed",
+            Change::InputChanged(_) => "input_changed",
+            Change::InputMode(_) => "input_mode_changed",
+            Change::InputFiles { .. } => "inputs_changed",
+            Change::Required { .. } => "required_changed",
+            Change::Venv { .. } | Change::Interpreter { .. } | Change::Distribution { .. } => {
+                "environment_changed"
+            }
+            Change::Platform { .. } => "platform_changed",
+        }
+    }
+}
+
+impl SkipReason {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            SkipReason::MissingInterpreter { .. } => "missing_interpreter",
+            SkipReason::RequiredSkipped { .. } => "required_skipped",
+        }
+    }
+}
+
+impl AbortReason {
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            AbortReason::RequiredFailed { .. } => "required_failed",
+            AbortReason::RequiredInterrupted { .. } => "required_interrupted",
+            AbortReason::RequiredDidNotRun { .. } => "required_did_not_run",
+            AbortReason::Interrupted => "interrupted",
+            AbortReason::StoppedAfterFirstFailure => "stopped_after_first_failure",
+            AbortReason::DidNotRun => "did_not_run",
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The plan's and the executor's typed reasons, in people's words.
+
+use crate::command;
+use crate::lock::Holder;
+use crate::plan::reason::{AbortReason, Change, Edit, RunReason, SkipReason};
+use crate::reporter::NotStored;
+
+/// At most this many reasons are listed; the rest are counted.
+pub(crate) const MAX_REASONS: usize = 6;
+
+pub(crate) fn run_reason(reason: &RunReason) -> String {
+    match reason {
+        RunReason::NotCacheable => "not cacheable: no `inputs`, or `cache = false`".to_string(),
+        RunReason::CacheDisabled => "--no-cache".to_string(),
+        RunReason::Forced => "--force".to_string(),
+        RunReason::NoEntry => "no cache entry for this session yet".to_string(),
+        RunReason::Changed(change) => self::change(change),
+        RunReason::KeyDiffers => "the key differs from the newest entry's".to_string(),
+        RunReason::EntryUnusable(problem) => format!("its cache entry cannot be used: {problem}"),
+        RunReason::EnvironmentNotReady => {
+            "its environment would be (re)created first, so its key is not known yet".to_string()
+        }
+        RunReason::RequiredKeyUnknown { name } => format!(
+            "`{name}`'s environment would be (re)created first, so its key is not known yet"
+        ),
+    }
+}
+
+pub(crate) fn change(change: &Change) -> String {
+    let words = |argv: &[String]| command::display(argv);
+    match change {
+        Change::Schema => "rtask's key format changed".to_string(),
+        Change::Posargs { old, new } => {
+            format!("posargs changed: `{}` -> `{}`", words(old), words(new))
+        }
+        Change::Command { old, new } => {
+            format!("command changed: `{}` -> `{}`", words(old), words(new))
+        }
+        Change::CommandCount { old, new } => {
+            format!("number of commands changed: {old} -> {new}")
+        }
+        Change::Shell => "`shell` changed".to_string(),
+        Change::Cwd { old, new } => format!("`cwd` changed: `{old}` -> `{new}`"),
+        Change::Env { name, edit } => format!("env `{name}` {}", edited(*edit)),
+        Change::EnvInput {
+            name,
+            edit: Edit::Changed,
+            set,
+        } => {
+            let state = |set: bool| if set { "set" } else { "unset" };
+            match set {
+                (true, true) => format!("env `{name}` changed"),
+                (before, after) => {
+                    format!(
+                        "env `{name}` changed ({} -> {})",
+                        state(*before),
+                        state(*after)
+                    )
+                }
+            }
+        }
+        Change::EnvInput {
+            name,
+            edit: Edit::Added,
+            ..
+        } => format!("env `{name}` became an input"),
+        Change::EnvInput {
+            name,
+            edit: Edit::Removed,
+            ..
+        } => format!("env `{name}` is no longer an input"),
+        Change::Outputs => "`outputs` changed".to_string(),
+        Change::SuccessCodes => "`success_codes` changed".to_string(),
+        Change::InputAdded(path) => format!("input `{path}` added"),
+        Change::InputRemoved(path) => format!("input `{path}` removed"),
+        Change::InputChanged(path) => format!("input `{path}` changed"),
+        Change::InputMode(path) => format!("input `{path}` changed mode"),
+        Change::InputFiles { old, new } => format!("input files changed ({old} -> {new} files)"),
+        Change::Required {
+            name,
+            edit: Edit::Changed,
+        } => format!("required session `{name}` changed"),
+        Change::Required {
+            name,
+            edit: Edit::Added,
+        } => format!("now requires `{name}`"),
+        Change::Required {
+            name,
+            edit: Edit::Removed,
+        } => format!("no longer requires `{name}`"),
+        Change::Venv { now: true } => "it now runs in a virtual environment".to_string(),
+        Change::Venv { now: false } => "it no longer runs in a virtual environment".to_string(),
+        Change::Interpreter { old, new } => format!("Python changed: {old} -> {new}"),
+        Change::Distribution {
+            name,
+            old: Some(old),
+            new: Some(new),
+        } => format!("installed `{name}` changed: {old} -> {new}"),
+        Change::Distribution {
+            name,
+            old: None,
+            new: Some(new),
+        } => format!("`{name}` {new} is now installed"),
+        Change::Distribution {
+            name,
+            old: Some(old),
+            new: None,
+        } => format!("`{name}` {old} is no longer installed"),
+        Change::Distribution { name, .. } => format!("installed `{name}` changed"),
+        Change::Platform { old, new } => format!("platform changed: {old} -> {new}"),
+    }
+}
+
+fn edited(edit: Edit) -> &'static str {
+    match edit {
+        Edit::Added => "added",
+        Edit::Changed => "changed",
+        Edit::Removed => "removed",
+    }
+}
+
+pub(crate) fn skip(reason: &SkipReason) -> String {
+    match reason {
+        SkipReason::MissingInterpreter { version } => {
+            format!("Python interpreter {version} not found")
+        }
+        SkipReason::RequiredSkipped { name } => format!("requires `{name}`, which was skipped"),
+    }
+}
+
+pub(crate) fn abort(reason: &AbortReason) -> String {
+    match reason {
+        AbortReason::RequiredFailed { name } => format!("`{name}` failed"),
+        AbortReason::RequiredInterrupted { name } => format!("`{name}` was interrupted"),
+        AbortReason::RequiredDidNotRun { name } => format!("`{name}` did not run"),
+        AbortReason::Interrupted => "interrupted".to_string(),
+        AbortReason::StoppedAfterFirstFailure => "stopped after the first failure".to_string(),
+        AbortReason::DidNotRun => "did not run".to_string(),
+    }
+}
+
+pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
+    match why {
+        NotStored::InputsChanged => {
+            format!("inputs of `{session}` changed while it ran; its result is not cached")
+        }
+        NotStored::Inputs(error) => format!("`{session}` is not cached: {error}"),
+        NotStored::RequiredOutputsChanged { name } => format!(
+            "outputs of `{name}`, which `{session}` requires, changed while it ran; its result is not cached"
+        ),
+        NotStored::PackagesChanged => format!(
+            "the packages installed in `{session}`'s environment changed while it ran; its result is not cached"
+        ),
+        NotStored::Write(error) => {
+            format!("cannot store the result of `{session}` in the cache: {error}")
+        }
+    }
+}
+
+pub(crate) fn holder(holder: &Holder) -> String {
+    let who = match (holder.pid, holder.command.is_empty()) {
+        (Some(pid), false) => format!("process {pid} (`{}`)", holder.command),
+        (Some(pid), true) => format!("process {pid}"),
+        (None, _) => "another rtask".to_string(),
+    };
+    format!(
+        "waiting for {who} to finish its run in this project (it holds `{}`)",
+        holder.lock_file.display()
+    )
+}
+
+/// Reasons joined for one line, at most [`MAX_REASONS`] of them.
+pub(crate) fn listed(reasons: &[String]) -> Vec<String> {
+    if reasons.len() <= MAX_REASONS {
+        return reasons.to_vec();
+    }
+    let mut shown = reasons[..MAX_REASONS - 1].to_vec();
+    shown.push(format!(
+        "and {} more differences",
+        reasons.len() - (MAX_REASONS - 1)
+    ));
+    shown
+}
