@@ -1,0 +1,327 @@
+//! The plan, and the false hits and false passes it closes: concurrent runs in one checkout,
+//! requirements changed under a dependent, failed restores, raw environment values, symlinked
+//! working directories; `--dry-run --json`.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use crate::support::Project;
+
+/// `gen` writes `gen.out` in steps (the half-written file is what a concurrent run would read);
+/// `build` copies it.
+const PIPELINE: &str = r#"
+[sessions.gen]
+shell = true
+run = ["echo gen >> runs.txt; : > gen.out; for i in 1 2 3 4 5 6; do printf '%0260d' $i >> gen.out; sleep 0.05; done"]
+inputs = ["seed.txt"]
+outputs = ["gen.out"]
+
+[sessions.build]
+requires = ["gen"]
+shell = true
+run = ["echo build >> runs.txt; cp gen.out build.out"]
+inputs = ["seed.txt"]
+outputs = ["build.out"]
+"#;
+
+fn spawn(project: &Project, args: &[&str]) -> Child {
+    project
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn concurrent_runs_in_one_checkout_never_cache_a_half_written_requirement() {
+    let project = Project::with_tasks(PIPELINE);
+    project.write("seed.txt", "1\n");
+    let runs: Vec<Child> = (0..4).map(|_| spawn(&project, &["build"])).collect();
+    for child in runs {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+    project.remove("build.out");
+    project.remove("gen.out");
+    project.rtask(&["build"]).success().stderr_has("2 cached");
+    assert_eq!(fs::read(project.path("build.out")).unwrap().len(), 1560);
+    assert_eq!(project.read("build.out"), project.read("gen.out"));
+    let runs = project.read("runs.txt");
+    assert_eq!(
+        runs.lines().filter(|line| *line == "gen").count(),
+        1,
+        "{runs}"
+    );
+}
+
+#[test]
+fn a_second_run_waits_for_the_first_and_says_who_holds_the_lock() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.slow]
+shell = true
+run = ["touch started; while [ ! -e release ]; do sleep 0.02; done"]
+"#,
+    );
+    let first = spawn(&project, &["slow"]);
+    let first_pid = first.id();
+    while !project.exists("started") {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let second = spawn(&project, &["slow"]);
+    // Listing and dry runs never wait.
+    project.rtask(&["-l"]).success();
+    project.rtask(&["--dry-run", "slow"]).success();
+    project.write("release", "");
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(first.status.success() && second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    let expected = format!(
+        "rtask: waiting for process {first_pid} (`{} slow`) to finish its run in this project",
+        crate::support::RTASK
+    );
+    assert!(said.contains(&expected), "{said}");
+}
+
+#[test]
+fn a_dependent_whose_requirement_changed_while_it_ran_is_not_stored() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.gen]
+shell = true
+run = ["cat seed.txt > gen.out"]
+inputs = ["seed.txt"]
+outputs = ["gen.out"]
+
+[sessions.build]
+requires = ["gen"]
+shell = true
+run = ["cp gen.out build.out; echo tampered >> gen.out"]
+inputs = ["seed.txt"]
+outputs = ["build.out"]
+"#,
+    );
+    project.write("seed.txt", "1\n");
+    project.rtask(&["build"]).success().stderr_has(
+        "warning: outputs of `gen`, which `build` requires, changed while it ran; its result is not cached",
+    );
+    assert_eq!(project.manifests().len(), 1, "only gen is stored");
+}
+
+/// A file system of `size` mounted over a project directory (root only), unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> SmallDisk {
+        fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs needs root");
+        SmallDisk(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn is_root() -> bool {
+    String::from_utf8_lossy(
+        &std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+        == "0"
+}
+
+#[test]
+fn a_restore_that_fails_on_a_full_disk_fails_and_keeps_the_entry() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.big]
+shell = true
+run = ["echo run >> runs.txt; mkdir -p out; head -c 200000 /dev/zero | tr '\\0' x > out/data.bin"]
+inputs = ["seed.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("seed.txt", "1\n");
+    project.rtask(&["big"]).success();
+    project.remove("out");
+    // A full disk as root; a directory the user cannot write to otherwise.
+    let disk = if is_root() {
+        Some(SmallDisk::mount(&project.path("out"), "64k"))
+    } else {
+        fs::create_dir(project.path("out")).unwrap();
+        fs::set_permissions(project.path("out"), fs::Permissions::from_mode(0o555)).unwrap();
+        None
+    };
+    project
+        .rtask(&["big"])
+        .code(1)
+        .stderr_has("big: failed in")
+        .stderr_has("cannot restore its cached result: cannot restore `out/data.bin`:");
+    assert_eq!(project.count("runs.txt"), 1, "it did not run again");
+    drop(disk);
+    if project.exists("out") {
+        fs::set_permissions(project.path("out"), fs::Permissions::from_mode(0o755)).unwrap();
+        project.remove("out");
+    }
+    project.rtask(&["big"]).success().stderr_has("big: cached");
+    assert_eq!(
+        fs::read(project.path("out/data.bin")).unwrap().len(),
+        200_000
+    );
+    assert_eq!(project.count("runs.txt"), 1);
+}
+
+#[test]
+fn non_utf8_env_input_values_are_keyed_by_their_bytes() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.s]
+run = ["sh -c 'echo run >> runs.txt'"]
+inputs = []
+env_inputs = ["MODE"]
+"#,
+    );
+    let run = |value: &[u8]| {
+        let output = project
+            .command(&["s"])
+            .env("MODE", std::ffi::OsStr::from_bytes(value))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    run(b"\xff");
+    let second = run(b"\xfe");
+    assert!(
+        second.contains("s: running (env `MODE` changed)"),
+        "{second}"
+    );
+    assert!(run(b"\xff").contains("s: cached"));
+    assert_eq!(project.count("runs.txt"), 2);
+}
+
+#[test]
+fn a_retargeted_symlinked_cwd_misses() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.s]
+cwd = "here"
+shell = true
+run = ["cat value.txt > ../out.txt"]
+inputs = ["a/value.txt", "b/value.txt"]
+outputs = ["out.txt"]
+"#,
+    );
+    project
+        .write("a/value.txt", "a\n")
+        .write("b/value.txt", "b\n");
+    std::os::unix::fs::symlink("a", project.path("here")).unwrap();
+    project.rtask(&["s"]).success();
+    assert_eq!(project.read("out.txt"), "a\n");
+    fs::remove_file(project.path("here")).unwrap();
+    std::os::unix::fs::symlink("b", project.path("here")).unwrap();
+    project.rtask(&["s"]).success().stderr_has("s: running");
+    assert_eq!(project.read("out.txt"), "b\n");
+}
+
+/// A dependent of a session whose key is not known yet says so, not "no longer requires".
+#[test]
+fn dry_run_says_when_a_requirement_key_is_unknown() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.env]
+python = "3.11"
+venv_backend = "venv"
+run = ["python -c 'print(1)'"]
+inputs = []
+
+[sessions.after]
+requires = ["env"]
+run = ["true"]
+inputs = []
+"#,
+    );
+    project.rtask(&["after"]).success();
+    fs::remove_dir_all(project.path(".rtask/venvs")).unwrap();
+    let run = project.rtask(&["--dry-run", "after"]);
+    run.success();
+    insta::assert_snapshot!(run.stdout, @r"
+    env: would run: its environment would be (re)created first, so its key is not known yet
+    after: would run: `env`'s environment would be (re)created first, so its key is not known yet
+    ");
+}
+
+#[test]
+fn dry_run_json_describes_each_decision() {
+    let project = Project::with_tasks(PIPELINE);
+    project.write("seed.txt", "1\n");
+    project.rtask(&["gen"]).success();
+    project.write("seed.txt", "2\n");
+    project.rtask(&["gen"]).success();
+    project.write("seed.txt", "1\n");
+    let run = project.rtask(&["--dry-run", "--json", "build"]);
+    run.success();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r#""[0-9a-f]{64}""#, r#""[key]""#);
+    settings.add_filter(r#""(created_unix_ms|duration_ms)": \d+"#, r#""$1": [n]"#);
+    settings.add_filter(
+        r#""rtask_version": "[^"]+""#,
+        r#""rtask_version": "[version]""#,
+    );
+    settings.bind(|| {
+        insta::assert_snapshot!(run.stdout, @r#"
+        [
+          {
+            "session": "gen",
+            "decision": "restore",
+            "reasons": [],
+            "key": "[key]",
+            "entry": {
+              "key": "[key]",
+              "created_unix_ms": [n],
+              "duration_ms": [n],
+              "rtask_version": "[version]"
+            },
+            "requires": [],
+            "cacheable": true,
+            "assumptions": []
+          },
+          {
+            "session": "build",
+            "decision": "run",
+            "reasons": [
+              {
+                "kind": "no_entry",
+                "message": "no cache entry for this session yet"
+              }
+            ],
+            "key": "[key]",
+            "entry": null,
+            "requires": [
+              "gen"
+            ],
+            "cacheable": true,
+            "assumptions": []
+          }
+        ]
+        "#);
+    });
+}
