@@ -11,3 +11,4 @@ mod graph;
 mod python;
 mod python_envs;
 mod safety;
+mod validation;

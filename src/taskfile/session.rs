@@ -118,26 +118,7 @@ impl SessionChecker<'_> {
                 })
             }
         };
-        let success_codes = match &wire.success_codes {
-            None => vec![0],
-            Some(codes) if codes.get_ref().is_empty() => {
-                self.problems.push(
-                    Problem::new(
-                        "`success_codes` is empty",
-                        codes.span(),
-                        "no exit code would succeed",
-                    )
-                    .hint("leave it out to accept exit code 0 only"),
-                );
-                Vec::new()
-            }
-            Some(codes) => {
-                let mut codes = codes.get_ref().clone();
-                codes.sort_unstable();
-                codes.dedup();
-                codes
-            }
-        };
+        let success_codes = self.success_codes(wire);
         let session = Session {
             name: self.variant.name.clone(),
             base: self.variant.base.clone(),
@@ -167,6 +148,43 @@ impl SessionChecker<'_> {
             success_codes,
         };
         (session, requires)
+    }
+
+    /// The sorted exit codes that count as success.
+    fn success_codes(&mut self, wire: &WireSession) -> Vec<i32> {
+        let Some(codes) = &wire.success_codes else {
+            return vec![0];
+        };
+        if codes.get_ref().is_empty() {
+            self.problems.push(
+                Problem::new(
+                    "`success_codes` is empty",
+                    codes.span(),
+                    "no exit code would succeed",
+                )
+                .hint("leave it out to accept exit code 0 only"),
+            );
+        }
+        let mut valid = Vec::new();
+        for code in codes.get_ref() {
+            match u8::try_from(*code.get_ref()) {
+                Ok(exit) => valid.push(i32::from(exit)),
+                Err(_) => self.problems.push(
+                    Problem::new(
+                        format!(
+                            "`{}` in `success_codes` is not an exit code",
+                            code.get_ref()
+                        ),
+                        code.span(),
+                        "outside 0–255",
+                    )
+                    .hint("exit codes run from 0 to 255"),
+                ),
+            }
+        }
+        valid.sort_unstable();
+        valid.dedup();
+        valid
     }
 
     /// `text` with its placeholders filled; `None` (and a problem) for an unknown one.
