@@ -18,8 +18,18 @@ pub struct InputPatterns {
     pub literals: Vec<RelPath>,
     /// Directories the glob patterns can match below; the walk starts there, not at the root.
     pub glob_bases: Vec<RelPath>,
+    /// Each glob as written (normalised), with its own base: what validation names.
+    pub glob_entries: Vec<InputGlob>,
     pub globs: GlobSet,
     pub excludes: GlobSet,
+}
+
+/// A glob of a session's `inputs`.
+#[derive(Debug, Clone)]
+pub struct InputGlob {
+    pub pattern: String,
+    /// Its leading directories without glob characters.
+    pub base: RelPath,
 }
 
 /// One entry of a session's `outputs`.
@@ -44,7 +54,7 @@ impl InputPatterns {
         patterns: impl IntoIterator<Item = &'a str>,
     ) -> Result<InputPatterns, (usize, PatternError)> {
         let mut literals = Vec::new();
-        let mut glob_bases: Vec<RelPath> = Vec::new();
+        let mut glob_entries = Vec::new();
         let mut globs = GlobSetBuilder::new();
         let mut excludes = GlobSetBuilder::new();
         for (index, pattern) in patterns.into_iter().enumerate() {
@@ -56,11 +66,16 @@ impl InputPatterns {
             } else if has_glob_chars(pattern) {
                 let path = normalise(pattern).map_err(fail)?;
                 globs.add(compile_glob(&path).map_err(fail)?);
-                glob_bases.push(glob_base(&path));
+                glob_entries.push(InputGlob {
+                    base: glob_base(&path),
+                    pattern: path,
+                });
             } else {
                 literals.push(parse_path(pattern).map_err(fail)?);
             }
         }
+        let mut glob_bases: Vec<RelPath> =
+            glob_entries.iter().map(|glob| glob.base.clone()).collect();
         glob_bases.sort();
         glob_bases.dedup();
         let mut outermost: Vec<RelPath> = Vec::new();
@@ -72,6 +87,7 @@ impl InputPatterns {
         Ok(InputPatterns {
             literals,
             glob_bases: outermost,
+            glob_entries,
             globs: build(globs)?,
             excludes: build(excludes)?,
         })
@@ -79,6 +95,20 @@ impl InputPatterns {
 
     pub fn excluded(&self, path: impl AsRef<std::path::Path>) -> bool {
         self.excludes.is_match(path)
+    }
+
+    /// The first input, as declared, that names `dir` or a path below it: a literal path there,
+    /// or a glob whose fixed base lies there.
+    pub fn first_within(&self, dir: &RelPath) -> Option<&str> {
+        let literal = self.literals.iter().find(|path| path.starts_with(dir));
+        let glob = || {
+            self.glob_entries
+                .iter()
+                .find(|glob| glob.base.starts_with(dir))
+        };
+        literal
+            .map(RelPath::as_str)
+            .or_else(|| glob().map(|glob| glob.pattern.as_str()))
     }
 }
 
@@ -112,6 +142,19 @@ impl OutputPattern {
             OutputPattern::Literal { path, dir: true } => format!("{path}/"),
             OutputPattern::Literal { path, dir: false } => path.to_string(),
             OutputPattern::Glob { pattern, .. } => pattern.clone(),
+        }
+    }
+
+    /// The first of a session's `inputs`, as declared, that a restore of this output would
+    /// overwrite: one at or below a literal output, or a literal input a glob output matches.
+    pub fn held_input<'a>(&self, inputs: &'a InputPatterns) -> Option<&'a str> {
+        match self {
+            OutputPattern::Literal { path, .. } => inputs.first_within(path),
+            OutputPattern::Glob { matcher, .. } => inputs
+                .literals
+                .iter()
+                .find(|input| matcher.is_match(input.as_str()))
+                .map(RelPath::as_str),
         }
     }
 
@@ -216,6 +259,24 @@ mod tests {
         assert!(OutputPattern::compile("../x").is_err());
         assert!(InputPatterns::compile(["src/[a.py"]).is_err());
         assert!(OutputPattern::compile(".").is_err());
+    }
+
+    #[test]
+    fn outputs_know_the_inputs_they_hold() {
+        let inputs =
+            InputPatterns::compile(["src/**/*.py", "src/**", "gen/schema.json", "!src/x"]).unwrap();
+        let held = |output: &str| {
+            OutputPattern::compile(output)
+                .unwrap()
+                .held_input(&inputs)
+                .map(str::to_string)
+        };
+        assert_eq!(held("src/").as_deref(), Some("src/**/*.py"));
+        assert_eq!(held("gen").as_deref(), Some("gen/schema.json"));
+        assert_eq!(held("*/*.json").as_deref(), Some("gen/schema.json"));
+        assert_eq!(held("src/pkg/"), None);
+        assert_eq!(held("gen/other.json"), None);
+        assert_eq!(held("*.json"), None);
     }
 
     #[test]

@@ -5,6 +5,68 @@ use crate::errors::refuses;
 use crate::support::Project;
 
 #[test]
+fn an_output_directory_holding_inputs_is_refused() {
+    let hint = "a hit would restore the output over the input";
+    for (inputs, outputs, message) in [
+        (
+            "[\"src/**\"]",
+            "[\"src/\"]",
+            "output `src/` of `a` holds `src/**`, one of its inputs",
+        ),
+        (
+            "[\"src/pkg/*.py\"]",
+            "[\"src\"]",
+            "output `src` of `a` holds `src/pkg/*.py`, one of its inputs",
+        ),
+        (
+            "[\"./gen/schema.json\"]",
+            "[\"gen/\"]",
+            "output `gen/` of `a` holds `gen/schema.json`, one of its inputs",
+        ),
+        (
+            "[\"gen/schema.json\"]",
+            "[\"gen/schema.json\"]",
+            "output `gen/schema.json` of `a` holds `gen/schema.json`, one of its inputs",
+        ),
+        (
+            "[\"schema.json\"]",
+            "[\"*.json\"]",
+            "output `*.json` of `a` holds `schema.json`, one of its inputs",
+        ),
+    ] {
+        let project = Project::with_tasks(&format!(
+            "[sessions.a]\nrun = [\"true\"]\ninputs = {inputs}\noutputs = {outputs}\n"
+        ));
+        refuses(&project, "4:12", message, hint);
+    }
+}
+
+#[test]
+fn outputs_may_hold_what_other_sessions_read() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.generate]
+run = ["true"]
+inputs = ["schema.json"]
+outputs = ["gen/"]
+
+[sessions.build]
+run = ["true"]
+requires = ["generate"]
+inputs = ["gen/**", "src/**", "!src/gen/**"]
+outputs = ["src/gen/"]
+
+[sessions.uncached]
+run = ["true"]
+cache = false
+inputs = ["docs/**"]
+outputs = ["docs/"]
+"#,
+    );
+    project.rtask(&["--list"]).success();
+}
+
+#[test]
 fn success_codes_outside_0_255_are_refused() {
     let hint = "exit codes run from 0 to 255";
     for (codes, location, value) in [

@@ -107,17 +107,11 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                 problems: &mut problems,
             };
             let default = wire_session.default.unwrap_or(true);
-            let (session, requires) = checker.session(wire_session, &global_env, backend, default);
-            sessions.push(session);
+            let checked = checker.session(wire_session, &global_env, backend, default);
+            sessions.push(checked.session);
             name_spans.push(name.span());
-            pending.push(requires);
-            output_spans.push(
-                wire_session
-                    .outputs
-                    .iter()
-                    .map(Spanned::span)
-                    .collect::<Vec<_>>(),
-            );
+            pending.push(checked.requires);
+            output_spans.push(checked.output_spans);
         }
     }
     for (later, session) in sessions.iter().enumerate() {
