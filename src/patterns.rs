@@ -158,6 +158,33 @@ impl OutputPattern {
         }
     }
 
+    /// The directories this output lies in (a literal's parent, a glob's fixed base), unless
+    /// that is the project root.
+    pub fn leading_dirs(&self) -> Option<RelPath> {
+        let (leading, _) = self.split_leading()?;
+        RelPath::parse(leading).ok()
+    }
+
+    /// The same output below `dirs` instead of its [`leading_dirs`](Self::leading_dirs).
+    pub fn moved_to(&self, dirs: &RelPath) -> Option<OutputPattern> {
+        let (_, rest) = self.split_leading()?;
+        let mut text = dirs.join(rest).to_string();
+        if let OutputPattern::Literal { dir: true, .. } = self {
+            text.push('/');
+        }
+        OutputPattern::compile(&text).ok()
+    }
+
+    /// The declaration split after its leading directories.
+    fn split_leading(&self) -> Option<(&str, &str)> {
+        let (text, end) = match self {
+            OutputPattern::Literal { path, .. } => (path.as_str(), path.as_str().rfind('/')?),
+            OutputPattern::Glob { base, .. } if base.is_root() => return None,
+            OutputPattern::Glob { pattern, base, .. } => (pattern.as_str(), base.as_str().len()),
+        };
+        Some((&text[..end], &text[end + 1..]))
+    }
+
     /// Whether two sessions' declarations can claim the same path.
     pub fn overlaps(&self, other: &OutputPattern) -> bool {
         match (self, other) {
@@ -277,6 +304,26 @@ mod tests {
         assert_eq!(held("src/pkg/"), None);
         assert_eq!(held("gen/other.json"), None);
         assert_eq!(held("*.json"), None);
+    }
+
+    #[test]
+    fn outputs_move_with_their_leading_directories() {
+        let real = RelPath::parse("real/dir").unwrap();
+        let moved = |output: &str| {
+            let output = OutputPattern::compile(output).unwrap();
+            let leading = output.leading_dirs().map(|dirs| dirs.to_string());
+            let moved = output.moved_to(&real).map(|moved| moved.declaration());
+            (leading, moved)
+        };
+        let some = |text: &str| Some(text.to_string());
+        assert_eq!(moved("out/x"), (some("out"), some("real/dir/x")));
+        assert_eq!(moved("a/b/c/"), (some("a/b"), some("real/dir/c/")));
+        assert_eq!(
+            moved("out/**/*.txt"),
+            (some("out"), some("real/dir/**/*.txt"))
+        );
+        assert_eq!(moved("x"), (None, None));
+        assert_eq!(moved("*.txt"), (None, None));
     }
 
     #[test]

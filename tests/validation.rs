@@ -1,6 +1,9 @@
 //! Task files that would let the cache serve a false hit or damage the project: where the cache
 //! lives, outputs that hold their own inputs, exit codes, outputs aliased through symlinks.
 
+use std::fs;
+use std::os::unix::fs::symlink;
+
 use crate::errors::refuses;
 use crate::support::Project;
 
@@ -88,4 +91,54 @@ fn success_codes_outside_0_255_are_refused() {
         "[sessions.a]\nrun = [\"exit 255\"]\nshell = true\nsuccess_codes = [0, 255]\n",
     );
     project.rtask(&["a"]).success();
+}
+
+#[test]
+fn outputs_aliased_through_a_symlinked_directory_are_refused() {
+    let hint = "each path may be the output of one session only";
+    for (a, b, message) in [
+        (
+            "out/x",
+            "real/x",
+            "output `real/x` of `b` is also claimed by `a` (as `out/x`, through the symlink `out`)",
+        ),
+        (
+            "real/",
+            "out/x",
+            "output `out/x` of `b` is also claimed by `a` (as `real/`, through the symlink `out`)",
+        ),
+        (
+            "out/*.txt",
+            "real/x.txt",
+            "output `real/x.txt` of `b` is also claimed by `a` (as `out/*.txt`, through",
+        ),
+        (
+            "d/l/x",
+            "real/x",
+            "output `real/x` of `b` is also claimed by `a` (as `d/l/x`, through the symlink `d/l`)",
+        ),
+    ] {
+        let project = Project::with_tasks(&format!(
+            "[sessions.a]\nrun = [\"true\"]\noutputs = [\"{a}\"]\n[sessions.b]\nrun = [\"true\"]\noutputs = [\"{b}\"]\n"
+        ));
+        fs::create_dir_all(project.path("real")).unwrap();
+        fs::create_dir_all(project.path("d")).unwrap();
+        symlink("real", project.path("out")).unwrap();
+        symlink("../real", project.path("d/l")).unwrap();
+        refuses(&project, "6:12", message, hint);
+    }
+}
+
+#[test]
+fn outputs_reaching_into_git_through_a_symlink_are_refused() {
+    let project =
+        Project::with_tasks("[sessions.a]\nrun = [\"true\"]\noutputs = [\"h/pre-commit\"]\n");
+    fs::create_dir_all(project.path(".git/hooks")).unwrap();
+    symlink(".git/hooks", project.path("h")).unwrap();
+    refuses(
+        &project,
+        "3:12",
+        "output `h/pre-commit` of `a` reaches into a `.git` directory through the symlink `h`",
+        "rtask keeps its state and cache there",
+    );
 }

@@ -1,7 +1,9 @@
 //! Finding, reading and validating `tasks.toml`.
 
 mod diagnostic;
+mod outputs;
 mod python;
+mod resolve;
 mod session;
 mod validate;
 mod wire;
