@@ -7,6 +7,126 @@ use std::os::unix::fs::symlink;
 use crate::errors::refuses;
 use crate::support::Project;
 
+const SESSION: &str = "[sessions.a]\nrun = [\"true\"]\ninputs = [\"src/**\", \"cfg/x.toml\"]\n";
+
+fn with_cache_dir(dir: &str) -> Project {
+    with_cache_dir_in(Project::new(), dir)
+}
+
+fn with_cache_dir_in(project: Project, dir: &str) -> Project {
+    project
+        .write(
+            "tasks.toml",
+            &format!("[settings]\ncache_dir = \"{dir}\"\n{SESSION}"),
+        )
+        .write("src/a.py", "a\n")
+        .write("cfg/x.toml", "x\n");
+    project
+}
+
+#[test]
+fn a_cache_dir_that_holds_inputs_or_the_project_is_refused() {
+    let own = "the cache needs a directory of its own";
+    let git = "git keeps its own state there";
+    let walks = "input walks skip the cache directory";
+    for (dir, message, hint) in [
+        (".", "`cache_dir` `.` is the project root", own),
+        ("./", "`cache_dir` `./` is the project root", own),
+        ("src/..", "`cache_dir` `src/..` is the project root", own),
+        ("..", "`cache_dir` `..` holds the project", own),
+        ("/", "`cache_dir` `/` holds the project", own),
+        (".git", "`cache_dir` `.git` lies in a `.git` directory", git),
+        (
+            "./.git/rtask/",
+            "`cache_dir` `./.git/rtask/` lies in a `.git` directory",
+            git,
+        ),
+        (
+            "src",
+            "`cache_dir` `src` holds `src/**`, an input of `a`",
+            walks,
+        ),
+        (
+            "./src/",
+            "`cache_dir` `./src/` holds `src/**`, an input of `a`",
+            walks,
+        ),
+        (
+            "cfg",
+            "`cache_dir` `cfg` holds `cfg/x.toml`, an input of `a`",
+            walks,
+        ),
+    ] {
+        refuses(&with_cache_dir(dir), "2:13", message, hint);
+    }
+
+    let project = Project::new();
+    let root = project.root().to_str().unwrap().to_string();
+    let project = with_cache_dir_in(project, &format!("{root}/"));
+    refuses(
+        &project,
+        "2:13",
+        &format!("`cache_dir` `{root}/` is the project root"),
+        own,
+    );
+
+    // Through symlinks: a link into `.git`, and a link to an input's directory.
+    let project = with_cache_dir("cache");
+    fs::create_dir_all(project.path(".git/x")).unwrap();
+    symlink(".git/x", project.path("cache")).unwrap();
+    refuses(
+        &project,
+        "2:13",
+        "`cache_dir` `cache` (`.git/x` through a symlink) lies in a `.git` directory",
+        git,
+    );
+    let project = with_cache_dir("cache");
+    symlink("src", project.path("cache")).unwrap();
+    refuses(
+        &project,
+        "2:13",
+        "`cache_dir` `cache` (`src` through a symlink) holds `src/**`, an input of `a`",
+        walks,
+    );
+
+    // The environment's override is checked the same way, without a place in the file.
+    let project = Project::with_tasks(SESSION);
+    for (value, problem, hint) in [
+        ("src", "holds `src/**`, an input of `a`", walks),
+        (".git/cache", "lies in a `.git` directory", git),
+        (".", "is the project root", own),
+    ] {
+        let shown = project.root().join(value);
+        project
+            .rtask_env(&["--list"], &[("RTASK_CACHE_DIR", value)])
+            .code(2)
+            .stderr_has(&format!(
+                "error: `RTASK_CACHE_DIR` `{}` {problem}\n",
+                shown.display()
+            ))
+            .stderr_has(&format!("hint: {hint}"))
+            .stderr_lacks("panicked");
+    }
+}
+
+#[test]
+fn a_cache_dir_below_an_input_glob_leaves_only_itself_out_of_the_inputs() {
+    let project = Project::with_tasks(
+        "[settings]\ncache_dir = \"src/.cache\"\n[sessions.a]\nshell = true\nrun = [\"echo run >> runs.txt\"]\ninputs = [\"src/**\"]\n",
+    );
+    project.write("src/a.py", "a\n");
+    project.rtask(&["a"]).success();
+    assert!(project.exists("src/.cache/CACHEDIR.TAG"));
+    // The first run filled the cache below `src`; its files are not inputs.
+    project.rtask(&["a"]).success().stderr_has("a: cached");
+    project.write("src/a.py", "edited\n");
+    project
+        .rtask(&["a"])
+        .success()
+        .stderr_has("a: running (input `src/a.py` changed)");
+    assert_eq!(project.count("runs.txt"), 2);
+}
+
 #[test]
 fn an_output_directory_holding_inputs_is_refused() {
     let hint = "a hit would restore the output over the input";

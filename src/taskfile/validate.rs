@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::diagnostic::Problem;
 use super::session::SessionChecker;
 use super::wire::WireFile;
-use super::{outputs, python};
+use super::{cache_dir, outputs, python};
 use crate::project::{Project, Session};
 use crate::{graph, suggest, variant};
 
@@ -221,7 +221,20 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             );
             PathBuf::new()
         }
-        (None, Some(dir)) => context.root.join(dir.get_ref()),
+        (None, Some(dir)) => {
+            let path = context.root.join(dir.get_ref());
+            if let Some(clash) = cache_dir::check(context.root, &path, &sessions) {
+                problems.push(
+                    Problem::new(
+                        clash.message("cache_dir", dir.get_ref()),
+                        dir.span(),
+                        clash.label(),
+                    )
+                    .hint(clash.hint()),
+                );
+            }
+            path
+        }
         (None, None) => context.root.join(DEFAULT_CACHE_DIR),
     };
     outputs::check(
