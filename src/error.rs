@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::exit::Exit;
-use crate::taskfile::{TASK_FILE, TaskFileError};
+use crate::taskfile::{CacheDirClash, TASK_FILE, TaskFileError};
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -21,6 +21,10 @@ pub enum Error {
     /// Rendered with its own snippets; see [`TaskFileError::render`].
     #[error("invalid task file")]
     TaskFile(Box<TaskFileError>),
+
+    /// `RTASK_CACHE_DIR` names a directory the cache cannot use; it has no place in the file.
+    #[error("{}", clash.message("RTASK_CACHE_DIR", &path.display().to_string()))]
+    CacheDirOverride { path: PathBuf, clash: CacheDirClash },
 
     #[error("unknown session `{name}`")]
     UnknownSession {
@@ -74,9 +78,10 @@ fn not_found_message(searched: &std::path::Path, explicit: bool) -> String {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::TaskFileNotFound { .. } | Error::ReadTaskFile { .. } | Error::TaskFile(_) => {
-                Exit::InvalidTaskFile
-            }
+            Error::TaskFileNotFound { .. }
+            | Error::ReadTaskFile { .. }
+            | Error::TaskFile(_)
+            | Error::CacheDirOverride { .. } => Exit::InvalidTaskFile,
             Error::UnknownSession { .. }
             | Error::UnknownTag { .. }
             | Error::Keywords { .. }
@@ -117,6 +122,7 @@ impl Error {
             Error::Keywords { .. } => Some(
                 "words match parts of session names; join them with `and`, `or`, `not` and parentheses".to_string(),
             ),
+            Error::CacheDirOverride { clash, .. } => Some(clash.hint().to_string()),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             _ => None,
         }

@@ -18,8 +18,18 @@ pub struct InputPatterns {
     pub literals: Vec<RelPath>,
     /// Directories the glob patterns can match below; the walk starts there, not at the root.
     pub glob_bases: Vec<RelPath>,
+    /// Each glob as written (normalised), with its own base: what validation names.
+    pub glob_entries: Vec<InputGlob>,
     pub globs: GlobSet,
     pub excludes: GlobSet,
+}
+
+/// A glob of a session's `inputs`.
+#[derive(Debug, Clone)]
+pub struct InputGlob {
+    pub pattern: String,
+    /// Its leading directories without glob characters.
+    pub base: RelPath,
 }
 
 /// One entry of a session's `outputs`.
@@ -44,7 +54,7 @@ impl InputPatterns {
         patterns: impl IntoIterator<Item = &'a str>,
     ) -> Result<InputPatterns, (usize, PatternError)> {
         let mut literals = Vec::new();
-        let mut glob_bases: Vec<RelPath> = Vec::new();
+        let mut glob_entries = Vec::new();
         let mut globs = GlobSetBuilder::new();
         let mut excludes = GlobSetBuilder::new();
         for (index, pattern) in patterns.into_iter().enumerate() {
@@ -56,11 +66,16 @@ impl InputPatterns {
             } else if has_glob_chars(pattern) {
                 let path = normalise(pattern).map_err(fail)?;
                 globs.add(compile_glob(&path).map_err(fail)?);
-                glob_bases.push(glob_base(&path));
+                glob_entries.push(InputGlob {
+                    base: glob_base(&path),
+                    pattern: path,
+                });
             } else {
                 literals.push(parse_path(pattern).map_err(fail)?);
             }
         }
+        let mut glob_bases: Vec<RelPath> =
+            glob_entries.iter().map(|glob| glob.base.clone()).collect();
         glob_bases.sort();
         glob_bases.dedup();
         let mut outermost: Vec<RelPath> = Vec::new();
@@ -72,6 +87,7 @@ impl InputPatterns {
         Ok(InputPatterns {
             literals,
             glob_bases: outermost,
+            glob_entries,
             globs: build(globs)?,
             excludes: build(excludes)?,
         })
@@ -79,6 +95,20 @@ impl InputPatterns {
 
     pub fn excluded(&self, path: impl AsRef<std::path::Path>) -> bool {
         self.excludes.is_match(path)
+    }
+
+    /// The first input, as declared, that names `dir` or a path below it: a literal path there,
+    /// or a glob whose fixed base lies there.
+    pub fn first_within(&self, dir: &RelPath) -> Option<&str> {
+        let literal = self.literals.iter().find(|path| path.starts_with(dir));
+        let glob = || {
+            self.glob_entries
+                .iter()
+                .find(|glob| glob.base.starts_with(dir))
+        };
+        literal
+            .map(RelPath::as_str)
+            .or_else(|| glob().map(|glob| glob.pattern.as_str()))
     }
 }
 
@@ -113,6 +143,46 @@ impl OutputPattern {
             OutputPattern::Literal { path, dir: false } => path.to_string(),
             OutputPattern::Glob { pattern, .. } => pattern.clone(),
         }
+    }
+
+    /// The first of a session's `inputs`, as declared, that a restore of this output would
+    /// overwrite: one at or below a literal output, or a literal input a glob output matches.
+    pub fn held_input<'a>(&self, inputs: &'a InputPatterns) -> Option<&'a str> {
+        match self {
+            OutputPattern::Literal { path, .. } => inputs.first_within(path),
+            OutputPattern::Glob { matcher, .. } => inputs
+                .literals
+                .iter()
+                .find(|input| matcher.is_match(input.as_str()))
+                .map(RelPath::as_str),
+        }
+    }
+
+    /// The directories this output lies in (a literal's parent, a glob's fixed base), unless
+    /// that is the project root.
+    pub fn leading_dirs(&self) -> Option<RelPath> {
+        let (leading, _) = self.split_leading()?;
+        RelPath::parse(leading).ok()
+    }
+
+    /// The same output below `dirs` instead of its [`leading_dirs`](Self::leading_dirs).
+    pub fn moved_to(&self, dirs: &RelPath) -> Option<OutputPattern> {
+        let (_, rest) = self.split_leading()?;
+        let mut text = dirs.join(rest).to_string();
+        if let OutputPattern::Literal { dir: true, .. } = self {
+            text.push('/');
+        }
+        OutputPattern::compile(&text).ok()
+    }
+
+    /// The declaration split after its leading directories.
+    fn split_leading(&self) -> Option<(&str, &str)> {
+        let (text, end) = match self {
+            OutputPattern::Literal { path, .. } => (path.as_str(), path.as_str().rfind('/')?),
+            OutputPattern::Glob { base, .. } if base.is_root() => return None,
+            OutputPattern::Glob { pattern, base, .. } => (pattern.as_str(), base.as_str().len()),
+        };
+        Some((&text[..end], &text[end + 1..]))
     }
 
     /// Whether two sessions' declarations can claim the same path.
@@ -216,6 +286,44 @@ mod tests {
         assert!(OutputPattern::compile("../x").is_err());
         assert!(InputPatterns::compile(["src/[a.py"]).is_err());
         assert!(OutputPattern::compile(".").is_err());
+    }
+
+    #[test]
+    fn outputs_know_the_inputs_they_hold() {
+        let inputs =
+            InputPatterns::compile(["src/**/*.py", "src/**", "gen/schema.json", "!src/x"]).unwrap();
+        let held = |output: &str| {
+            OutputPattern::compile(output)
+                .unwrap()
+                .held_input(&inputs)
+                .map(str::to_string)
+        };
+        assert_eq!(held("src/").as_deref(), Some("src/**/*.py"));
+        assert_eq!(held("gen").as_deref(), Some("gen/schema.json"));
+        assert_eq!(held("*/*.json").as_deref(), Some("gen/schema.json"));
+        assert_eq!(held("src/pkg/"), None);
+        assert_eq!(held("gen/other.json"), None);
+        assert_eq!(held("*.json"), None);
+    }
+
+    #[test]
+    fn outputs_move_with_their_leading_directories() {
+        let real = RelPath::parse("real/dir").unwrap();
+        let moved = |output: &str| {
+            let output = OutputPattern::compile(output).unwrap();
+            let leading = output.leading_dirs().map(|dirs| dirs.to_string());
+            let moved = output.moved_to(&real).map(|moved| moved.declaration());
+            (leading, moved)
+        };
+        let some = |text: &str| Some(text.to_string());
+        assert_eq!(moved("out/x"), (some("out"), some("real/dir/x")));
+        assert_eq!(moved("a/b/c/"), (some("a/b"), some("real/dir/c/")));
+        assert_eq!(
+            moved("out/**/*.txt"),
+            (some("out"), some("real/dir/**/*.txt"))
+        );
+        assert_eq!(moved("x"), (None, None));
+        assert_eq!(moved("*.txt"), (None, None));
     }
 
     #[test]

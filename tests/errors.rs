@@ -7,6 +7,12 @@ use crate::support::Project;
 fn rejects(tasks: &str, location: &str, message: &str, hint: &str) {
     let project = Project::with_tasks(tasks);
     project.write("input.txt", "x");
+    refuses(&project, location, message, hint);
+}
+
+/// `rtask --list` in `project` exits 2 with `message` at `location` and a help line with `hint`.
+#[track_caller]
+pub(crate) fn refuses(project: &Project, location: &str, message: &str, hint: &str) {
     let run = project.rtask(&["--list"]);
     run.code(2)
         .stderr_has(&format!("error: {message}"))

@@ -12,3 +12,4 @@ mod plan;
 mod python;
 mod python_envs;
 mod safety;
+mod validation;

@@ -1,13 +1,17 @@
 //! Finding, reading and validating `tasks.toml`.
 
+mod cache_dir;
 mod diagnostic;
+mod outputs;
 mod python;
+mod resolve;
 mod session;
 mod validate;
 mod wire;
 
 use std::path::{Path, PathBuf};
 
+pub use cache_dir::CacheDirClash;
 pub use diagnostic::TaskFileError;
 
 use crate::environment::Environment;
@@ -60,10 +64,18 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         }))
     };
     let wire = validate::parse(&source).map_err(|problem| fail(vec![problem]))?;
+    let cache_dir_override = env.cache_dir_override();
     let context = validate::Context {
         root: &root,
         display_path: &display_path,
-        cache_dir_override: env.cache_dir_override(),
+        cache_dir_override: cache_dir_override.clone(),
     };
-    validate::validate(wire, context).map_err(fail)
+    let project = validate::validate(wire, context).map_err(fail)?;
+    // `[settings] cache_dir` is checked with the file, where its span is; the override here.
+    if let Some(path) = cache_dir_override
+        && let Some(clash) = cache_dir::check(&project.root, &path, &project.sessions)
+    {
+        return Err(Error::CacheDirOverride { path, clash });
+    }
+    Ok(project)
 }

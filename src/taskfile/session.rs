@@ -19,6 +19,14 @@ use crate::variant::{Variant, substitute};
 /// sessions once every session is known.
 pub(super) type PendingRequires = Vec<(String, Range<usize>)>;
 
+/// One checked variant, with what the checks across sessions need to know.
+pub(super) struct Checked {
+    pub session: Session,
+    pub requires: PendingRequires,
+    /// Where each of `session.outputs` is declared.
+    pub output_spans: Vec<Range<usize>>,
+}
+
 pub(super) struct SessionChecker<'a> {
     pub variant: &'a Variant,
     /// `{python}` and the parameters, as placeholders see them.
@@ -33,7 +41,7 @@ impl SessionChecker<'_> {
         global_env: &BTreeMap<String, String>,
         backend: Option<Backend>,
         default: bool,
-    ) -> (Session, PendingRequires) {
+    ) -> Checked {
         let shell = wire.shell.as_ref().is_some_and(|shell| *shell.get_ref());
         let commands = self.commands(wire, shell);
         let requires = wire
@@ -76,22 +84,15 @@ impl SessionChecker<'_> {
                 }
             }
         });
-        let outputs = wire
-            .outputs
-            .iter()
-            .filter_map(|entry| Some((entry, self.fill(entry, "outputs")?)))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .filter_map(|(entry, filled)| match OutputPattern::compile(&filled) {
-                Ok(output) => Some(output),
-                Err(error) => {
-                    self.problems.push(
-                        Problem::new(error.message, entry.span(), "this output").hint(error.hint),
-                    );
-                    None
-                }
-            })
-            .collect();
+        let inputs = if wire.cache == Some(false) {
+            None
+        } else {
+            inputs
+        };
+        let outputs = self.outputs(wire);
+        if let Some(inputs) = &inputs {
+            self.check_outputs_hold_no_inputs(&outputs, inputs);
+        }
         let mut env = global_env.clone();
         for (name, value) in &wire.env {
             check_env_name(name, self.problems);
@@ -118,26 +119,7 @@ impl SessionChecker<'_> {
                 })
             }
         };
-        let success_codes = match &wire.success_codes {
-            None => vec![0],
-            Some(codes) if codes.get_ref().is_empty() => {
-                self.problems.push(
-                    Problem::new(
-                        "`success_codes` is empty",
-                        codes.span(),
-                        "no exit code would succeed",
-                    )
-                    .hint("leave it out to accept exit code 0 only"),
-                );
-                Vec::new()
-            }
-            Some(codes) => {
-                let mut codes = codes.get_ref().clone();
-                codes.sort_unstable();
-                codes.dedup();
-                codes
-            }
-        };
+        let success_codes = self.success_codes(wire);
         let session = Session {
             name: self.variant.name.clone(),
             base: self.variant.base.clone(),
@@ -154,19 +136,98 @@ impl SessionChecker<'_> {
             commands,
             shell,
             requires: Vec::new(),
-            inputs: if wire.cache == Some(false) {
-                None
-            } else {
-                inputs
-            },
-            outputs,
+            inputs,
+            outputs: outputs.iter().map(|(_, output)| output.clone()).collect(),
             env,
             env_inputs,
             cwd,
             tags: wire.tags.clone(),
             success_codes,
         };
-        (session, requires)
+        Checked {
+            session,
+            requires,
+            output_spans: outputs.into_iter().map(|(span, _)| span).collect(),
+        }
+    }
+
+    /// The outputs that compile, with where each is declared.
+    fn outputs(&mut self, wire: &WireSession) -> Vec<(Range<usize>, OutputPattern)> {
+        let mut outputs = Vec::new();
+        for entry in &wire.outputs {
+            let Some(filled) = self.fill(entry, "outputs") else {
+                continue;
+            };
+            match OutputPattern::compile(&filled) {
+                Ok(output) => outputs.push((entry.span(), output)),
+                Err(error) => self.problems.push(
+                    Problem::new(error.message, entry.span(), "this output").hint(error.hint),
+                ),
+            }
+        }
+        outputs
+    }
+
+    /// A hit restores the outputs over what is there: an output may not hold the session's
+    /// own inputs, or the restore would revert their edits.
+    fn check_outputs_hold_no_inputs(
+        &mut self,
+        outputs: &[(Range<usize>, OutputPattern)],
+        inputs: &InputPatterns,
+    ) {
+        for (span, output) in outputs {
+            if let Some(input) = output.held_input(inputs) {
+                self.problems.push(
+                    Problem::new(
+                        format!(
+                            "output `{}` of `{}` holds `{input}`, one of its inputs",
+                            output.declaration(),
+                            self.variant.base
+                        ),
+                        span.clone(),
+                        "holds an input",
+                    )
+                    .hint("a hit would restore the output over the input, reverting edits and removing added files; keep what the session writes apart from what it reads"),
+                );
+            }
+        }
+    }
+
+    /// The sorted exit codes that count as success.
+    fn success_codes(&mut self, wire: &WireSession) -> Vec<i32> {
+        let Some(codes) = &wire.success_codes else {
+            return vec![0];
+        };
+        if codes.get_ref().is_empty() {
+            self.problems.push(
+                Problem::new(
+                    "`success_codes` is empty",
+                    codes.span(),
+                    "no exit code would succeed",
+                )
+                .hint("leave it out to accept exit code 0 only"),
+            );
+        }
+        let mut valid = Vec::new();
+        for code in codes.get_ref() {
+            match u8::try_from(*code.get_ref()) {
+                Ok(exit) => valid.push(i32::from(exit)),
+                Err(_) => self.problems.push(
+                    Problem::new(
+                        format!(
+                            "`{}` in `success_codes` is not an exit code",
+                            code.get_ref()
+                        ),
+                        code.span(),
+                        "outside 0–255",
+                    )
+                    .hint("exit codes run from 0 to 255"),
+                ),
+            }
+        }
+        valid.sort_unstable();
+        valid.dedup();
+        valid
     }
 
     /// `text` with its placeholders filled; `None` (and a problem) for an unknown one.

@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::diagnostic::Problem;
-use super::python;
 use super::session::SessionChecker;
 use super::wire::WireFile;
-use crate::patterns::OutputPattern;
+use super::{cache_dir, outputs, python};
 use crate::project::{Project, Session};
-use crate::relpath::RelPath;
 use crate::{graph, suggest, variant};
 
 pub const DEFAULT_CACHE_DIR: &str = ".rtask/cache";
@@ -107,17 +105,11 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                 problems: &mut problems,
             };
             let default = wire_session.default.unwrap_or(true);
-            let (session, requires) = checker.session(wire_session, &global_env, backend, default);
-            sessions.push(session);
+            let checked = checker.session(wire_session, &global_env, backend, default);
+            sessions.push(checked.session);
             name_spans.push(name.span());
-            pending.push(requires);
-            output_spans.push(
-                wire_session
-                    .outputs
-                    .iter()
-                    .map(Spanned::span)
-                    .collect::<Vec<_>>(),
-            );
+            pending.push(checked.requires);
+            output_spans.push(checked.output_spans);
         }
     }
     for (later, session) in sessions.iter().enumerate() {
@@ -166,7 +158,6 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         requires_spans.push(spans);
     }
 
-    check_overlapping_outputs(&sessions, &output_spans, &mut problems);
     if let Some(cycle) = graph::find_cycle(&sessions) {
         let (from, edge) = cycle.closing_edge;
         let path = cycle
@@ -230,10 +221,23 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             );
             PathBuf::new()
         }
-        (None, Some(dir)) => context.root.join(dir.get_ref()),
+        (None, Some(dir)) => {
+            let path = context.root.join(dir.get_ref());
+            if let Some(clash) = cache_dir::check(context.root, &path, &sessions) {
+                problems.push(
+                    Problem::new(
+                        clash.message("cache_dir", dir.get_ref()),
+                        dir.span(),
+                        clash.label(),
+                    )
+                    .hint(clash.hint()),
+                );
+            }
+            path
+        }
         (None, None) => context.root.join(DEFAULT_CACHE_DIR),
     };
-    check_protected_outputs(
+    outputs::check(
         &sessions,
         &output_spans,
         context.root,
@@ -312,82 +316,5 @@ pub(super) fn check_env_name(name: &Spanned<String>, problems: &mut Vec<Problem>
             )
             .hint("names cannot be empty or contain `=`"),
         );
-    }
-}
-
-/// Outputs may not reach into `.git`, rtask's own directory or the cache: restores rewrite
-/// outputs, and would rewrite those.
-fn check_protected_outputs(
-    sessions: &[Session],
-    spans: &[Vec<Range<usize>>],
-    root: &Path,
-    cache_dir: &Path,
-    problems: &mut Vec<Problem>,
-) {
-    let mut protected = vec![RelPath::parse(".rtask").expect("a valid relative path")];
-    protected.extend(RelPath::from_path(root, cache_dir).filter(|dir| !dir.is_root()));
-    for (id, session) in sessions.iter().enumerate() {
-        for (index, output) in session.outputs.iter().enumerate() {
-            let path = match output {
-                OutputPattern::Literal { path, .. } => path,
-                OutputPattern::Glob { base, .. } => base,
-            };
-            let clash = protected
-                .iter()
-                .find(|dir| path.starts_with(dir) || (!path.is_root() && dir.starts_with(path)));
-            let in_git = path.as_str().split('/').any(|part| part == ".git");
-            if let (true, Some(span)) = (clash.is_some() || in_git, spans[id].get(index)) {
-                let what = clash.map_or_else(
-                    || "a `.git` directory".to_string(),
-                    |dir| format!("`{dir}`"),
-                );
-                problems.push(
-                    Problem::new(
-                        format!("output `{}` of `{}` reaches into {what}", output.declaration(), session.name),
-                        span.clone(),
-                        "here",
-                    )
-                    .hint("rtask keeps its state and cache there; declare the files the session writes instead"),
-                );
-            }
-        }
-    }
-}
-
-fn check_overlapping_outputs(
-    sessions: &[Session],
-    spans: &[Vec<Range<usize>>],
-    problems: &mut Vec<Problem>,
-) {
-    for (later, session) in sessions.iter().enumerate() {
-        for (index, output) in session.outputs.iter().enumerate() {
-            // Variants of one session may write the same paths (`.coverage.*` in a matrix).
-            let earlier = sessions[..later]
-                .iter()
-                .filter(|other| other.base != session.base)
-                .find_map(|other| {
-                    other
-                        .outputs
-                        .iter()
-                        .find(|theirs| theirs.overlaps(output))
-                        .map(|theirs| (other, theirs))
-                });
-            if let (Some((other, theirs)), Some(span)) = (earlier, spans[later].get(index)) {
-                problems.push(
-                    Problem::new(
-                        format!(
-                            "output `{}` of `{}` is also claimed by `{}` (as `{}`)",
-                            output.declaration(),
-                            session.name,
-                            other.name,
-                            theirs.declaration()
-                        ),
-                        span.clone(),
-                        "claimed twice",
-                    )
-                    .hint("each path may be the output of one session only; a session that needs another's output should `require` it"),
-                );
-            }
-        }
     }
 }

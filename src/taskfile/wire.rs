@@ -41,7 +41,8 @@ pub(crate) struct WireSession {
     pub cwd: Option<SpannedString>,
     #[serde(default)]
     pub tags: Vec<String>,
-    pub success_codes: Option<Spanned<Vec<i32>>>,
+    /// Any integer here, so a value out of range is reported at its place.
+    pub success_codes: Option<Spanned<Vec<Spanned<i64>>>>,
     pub shell: Option<Spanned<bool>>,
     pub cache: Option<bool>,
     /// `false`, a version, or a list of versions.

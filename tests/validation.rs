@@ -1,0 +1,264 @@
+//! Task files that would let the cache serve a false hit or damage the project: where the cache
+//! lives, outputs that hold their own inputs, exit codes, outputs aliased through symlinks.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use crate::errors::refuses;
+use crate::support::Project;
+
+const SESSION: &str = "[sessions.a]\nrun = [\"true\"]\ninputs = [\"src/**\", \"cfg/x.toml\"]\n";
+
+fn with_cache_dir(dir: &str) -> Project {
+    with_cache_dir_in(Project::new(), dir)
+}
+
+fn with_cache_dir_in(project: Project, dir: &str) -> Project {
+    project
+        .write(
+            "tasks.toml",
+            &format!("[settings]\ncache_dir = \"{dir}\"\n{SESSION}"),
+        )
+        .write("src/a.py", "a\n")
+        .write("cfg/x.toml", "x\n");
+    project
+}
+
+#[test]
+fn a_cache_dir_that_holds_inputs_or_the_project_is_refused() {
+    let own = "the cache needs a directory of its own";
+    let git = "git keeps its own state there";
+    let walks = "input walks skip the cache directory";
+    for (dir, message, hint) in [
+        (".", "`cache_dir` `.` is the project root", own),
+        ("./", "`cache_dir` `./` is the project root", own),
+        ("src/..", "`cache_dir` `src/..` is the project root", own),
+        ("..", "`cache_dir` `..` holds the project", own),
+        ("/", "`cache_dir` `/` holds the project", own),
+        (".git", "`cache_dir` `.git` lies in a `.git` directory", git),
+        (
+            "./.git/rtask/",
+            "`cache_dir` `./.git/rtask/` lies in a `.git` directory",
+            git,
+        ),
+        (
+            "src",
+            "`cache_dir` `src` holds `src/**`, an input of `a`",
+            walks,
+        ),
+        (
+            "./src/",
+            "`cache_dir` `./src/` holds `src/**`, an input of `a`",
+            walks,
+        ),
+        (
+            "cfg",
+            "`cache_dir` `cfg` holds `cfg/x.toml`, an input of `a`",
+            walks,
+        ),
+    ] {
+        refuses(&with_cache_dir(dir), "2:13", message, hint);
+    }
+
+    let project = Project::new();
+    let root = project.root().to_str().unwrap().to_string();
+    let project = with_cache_dir_in(project, &format!("{root}/"));
+    refuses(
+        &project,
+        "2:13",
+        &format!("`cache_dir` `{root}/` is the project root"),
+        own,
+    );
+
+    // Through symlinks: a link into `.git`, and a link to an input's directory.
+    let project = with_cache_dir("cache");
+    fs::create_dir_all(project.path(".git/x")).unwrap();
+    symlink(".git/x", project.path("cache")).unwrap();
+    refuses(
+        &project,
+        "2:13",
+        "`cache_dir` `cache` (`.git/x` through a symlink) lies in a `.git` directory",
+        git,
+    );
+    let project = with_cache_dir("cache");
+    symlink("src", project.path("cache")).unwrap();
+    refuses(
+        &project,
+        "2:13",
+        "`cache_dir` `cache` (`src` through a symlink) holds `src/**`, an input of `a`",
+        walks,
+    );
+
+    // The environment's override is checked the same way, without a place in the file.
+    let project = Project::with_tasks(SESSION);
+    for (value, problem, hint) in [
+        ("src", "holds `src/**`, an input of `a`", walks),
+        (".git/cache", "lies in a `.git` directory", git),
+        (".", "is the project root", own),
+    ] {
+        let shown = project.root().join(value);
+        project
+            .rtask_env(&["--list"], &[("RTASK_CACHE_DIR", value)])
+            .code(2)
+            .stderr_has(&format!(
+                "error: `RTASK_CACHE_DIR` `{}` {problem}\n",
+                shown.display()
+            ))
+            .stderr_has(&format!("hint: {hint}"))
+            .stderr_lacks("panicked");
+    }
+}
+
+#[test]
+fn a_cache_dir_below_an_input_glob_leaves_only_itself_out_of_the_inputs() {
+    let project = Project::with_tasks(
+        "[settings]\ncache_dir = \"src/.cache\"\n[sessions.a]\nshell = true\nrun = [\"echo run >> runs.txt\"]\ninputs = [\"src/**\"]\n",
+    );
+    project.write("src/a.py", "a\n");
+    project.rtask(&["a"]).success();
+    assert!(project.exists("src/.cache/CACHEDIR.TAG"));
+    // The first run filled the cache below `src`; its files are not inputs.
+    project.rtask(&["a"]).success().stderr_has("a: cached");
+    project.write("src/a.py", "edited\n");
+    project
+        .rtask(&["a"])
+        .success()
+        .stderr_has("a: running (input `src/a.py` changed)");
+    assert_eq!(project.count("runs.txt"), 2);
+}
+
+#[test]
+fn an_output_directory_holding_inputs_is_refused() {
+    let hint = "a hit would restore the output over the input";
+    for (inputs, outputs, message) in [
+        (
+            "[\"src/**\"]",
+            "[\"src/\"]",
+            "output `src/` of `a` holds `src/**`, one of its inputs",
+        ),
+        (
+            "[\"src/pkg/*.py\"]",
+            "[\"src\"]",
+            "output `src` of `a` holds `src/pkg/*.py`, one of its inputs",
+        ),
+        (
+            "[\"./gen/schema.json\"]",
+            "[\"gen/\"]",
+            "output `gen/` of `a` holds `gen/schema.json`, one of its inputs",
+        ),
+        (
+            "[\"gen/schema.json\"]",
+            "[\"gen/schema.json\"]",
+            "output `gen/schema.json` of `a` holds `gen/schema.json`, one of its inputs",
+        ),
+        (
+            "[\"schema.json\"]",
+            "[\"*.json\"]",
+            "output `*.json` of `a` holds `schema.json`, one of its inputs",
+        ),
+    ] {
+        let project = Project::with_tasks(&format!(
+            "[sessions.a]\nrun = [\"true\"]\ninputs = {inputs}\noutputs = {outputs}\n"
+        ));
+        refuses(&project, "4:12", message, hint);
+    }
+}
+
+#[test]
+fn outputs_may_hold_what_other_sessions_read() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.generate]
+run = ["true"]
+inputs = ["schema.json"]
+outputs = ["gen/"]
+
+[sessions.build]
+run = ["true"]
+requires = ["generate"]
+inputs = ["gen/**", "src/**", "!src/gen/**"]
+outputs = ["src/gen/"]
+
+[sessions.uncached]
+run = ["true"]
+cache = false
+inputs = ["docs/**"]
+outputs = ["docs/"]
+"#,
+    );
+    project.rtask(&["--list"]).success();
+}
+
+#[test]
+fn success_codes_outside_0_255_are_refused() {
+    let hint = "exit codes run from 0 to 255";
+    for (codes, location, value) in [
+        ("[0, 256]", "3:21", "256"),
+        ("[-1]", "3:18", "-1"),
+        ("[0, 5, 4294967296]", "3:24", "4294967296"),
+    ] {
+        let project = Project::with_tasks(&format!(
+            "[sessions.a]\nrun = [\"true\"]\nsuccess_codes = {codes}\n"
+        ));
+        refuses(
+            &project,
+            location,
+            &format!("`{value}` in `success_codes` is not an exit code"),
+            hint,
+        );
+    }
+    let project = Project::with_tasks(
+        "[sessions.a]\nrun = [\"exit 255\"]\nshell = true\nsuccess_codes = [0, 255]\n",
+    );
+    project.rtask(&["a"]).success();
+}
+
+#[test]
+fn outputs_aliased_through_a_symlinked_directory_are_refused() {
+    let hint = "each path may be the output of one session only";
+    for (a, b, message) in [
+        (
+            "out/x",
+            "real/x",
+            "output `real/x` of `b` is also claimed by `a` (as `out/x`, through the symlink `out`)",
+        ),
+        (
+            "real/",
+            "out/x",
+            "output `out/x` of `b` is also claimed by `a` (as `real/`, through the symlink `out`)",
+        ),
+        (
+            "out/*.txt",
+            "real/x.txt",
+            "output `real/x.txt` of `b` is also claimed by `a` (as `out/*.txt`, through",
+        ),
+        (
+            "d/l/x",
+            "real/x",
+            "output `real/x` of `b` is also claimed by `a` (as `d/l/x`, through the symlink `d/l`)",
+        ),
+    ] {
+        let project = Project::with_tasks(&format!(
+            "[sessions.a]\nrun = [\"true\"]\noutputs = [\"{a}\"]\n[sessions.b]\nrun = [\"true\"]\noutputs = [\"{b}\"]\n"
+        ));
+        fs::create_dir_all(project.path("real")).unwrap();
+        fs::create_dir_all(project.path("d")).unwrap();
+        symlink("real", project.path("out")).unwrap();
+        symlink("../real", project.path("d/l")).unwrap();
+        refuses(&project, "6:12", message, hint);
+    }
+}
+
+#[test]
+fn outputs_reaching_into_git_through_a_symlink_are_refused() {
+    let project =
+        Project::with_tasks("[sessions.a]\nrun = [\"true\"]\noutputs = [\"h/pre-commit\"]\n");
+    fs::create_dir_all(project.path(".git/hooks")).unwrap();
+    symlink(".git/hooks", project.path("h")).unwrap();
+    refuses(
+        &project,
+        "3:12",
+        "output `h/pre-commit` of `a` reaches into a `.git` directory through the symlink `h`",
+        "rtask keeps its state and cache there",
+    );
+}
