@@ -312,7 +312,7 @@ fn directory_modes_and_mode_only_changes_are_restored() {
         r#"
 [sessions.build]
 shell = true
-run = ["mkdir -p out/ro && echo x > out/ro/f && chmod 555 out/ro"]
+run = ["mkdir -p out/ro && echo x > out/ro/f && chmod 550 out/ro"]
 inputs = ["input.txt"]
 outputs = ["out/"]
 "#,
@@ -327,7 +327,8 @@ outputs = ["out/"]
         .permissions()
         .mode()
         & 0o777;
-    assert_eq!(mode, 0o555);
+    // The owner keeps rwx (see `a_directory_mode_that_locks_the_owner_out_is_not_applied`).
+    assert_eq!(mode, 0o750);
     assert_eq!(project.read("out/ro/f"), "x\n");
     fs::set_permissions(project.path("out/ro/f"), fs::Permissions::from_mode(0o600)).unwrap();
     project
@@ -350,4 +351,130 @@ fn deep_output_trees_round_trip() {
     project.remove("out");
     project.rtask(&["deep"]).success().stderr_has("cached");
     assert_eq!(project.read(&format!("out/{deep}/leaf.txt")), "leaf\n");
+}
+
+fn mode_of(project: &Project, relative: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::symlink_metadata(project.path(relative))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// The manifest's outputs with each mode passed through `change`.
+fn with_modes(project: &Project, change: impl Fn(&Value) -> Option<u32>) -> Value {
+    let (_, value) = manifest(project);
+    let outputs = value["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|output| {
+            let mut output = output.clone();
+            if let Some(mode) = change(&output) {
+                output["mode"] = Value::from(mode);
+            }
+            output
+        })
+        .collect();
+    Value::Array(outputs)
+}
+
+#[test]
+fn setuid_setgid_and_sticky_bits_are_never_restored() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["mkdir -p out/shared && echo x > out/tool && chmod 6755 out/tool && chmod 1777 out/shared"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["build"]).success();
+    assert_eq!(mode_of(&project, "out/tool"), 0o6755, "the command made it");
+    let (_, value) = manifest(&project);
+    for output in value["outputs"].as_array().unwrap() {
+        let mode = output["mode"].as_u64().unwrap_or(0);
+        assert_eq!(mode & 0o7000, 0, "stored: {output}");
+    }
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(mode_of(&project, "out/tool"), 0o755);
+    assert_eq!(mode_of(&project, "out/shared"), 0o777);
+
+    // The same entry with the bits written back by hand.
+    let forged = with_modes(&project, |output| match output["kind"].as_str() {
+        Some("file") => Some(0o6755),
+        Some("dir") => Some(0o1777),
+        _ => None,
+    });
+    manifest_with(&project, forged);
+    for fresh in [true, false] {
+        if fresh {
+            project.remove("out");
+        }
+        project.rtask(&["build"]).success().stderr_has("cached");
+        assert_eq!(mode_of(&project, "out/tool"), 0o755);
+        assert_eq!(mode_of(&project, "out/shared"), 0o777);
+        assert_eq!(mode_of(&project, "out"), 0o777);
+    }
+}
+
+#[test]
+fn a_directory_mode_that_locks_the_owner_out_is_not_applied() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["mkdir -p out/ro && echo x > out/ro/f && chmod 500 out/ro"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["build"]).success();
+    // Owner rwx is kept: the next restore, the cleaning of `out/` and `rm -rf` need it.
+    fs::set_permissions(
+        project.path("out/ro"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(mode_of(&project, "out/ro"), 0o700);
+
+    let forged = with_modes(&project, |output| match output["path"].as_str() {
+        Some("out") => Some(0o000),
+        Some("out/ro") => Some(0o555),
+        _ => None,
+    });
+    manifest_with(&project, forged);
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(mode_of(&project, "out"), 0o700);
+    assert_eq!(mode_of(&project, "out/ro"), 0o755);
+    assert_eq!(project.read("out/ro/f"), "x\n");
+    project
+        .rtask(&["-v", "build"])
+        .success()
+        .stderr_has("restored 0 path(s)");
+}
+
+#[test]
+fn a_file_mode_that_hides_it_from_its_owner_is_not_applied() {
+    let project = cached_project();
+    let forged = with_modes(&project, |output| {
+        (output["kind"] == "file").then_some(0o000)
+    });
+    manifest_with(&project, forged);
+    project.remove("out");
+    project.rtask(&["build"]).success().stderr_has("cached");
+    assert_eq!(mode_of(&project, "out/data.txt"), 0o400);
+    assert_eq!(project.read("out/data.txt"), "data\n");
+    project
+        .rtask(&["-v", "build"])
+        .success()
+        .stderr_has("restored 0 path(s)");
 }

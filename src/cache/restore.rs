@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::manifest::{Manifest, OutputEntry};
-use super::outputs::link_stays_inside;
+use super::outputs::{dir_mode, file_mode, link_stays_inside};
 use super::store::Store;
 use crate::digest::{self, Digest};
 use crate::patterns::OutputPattern;
@@ -73,7 +73,6 @@ pub fn restore(
             source,
         })?;
     let mut restored = Restored::default();
-    let mut dir_modes = Vec::new();
     for entry in &entries {
         let path = entry.path();
         let io = |source| RestoreError::Io {
@@ -89,10 +88,9 @@ pub fn restore(
                     remove_any(&destination).map_err(io)?;
                     fs::create_dir(&destination).map_err(io)?;
                 }
-                // Modes of directories are set last, deepest first, so that a read-only
-                // directory can still be filled.
-                dir_modes.push((path, destination, *mode));
-                !is_dir
+                // Set now, before what it holds is written: the owner always keeps rwx.
+                let changed = set_mode(&destination, dir_mode(*mode)).map_err(io)?;
+                !is_dir || changed
             }
             OutputEntry::Symlink { target: link, .. } => {
                 let same = current
@@ -107,14 +105,15 @@ pub fn restore(
                 !same
             }
             OutputEntry::File { blob, mode, .. } => {
+                let mode = file_mode(*mode);
                 let same = current
                     .as_ref()
                     .is_some_and(|metadata| metadata.is_file() && metadata.len() == blob.size)
                     && Digest::of_file(&destination).is_ok_and(|existing| existing == blob.hash);
                 if same {
-                    set_mode(&destination, *mode).map_err(io)?
+                    set_mode(&destination, mode).map_err(io)?
                 } else {
-                    write_file(store, &destination, &blob.hash, *mode).map_err(
+                    write_file(store, &destination, &blob.hash, mode).map_err(
                         |error| match error {
                             WriteError::Io(source) => RestoreError::Io {
                                 path: path.clone(),
@@ -154,15 +153,6 @@ pub fn restore(
                 path: path.clone(),
                 source,
             })?;
-        }
-    }
-    for (path, destination, mode) in dir_modes.into_iter().rev() {
-        let changed = set_mode(&destination, mode).map_err(|source| RestoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if changed && !restored.written.contains(path) {
-            restored.written.push(path.clone());
         }
     }
     Ok(restored)
