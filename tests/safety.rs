@@ -651,3 +651,33 @@ outputs = ["gen/pre-commit"]
         .stderr_has("running (cache entry unusable)");
     assert_eq!(project.count("runs.txt"), 2);
 }
+
+#[test]
+fn a_git_directory_in_any_letter_case_is_never_an_output() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["mkdir -p out/.GIT && echo ref > out/.GIT/HEAD && echo data > out/data.txt"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#,
+    );
+    project.write("input.txt", "x");
+    project.rtask(&["build"]).success();
+    let (_, value) = manifest(&project);
+    let stored: Vec<&str> = value["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|output| output["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored, ["out", "out/data.txt"]);
+    project.remove("out/data.txt");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("build: cached");
+    assert_eq!(project.read("out/data.txt"), "data\n");
+    assert_eq!(project.read("out/.GIT/HEAD"), "ref\n");
+}

@@ -191,7 +191,8 @@ pub fn dir_mode(mode: u32) -> u32 {
 }
 
 /// Calls `visit` with every entry directly or indirectly below `dir` (not following symlinks),
-/// files and directories alike, skipping `.git` and `skipped`.
+/// files and directories alike, skipping `skipped` and `.git` in any letter case (a restore
+/// never writes `.GIT`, which a case-insensitive file system takes for `.git`).
 fn visit(
     root: &Path,
     dir: &Path,
@@ -206,7 +207,7 @@ fn visit(
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        if entry.file_name() == ".git" || skipped.contains(&path) {
+        if entry.file_name().eq_ignore_ascii_case(".git") || skipped.contains(&path) {
             continue;
         }
         let relative = RelPath::from_path(root, &path).ok_or_else(|| {
