@@ -146,7 +146,7 @@ fn add_one(
     found: &mut BTreeMap<RelPath, FoundKind>,
 ) -> Result<(), OutputError> {
     let file_type = metadata.file_type();
-    let mode = metadata.permissions().mode() & 0o7777;
+    let mode = metadata.permissions().mode();
     let kind = if file_type.is_symlink() {
         let target = fs::read_link(path.to_path(root)).map_err(|source| OutputError::Io {
             path: path.clone(),
@@ -163,9 +163,13 @@ fn add_one(
         }
         FoundKind::Symlink { target }
     } else if file_type.is_file() {
-        FoundKind::File { mode }
+        FoundKind::File {
+            mode: file_mode(mode),
+        }
     } else if file_type.is_dir() {
-        FoundKind::Dir { mode }
+        FoundKind::Dir {
+            mode: dir_mode(mode),
+        }
     } else {
         return Err(OutputError::Special { path: path.clone() });
     };
@@ -173,8 +177,22 @@ fn add_one(
     Ok(())
 }
 
+/// The permission bits a file output is stored and restored with: never setuid, setgid or
+/// sticky, and always readable by its owner, so that it can be hashed and stored again.
+pub fn file_mode(mode: u32) -> u32 {
+    mode & 0o777 | 0o400
+}
+
+/// The permission bits a directory output is stored and restored with: never setuid, setgid or
+/// sticky, and always readable, writable and searchable by its owner, so that a later restore,
+/// the cleaning of a declared directory and the user's own `rm -rf` can work in it.
+pub fn dir_mode(mode: u32) -> u32 {
+    mode & 0o777 | 0o700
+}
+
 /// Calls `visit` with every entry directly or indirectly below `dir` (not following symlinks),
-/// files and directories alike, skipping `.git` and `skipped`.
+/// files and directories alike, skipping `skipped` and `.git` in any letter case (a restore
+/// never writes `.GIT`, which a case-insensitive file system takes for `.git`).
 fn visit(
     root: &Path,
     dir: &Path,
@@ -189,7 +207,7 @@ fn visit(
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        if entry.file_name() == ".git" || skipped.contains(&path) {
+        if entry.file_name().eq_ignore_ascii_case(".git") || skipped.contains(&path) {
             continue;
         }
         let relative = RelPath::from_path(root, &path).ok_or_else(|| {
@@ -314,6 +332,17 @@ mod tests {
         assert!(link_stays_inside(&path, "../src/file"));
         assert!(!link_stays_inside(&path, "../../etc/passwd"));
         assert!(!link_stays_inside(&path, "/etc/passwd"));
+    }
+
+    #[test]
+    fn modes_drop_special_bits_and_keep_the_owner_in() {
+        // As `st_mode` has them: with the file type bits.
+        assert_eq!(file_mode(0o106755), 0o755);
+        assert_eq!(file_mode(0o100000), 0o400);
+        assert_eq!(file_mode(0o100220), 0o620);
+        assert_eq!(dir_mode(0o041777), 0o777);
+        assert_eq!(dir_mode(0o040500), 0o700);
+        assert_eq!(dir_mode(0o040055), 0o755);
     }
 
     #[test]

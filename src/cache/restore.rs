@@ -1,14 +1,13 @@
-//! Restoring an entry's outputs into the workspace, never writing outside the project.
+//! Restoring an entry's outputs into the workspace, never writing outside the declared outputs.
 //!
 //! Files already equal to the stored ones are left alone. A declared output directory is made
-//! to match the stored one exactly. The whole entry is checked before anything is written, as
-//! a cache may come from elsewhere (a CI artifact, a shared directory): every path must be one
-//! the session declares as an output, appear once, and not lie below a stored symlink; no path
-//! may be the project root, hold a `.git` component or fall in rtask's own directories; symlink
-//! targets must stay inside the project; and no write goes through a symlinked directory that
-//! leads out. (Absolute paths and `..` cannot even be parsed from a manifest.)
+//! to match the stored one exactly, sparing `.git` directories and rtask's own. A cache may
+//! come from elsewhere (a CI artifact, a shared directory), so the whole entry, and the
+//! workspace it goes into, are checked before anything is written (see `check`).
 
-use std::collections::BTreeSet;
+mod check;
+
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -16,29 +15,50 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::manifest::{Manifest, OutputEntry};
-use super::outputs::link_stays_inside;
+use self::check::{Parent, Stored, guarded_below, inspect_parent, parents};
+use super::manifest::{Blob, Manifest, OutputEntry};
+use super::outputs::{dir_mode, file_mode};
 use super::store::Store;
 use crate::digest::{self, Digest};
 use crate::patterns::OutputPattern;
 use crate::relpath::RelPath;
 
+/// Why a restore failed, in two kinds the executor tells apart:
+/// - a problem of the entry (`Unsafe`, `Damaged`): running the session instead gets past it.
+///   `Unsafe` also covers a workspace the entry cannot go into safely (a file or a symlink in
+///   the way), which the session's own commands deal with as they do.
+/// - a local failure (`Io`): reading or writing the workspace failed, not the entry's fault; a
+///   run would most likely fail the same way.
+///
+/// What a failed restore leaves behind: the paths restored until then hold their stored
+/// content, the path being written keeps what it held (its temporary copy is removed), the
+/// directories created for it stay, and declared directories are not cleaned.
 #[derive(Debug, Error)]
 pub enum RestoreError {
+    /// The entry would write where a restore must not, or is not shaped as rtask stores one;
+    /// or the workspace holds what a restore must not write through or remove. Found before
+    /// anything is written (unless the workspace changes while the restore runs).
     #[error("refusing to restore `{path}`: {why}")]
     Unsafe { path: RelPath, why: String },
+    /// The entry lacks a declared output (found before anything is written), or a stored copy
+    /// does not match its digest or is gone from the cache (found while copying it; a copy
+    /// that does not match is discarded).
     #[error("stored copy of `{path}` is damaged: {why}")]
     Damaged { path: RelPath, why: String },
+    /// Reading or writing the workspace failed for a local reason: no space left, permission
+    /// denied, a read-only file system.
     #[error("cannot restore `{path}`: {source}")]
     Io { path: RelPath, source: io::Error },
 }
 
-/// What a restore did.
+/// What a restore did, path by path as the entry names them. Each path in `written` holds what
+/// the entry stores once the restore is over: no write goes through a symlink inside the
+/// declared outputs, and nothing written is replaced or removed later in the same restore.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Restored {
     /// Paths written or replaced, or whose mode changed.
     pub written: Vec<RelPath>,
-    /// Paths removed from declared output directories.
+    /// Paths removed from declared output directories; a directory stands for what it held.
     pub removed: Vec<RelPath>,
 }
 
@@ -57,96 +77,87 @@ pub struct Target<'a> {
     pub protected: &'a [PathBuf],
 }
 
+/// A `Target` resolved once for the whole restore.
+struct Site<'a> {
+    declared: &'a [OutputPattern],
+    /// The project root with symlinks resolved: every path of the restore is below it.
+    root: PathBuf,
+    /// rtask's own directories that lie in the project.
+    protected: Vec<RelPath>,
+}
+
+impl<'a> Site<'a> {
+    fn new(target: &Target<'a>) -> io::Result<Site<'a>> {
+        let root = target.root.canonicalize()?;
+        let protected = target
+            .protected
+            .iter()
+            .filter_map(|dir| {
+                RelPath::from_path(target.root, dir).or_else(|| RelPath::from_path(&root, dir))
+            })
+            .collect();
+        Ok(Site {
+            declared: target.declared,
+            root,
+            protected,
+        })
+    }
+
+    /// Why nothing may be written at `path`, if so.
+    fn reserved(&self, path: &RelPath) -> Option<&'static str> {
+        if path
+            .as_str()
+            .split('/')
+            .any(|part| is_git(OsStr::new(part)))
+        {
+            return Some("it is inside a `.git` directory");
+        }
+        if self.protected.iter().any(|dir| path.starts_with(dir)) {
+            return Some("it is inside rtask's own directories");
+        }
+        None
+    }
+
+    /// Whether `path`, a name found in the workspace, is a `.git` directory or rtask's own.
+    fn guarded(&self, name: &OsStr, path: &RelPath) -> bool {
+        is_git(name) || self.protected.contains(path)
+    }
+}
+
+/// `.git` in any letter case: a case-insensitive file system (macOS, Windows) takes `.GIT`
+/// for it.
+fn is_git(name: &OsStr) -> bool {
+    name.eq_ignore_ascii_case(".git")
+}
+
+/// Restore the outputs `manifest` stores into `target`, or refuse it before writing anything
+/// (see `check`).
 pub fn restore(
     target: &Target<'_>,
     store: &Store,
     manifest: &Manifest,
 ) -> Result<Restored, RestoreError> {
+    let site = Site::new(target).map_err(|source| RestoreError::Io {
+        path: RelPath::root(),
+        source,
+    })?;
     let mut entries: Vec<&OutputEntry> = manifest.outputs.iter().collect();
     entries.sort_by(|a, b| a.path().cmp(b.path()));
-    check_entries(target, &entries)?;
-    let canonical_root = target
-        .root
-        .canonicalize()
-        .map_err(|source| RestoreError::Io {
-            path: RelPath::root(),
-            source,
-        })?;
+    let stored = check::check_entries(&site, &entries)?;
+    check::check_workspace(&site, &entries, &stored)?;
     let mut restored = Restored::default();
-    let mut dir_modes = Vec::new();
     for entry in &entries {
-        let path = entry.path();
-        let io = |source| RestoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        let destination = prepare_parent(&canonical_root, path)?;
-        let current = destination.symlink_metadata().ok();
-        let wrote = match entry {
-            OutputEntry::Dir { mode, .. } => {
-                let is_dir = current.as_ref().is_some_and(fs::Metadata::is_dir);
-                if !is_dir {
-                    remove_any(&destination).map_err(io)?;
-                    fs::create_dir(&destination).map_err(io)?;
-                }
-                // Modes of directories are set last, deepest first, so that a read-only
-                // directory can still be filled.
-                dir_modes.push((path, destination, *mode));
-                !is_dir
-            }
-            OutputEntry::Symlink { target: link, .. } => {
-                let same = current
-                    .as_ref()
-                    .is_some_and(|metadata| metadata.file_type().is_symlink())
-                    && fs::read_link(&destination)
-                        .is_ok_and(|existing| existing == Path::new(link));
-                if !same {
-                    remove_any(&destination).map_err(io)?;
-                    symlink(link, &destination).map_err(io)?;
-                }
-                !same
-            }
-            OutputEntry::File { blob, mode, .. } => {
-                let same = current
-                    .as_ref()
-                    .is_some_and(|metadata| metadata.is_file() && metadata.len() == blob.size)
-                    && Digest::of_file(&destination).is_ok_and(|existing| existing == blob.hash);
-                if same {
-                    set_mode(&destination, *mode).map_err(io)?
-                } else {
-                    write_file(store, &destination, &blob.hash, *mode).map_err(
-                        |error| match error {
-                            WriteError::Io(source) => RestoreError::Io {
-                                path: path.clone(),
-                                source,
-                            },
-                            WriteError::Damaged => {
-                                store.discard_blob(&blob.hash);
-                                RestoreError::Damaged {
-                                    path: path.clone(),
-                                    why: "its content does not match its digest".to_string(),
-                                }
-                            }
-                        },
-                    )?;
-                    true
-                }
-            }
-        };
-        if wrote {
-            restored.written.push(path.clone());
+        if restore_entry(&site, store, entry)? {
+            restored.written.push(entry.path().clone());
         }
     }
-    let stored: BTreeSet<&RelPath> = entries.iter().map(|entry| entry.path()).collect();
-    for pattern in target.declared {
+    for pattern in site.declared {
         if let OutputPattern::Literal { path, .. } = pattern
-            && entries
-                .iter()
-                .any(|entry| matches!(entry, OutputEntry::Dir { path: dir, .. } if dir == path))
+            && matches!(stored.get(path), Some(OutputEntry::Dir { .. }))
         {
             remove_extra(
-                target,
-                &path.to_path(target.root),
+                &site,
+                &path.to_path(&site.root),
                 &stored,
                 &mut restored.removed,
             )
@@ -156,125 +167,109 @@ pub fn restore(
             })?;
         }
     }
-    for (path, destination, mode) in dir_modes.into_iter().rev() {
-        let changed = set_mode(&destination, mode).map_err(|source| RestoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if changed && !restored.written.contains(path) {
-            restored.written.push(path.clone());
-        }
-    }
     Ok(restored)
 }
 
-/// Refuse an entry that writes anywhere the session does not declare, before writing anything.
-fn check_entries(target: &Target<'_>, entries: &[&OutputEntry]) -> Result<(), RestoreError> {
-    let refuse = |path: &RelPath, why: &str| {
-        Err(RestoreError::Unsafe {
-            path: path.clone(),
-            why: why.to_string(),
-        })
+fn refuse<T>(path: &RelPath, why: impl Into<String>) -> Result<T, RestoreError> {
+    Err(RestoreError::Unsafe {
+        path: path.clone(),
+        why: why.into(),
+    })
+}
+
+/// Make sure every directory above `path` is there, creating those missing; returns where
+/// `path` goes.
+fn prepare_parent(site: &Site<'_>, path: &RelPath) -> Result<PathBuf, RestoreError> {
+    for parent in parents(path) {
+        if inspect_parent(site, path, &parent)? == Parent::Missing {
+            fs::create_dir(parent.to_path(&site.root)).map_err(|source| RestoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(path.to_path(&site.root))
+}
+
+/// Restore one path; whether it wrote anything.
+fn restore_entry(
+    site: &Site<'_>,
+    store: &Store,
+    entry: &OutputEntry,
+) -> Result<bool, RestoreError> {
+    let path = entry.path();
+    let destination = prepare_parent(site, path)?;
+    let io = |source| RestoreError::Io {
+        path: path.clone(),
+        source,
     };
-    let mut links: Vec<&RelPath> = Vec::new();
-    let mut previous: Option<&RelPath> = None;
-    for entry in entries {
-        let path = entry.path();
-        if path.is_root() {
-            return refuse(path, "it is the project root");
+    match entry {
+        OutputEntry::Dir { mode, .. } => restore_dir(&destination, *mode).map_err(io),
+        OutputEntry::Symlink { target: link, .. } => {
+            restore_symlink(&destination, link).map_err(io)
         }
-        if previous == Some(path) {
-            return refuse(path, "the entry lists it twice");
-        }
-        previous = Some(path);
-        if path.as_str().split('/').any(|part| part == ".git") {
-            return refuse(path, "it is inside a `.git` directory");
-        }
-        if target.protected.iter().any(|dir| {
-            RelPath::from_path(target.root, dir).is_some_and(|dir| path.starts_with(&dir))
-        }) {
-            return refuse(path, "it is inside rtask's own directories");
-        }
-        if links.iter().any(|link| path.starts_with(link)) {
-            return refuse(path, "it lies below a symlink of the same entry");
-        }
-        if !target
-            .declared
-            .iter()
-            .any(|pattern| declares(pattern, path))
-        {
-            return refuse(path, "the session does not declare it as an output");
-        }
-        if let OutputEntry::Symlink { target: link, .. } = entry {
-            if !link_stays_inside(path, link) {
-                return refuse(
-                    path,
-                    &format!("it is a symlink to `{link}`, outside the project"),
-                );
-            }
-            links.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Whether `pattern` covers `path`: the path itself, or a path below a directory it names or
-/// matches.
-fn declares(pattern: &OutputPattern, path: &RelPath) -> bool {
-    match pattern {
-        OutputPattern::Literal { path: declared, .. } => path.starts_with(declared),
-        OutputPattern::Glob { matcher, .. } => {
-            let parts: Vec<&str> = path.as_str().split('/').collect();
-            (1..=parts.len()).any(|depth| matcher.is_match(parts[..depth].join("/")))
-        }
+        OutputEntry::File { blob, mode, .. } => restore_file(store, &destination, blob, *mode)
+            .map_err(|error| match error {
+                WriteError::Io(source) => io(source),
+                WriteError::Damaged(why) => RestoreError::Damaged {
+                    path: path.clone(),
+                    why: why.to_string(),
+                },
+            }),
     }
 }
 
-/// Make sure every directory above `path` exists, is a directory, and lies inside the project;
-/// returns where `path` goes.
-fn prepare_parent(canonical_root: &Path, path: &RelPath) -> Result<PathBuf, RestoreError> {
-    let mut current = canonical_root.to_path_buf();
-    let parts: Vec<&str> = path.as_str().split('/').collect();
-    let (name, parents) = parts.split_last().expect("a path has at least one part");
-    for part in parents {
-        current.push(part);
-        let io = |source| RestoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        match current.symlink_metadata() {
-            Ok(metadata) if metadata.file_type().is_symlink() => {
-                let resolved = current.canonicalize().map_err(io)?;
-                if !resolved.starts_with(canonical_root) || !resolved.is_dir() {
-                    return Err(RestoreError::Unsafe {
-                        path: path.clone(),
-                        why: format!(
-                            "`{}` is a symlink that leads out of the project",
-                            current.display()
-                        ),
-                    });
-                }
-            }
-            Ok(metadata) if metadata.is_dir() => {}
-            Ok(_) => {
-                fs::remove_file(&current).map_err(io)?;
-                fs::create_dir(&current).map_err(io)?;
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&current).map_err(io)?
-            }
-            Err(source) => return Err(io(source)),
-        }
+fn restore_dir(destination: &Path, mode: u32) -> io::Result<bool> {
+    let is_dir = destination
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.is_dir());
+    if !is_dir {
+        remove_any(destination)?;
+        fs::create_dir(destination)?;
     }
-    Ok(current.join(name))
+    // Set now, before what it holds is written: the owner always keeps rwx.
+    let changed = set_mode(destination, dir_mode(mode))?;
+    Ok(!is_dir || changed)
+}
+
+fn restore_symlink(destination: &Path, link: &str) -> io::Result<bool> {
+    let same = destination
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.file_type().is_symlink())
+        && fs::read_link(destination).is_ok_and(|existing| existing == Path::new(link));
+    if !same {
+        remove_any(destination)?;
+        symlink(link, destination)?;
+    }
+    Ok(!same)
+}
+
+fn restore_file(
+    store: &Store,
+    destination: &Path,
+    blob: &Blob,
+    mode: u32,
+) -> Result<bool, WriteError> {
+    let mode = file_mode(mode);
+    let same = destination
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.is_file() && metadata.len() == blob.size)
+        && Digest::of_file(destination).is_ok_and(|existing| existing == blob.hash);
+    if same {
+        return set_mode(destination, mode).map_err(WriteError::Io);
+    }
+    write_file(store, destination, &blob.hash, mode)?;
+    Ok(true)
 }
 
 enum WriteError {
     Io(io::Error),
-    Damaged,
+    /// Why the stored copy cannot be used.
+    Damaged(&'static str),
 }
 
-/// Copy a blob to `destination` through a temporary file beside it, checking its digest.
+/// Copy a blob to `destination` through a temporary file beside it, checking its digest; a
+/// copy that does not match is discarded from the store.
 fn write_file(
     store: &Store,
     destination: &Path,
@@ -282,7 +277,13 @@ fn write_file(
     mode: u32,
 ) -> Result<(), WriteError> {
     let parent = destination.parent().unwrap_or(destination);
-    let mut source = File::open(store.blob_path(hash)).map_err(WriteError::Io)?;
+    let mut source = match File::open(store.blob_path(hash)) {
+        Ok(source) => source,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(WriteError::Damaged("it is gone from the cache"));
+        }
+        Err(error) => return Err(WriteError::Io(error)),
+    };
     let mut temp = tempfile::Builder::new()
         .prefix(".rtask-restore")
         .tempfile_in(parent)
@@ -290,7 +291,8 @@ fn write_file(
     let (actual, _) =
         digest::copy_hashing(&mut source, temp.as_file_mut()).map_err(WriteError::Io)?;
     if &actual != hash {
-        return Err(WriteError::Damaged);
+        store.discard_blob(hash);
+        return Err(WriteError::Damaged("its content does not match its digest"));
     }
     set_mode(temp.path(), mode).map_err(WriteError::Io)?;
     if destination
@@ -324,30 +326,31 @@ fn remove_any(path: &Path) -> io::Result<()> {
 }
 
 /// Remove what lies below `dir` but is not part of the entry, never following a symlink and
-/// never touching `.git` directories or rtask's own.
+/// sparing `.git` directories and rtask's own, wherever they are: a directory that holds one
+/// is emptied of the rest instead of removed.
 fn remove_extra(
-    target: &Target<'_>,
+    site: &Site<'_>,
     dir: &Path,
-    stored: &BTreeSet<&RelPath>,
+    stored: &Stored<'_>,
     removed: &mut Vec<RelPath>,
 ) -> io::Result<()> {
-    if !dir.symlink_metadata()?.is_dir() {
-        return Ok(());
-    }
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        if entry.file_name() == ".git" || target.protected.contains(&path) {
-            continue;
-        }
-        let Some(relative) = RelPath::from_path(target.root, &path) else {
+        let Some(relative) = RelPath::from_path(&site.root, &path) else {
             continue;
         };
-        if !stored.contains(&relative) {
+        if site.guarded(&entry.file_name(), &relative) {
+            continue;
+        }
+        let is_dir = entry.file_type()?.is_dir();
+        if stored.contains_key(&relative) || (is_dir && guarded_below(site, &path)?.is_some()) {
+            if is_dir {
+                remove_extra(site, &path, stored, removed)?;
+            }
+        } else {
             remove_any(&path)?;
             removed.push(relative);
-        } else if entry.file_type()?.is_dir() {
-            remove_extra(target, &path, stored, removed)?;
         }
     }
     Ok(())
