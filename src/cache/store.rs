@@ -67,6 +67,9 @@ pub enum EntryProblem {
     /// A check made while restoring refused the entry.
     #[error("refusing to restore `{path}`: {why}")]
     Unsafe { path: RelPath, why: String },
+    /// A restore found an output's stored copy damaged, or missing from the entry.
+    #[error("stored copy of `{path}` is damaged: {why}")]
+    DamagedOutput { path: RelPath, why: String },
 }
 
 /// What a blob of an entry holds.

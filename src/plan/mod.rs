@@ -240,10 +240,7 @@ impl Planner<'_> {
         let problem = match error {
             RestoreError::Io { .. } => return Decision::Fail(SessionError::Restore(error)),
             RestoreError::Unsafe { path, why } => EntryProblem::Unsafe { path, why },
-            RestoreError::Damaged { path, .. } => EntryProblem::Blob {
-                what: crate::cache::store::Stored::Output(path),
-                flaw: crate::cache::store::BlobFlaw::WrongDigest,
-            },
+            RestoreError::Damaged { path, why } => EntryProblem::DamagedOutput { path, why },
         };
         self.replace_unusable(manifest, problem)
     }
