@@ -241,7 +241,7 @@ impl Fingerprinter {
     }
 
     /// The entry of a path named as an input, found as a walk finds a file (stat'ed and opened
-    /// in its directory); `None` when it is a directory, to be walked.
+    /// in its directory); `None` when it is a directory or a symlink to one, to be walked.
     fn literal(&self, path: &RelPath, pass: Pass) -> Result<Option<InputFile>, InputError> {
         let unreadable = |source: nix::Error| {
             if source == nix::Error::ENOENT {
@@ -269,6 +269,8 @@ impl Fingerprinter {
             .ok_or_else(|| InputError::MissingLiteral(path.clone()))?;
         match kind_of(FileStat::of_raw(&raw).mode) {
             Some(Type::Directory) => return Ok(None),
+            // Where a walk starts, a symlink to a directory is followed.
+            Some(Type::Symlink) if leads_to_directory(&handle, name) => return Ok(None),
             Some(_) => {}
             None => {
                 return Err(InputError::Read {
@@ -359,6 +361,13 @@ fn stat_at<P: ?Sized + nix::NixPath>(
         Err(nix::Error::ENOENT) => Ok(None),
         Err(errno) => Err(errno),
     }
+}
+
+/// Whether the symlink `name` in `dir` leads to a directory. A dangling link, or a loop, does
+/// not: it is an input of its own, keyed on its target path.
+fn leads_to_directory(dir: &Dir, name: &str) -> bool {
+    fstatat(dir, name, AtFlags::empty())
+        .is_ok_and(|raw| FileStat::of_raw(&raw).mode & TYPE_MASK == DIRECTORY)
 }
 
 fn input_file(path: &RelPath, hash: Digest, stat: &FileStat) -> InputFile {
