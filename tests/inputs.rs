@@ -107,3 +107,25 @@ inputs = ["lib/x.py"]
         .stderr_has("deep: running (input `a/lib/")
         .stderr_has("through: running (input `lib/x.py` changed)");
 }
+
+/// A walk that starts at a symlink to the project (or above it) meets rtask's own state again
+/// under the link's name: it is skipped there too, or every run would key the last one's cache.
+#[test]
+fn rtask_state_is_skipped_when_a_symlink_leads_back_into_the_project() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"here\"]\n");
+    fs::create_dir(project.path("proj")).unwrap();
+    fs::rename(project.path("tasks.toml"), project.path("proj/tasks.toml")).unwrap();
+    project.write("proj/a.txt", "a");
+    symlink("..", project.path("proj/here")).unwrap();
+    let run = |expected: &str| {
+        project
+            .rtask(&["-f", "proj/tasks.toml", "s"])
+            .success()
+            .stderr_has(expected);
+    };
+    run("s: running (no cache entry)");
+    run("s: cached");
+    project.write("proj/a.txt", "b");
+    run("s: running (input `here/proj/a.txt` changed)");
+    run("s: cached");
+}

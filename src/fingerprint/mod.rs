@@ -59,8 +59,9 @@ type Memo = HashMap<RelPath, (u64, InputFile), BuildHasherDefault<FxHasher>>;
 
 pub struct Fingerprinter {
     root: PathBuf,
-    /// Directories never searched for inputs, relative to the root: rtask's state, the cache.
-    skipped: Vec<String>,
+    /// Directories never searched for inputs (rtask's state, the cache), by their real paths: a
+    /// walk may meet them through a symlink.
+    skipped: Vec<PathBuf>,
     /// The root of the git repository holding the project, if any.
     repository: Option<PathBuf>,
     epoch: AtomicU64,
@@ -90,12 +91,7 @@ impl Fingerprinter {
                 .ancestors()
                 .find(|dir| dir.join(".git").exists())
                 .map(Path::to_path_buf),
-            skipped: skipped
-                .iter()
-                .filter_map(|dir| RelPath::from_path(root, dir))
-                .filter(|dir| !dir.is_root())
-                .map(String::from)
-                .collect(),
+            skipped: skipped.iter().map(|dir| real_path(dir)).collect(),
             epoch: AtomicU64::new(0),
             memo: RwLock::new(Memo::default()),
             memo_used: AtomicBool::new(false),
@@ -187,6 +183,7 @@ impl Fingerprinter {
         }
         let walk = Walk {
             fingerprinter: self,
+            skipped: self.skipped_below(base),
             keep,
             pass,
             found: Mutex::new(Vec::new()),
@@ -206,6 +203,20 @@ impl Fingerprinter {
             .found
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The skipped directories strictly below `base`, as a walk from it meets them: `base` may
+    /// be, or lie below, a symlink leading anywhere (back into the project, or above it).
+    fn skipped_below(&self, base: &RelPath) -> Vec<RelPath> {
+        let Ok(real) = base.to_path(&self.root).canonicalize() else {
+            return Vec::new();
+        };
+        self.skipped
+            .iter()
+            .filter_map(|dir| RelPath::from_path(&real, dir))
+            .filter(|below| !below.is_root())
+            .map(|below| base.join(below.as_str()))
+            .collect()
     }
 
     /// The ignore rules of the directories above `base`, innermost first.
@@ -351,6 +362,22 @@ impl Fingerprinter {
     }
 }
 
+/// `path` with its symlinks resolved, as far as it exists: a directory rtask has not made yet is
+/// its nearest existing ancestor's real path joined with the rest.
+fn real_path(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find_map(|ancestor| {
+            let real = ancestor.canonicalize().ok()?;
+            let rest = path.strip_prefix(ancestor).ok()?;
+            Some(if rest.as_os_str().is_empty() {
+                real
+            } else {
+                real.join(rest)
+            })
+        })
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
 /// `fstatat` of `name` in `dir`, not following a symlink; `None` when it is gone.
 fn stat_at<P: ?Sized + nix::NixPath>(
     dir: &Dir,
@@ -494,6 +521,8 @@ fn bytes_path(bytes: &[u8]) -> &Path {
 /// One walk below a base directory: a task per directory on rayon's pool.
 struct Walk<'a> {
     fingerprinter: &'a Fingerprinter,
+    /// rtask's directories below the walk's base, never searched.
+    skipped: Vec<RelPath>,
     keep: &'a (dyn Fn(&Path) -> bool + Sync),
     pass: Pass,
     found: Mutex<Vec<InputFile>>,
@@ -689,10 +718,7 @@ impl<'w> Walk<'w> {
             match kind {
                 Type::Directory => {
                     if SKIPPED_NAMES.contains(&name.as_str())
-                        || fingerprinter
-                            .skipped
-                            .iter()
-                            .any(|skipped| *skipped == path.as_str())
+                        || self.skipped.contains(&path)
                         || Rules::ignores(rules.as_deref(), path.as_str().as_bytes(), true)
                     {
                         continue;
