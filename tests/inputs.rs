@@ -129,3 +129,30 @@ fn rtask_state_is_skipped_when_a_symlink_leads_back_into_the_project() {
     run("s: running (input `here/proj/a.txt` changed)");
     run("s: cached");
 }
+
+/// Lines git reads differently from common glob dialects: an unclosed `[` matches nothing,
+/// braces are literal, and a `.gitignore` that is a symlink is not read. The files git does not
+/// ignore are inputs: editing one is a miss.
+#[test]
+fn files_git_does_not_ignore_are_inputs() {
+    let project = Project::with_tasks("[sessions.s]\nrun = [\"true\"]\ninputs = [\"src\"]\n");
+    project
+        .write("src/.gitignore", "sq[uare\n{a,b}.txt\n")
+        .write("src/sq[uare", "1")
+        .write("src/a.txt", "1")
+        .write("shared-ignore", "*.py\n")
+        .write("src/sub/x.py", "1");
+    symlink("../../shared-ignore", project.path("src/sub/.gitignore")).unwrap();
+    project.rtask(&["s"]).success();
+    for (file, path) in [
+        ("src/sq[uare", "src/sq[uare"),
+        ("src/a.txt", "src/a.txt"),
+        ("src/sub/x.py", "src/sub/x.py"),
+    ] {
+        project.write(file, "2");
+        project
+            .rtask(&["s"])
+            .success()
+            .stderr_has(&format!("s: running (input `{path}` changed)"));
+    }
+}

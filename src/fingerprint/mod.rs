@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use ignore::gitignore::Gitignore;
 use nix::dir::{Dir, Type};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, fstatat};
@@ -27,8 +26,10 @@ use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod gitignore;
 mod stat_cache;
 
+use self::gitignore::{Anchor, IgnoreFile, Rules};
 use self::stat_cache::{Directory, Entry, FxHasher, StatCache, now_ns};
 use crate::digest::Digest;
 use crate::file_stat::FileStat;
@@ -231,10 +232,9 @@ impl Fingerprinter {
         above.reverse();
         let mut rules = None;
         for dir in above {
-            let file = dir.join(".gitignore");
-            if !file.is_file() {
+            let Some(file) = IgnoreFile::read_path(&dir.join(".gitignore")) else {
                 continue;
-            }
+            };
             let anchor = match RelPath::from_path(&self.root, dir) {
                 Some(inside) => Anchor::inside(&inside),
                 None => match self.root.strip_prefix(dir).ok().and_then(Path::to_str) {
@@ -243,7 +243,7 @@ impl Fingerprinter {
                 },
             };
             rules = Some(Arc::new(Rules {
-                gitignore: Gitignore::new(&file).0,
+                file,
                 anchor,
                 parent: rules,
             }));
@@ -460,60 +460,6 @@ struct Pass {
     fresh: bool,
 }
 
-/// The `.gitignore` rules that apply in a directory: its own, then those of the directories
-/// above it (as in git, the innermost rule that matches decides).
-struct Rules {
-    gitignore: Gitignore,
-    anchor: Anchor,
-    parent: Option<Arc<Rules>>,
-}
-
-/// How a project-relative path is made relative to the directory of a `.gitignore`.
-enum Anchor {
-    /// The directory is inside the project: strip this many leading bytes.
-    Strip(usize),
-    /// The directory holds the project: prepend the project's path below it.
-    Prepend(String),
-}
-
-impl Anchor {
-    /// For the project's directory `dir`: what lies below it is relative to it once `dir/` is
-    /// stripped (nothing, for the root).
-    fn inside(dir: &RelPath) -> Anchor {
-        Anchor::Strip(if dir.is_root() {
-            0
-        } else {
-            dir.as_str().len() + 1
-        })
-    }
-}
-
-impl Rules {
-    /// Whether the innermost rule matching `path` (project-relative, `/`-separated bytes)
-    /// ignores it.
-    fn ignores(rules: Option<&Rules>, path: &[u8], is_dir: bool) -> bool {
-        let mut next = rules;
-        while let Some(rules) = next {
-            let matched = match &rules.anchor {
-                Anchor::Strip(length) => {
-                    debug_assert!(path.len() >= *length, "rules of a directory above the path");
-                    let relative = path.get(*length..).unwrap_or(path);
-                    rules.gitignore.matched(bytes_path(relative), is_dir)
-                }
-                Anchor::Prepend(prefix) => {
-                    let joined = [prefix.as_bytes(), path].concat();
-                    rules.gitignore.matched(bytes_path(&joined), is_dir)
-                }
-            };
-            if !matched.is_none() {
-                return matched.is_ignore();
-            }
-            next = rules.parent.as_deref();
-        }
-        false
-    }
-}
-
 fn bytes_path(bytes: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(bytes))
 }
@@ -630,18 +576,16 @@ impl<'w> Walk<'w> {
         }
         // In name order, as the stat cache keeps them.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        // Read only when it is a regular file (through a symlink or not): a FIFO would block.
-        let ignore_file = full.join(".gitignore");
-        let rules = match entries
+        // Read only when it is a regular file, as git reads it (never through a symlink); a
+        // FIFO would block.
+        let own = entries
             .iter()
-            .find(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
-            .filter(|_| {
-                ignore_file
-                    .metadata()
-                    .is_ok_and(|metadata| metadata.is_file())
-            }) {
-            Some(_) => Some(Arc::new(Rules {
-                gitignore: Gitignore::new(&ignore_file).0,
+            .any(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
+            .then(|| IgnoreFile::read_in(&handle))
+            .flatten();
+        let rules = match own {
+            Some(file) => Some(Arc::new(Rules {
+                file,
                 anchor: Anchor::inside(dir),
                 parent: rules,
             })),
@@ -841,3 +785,6 @@ pub fn symlink_digest(target: &Path) -> Digest {
             .finalize(),
     )
 }
+
+#[cfg(test)]
+mod tests;
