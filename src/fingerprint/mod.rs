@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use ignore::gitignore::Gitignore;
 use nix::dir::{Dir, Type};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, fstatat};
@@ -27,8 +26,10 @@ use rayon::slice::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod gitignore;
 mod stat_cache;
 
+use self::gitignore::{Anchor, IgnoreFile, Rules};
 use self::stat_cache::{Directory, Entry, FxHasher, StatCache, now_ns};
 use crate::digest::Digest;
 use crate::file_stat::FileStat;
@@ -59,8 +60,9 @@ type Memo = HashMap<RelPath, (u64, InputFile), BuildHasherDefault<FxHasher>>;
 
 pub struct Fingerprinter {
     root: PathBuf,
-    /// Directories never searched for inputs, relative to the root: rtask's state, the cache.
-    skipped: Vec<String>,
+    /// Directories never searched for inputs (rtask's state, the cache), by their real paths: a
+    /// walk may meet them through a symlink.
+    skipped: Vec<PathBuf>,
     /// The root of the git repository holding the project, if any.
     repository: Option<PathBuf>,
     epoch: AtomicU64,
@@ -90,12 +92,7 @@ impl Fingerprinter {
                 .ancestors()
                 .find(|dir| dir.join(".git").exists())
                 .map(Path::to_path_buf),
-            skipped: skipped
-                .iter()
-                .filter_map(|dir| RelPath::from_path(root, dir))
-                .filter(|dir| !dir.is_root())
-                .map(String::from)
-                .collect(),
+            skipped: skipped.iter().map(|dir| real_path(dir)).collect(),
             epoch: AtomicU64::new(0),
             memo: RwLock::new(Memo::default()),
             memo_used: AtomicBool::new(false),
@@ -187,6 +184,7 @@ impl Fingerprinter {
         }
         let walk = Walk {
             fingerprinter: self,
+            skipped: self.skipped_below(base),
             keep,
             pass,
             found: Mutex::new(Vec::new()),
@@ -208,6 +206,20 @@ impl Fingerprinter {
             .unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// The skipped directories strictly below `base`, as a walk from it meets them: `base` may
+    /// be, or lie below, a symlink leading anywhere (back into the project, or above it).
+    fn skipped_below(&self, base: &RelPath) -> Vec<RelPath> {
+        let Ok(real) = base.to_path(&self.root).canonicalize() else {
+            return Vec::new();
+        };
+        self.skipped
+            .iter()
+            .filter_map(|dir| RelPath::from_path(&real, dir))
+            .filter(|below| !below.is_root())
+            .map(|below| base.join(below.as_str()))
+            .collect()
+    }
+
     /// The ignore rules of the directories above `base`, innermost first.
     fn rules_above(&self, base: &RelPath) -> Option<Arc<Rules>> {
         let start = base.to_path(&self.root);
@@ -220,10 +232,9 @@ impl Fingerprinter {
         above.reverse();
         let mut rules = None;
         for dir in above {
-            let file = dir.join(".gitignore");
-            if !file.is_file() {
+            let Some(file) = IgnoreFile::read_path(&dir.join(".gitignore")) else {
                 continue;
-            }
+            };
             let anchor = match RelPath::from_path(&self.root, dir) {
                 Some(inside) => Anchor::inside(&inside),
                 None => match self.root.strip_prefix(dir).ok().and_then(Path::to_str) {
@@ -232,7 +243,7 @@ impl Fingerprinter {
                 },
             };
             rules = Some(Arc::new(Rules {
-                gitignore: Gitignore::new(&file).0,
+                file,
                 anchor,
                 parent: rules,
             }));
@@ -241,7 +252,7 @@ impl Fingerprinter {
     }
 
     /// The entry of a path named as an input, found as a walk finds a file (stat'ed and opened
-    /// in its directory); `None` when it is a directory, to be walked.
+    /// in its directory); `None` when it is a directory or a symlink to one, to be walked.
     fn literal(&self, path: &RelPath, pass: Pass) -> Result<Option<InputFile>, InputError> {
         let unreadable = |source: nix::Error| {
             if source == nix::Error::ENOENT {
@@ -269,6 +280,8 @@ impl Fingerprinter {
             .ok_or_else(|| InputError::MissingLiteral(path.clone()))?;
         match kind_of(FileStat::of_raw(&raw).mode) {
             Some(Type::Directory) => return Ok(None),
+            // Where a walk starts, a symlink to a directory is followed.
+            Some(Type::Symlink) if leads_to_directory(&handle, name) => return Ok(None),
             Some(_) => {}
             None => {
                 return Err(InputError::Read {
@@ -349,6 +362,22 @@ impl Fingerprinter {
     }
 }
 
+/// `path` with its symlinks resolved, as far as it exists: a directory rtask has not made yet is
+/// its nearest existing ancestor's real path joined with the rest.
+fn real_path(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find_map(|ancestor| {
+            let real = ancestor.canonicalize().ok()?;
+            let rest = path.strip_prefix(ancestor).ok()?;
+            Some(if rest.as_os_str().is_empty() {
+                real
+            } else {
+                real.join(rest)
+            })
+        })
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
 /// `fstatat` of `name` in `dir`, not following a symlink; `None` when it is gone.
 fn stat_at<P: ?Sized + nix::NixPath>(
     dir: &Dir,
@@ -359,6 +388,13 @@ fn stat_at<P: ?Sized + nix::NixPath>(
         Err(nix::Error::ENOENT) => Ok(None),
         Err(errno) => Err(errno),
     }
+}
+
+/// Whether the symlink `name` in `dir` leads to a directory. A dangling link, or a loop, does
+/// not: it is an input of its own, keyed on its target path.
+fn leads_to_directory(dir: &Dir, name: &str) -> bool {
+    fstatat(dir, name, AtFlags::empty())
+        .is_ok_and(|raw| FileStat::of_raw(&raw).mode & TYPE_MASK == DIRECTORY)
 }
 
 fn input_file(path: &RelPath, hash: Digest, stat: &FileStat) -> InputFile {
@@ -424,60 +460,6 @@ struct Pass {
     fresh: bool,
 }
 
-/// The `.gitignore` rules that apply in a directory: its own, then those of the directories
-/// above it (as in git, the innermost rule that matches decides).
-struct Rules {
-    gitignore: Gitignore,
-    anchor: Anchor,
-    parent: Option<Arc<Rules>>,
-}
-
-/// How a project-relative path is made relative to the directory of a `.gitignore`.
-enum Anchor {
-    /// The directory is inside the project: strip this many leading bytes.
-    Strip(usize),
-    /// The directory holds the project: prepend the project's path below it.
-    Prepend(String),
-}
-
-impl Anchor {
-    /// For the project's directory `dir`: what lies below it is relative to it once `dir/` is
-    /// stripped (nothing, for the root).
-    fn inside(dir: &RelPath) -> Anchor {
-        Anchor::Strip(if dir.is_root() {
-            0
-        } else {
-            dir.as_str().len() + 1
-        })
-    }
-}
-
-impl Rules {
-    /// Whether the innermost rule matching `path` (project-relative, `/`-separated bytes)
-    /// ignores it.
-    fn ignores(rules: Option<&Rules>, path: &[u8], is_dir: bool) -> bool {
-        let mut next = rules;
-        while let Some(rules) = next {
-            let matched = match &rules.anchor {
-                Anchor::Strip(length) => {
-                    debug_assert!(path.len() >= *length, "rules of a directory above the path");
-                    let relative = path.get(*length..).unwrap_or(path);
-                    rules.gitignore.matched(bytes_path(relative), is_dir)
-                }
-                Anchor::Prepend(prefix) => {
-                    let joined = [prefix.as_bytes(), path].concat();
-                    rules.gitignore.matched(bytes_path(&joined), is_dir)
-                }
-            };
-            if !matched.is_none() {
-                return matched.is_ignore();
-            }
-            next = rules.parent.as_deref();
-        }
-        false
-    }
-}
-
 fn bytes_path(bytes: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(bytes))
 }
@@ -485,6 +467,8 @@ fn bytes_path(bytes: &[u8]) -> &Path {
 /// One walk below a base directory: a task per directory on rayon's pool.
 struct Walk<'a> {
     fingerprinter: &'a Fingerprinter,
+    /// rtask's directories below the walk's base, never searched.
+    skipped: Vec<RelPath>,
     keep: &'a (dyn Fn(&Path) -> bool + Sync),
     pass: Pass,
     found: Mutex<Vec<InputFile>>,
@@ -592,18 +576,16 @@ impl<'w> Walk<'w> {
         }
         // In name order, as the stat cache keeps them.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        // Read only when it is a regular file (through a symlink or not): a FIFO would block.
-        let ignore_file = full.join(".gitignore");
-        let rules = match entries
+        // Read only when it is a regular file, as git reads it (never through a symlink); a
+        // FIFO would block.
+        let own = entries
             .iter()
-            .find(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
-            .filter(|_| {
-                ignore_file
-                    .metadata()
-                    .is_ok_and(|metadata| metadata.is_file())
-            }) {
-            Some(_) => Some(Arc::new(Rules {
-                gitignore: Gitignore::new(&ignore_file).0,
+            .any(|(name, kind)| name == ".gitignore" && *kind != Some(Type::Directory))
+            .then(|| IgnoreFile::read_in(&handle))
+            .flatten();
+        let rules = match own {
+            Some(file) => Some(Arc::new(Rules {
+                file,
                 anchor: Anchor::inside(dir),
                 parent: rules,
             })),
@@ -680,10 +662,7 @@ impl<'w> Walk<'w> {
             match kind {
                 Type::Directory => {
                     if SKIPPED_NAMES.contains(&name.as_str())
-                        || fingerprinter
-                            .skipped
-                            .iter()
-                            .any(|skipped| *skipped == path.as_str())
+                        || self.skipped.contains(&path)
                         || Rules::ignores(rules.as_deref(), path.as_str().as_bytes(), true)
                     {
                         continue;
@@ -806,3 +785,6 @@ pub fn symlink_digest(target: &Path) -> Digest {
             .finalize(),
     )
 }
+
+#[cfg(test)]
+mod tests;
