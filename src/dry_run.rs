@@ -107,7 +107,11 @@ impl DryRun<'_> {
                 details,
             };
         };
-        let python = match self.0.python.plan(&self.0.project.root, session) {
+        let python = match self
+            .0
+            .python
+            .plan(&self.0.project.root, session, self.0.fingerprinter)
+        {
             Ok(None) => None,
             Ok(Some(plan)) => match self.0.python.ready(&plan) {
                 Some(env) => Some(PythonKey::of(&env)),

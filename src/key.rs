@@ -13,7 +13,9 @@ use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::python::PythonKey;
 
-pub const KEY_SCHEMA: u32 = 4;
+/// Part of every key, bumped whenever its layout changes. 5: the `python` ingredient holds the
+/// sources of local projects installed without `-e`.
+pub const KEY_SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -128,6 +130,7 @@ mod tests {
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
                 distributions: BTreeMap::from([("pytest".into(), "8.3.1".into())]),
+                local_sources: BTreeMap::from([(".".into(), Some(Digest::of_bytes(b"tree")))]),
             }),
             platform: Platform {
                 os: "linux".into(),
@@ -165,7 +168,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "a120a18c85c02185d6723ea0b4d4771c6160df484f7957f2f1f1c0485c20698e"
+            "e86c34234b47f03e366c77ea32764acf0e3f2c0301eb767eb387f431886028ae"
         );
     }
 
@@ -201,6 +204,13 @@ mod tests {
             Box::new(|i| {
                 if let Some(python) = &mut i.python {
                     python.distributions.insert("pytest".into(), "8.3.2".into());
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python
+                        .local_sources
+                        .insert(".".into(), Some(Digest::of_bytes(b"edited tree")));
                 }
             }),
             Box::new(|i| i.python = None),

@@ -256,7 +256,7 @@ fn prepare_python(
         duration: started.elapsed(),
         reason,
     };
-    let plan = match tools.plan(root, session) {
+    let plan = match tools.plan(root, session, context.workspace.fingerprinter) {
         Ok(None) => return Ok(None),
         Ok(Some(plan)) => plan,
         Err(NotReady::MissingInterpreter(version)) => {
