@@ -24,6 +24,10 @@ pub(crate) enum SessionError {
     #[error("`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")")]
     UvMissing,
 
+    /// A local project its environment installs cannot be read (the words say which).
+    #[error("{0}")]
+    LocalProject(String),
+
     #[error("cannot prepare `{}`: {source}", dir.display())]
     PrepareEnvironment { dir: PathBuf, source: io::Error },
 
@@ -90,6 +94,7 @@ impl SessionError {
             SessionError::EmptyCommand { .. } => "empty_command",
             SessionError::MissingInterpreter { .. } => "missing_interpreter",
             SessionError::UvMissing => "uv_missing",
+            SessionError::LocalProject(_) => "local_project_unreadable",
             SessionError::PrepareEnvironment { .. }
             | SessionError::CreateEnvironment { .. }
             | SessionError::RecordEnvironment { .. }

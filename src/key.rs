@@ -17,8 +17,9 @@ use crate::fingerprint::InputFile;
 use crate::project::Session;
 use crate::python::PythonKey;
 
-/// 5: `env_inputs` values keyed as raw bytes (a value that is not UTF-8 counted as unset), and
-/// the symlinks along `cwd`.
+/// Part of every key, bumped whenever its layout changes. 5: `env_inputs` values keyed as raw
+/// bytes (a value that is not UTF-8 counted as unset), the symlinks along `cwd`, and in the
+/// `python` ingredient the sources of local projects installed without `-e`.
 pub const KEY_SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +221,7 @@ mod tests {
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
                 distributions: BTreeMap::from([("pytest".into(), "8.3.1".into())]),
+                local_sources: BTreeMap::from([(".".into(), Some(Digest::of_bytes(b"tree")))]),
             }),
             platform: Platform {
                 os: "linux".into(),
@@ -257,7 +259,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "4e45da7a2607a74955003c8b7f823cf203eb5ab866dca480b28e9bc2b4f9c9bc"
+            "90547adb948db56f13a27ab97539d0225e3a4c8e4619d743f310448816c76217"
         );
     }
 
@@ -296,6 +298,13 @@ mod tests {
             Box::new(|i| {
                 if let Some(python) = &mut i.python {
                     python.distributions.insert("pytest".into(), "8.3.2".into());
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python
+                        .local_sources
+                        .insert(".".into(), Some(Digest::of_bytes(b"edited tree")));
                 }
             }),
             Box::new(|i| i.python = None),

@@ -510,3 +510,120 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
     assert_eq!(other(()), 9);
     assert_eq!(other(()), 10);
 }
+
+/// A project installed without `-e` is a copy of its sources: when they change the
+/// environment is made again and the key changes, or the session would pass against the old
+/// copy and cache that pass. What building writes into the project (`build/`, `*.egg-info`)
+/// does not count, or every run would remake the environment.
+fn non_editable_local_installs_follow_their_sources(backend: &str) {
+    require_wheelhouse();
+    let project = Project::with_tasks(&format!(
+        r#"
+[sessions.check]
+python = "3.11"
+venv_backend = "{backend}"
+install = ["."]
+run = ["python -c 'import localpkg; print(localpkg.VALUE)'"]
+inputs = ["input.txt"]
+"#
+    ));
+    project
+        .write("input.txt", "x")
+        .write(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+             [project]\nname = \"localpkg\"\nversion = \"1.0\"\n\n\
+             [tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+        )
+        .write("src/localpkg/__init__.py", "VALUE = 1\n");
+    let created = format!("check: created `.rtask/venvs/check` with {backend}");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has(&created)
+        .stderr_has("check: running (no cache entry)")
+        .stdout_has("1\n");
+    assert!(
+        project.exists("build") && project.exists("src/localpkg.egg-info"),
+        "setuptools built the project in place"
+    );
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_lacks("created")
+        .stderr_has("check: cached");
+    project.write("src/localpkg/__init__.py", "VALUE = 2\n");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has(&created)
+        .stderr_has("check: running (local project `.` changed)")
+        .stdout_has("2\n");
+    assert_eq!(project.manifests().len(), 2, "a new key");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_lacks("created")
+        .stderr_has("check: cached");
+    project.write("src/localpkg/__init__.py", "VALUE = 1\n");
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has(&created)
+        .stderr_has("check: cached")
+        .stdout_has("1\n");
+}
+
+#[test]
+fn a_non_editable_local_install_is_rebuilt_when_its_source_changes() {
+    non_editable_local_installs_follow_their_sources("uv");
+}
+
+#[test]
+fn a_non_editable_local_install_is_rebuilt_when_its_source_changes_with_venv() {
+    non_editable_local_installs_follow_their_sources("venv");
+}
+
+/// pip's attached forms (`-e./pkg[test]`, `--requirement=FILE`), dependency groups (whose
+/// `pyproject.toml` is read) and nested requirement files are watched like the spaced forms.
+#[test]
+fn attached_editable_group_and_requirement_forms_are_tracked() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.check]
+python = "3.11"
+venv_backend = "uv"
+install = ["-e./pkg[test]", "--group", "dev", "--requirement=reqs/top.txt"]
+run = ["python -c 'import pkg, iniconfig, pluggy, packaging'"]
+"#,
+    );
+    project
+        .write(
+            "pkg/pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+             [project]\nname = \"pkg\"\nversion = \"1.0\"\n\n\
+             [project.optional-dependencies]\ntest = [\"iniconfig\"]\n",
+        )
+        .write("pkg/pkg/__init__.py", "")
+        .write("pyproject.toml", "[dependency-groups]\ndev = [\"pluggy\"]\n")
+        .write("reqs/top.txt", "-r nested.txt\n")
+        .write("reqs/nested.txt", "packaging\n");
+    let created = "check: created `.rtask/venvs/check`";
+    project.rtask(&["check"]).success().stderr_has(created);
+    project.rtask(&["check"]).success().stderr_lacks("created");
+    for (file, edited) in [
+        ("pkg/pyproject.toml", "# edited\n"),
+        ("pyproject.toml", "# edited\n"),
+        ("reqs/nested.txt", "# edited\n"),
+    ] {
+        let contents = project.read(file);
+        project.write(file, &format!("{contents}{edited}"));
+        project
+            .rtask(&["check"])
+            .success()
+            .stderr_has(created)
+            .stderr_lacks("failed");
+        project.rtask(&["check"]).success().stderr_lacks("created");
+    }
+}

@@ -163,6 +163,12 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
             new: interpreter(new),
         });
     }
+    for (path, edit, _) in changes(&old.local_sources, &new.local_sources) {
+        reasons.push(Change::LocalProject {
+            path: path.clone(),
+            edit,
+        });
+    }
     for (name, _, (before, after)) in changes(&old.distributions, &new.distributions) {
         reasons.push(Change::Distribution {
             name: name.clone(),

@@ -132,7 +132,10 @@ impl Planner<'_> {
 
     /// The session's environment when it is ready; otherwise what to decide.
     fn environment_of(&self, session: &Session) -> Result<Option<Env>, Decision> {
-        match self.python.plan(&self.project.root, session) {
+        match self
+            .python
+            .plan(&self.project.root, session, self.fingerprinter)
+        {
             Ok(None) => Ok(None),
             Ok(Some(plan)) => match self.python.ready(&plan) {
                 Some(env) => Ok(Some(env)),
@@ -145,6 +148,9 @@ impl Planner<'_> {
                 Err(Decision::Skip(SkipReason::MissingInterpreter { version }))
             }
             Err(NotReady::UvMissing) => Err(Decision::Fail(SessionError::UvMissing)),
+            Err(NotReady::LocalProject(why)) => {
+                Err(Decision::Fail(SessionError::LocalProject(why)))
+            }
         }
     }
 

@@ -88,6 +88,12 @@ pub(crate) enum Change {
         old: String,
         new: String,
     },
+    /// The source of a local project installed without `-e` changed, or it is now (or no
+    /// longer) installed.
+    LocalProject {
+        path: String,
+        edit: Edit,
+    },
     /// An installed distribution: its version before and after (`None`: not installed).
     Distribution {
         name: String,
@@ -205,9 +211,10 @@ impl Change {
             Change::InputMode(_) => "input_mode_changed",
             Change::InputFiles { .. } => "inputs_changed",
             Change::Required { .. } => "required_changed",
-            Change::Venv { .. } | Change::Interpreter { .. } | Change::Distribution { .. } => {
-                "environment_changed"
-            }
+            Change::Venv { .. }
+            | Change::Interpreter { .. }
+            | Change::Distribution { .. }
+            | Change::LocalProject { .. } => "environment_changed",
             Change::Platform { .. } => "platform_changed",
         }
     }

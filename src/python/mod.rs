@@ -2,15 +2,20 @@
 
 pub mod interpreter;
 pub mod prepare;
+pub mod references;
 pub mod venv;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use self::interpreter::Finder;
+use self::references::References;
 use self::venv::{Env, Fingerprint};
+use crate::digest::Digest;
+use crate::fingerprint::Fingerprinter;
 use crate::project::{Backend, Session};
 
 /// What the Python side of a run shares.
@@ -32,7 +37,10 @@ pub struct PythonKey {
     pub implementation: String,
     pub platform: String,
     /// Installed distributions: normalised name to version.
-    pub distributions: std::collections::BTreeMap<String, String>,
+    pub distributions: BTreeMap<String, String>,
+    /// Local projects installed without `-e`, and local archives: path to the digest of their
+    /// sources. Their versions alone would not tell an edited copy from the one cached.
+    pub local_sources: BTreeMap<String, Option<Digest>>,
 }
 
 impl PythonKey {
@@ -42,6 +50,7 @@ impl PythonKey {
             implementation: env.interpreter.implementation.clone(),
             platform: env.interpreter.platform.clone(),
             distributions: env.distributions.clone(),
+            local_sources: env.sources.clone(),
         }
     }
 }
@@ -53,6 +62,8 @@ pub enum NotReady {
     MissingInterpreter(String),
     /// `venv_backend = "uv"`, and uv is not on `PATH`.
     UvMissing,
+    /// A local project it installs cannot be read; what went wrong.
+    LocalProject(String),
 }
 
 /// A session's environment, planned: where it lives, what it is made from, how.
@@ -82,7 +93,13 @@ pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
 
 impl Tools {
     /// The environment a session needs, or `Ok(None)` when it runs without one.
-    pub fn plan(&self, root: &Path, session: &Session) -> Result<Option<Plan>, NotReady> {
+    /// `fingerprinter` digests the sources of local projects installed without `-e`.
+    pub fn plan(
+        &self,
+        root: &Path,
+        session: &Session,
+        fingerprinter: &Fingerprinter,
+    ) -> Result<Option<Plan>, NotReady> {
         let (Some(version), Some(spec)) = (&session.python, &session.venv) else {
             return Ok(None);
         };
@@ -94,9 +111,12 @@ impl Tools {
             .finder
             .find(version, backend == Backend::Uv)
             .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
+        let watched = References::of(root, &spec.install)
+            .watched(root, fingerprinter)
+            .map_err(NotReady::LocalProject)?;
         let dir = venv_dir(root, &session.name);
         Ok(Some(Plan {
-            fingerprint: Fingerprint::new(&dir, root, &interpreter, backend, session),
+            fingerprint: Fingerprint::new(&dir, &interpreter, backend, session, watched),
             dir,
             backend,
         }))

@@ -1,8 +1,9 @@
 //! Virtual environments under `.rtask/venvs/<session>`: created with uv, venv or virtualenv,
 //! reused while their fingerprint (interpreter, backend, install arguments, the requirement
-//! files those name and the project's own metadata when it is installed) is unchanged.
+//! files those name, the metadata of projects installed editable and the sources of those
+//! installed without `-e`) is unchanged.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,12 +11,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::interpreter::Interpreter;
+use super::references::Watched;
 use crate::digest::Digest;
 use crate::project::{Backend, Session};
 
 /// Bumped when the fingerprint's layout changes: every environment is then recreated.
 /// 2: uv installs compile bytecode, so environments made before are made again.
-const FINGERPRINT_SCHEMA: u32 = 2;
+/// 3: the sources of local projects installed without `-e`, and more forms of pip's options.
+const FINGERPRINT_SCHEMA: u32 = 3;
 const FINGERPRINT_FILE: &str = "rtask-venv.json";
 
 /// Everything an environment was made from.
@@ -29,8 +32,12 @@ pub struct Fingerprint {
     pub install: Vec<Vec<String>>,
     /// `[env]` and the session's `env`, which the install commands see: name to digest.
     pub env: BTreeMap<String, Digest>,
-    /// Requirement and constraint files, and the project's metadata files, by path.
+    /// Requirement-format files, dependency groups' `pyproject.toml` and editable projects'
+    /// metadata files, by path.
     pub files: BTreeMap<String, Option<Digest>>,
+    /// Local projects installed without `-e`, and local archives: path to the digest of their
+    /// sources.
+    pub sources: BTreeMap<String, Option<Digest>>,
 }
 
 /// A ready environment.
@@ -40,6 +47,8 @@ pub struct Env {
     pub interpreter: Interpreter,
     /// Installed distributions: normalised name to version.
     pub distributions: BTreeMap<String, String>,
+    /// The sources its local projects were copied from, as in its fingerprint.
+    pub sources: BTreeMap<String, Option<Digest>>,
 }
 
 /// The backend that will make the environment: `Auto` picks uv when it is on `PATH`.
@@ -61,12 +70,13 @@ pub fn backend_name(backend: Backend) -> &'static str {
 }
 
 impl Fingerprint {
+    /// `watched`: what the install arguments read from disk, digested.
     pub fn new(
         dir: &Path,
-        root: &Path,
         interpreter: &Interpreter,
         backend: Backend,
         session: &Session,
+        watched: Watched,
     ) -> Fingerprint {
         let install = session
             .venv
@@ -83,7 +93,8 @@ impl Fingerprint {
                 .iter()
                 .map(|(name, value)| (name.clone(), Digest::of_bytes(value.as_bytes())))
                 .collect(),
-            files: referenced_files(root, install),
+            files: watched.files,
+            sources: watched.sources,
         }
     }
 }
@@ -96,6 +107,7 @@ pub fn existing(dir: &Path, fingerprint: &Fingerprint) -> Option<Env> {
         dir: dir.to_path_buf(),
         interpreter: fingerprint.interpreter.clone(),
         distributions: distributions(dir),
+        sources: fingerprint.sources.clone(),
     })
 }
 
@@ -109,6 +121,7 @@ pub fn record(dir: &Path, fingerprint: &Fingerprint) -> io::Result<Env> {
         dir: dir.to_path_buf(),
         interpreter: fingerprint.interpreter.clone(),
         distributions: distributions(dir),
+        sources: fingerprint.sources.clone(),
     })
 }
 
@@ -172,103 +185,6 @@ pub fn creation_commands(
     commands
 }
 
-/// Requirement and constraint files the install arguments name (and those they include), and
-/// the metadata of local projects they install, each with its digest (`None`: missing).
-fn referenced_files(root: &Path, install: &[Vec<String>]) -> BTreeMap<String, Option<Digest>> {
-    let mut files = BTreeMap::new();
-    let mut pending: Vec<PathBuf> = Vec::new();
-    let mut projects: BTreeSet<PathBuf> = BTreeSet::new();
-    // The entries become one pip command, so a flag in one entry may take its value from the next.
-    let mut args = install.iter().flatten();
-    {
-        while let Some(arg) = args.next() {
-            if OPTIONS_WITH_VALUES.contains(&arg.as_str()) {
-                args.next();
-                continue;
-            }
-            let attached = ["--requirement=", "--constraint=", "-r", "-c"]
-                .iter()
-                .find_map(|flag| arg.strip_prefix(flag).filter(|rest| !rest.is_empty()));
-            if matches!(arg.as_str(), "-r" | "-c" | "--requirement" | "--constraint") {
-                if let Some(file) = args.next() {
-                    pending.push(root.join(file));
-                }
-            } else if let Some(file) = attached {
-                pending.push(root.join(file.trim_start_matches('=')));
-            } else if matches!(arg.as_str(), "-e" | "--editable") {
-                if let Some(target) = args.next() {
-                    projects.insert(root.join(without_extras(target)));
-                }
-            } else if let Some(target) = arg.strip_prefix("--editable=") {
-                projects.insert(root.join(without_extras(target)));
-            } else if arg.starts_with('.') || arg.starts_with('/') {
-                projects.insert(root.join(without_extras(arg)));
-            }
-        }
-    }
-    while let Some(file) = pending.pop() {
-        let key = display(root, &file);
-        if files.contains_key(&key) {
-            continue;
-        }
-        let contents = fs::read_to_string(&file).ok();
-        files.insert(
-            key,
-            contents
-                .as_ref()
-                .map(|text| Digest::of_bytes(text.as_bytes())),
-        );
-        let base = file
-            .parent()
-            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-        for line in contents.iter().flat_map(|text| text.lines()) {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if let [flag, target, ..] = words.as_slice()
-                && matches!(*flag, "-r" | "-c" | "--requirement" | "--constraint")
-            {
-                pending.push(base.join(target));
-            }
-        }
-    }
-    for project in projects {
-        for name in ["pyproject.toml", "setup.cfg", "setup.py"] {
-            let file = project.join(name);
-            files.insert(display(root, &file), Digest::of_file(&file).ok());
-        }
-    }
-    files
-}
-
-/// pip options whose value is not a requirement, a requirement file or a local project.
-const OPTIONS_WITH_VALUES: &[&str] = &[
-    "-f",
-    "--find-links",
-    "-i",
-    "--index-url",
-    "--extra-index-url",
-    "--trusted-host",
-    "--python",
-    "--target",
-    "--prefix",
-    "--root",
-    "--src",
-];
-
-/// A local project's path without its extras: `./pkg[test]` is `./pkg`.
-fn without_extras(target: &str) -> &str {
-    match target.rfind('[') {
-        Some(start) if target.ends_with(']') => &target[..start],
-        _ => target,
-    }
-}
-
-fn display(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
 /// The distributions installed in an environment, from its `*.dist-info` directories.
 pub fn distributions(dir: &Path) -> BTreeMap<String, String> {
     let mut found = BTreeMap::new();
@@ -298,39 +214,6 @@ pub fn distributions(dir: &Path) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requirement_files_and_projects_are_fingerprinted() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::write(root.join("requirements-test.txt"), "-r base.txt\npytest\n").unwrap();
-        fs::write(root.join("base.txt"), "attrs\n").unwrap();
-        fs::write(root.join("pyproject.toml"), "[project]\n").unwrap();
-        let install = vec![
-            vec!["-r".to_string(), "requirements-test.txt".to_string()],
-            vec!["-e".to_string(), ".".to_string()],
-            vec!["--constraint=missing.txt".to_string()],
-            vec!["--editable=./pkg[test]".to_string()],
-        ];
-        let files = referenced_files(root, &install);
-        let names: Vec<&str> = files.keys().map(String::as_str).collect();
-        assert_eq!(
-            names,
-            [
-                "base.txt",
-                "missing.txt",
-                "pkg/pyproject.toml",
-                "pkg/setup.cfg",
-                "pkg/setup.py",
-                "pyproject.toml",
-                "requirements-test.txt",
-                "setup.cfg",
-                "setup.py"
-            ]
-        );
-        assert!(files["base.txt"].is_some());
-        assert!(files["missing.txt"].is_none());
-    }
 
     #[test]
     fn distributions_come_from_dist_info_directories() {

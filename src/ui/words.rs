@@ -90,6 +90,18 @@ pub(crate) fn change(change: &Change) -> String {
         } => format!("no longer requires `{name}`"),
         Change::Venv { now: true } => "it now runs in a virtual environment".to_string(),
         Change::Venv { now: false } => "it no longer runs in a virtual environment".to_string(),
+        Change::LocalProject {
+            path,
+            edit: Edit::Changed,
+        } => format!("local project `{path}` changed"),
+        Change::LocalProject {
+            path,
+            edit: Edit::Added,
+        } => format!("local project `{path}` is now installed"),
+        Change::LocalProject {
+            path,
+            edit: Edit::Removed,
+        } => format!("local project `{path}` is no longer installed"),
         Change::Interpreter { old, new } => format!("Python changed: {old} -> {new}"),
         Change::Distribution {
             name,
