@@ -95,10 +95,12 @@ inputs = ["input.txt"]
         .stderr_has("check: cached");
     project.write("localpkg/pyproject.toml", &pyproject("1.1"));
     project
-        .rtask(&["check"])
+        .rtask(&["-v", "check"])
         .success()
         .stderr_has("check: created")
-        .stderr_has("check: running (installed `localpkg` changed: 1.0 -> 1.1)");
+        .stderr_has(
+            "check: running (local project `localpkg` changed; installed `localpkg` changed: 1.0 -> 1.1)",
+        );
     let manifests: Vec<Value> = project
         .manifests()
         .iter()
