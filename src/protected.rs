@@ -1,32 +1,112 @@
 //! The places rtask keeps to itself: any `.git` directory, its state directory `.rtask/` and
-//! the cache directory. Input walks skip them, output globs never match in them, and restores
-//! never write or clean there.
+//! the cache directory. Input walks skip them, output globs never match in them, validation
+//! refuses outputs that reach into them, and restores never write or clean there. This module
+//! is the one description of them that all of those use.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Component, Path, PathBuf};
 
 use crate::project::Project;
+use crate::relpath::RelPath;
 
 /// rtask's state directory, at the project root.
 pub(crate) const STATE_DIR: &str = ".rtask";
 
+/// Whether a file name is `.git`, in any letter case: a case-insensitive file system (macOS,
+/// Windows) takes `.GIT` for it.
+pub(crate) fn is_git(name: &OsStr) -> bool {
+    name.eq_ignore_ascii_case(".git")
+}
+
+/// Whether a project path lies in (or is) a `.git` directory.
+pub(crate) fn in_git(path: &RelPath) -> bool {
+    path.as_str()
+        .split('/')
+        .any(|part| is_git(OsStr::new(part)))
+}
+
+/// Whether an absolute path lies in (or is) a `.git` directory.
+pub(crate) fn in_git_dir(path: &Path) -> bool {
+    path.components()
+        .any(|part| matches!(part, Component::Normal(name) if is_git(name)))
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Protected {
-    /// Absolute: the state directory and the cache directory (as written and resolved).
+    root: PathBuf,
+    /// Absolute: the state directory and the cache directory, as written (normalised) and with
+    /// its symlinks resolved.
     dirs: Vec<PathBuf>,
 }
 
 impl Protected {
-    pub(crate) fn of(project: &Project) -> Protected {
-        let mut dirs = vec![project.root.join(STATE_DIR), project.cache_dir.clone()];
-        if let Ok(canonical) = project.cache_dir.canonicalize() {
+    /// The protected places of the project at `root` whose cache lives in `cache_dir`.
+    pub(crate) fn new(root: &Path, cache_dir: &Path) -> Protected {
+        let mut dirs = vec![root.join(STATE_DIR), normalise(cache_dir)];
+        if let Ok(canonical) = cache_dir.canonicalize() {
             dirs.push(canonical);
         }
         dirs.dedup();
-        Protected { dirs }
+        Protected {
+            root: root.to_path_buf(),
+            dirs,
+        }
+    }
+
+    pub(crate) fn of(project: &Project) -> Protected {
+        Protected::new(&project.root, &project.cache_dir)
     }
 
     /// The protected directories, absolute (`.git` directories are recognised by name).
     pub(crate) fn dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// The protected directories inside the project, relative to its root (never the root).
+    pub(crate) fn inside(&self) -> Vec<RelPath> {
+        let mut inside: Vec<RelPath> = self
+            .dirs
+            .iter()
+            .filter_map(|dir| RelPath::from_path(&self.root, dir))
+            .filter(|dir| !dir.is_root())
+            .collect();
+        inside.sort();
+        inside.dedup();
+        inside
+    }
+}
+
+/// `path` without `.` components, `..` components (each removing the one before it) or a
+/// trailing separator, without looking at the disk.
+pub(crate) fn normalise(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match normal.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    normal.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => normal.push(".."),
+            },
+            component => normal.push(component),
+        }
+    }
+    normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_is_recognised_in_any_case_and_the_cache_as_written_and_resolved() {
+        assert!(in_git(&RelPath::parse("a/.GIT/b").unwrap()));
+        assert!(!in_git(&RelPath::parse("a/.github/b").unwrap()));
+        assert!(in_git_dir(Path::new("/p/.git/x")));
+        let protected = Protected::new(Path::new("/p"), Path::new("/p/./x/../cache/"));
+        let inside: Vec<String> = protected.inside().iter().map(ToString::to_string).collect();
+        assert_eq!(inside, [".rtask", "cache"]);
     }
 }

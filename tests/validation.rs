@@ -262,3 +262,27 @@ fn outputs_reaching_into_git_through_a_symlink_are_refused() {
         "rtask keeps its state and cache there",
     );
 }
+
+/// A glob over the whole project (`**/*.py`) has the root as its base, which no cache directory
+/// inside the project holds; the walk would still skip the cache directory and the files the
+/// user keeps there. A cache directory holding anything rtask did not write is refused.
+#[test]
+fn a_cache_dir_holding_files_of_the_project_is_refused() {
+    let project = Project::with_tasks(
+        "[settings]\ncache_dir = \"lib\"\n\n[sessions.a]\nrun = [\"true\"]\ninputs = [\"**/*.py\"]\n",
+    );
+    project.write("lib/util.py", "x = 1\n");
+    refuses(
+        &project,
+        "2:13",
+        "`cache_dir` `lib` holds `util.py`, which is not rtask's",
+        "input walks skip the cache directory",
+    );
+    // The default cache, once written, holds only rtask's own files.
+    let project = Project::with_tasks(
+        "[settings]\ncache_dir = \"lib\"\n\n[sessions.a]\nrun = [\"true\"]\ninputs = [\"**/*.py\"]\n",
+    );
+    project.write("a.py", "x = 1\n");
+    project.rtask(&["a"]).success();
+    project.rtask(&["a"]).success().stderr_has("a: cached");
+}

@@ -12,6 +12,7 @@ use crate::digest::Digest;
 use crate::file_stat::FileStat;
 use crate::fingerprint::symlink_digest;
 use crate::patterns::OutputPattern;
+use crate::protected;
 use crate::relpath::RelPath;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +208,7 @@ fn visit(
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        if entry.file_name().eq_ignore_ascii_case(".git") || skipped.contains(&path) {
+        if protected::is_git(&entry.file_name()) || skipped.contains(&path) {
             continue;
         }
         let relative = RelPath::from_path(root, &path).ok_or_else(|| {

@@ -21,6 +21,7 @@ use super::outputs::{dir_mode, file_mode};
 use super::store::Store;
 use crate::digest::{self, Digest};
 use crate::patterns::OutputPattern;
+use crate::protected;
 use crate::relpath::RelPath;
 
 /// Why a restore failed, in two kinds the executor tells apart:
@@ -105,11 +106,7 @@ impl<'a> Site<'a> {
 
     /// Why nothing may be written at `path`, if so.
     fn reserved(&self, path: &RelPath) -> Option<&'static str> {
-        if path
-            .as_str()
-            .split('/')
-            .any(|part| is_git(OsStr::new(part)))
-        {
+        if protected::in_git(path) {
             return Some("it is inside a `.git` directory");
         }
         if self.protected.iter().any(|dir| path.starts_with(dir)) {
@@ -120,14 +117,8 @@ impl<'a> Site<'a> {
 
     /// Whether `path`, a name found in the workspace, is a `.git` directory or rtask's own.
     fn guarded(&self, name: &OsStr, path: &RelPath) -> bool {
-        is_git(name) || self.protected.contains(path)
+        protected::is_git(name) || self.protected.contains(path)
     }
-}
-
-/// `.git` in any letter case: a case-insensitive file system (macOS, Windows) takes `.GIT`
-/// for it.
-fn is_git(name: &OsStr) -> bool {
-    name.eq_ignore_ascii_case(".git")
 }
 
 /// Restore the outputs `manifest` stores into `target`, or refuse it before writing anything

@@ -34,6 +34,7 @@ use self::stat_cache::{Directory, Entry, FxHasher, StatCache, now_ns};
 use crate::digest::Digest;
 use crate::file_stat::FileStat;
 use crate::patterns::InputPatterns;
+use crate::protected;
 use crate::relpath::RelPath;
 
 /// One input file in a cache key.
@@ -72,9 +73,6 @@ pub struct Fingerprinter {
     memo_used: AtomicBool,
     stat_cache: StatCache,
 }
-
-/// Directory names never searched for inputs.
-const SKIPPED_NAMES: &[&str] = &[".git"];
 
 /// The file type bits of `st_mode` (POSIX values, the same on every Unix rtask runs on).
 const TYPE_MASK: u32 = 0o170_000;
@@ -661,7 +659,7 @@ impl<'w> Walk<'w> {
             };
             match kind {
                 Type::Directory => {
-                    if SKIPPED_NAMES.contains(&name.as_str())
+                    if protected::is_git(OsStr::new(&name))
                         || self.skipped.contains(&path)
                         || Rules::ignores(rules.as_deref(), path.as_str().as_bytes(), true)
                     {

@@ -1,10 +1,11 @@
 //! Where the cache may live: apart from the project root, `.git` and every session's inputs.
 
 use std::fmt;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use super::resolve;
 use crate::project::Session;
+use crate::protected;
 use crate::relpath::RelPath;
 
 /// Why a cache directory is refused.
@@ -18,6 +19,9 @@ pub enum Clash {
     InGit,
     /// An input lies at or below it; walks skip the cache directory, so the key would not.
     HoldsInput { input: String, session: String },
+    /// It is inside the project and holds something rtask did not put there: walks skip it,
+    /// so a glob over the project (`**/*.py`) would silently leave those files out.
+    HoldsOtherFiles { name: String },
 }
 
 /// A refused cache directory, with where symlinks took it when only they reveal the clash.
@@ -37,12 +41,20 @@ pub(crate) fn check(root: &Path, dir: &Path, sessions: &[Session]) -> Option<Cac
         });
     }
     let real = resolve::resolve(dir);
-    let clash = clash(root, &real, sessions)?;
-    let shown = RelPath::from_path(root, &real)
-        .map_or_else(|| real.display().to_string(), |inside| inside.to_string());
+    if let Some(clash) = clash(root, &real, sessions) {
+        let shown = RelPath::from_path(root, &real)
+            .map_or_else(|| real.display().to_string(), |inside| inside.to_string());
+        return Some(CacheDirClash {
+            clash,
+            through_symlink: Some(shown),
+        });
+    }
+    // Outside the project, nothing walks the cache directory: it may hold anything.
+    let inside = RelPath::from_path(root, &real).is_some();
+    let name = foreign(dir).filter(|_| inside)?;
     Some(CacheDirClash {
-        clash,
-        through_symlink: Some(shown),
+        clash: Clash::HoldsOtherFiles { name },
+        through_symlink: None,
     })
 }
 
@@ -55,10 +67,8 @@ fn clash(root: &Path, dir: &Path, sessions: &[Session]) -> Option<Clash> {
     }
     let inside = RelPath::from_path(root, dir);
     let in_git = match &inside {
-        Some(inside) => inside.as_str().split('/').any(|part| part == ".git"),
-        None => dir
-            .components()
-            .any(|part| part == Component::Normal(".git".as_ref())),
+        Some(inside) => protected::in_git(inside),
+        None => protected::in_git_dir(dir),
     };
     if in_git {
         return Some(Clash::InGit);
@@ -71,6 +81,24 @@ fn clash(root: &Path, dir: &Path, sessions: &[Session]) -> Option<Clash> {
             session: session.name.clone(),
         })
     })
+}
+
+/// The first entry of an existing cache directory that rtask does not write there (its tag,
+/// its `.gitignore` and its layout directories `v1`, `v2`, …), if any.
+fn foreign(dir: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            let layout = name.strip_prefix('v').is_some_and(|number| {
+                !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+            });
+            !(layout || name == "CACHEDIR.TAG" || name == ".gitignore")
+        })
+        .collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 impl CacheDirClash {
@@ -90,6 +118,7 @@ impl CacheDirClash {
             Clash::HoldsProject => "holds the project",
             Clash::InGit => "in `.git`",
             Clash::HoldsInput { .. } => "holds an input",
+            Clash::HoldsOtherFiles { .. } => "holds other files",
         }
     }
 
@@ -101,7 +130,7 @@ impl CacheDirClash {
             Clash::InGit => {
                 "git keeps its own state there; choose a directory outside `.git`, such as `.rtask/cache` (the default)"
             }
-            Clash::HoldsInput { .. } => {
+            Clash::HoldsInput { .. } | Clash::HoldsOtherFiles { .. } => {
                 "input walks skip the cache directory, so the key would leave those inputs out; choose a directory apart from the inputs, such as `.rtask/cache` (the default)"
             }
         }
@@ -116,6 +145,9 @@ impl fmt::Display for Clash {
             Clash::InGit => f.write_str("lies in a `.git` directory"),
             Clash::HoldsInput { input, session } => {
                 write!(f, "holds `{input}`, an input of `{session}`")
+            }
+            Clash::HoldsOtherFiles { name } => {
+                write!(f, "holds `{name}`, which is not rtask's")
             }
         }
     }

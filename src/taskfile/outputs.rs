@@ -8,6 +8,7 @@ use super::diagnostic::Problem;
 use super::resolve::{self, Aliased};
 use crate::patterns::OutputPattern;
 use crate::project::Session;
+use crate::protected::{Protected, in_git};
 use crate::relpath::RelPath;
 
 /// Report every output that reaches into a protected place or is claimed twice. `spans` holds,
@@ -68,10 +69,10 @@ fn check_protected_outputs(
     cache_dir: &Path,
     problems: &mut Vec<Problem>,
 ) {
-    let mut protected = vec![RelPath::parse(".rtask").expect("a valid relative path")];
-    for dir in [resolve::normalise(cache_dir), resolve::resolve(cache_dir)] {
-        protected.extend(RelPath::from_path(root, &dir).filter(|dir| !dir.is_root()));
-    }
+    let mut protected = Protected::new(root, cache_dir).inside();
+    protected.extend(
+        RelPath::from_path(root, &resolve::resolve(cache_dir)).filter(|dir| !dir.is_root()),
+    );
     for (id, session) in sessions.iter().enumerate() {
         for (index, output) in session.outputs.iter().enumerate() {
             let through = |alias: &Aliased| {
@@ -106,10 +107,7 @@ fn reaches_into(output: &OutputPattern, protected: &[RelPath]) -> Option<String>
     {
         return Some(format!("`{dir}`"));
     }
-    path.as_str()
-        .split('/')
-        .any(|part| part == ".git")
-        .then(|| "a `.git` directory".to_string())
+    in_git(path).then(|| "a `.git` directory".to_string())
 }
 
 /// Two sessions may not claim one path, whether their declarations overlap as written or once

@@ -1,30 +1,11 @@
 //! Paths as the file system will take them: `.` and `..` removed, and the symlinks of the part
 //! that exists at load time followed. Cheap enough for every load: no directory is listed.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::patterns::OutputPattern;
+pub(super) use crate::protected::normalise;
 use crate::relpath::RelPath;
-
-/// `path` without `.` components, `..` components (each removing the one before it) or a
-/// trailing separator, without looking at the disk.
-pub(super) fn normalise(path: &Path) -> PathBuf {
-    let mut normal = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => match normal.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    normal.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => normal.push(".."),
-            },
-            component => normal.push(component),
-        }
-    }
-    normal
-}
 
 /// `path` with its longest existing leading part resolved (symlinks followed), and the rest
 /// normalised.
