@@ -19,7 +19,7 @@ use crate::failure::SessionError;
 use crate::key::Upstream;
 use crate::patterns::OutputPattern;
 use crate::plan::reason::RunReason;
-use crate::plan::{Decision, Keyed, Planner, SessionPlan};
+use crate::plan::{Decision, Keyed, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
 use crate::protected::Protected;
 use crate::python::prepare::{Maker, NotMade};
@@ -163,63 +163,61 @@ impl Act<'_> {
             venv,
             ..
         } = plan;
-        let decision = match decision {
-            Decision::Restore(manifest) => match self.replay(&manifest) {
-                Ok(outcome) => {
-                    let finished = Finished {
-                        upstream: Upstream::Key(manifest.key),
-                        entry: Some(Arc::new(*manifest)),
-                    };
-                    return (outcome, Some(finished));
-                }
-                Err(Unrestored::Restore(error)) => {
-                    self.context.planner.after_failed_restore(&manifest, error)
-                }
-                Err(Unrestored::Log(flaw)) => {
-                    let problem = EntryProblem::Blob {
-                        what: Stored::Log,
-                        flaw,
-                    };
-                    self.context.planner.replace_unusable(&manifest, problem)
-                }
-            },
-            decision => decision,
+        let running = |store| Running {
+            commands: &commands,
+            venv: venv.as_ref(),
+            keyed,
+            store,
         };
-        let elapsed = self.started.elapsed();
         let outcome = match decision {
-            Decision::Run { reasons, store } => {
-                let run = Running {
-                    commands: &commands,
-                    venv: venv.as_ref(),
-                    keyed,
-                    store,
+            Decision::Restore(manifest) => {
+                let planner = self.context.planner;
+                let unrestored = match self.replay(&manifest) {
+                    Ok(outcome) => {
+                        let finished = Finished {
+                            upstream: Upstream::Key(manifest.key),
+                            entry: Some(Arc::new(*manifest)),
+                        };
+                        return (outcome, Some(finished));
+                    }
+                    Err(Replay::Restore(error)) => planner.after_failed_restore(&manifest, error),
+                    Err(Replay::Log(flaw)) => {
+                        let problem = EntryProblem::Blob {
+                            what: Stored::Log,
+                            flaw,
+                        };
+                        planner.replace_unusable(&manifest, problem)
+                    }
                 };
-                return self.execute(run, &reasons);
+                match unrestored {
+                    Unrestored::Run { reason, store } => {
+                        return self.execute(running(store), &[reason]);
+                    }
+                    Unrestored::Fail(error) => Outcome::failed(self.started.elapsed(), error),
+                }
             }
+            Decision::Run { reasons, store } => return self.execute(running(store), &reasons),
             Decision::Skip(reason) => Outcome::Skipped { reason },
-            Decision::Fail(error) => Outcome::failed(elapsed, error),
+            Decision::Fail(error) => Outcome::failed(self.started.elapsed(), error),
             Decision::Abort(reason) => Outcome::Aborted { reason },
             Decision::PrepareEnvironment(_) => {
-                Outcome::failed(elapsed, SessionError::EnvironmentNotMade)
-            }
-            Decision::Restore(_) => {
-                unreachable!("a restore decision was acted on above")
+                Outcome::failed(self.started.elapsed(), SessionError::EnvironmentNotMade)
             }
         };
         self.context.end(self.session, outcome)
     }
 
-    fn replay(&self, manifest: &Manifest) -> Result<Outcome, Unrestored> {
+    fn replay(&self, manifest: &Manifest) -> Result<Outcome, Replay> {
         let store = self
             .context
             .planner
             .store
             .expect("only a store can decide to restore");
-        let log = store.read_blob(&manifest.log).map_err(Unrestored::Log)?;
+        let log = store.read_blob(&manifest.log).map_err(Replay::Log)?;
         let restored = self
             .context
             .restore(&self.session.outputs, manifest)
-            .map_err(Unrestored::Restore)?;
+            .map_err(Replay::Restore)?;
         self.context
             .reporter
             .restored(&self.session.name, manifest, &log, &restored);
@@ -462,7 +460,7 @@ struct Running<'a> {
 }
 
 /// Why an entry the plan chose could not be restored.
-enum Unrestored {
+enum Replay {
     Restore(RestoreError),
     Log(BlobFlaw),
 }

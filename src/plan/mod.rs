@@ -57,6 +57,17 @@ pub(crate) enum Decision {
     Abort(AbortReason),
 }
 
+/// What becomes of a session whose entry could not be restored.
+pub(crate) enum Unrestored {
+    /// Run it, replacing the entry.
+    Run {
+        reason: RunReason,
+        store: Option<Writer>,
+    },
+    /// Fail it, keeping the entry.
+    Fail(SessionError),
+}
+
 /// A session's plan: the decision and what it was made from.
 pub(crate) struct SessionPlan {
     pub id: SessionId,
@@ -242,9 +253,9 @@ impl Planner<'_> {
         &self,
         manifest: &Manifest,
         error: RestoreError,
-    ) -> Decision {
+    ) -> Unrestored {
         let problem = match error {
-            RestoreError::Io { .. } => return Decision::Fail(SessionError::Restore(error)),
+            RestoreError::Io { .. } => return Unrestored::Fail(SessionError::Restore(error)),
             RestoreError::Unsafe { path, why } => EntryProblem::Unsafe { path, why },
             RestoreError::Damaged { path, why } => EntryProblem::DamagedOutput { path, why },
         };
@@ -252,9 +263,13 @@ impl Planner<'_> {
     }
 
     /// Run a session whose entry turned out unusable while it was restored, replacing it.
-    pub(crate) fn replace_unusable(&self, manifest: &Manifest, problem: EntryProblem) -> Decision {
-        Decision::Run {
-            reasons: vec![RunReason::EntryUnusable(problem)],
+    pub(crate) fn replace_unusable(
+        &self,
+        manifest: &Manifest,
+        problem: EntryProblem,
+    ) -> Unrestored {
+        Unrestored::Run {
+            reason: RunReason::EntryUnusable(problem),
             store: self.store.map(|store| store.overwrite(manifest)),
         }
     }
