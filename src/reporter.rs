@@ -90,6 +90,9 @@ pub(crate) enum NotStored {
     PackagesChanged,
     /// Writing the entry failed (a full disk, permissions).
     Write(std::io::Error),
+    /// A restore would refuse the entry in this workspace (an output reached through a
+    /// symlink that leads out of the project).
+    Unrestorable(crate::cache::restore::RestoreError),
 }
 
 pub(crate) trait Reporter: Sync {

@@ -325,3 +325,83 @@ fn dry_run_json_describes_each_decision() {
         "#);
     });
 }
+
+const BIG_TO_OUT: &str = r#"
+[sessions.big]
+shell = true
+run = ["echo run >> runs.txt; mkdir -p out; cp ref.bin out/data.bin"]
+inputs = ["ref.bin"]
+outputs = ["out/data.bin"]
+"#;
+
+/// A workspace the entry cannot go into (here a symlink above the output that leads out of the
+/// project, say to a small disk) runs the session without storing its result: a run made
+/// there must not replace a good entry.
+#[test]
+fn a_workspace_a_restore_refuses_runs_and_keeps_the_entry() {
+    let project = Project::with_tasks(BIG_TO_OUT);
+    project.write("ref.bin", &"x".repeat(200_000));
+    project.rtask(&["big"]).success();
+    project.remove("out");
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), project.path("out")).unwrap();
+    let plan = project.rtask(&["--dry-run", "--json", "big"]);
+    assert!(
+        plan.stdout.contains(r#""kind": "restore_blocked""#),
+        "{plan}"
+    );
+    // What the run writes there (truncated, on a full disk) never reaches the cache.
+    project.write("ref.bin", &"x".repeat(200_000));
+    project
+        .rtask(&["big"])
+        .success()
+        .stderr_has("warning: cannot restore `big` here: `out/data.bin`: `out` is a symlink that leads out of the project; it runs, and its result is not stored, so the entry is kept")
+        .stderr_has("big: running (cache entry cannot be restored here)");
+    assert_eq!(project.count("runs.txt"), 2);
+    assert_eq!(project.manifests().len(), 1);
+    fs::remove_file(project.path("out")).unwrap();
+    project.rtask(&["big"]).success().stderr_has("big: cached");
+    assert_eq!(project.read("out/data.bin").len(), 200_000);
+}
+
+/// A result no restore could use is not stored: its outputs lie through a symlink that leads
+/// out of the project.
+#[test]
+fn a_result_no_restore_could_use_is_not_stored() {
+    let project = Project::with_tasks(BIG_TO_OUT);
+    project.write("ref.bin", "x");
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), project.path("out")).unwrap();
+    project
+        .rtask(&["big"])
+        .success()
+        .stderr_has("warning: `big` is not cached: no restore could use its result here");
+    assert!(project.manifests().is_empty());
+}
+
+/// `--dry-run` and `-l` make the restore's checks: an entry a restore would refuse is not
+/// reported as one to restore.
+#[test]
+fn dry_run_and_list_report_an_entry_the_restore_refuses() {
+    let project = Project::with_tasks(BIG_TO_OUT);
+    project.write("ref.bin", "x");
+    project.rtask(&["big"]).success();
+    let path = project.manifests().pop().unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut forged = manifest["outputs"][0].clone();
+    forged["path"] = "evil.txt".into();
+    manifest["outputs"].as_array_mut().unwrap().push(forged);
+    fs::write(&path, manifest.to_string()).unwrap();
+    let plan = project.rtask(&["--dry-run", "big"]);
+    plan.success();
+    insta::assert_snapshot!(plan.stdout, @r"
+    big: would run: its cache entry cannot be used
+      - refusing to restore `evil.txt`: the session does not declare it as an output
+    ");
+    project.rtask(&["-l"]).success().stdout_has("- big (stale)");
+    project
+        .rtask(&["big"])
+        .success()
+        .stderr_has("big: running (cache entry unusable)");
+}

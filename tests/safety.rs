@@ -553,7 +553,7 @@ outputs = ["out/**/*.txt"]
         .rtask(&["-v", "build"])
         .success()
         .stderr_has("`out/sub` is a symlink")
-        .stderr_has("running (cache entry unusable)")
+        .stderr_has("running (cache entry cannot be restored here)")
         .stderr_lacks("restored `out/sub/x.txt`");
     assert_eq!(project.read("src/x.txt"), "source\n");
 }
@@ -578,7 +578,7 @@ outputs = ["**/report.txt"]
         .rtask(&["build"])
         .success()
         .stderr_has("`notes.md` is not a directory")
-        .stderr_has("running (cache entry unusable)");
+        .stderr_has("running (cache entry cannot be restored here)");
     assert_eq!(project.read("notes.md"), "mine\n");
 
     // A directory output that holds a git checkout is not replaced by a file.
@@ -599,7 +599,7 @@ outputs = ["site"]
         .rtask(&["build"])
         .success()
         .stderr_has("replacing it would delete `site/pages/.git`")
-        .stderr_has("running (cache entry unusable)");
+        .stderr_has("running (cache entry cannot be restored here)");
     assert_eq!(project.read("site/pages/.git/HEAD"), "ref\n");
 }
 

@@ -25,22 +25,28 @@ use crate::protected;
 use crate::relpath::RelPath;
 
 /// Why a restore failed, in two kinds the executor tells apart:
-/// - a problem of the entry (`Unsafe`, `Damaged`): running the session instead gets past it.
-///   `Unsafe` also covers a workspace the entry cannot go into safely (a file or a symlink in
-///   the way), which the session's own commands deal with as they do.
-/// - a local failure (`Io`): reading or writing the workspace failed, not the entry's fault; a
-///   run would most likely fail the same way.
+/// - a problem of the entry (`Unsafe`, `Damaged`): running the session instead, and storing
+///   the new result in the entry's place, gets past it.
+/// - a problem of this workspace (`Blocked`, `Io`): the workspace holds what a restore must not
+///   write through or remove, or reading or writing it failed (no space left, permission
+///   denied). The entry may be good: it is neither used nor replaced by a run made in such a
+///   workspace.
 ///
 /// What a failed restore leaves behind: the paths restored until then hold their stored
 /// content, the path being written keeps what it held (its temporary copy is removed), the
 /// directories created for it stay, and declared directories are not cleaned.
 #[derive(Debug, Error)]
 pub enum RestoreError {
-    /// The entry would write where a restore must not, or is not shaped as rtask stores one;
-    /// or the workspace holds what a restore must not write through or remove. Found before
-    /// anything is written (unless the workspace changes while the restore runs).
+    /// The entry would write where a restore must not, or is not shaped as rtask stores one.
+    /// Found before anything is written.
     #[error("refusing to restore `{path}`: {why}")]
     Unsafe { path: RelPath, why: String },
+    /// The workspace holds what a restore must not write through or remove: a file where a
+    /// directory goes, a symlink that leads out of the project or into `.git`, a directory
+    /// holding a checkout where a file goes. Found before anything is written (unless the
+    /// workspace changes while the restore runs).
+    #[error("cannot restore `{path}`: {why}")]
+    Blocked { path: RelPath, why: String },
     /// The entry lacks a declared output (found before anything is written), or a stored copy
     /// does not match its digest or is gone from the cache (found while copying it; a copy
     /// that does not match is discarded).
@@ -166,6 +172,26 @@ fn refuse<T>(path: &RelPath, why: impl Into<String>) -> Result<T, RestoreError> 
         path: path.clone(),
         why: why.into(),
     })
+}
+
+fn blocked<T>(path: &RelPath, why: impl Into<String>) -> Result<T, RestoreError> {
+    Err(RestoreError::Blocked {
+        path: path.clone(),
+        why: why.into(),
+    })
+}
+
+/// Check, without writing anything, that `outputs` could be restored into `target` as it
+/// stands: the checks a restore makes before it writes.
+pub fn check(target: &Target<'_>, outputs: &[OutputEntry]) -> Result<(), RestoreError> {
+    let site = Site::new(target).map_err(|source| RestoreError::Io {
+        path: RelPath::root(),
+        source,
+    })?;
+    let mut entries: Vec<&OutputEntry> = outputs.iter().collect();
+    entries.sort_by(|a, b| a.path().cmp(b.path()));
+    let stored = check::check_entries(&site, &entries)?;
+    check::check_workspace(&site, &entries, &stored)
 }
 
 /// Make sure every directory above `path` is there, creating those missing; returns where

@@ -299,8 +299,9 @@ impl Store {
 }
 
 impl Writer {
-    /// Store a successful run: blobs first, the manifest last.
-    pub fn save(self, store: &Store, root: &Path, run: Run<'_>) -> io::Result<Manifest> {
+    /// Store a successful run's files as blobs, and make its manifest (not stored yet: see
+    /// [`Writer::commit`]).
+    pub fn stage(&self, store: &Store, root: &Path, run: Run<'_>) -> io::Result<Manifest> {
         let mut outputs = Vec::with_capacity(run.outputs.len());
         for found in run.outputs {
             let path = found.path.clone();
@@ -326,7 +327,7 @@ impl Writer {
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             rtask_version: env!("CARGO_PKG_VERSION").to_string(),
-            session: self.session,
+            session: self.session.clone(),
             key: self.key,
             created_unix_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -338,6 +339,12 @@ impl Writer {
             log,
             inputs,
         };
+        Ok(manifest)
+    }
+
+    /// Store a staged manifest: the entry exists from now on. Its blobs are stored already, so
+    /// readers never see a partial entry.
+    pub fn commit(self, store: &Store, manifest: &Manifest) -> io::Result<()> {
         let path = store.entry_path(&manifest.session, &manifest.key);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
@@ -345,7 +352,7 @@ impl Writer {
         let mut temp = store.temp_file()?;
         {
             let mut out = io::BufWriter::new(temp.as_file_mut());
-            serde_json::to_writer_pretty(&mut out, &manifest)?;
+            serde_json::to_writer_pretty(&mut out, manifest)?;
             out.write_all(b"\n")?;
             out.flush()?;
         }
@@ -360,7 +367,7 @@ impl Writer {
                 Err(error) => return Err(error.error),
             },
         }
-        Ok(manifest)
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ use super::process::{self, CommandSpec, Exit};
 use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs;
 use crate::cache::restore::{self, RestoreError, Restored, Target};
-use crate::cache::store::{BlobFlaw, EntryProblem, Run, Stored, Writer};
+use crate::cache::store::{BlobFlaw, EntryProblem, Run, Store, Stored, Writer};
 use crate::command;
 use crate::digest::Digest;
 use crate::failure::SessionError;
@@ -337,10 +337,8 @@ impl Act<'_> {
                         duration: self.started.elapsed(),
                         posargs: planner.posargs,
                     };
-                    writer
-                        .save(store, root, result)
+                    self.store(writer, store, result)
                         .map(|manifest| (key, manifest))
-                        .map_err(NotStored::Write)
                 }
             },
             _ => {
@@ -369,6 +367,24 @@ impl Act<'_> {
                 })
             }
         }
+    }
+
+    /// Store a result, unless a restore would refuse it here (an output reached through a
+    /// symlink that leads out of the project): an entry no restore can use would only ever be
+    /// replaced.
+    fn store(&self, writer: Writer, store: &Store, run: Run<'_>) -> Result<Manifest, NotStored> {
+        let planner = self.context.planner;
+        let manifest = writer
+            .stage(store, &planner.project.root, run)
+            .map_err(NotStored::Write)?;
+        let target = Target {
+            root: &planner.project.root,
+            declared: &self.session.outputs,
+            protected: planner.protected.dirs(),
+        };
+        restore::check(&target, &manifest.outputs).map_err(NotStored::Unrestorable)?;
+        writer.commit(store, &manifest).map_err(NotStored::Write)?;
+        Ok(manifest)
     }
 
     /// Whether what the session was keyed on is as it was: its inputs, the outputs of the

@@ -14,7 +14,7 @@ use self::reason::{AbortReason, Blocked, RequirementEnd, RunReason, SkipReason, 
 use crate::cache::explain::{self, Current};
 use crate::cache::manifest::Manifest;
 use crate::cache::outputs;
-use crate::cache::restore::RestoreError;
+use crate::cache::restore::{self, RestoreError, Target};
 use crate::cache::store::{EntryProblem, Lookup, Miss, Store, Writer};
 use crate::digest::Digest;
 use crate::environment::Environment;
@@ -216,7 +216,25 @@ impl Planner<'_> {
                 reasons: vec![RunReason::Forced],
                 store: Some(store.overwrite(&manifest)),
             },
-            Lookup::Hit(manifest) => Decision::Restore(manifest),
+            Lookup::Hit(manifest) => {
+                // The checks a restore makes before writing, made here so that `--dry-run`
+                // and `-l` say what the run will do.
+                let target = Target {
+                    root: &self.project.root,
+                    declared: &session.outputs,
+                    protected: self.protected.dirs(),
+                };
+                match restore::check(&target, &manifest.outputs) {
+                    Ok(()) => Decision::Restore(manifest),
+                    Err(error) => match self.after_failed_restore(&manifest, error) {
+                        Unrestored::Run { reason, store } => Decision::Run {
+                            reasons: vec![reason],
+                            store,
+                        },
+                        Unrestored::Fail(error) => Decision::Fail(error),
+                    },
+                }
+            }
             Lookup::Miss(writer, Miss::NoEntry) => {
                 let current = Current {
                     ingredients: &ingredients,
@@ -247,8 +265,10 @@ impl Planner<'_> {
     }
 
     /// What to do when restoring the entry a session was to be restored from failed: an entry
-    /// that is unsafe or damaged is replaced by a run; a failure of this machine (a full disk,
-    /// permissions) fails the session, and the entry, which may be good, is kept.
+    /// that is unsafe or damaged is replaced by a run; a workspace the entry cannot go into (a
+    /// symlink that leads out of the project in the way) runs the session without storing its
+    /// result; a failure of this machine (a full disk, permissions) fails the session. In both
+    /// of those the entry, which may be good, is kept.
     pub(crate) fn after_failed_restore(
         &self,
         manifest: &Manifest,
@@ -256,6 +276,12 @@ impl Planner<'_> {
     ) -> Unrestored {
         let problem = match error {
             RestoreError::Io { .. } => return Unrestored::Fail(SessionError::Restore(error)),
+            RestoreError::Blocked { path, why } => {
+                return Unrestored::Run {
+                    reason: RunReason::RestoreBlocked { path, why },
+                    store: None,
+                };
+            }
             RestoreError::Unsafe { path, why } => EntryProblem::Unsafe { path, why },
             RestoreError::Damaged { path, why } => EntryProblem::DamagedOutput { path, why },
         };

@@ -21,6 +21,9 @@ pub(crate) enum RunReason {
     KeyDiffers,
     /// An entry exists but cannot be used.
     EntryUnusable(EntryProblem),
+    /// An entry exists, but this workspace holds what a restore must not write through or
+    /// remove; the session runs, and its result is not stored, so the entry is kept.
+    RestoreBlocked { path: RelPath, why: String },
     /// Its virtual environment must be (re)made before its key is known (`--dry-run` only:
     /// a run makes it, then decides).
     EnvironmentNotReady,
@@ -187,6 +190,7 @@ impl RunReason {
             RunReason::Changed(change) => change.kind(),
             RunReason::KeyDiffers => "key_differs",
             RunReason::EntryUnusable(_) => "entry_unusable",
+            RunReason::RestoreBlocked { .. } => "restore_blocked",
             RunReason::EnvironmentNotReady => "environment_not_ready",
             RunReason::RequiredKeyUnknown { .. } => "required_key_unknown",
         }

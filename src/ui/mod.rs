@@ -181,6 +181,9 @@ impl Ui {
             [RunReason::NotCacheable] => String::new(),
             [RunReason::NoEntry] => " (no cache entry)".to_string(),
             [RunReason::EntryUnusable(_)] => " (cache entry unusable)".to_string(),
+            [RunReason::RestoreBlocked { .. }] => {
+                " (cache entry cannot be restored here)".to_string()
+            }
             [only] => format!(" ({})", words::run_reason(only)),
             [first, rest @ ..] if self.options.verbosity < Verbosity::Verbose => {
                 format!(" ({}, and {} more)", words::run_reason(first), rest.len())
@@ -251,11 +254,17 @@ impl Reporter for Ui {
     fn started(&self, session: &str, reasons: &[RunReason]) {
         let mut state = self.state();
         for reason in reasons {
-            if let RunReason::EntryUnusable(problem) = reason {
-                let label = self.options.painter.paint(Style::Yellow, "warning:");
-                let line = format!("{label} cannot use the cache entry of `{session}`: {problem}");
-                self.line_or_hold(&mut state, line);
-            }
+            let text = match reason {
+                RunReason::EntryUnusable(problem) => {
+                    format!("cannot use the cache entry of `{session}`: {problem}")
+                }
+                RunReason::RestoreBlocked { path, why } => format!(
+                    "cannot restore `{session}` here: `{path}`: {why}; it runs, and its result is not stored, so the entry is kept"
+                ),
+                _ => continue,
+            };
+            let label = self.options.painter.paint(Style::Yellow, "warning:");
+            self.line_or_hold(&mut state, format!("{label} {text}"));
         }
         state.running += 1;
         if let Some(bar) = self.spinner(session) {

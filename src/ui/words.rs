@@ -17,6 +17,9 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
         RunReason::Changed(change) => self::change(change),
         RunReason::KeyDiffers => "the key differs from the newest entry's".to_string(),
         RunReason::EntryUnusable(problem) => format!("its cache entry cannot be used: {problem}"),
+        RunReason::RestoreBlocked { path, why } => format!(
+            "its cache entry cannot be restored here (`{path}`: {why}); its result will not be stored, so the entry is kept"
+        ),
         RunReason::EnvironmentNotReady => {
             "its environment would be (re)created first, so its key is not known yet".to_string()
         }
@@ -163,6 +166,9 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
         NotStored::PackagesChanged => format!(
             "the packages installed in `{session}`'s environment changed while it ran; its result is not cached"
         ),
+        NotStored::Unrestorable(error) => {
+            format!("`{session}` is not cached: no restore could use its result here ({error})")
+        }
         NotStored::Write(error) => {
             format!("cannot store the result of `{session}` in the cache: {error}")
         }

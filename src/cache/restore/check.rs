@@ -18,7 +18,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::{RestoreError, Site, refuse};
+use super::{RestoreError, Site, blocked, refuse};
 use crate::cache::manifest::OutputEntry;
 use crate::cache::outputs::link_stays_inside;
 use crate::patterns::OutputPattern;
@@ -213,7 +213,7 @@ fn check_replaced(site: &Site<'_>, path: &RelPath) -> Result<(), RestoreError> {
         source,
     })?;
     match guarded {
-        Some(kept) => refuse(path, format!("replacing it would delete `{kept}`")),
+        Some(kept) => blocked(path, format!("replacing it would delete `{kept}`")),
         None => Ok(()),
     }
 }
@@ -271,7 +271,7 @@ pub(super) fn inspect_parent(
         return Ok(Parent::Dir);
     }
     if !metadata.file_type().is_symlink() {
-        return refuse(
+        return blocked(
             path,
             format!(
                 "`{parent}` is not a directory, and a restore removes only what the entry holds"
@@ -279,7 +279,7 @@ pub(super) fn inspect_parent(
         );
     }
     if !may_follow(site.declared, path, parent) {
-        return refuse(
+        return blocked(
             path,
             format!(
                 "`{parent}` is a symlink within the declared outputs, which a restore never goes through"
@@ -289,24 +289,24 @@ pub(super) fn inspect_parent(
     let resolved = match on_disk.canonicalize() {
         Ok(resolved) => resolved,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            return refuse(path, format!("`{parent}` is a symlink that leads nowhere"));
+            return blocked(path, format!("`{parent}` is a symlink that leads nowhere"));
         }
         Err(source) => return Err(io(source)),
     };
     let Some(inside) = RelPath::from_path(&site.root, &resolved) else {
-        return refuse(
+        return blocked(
             path,
             format!("`{parent}` is a symlink that leads out of the project"),
         );
     };
     if let Some(why) = site.reserved(&inside) {
-        return refuse(
+        return blocked(
             path,
             format!("`{parent}` is a symlink to `{inside}`: {why}"),
         );
     }
     if !resolved.is_dir() {
-        return refuse(
+        return blocked(
             path,
             format!("`{parent}` is a symlink to `{inside}`, not to a directory"),
         );
