@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::exec::interrupts::Interrupts;
 use crate::exec::scheduler::{self, Options};
 use crate::exec::session::Context;
+use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::plan::Planner;
@@ -154,10 +155,12 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let sessions_environment = environment.with_var(lock::HELD_VAR, root_text);
     planner.environment = &sessions_environment;
+    let sharing = Sharing::default();
     let context = Context {
         planner: &planner,
         interrupts: &interrupts,
         reporter: &ui,
+        sharing: &sharing,
     };
     let options = Options {
         jobs: args

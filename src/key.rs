@@ -30,9 +30,9 @@ pub struct Ingredients {
     pub commands: Vec<Vec<String>>,
     pub shell: bool,
     pub cwd: String,
-    /// The symlinks along `cwd` (`a/link` → its target as written): retargeting one moves
-    /// where the commands run.
-    pub cwd_links: BTreeMap<String, String>,
+    /// Where `cwd` really is when symlinks lie along it (relative to the project when inside
+    /// it, else absolute), so that retargeting one of them misses; `None` without symlinks.
+    pub cwd_real: Option<String>,
     /// `[env]` and the session's `env`: name to digest of the value.
     pub env: BTreeMap<String, Digest>,
     /// `env_inputs`: name to digest of the value, `None` when unset.
@@ -44,6 +44,10 @@ pub struct Ingredients {
     /// each entry, to explain misses).
     pub inputs: InputSet,
     pub requires: BTreeMap<String, Upstream>,
+    /// Files the output declarations of required sessions match that none of them produced
+    /// (leftovers of older runs a command may read, as `coverage combine` reads every
+    /// `.coverage.*`): path to digest.
+    pub strays: BTreeMap<String, Digest>,
     /// The interpreter and installed distributions of a session's virtual environment.
     pub python: Option<PythonKey>,
     pub platform: Platform,
@@ -105,6 +109,8 @@ pub struct Resolved {
     pub commands: Vec<Vec<String>>,
     /// What each required session contributes.
     pub requires: BTreeMap<String, Upstream>,
+    /// Leftovers among the outputs of required sessions: path to digest.
+    pub strays: BTreeMap<String, Digest>,
     /// Its interpreter and installed distributions, when it has an environment.
     pub python: Option<PythonKey>,
 }
@@ -121,6 +127,7 @@ impl Ingredients {
         let Resolved {
             commands,
             requires,
+            strays,
             python,
         } = resolved;
         Ingredients {
@@ -129,7 +136,7 @@ impl Ingredients {
             commands,
             shell: session.shell,
             cwd: session.cwd.to_string(),
-            cwd_links: links_along(root, session.cwd.as_str()),
+            cwd_real: real_cwd(root, session.cwd.as_str()),
             env: session
                 .env
                 .iter()
@@ -154,6 +161,7 @@ impl Ingredients {
             success_codes: session.success_codes.clone(),
             inputs: InputSet::of(inputs),
             requires,
+            strays,
             python,
             platform: Platform::current(),
         }
@@ -169,27 +177,32 @@ impl Ingredients {
     }
 }
 
-/// The symlinks among the leading parts of `cwd` (relative to `root`), with their targets.
-fn links_along(root: &Path, cwd: &str) -> BTreeMap<String, String> {
-    let mut links = BTreeMap::new();
+/// Where `cwd` (relative to `root`) really is, when a symlink lies along it.
+fn real_cwd(root: &Path, cwd: &str) -> Option<String> {
     if cwd == "." {
-        return links;
+        return None;
     }
-    let mut prefix = String::new();
-    for part in cwd.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        if let Ok(target) = std::fs::read_link(root.join(&prefix)) {
-            // Escaped, not lossy: two targets that are not UTF-8 must not look alike.
-            links.insert(
-                prefix.clone(),
-                target.as_os_str().as_bytes().escape_ascii().to_string(),
-            );
-        }
+    let mut prefix = root.to_path_buf();
+    let linked = cwd.split('/').any(|part| {
+        prefix.push(part);
+        prefix
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.file_type().is_symlink())
+    });
+    if !linked {
+        return None;
     }
-    links
+    let real = root.join(cwd).canonicalize();
+    let real_root = root.canonicalize();
+    Some(match (real, real_root) {
+        (Ok(real), Ok(real_root)) => match real.strip_prefix(&real_root) {
+            Ok(inside) => inside.as_os_str().as_bytes().escape_ascii().to_string(),
+            // Escaped, not lossy: two places that are not UTF-8 must not look alike.
+            Err(_) => real.as_os_str().as_bytes().escape_ascii().to_string(),
+        },
+        // A dangling link: the session will fail to start there; key it apart.
+        _ => format!("{cwd} (unresolved)"),
+    })
 }
 
 #[cfg(test)]
@@ -209,13 +222,14 @@ mod tests {
             ]],
             shell: false,
             cwd: ".".into(),
-            cwd_links: BTreeMap::new(),
+            cwd_real: None,
             env: BTreeMap::from([("COVERAGE_FILE".into(), Digest::of_bytes(b".coverage"))]),
             env_inputs: BTreeMap::from([("PYTEST_ADDOPTS".into(), None)]),
             outputs: vec![".coverage".into()],
             success_codes: vec![0],
             inputs: InputSet::of(&sample_inputs()),
             requires: BTreeMap::from([("lint".into(), Upstream::Outputs(BTreeMap::new()))]),
+            strays: BTreeMap::new(),
             python: Some(PythonKey {
                 version: "3.11.7".into(),
                 implementation: "cpython".into(),
@@ -259,7 +273,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "90547adb948db56f13a27ab97539d0225e3a4c8e4619d743f310448816c76217"
+            "da1da90ac752775a75ec32f5859350d5aa929797f004e82118eee06a77141b5d"
         );
     }
 
@@ -272,9 +286,7 @@ mod tests {
             Box::new(|i| i.commands[0].push("-x".into())),
             Box::new(|i| i.shell = true),
             Box::new(|i| i.cwd = "src".into()),
-            Box::new(|i| {
-                i.cwd_links.insert("src".into(), "other".into());
-            }),
+            Box::new(|i| i.cwd_real = Some("other".into())),
             Box::new(|i| {
                 i.env.insert("A".into(), Digest::of_bytes(b"1"));
             }),
@@ -288,6 +300,10 @@ mod tests {
             Box::new(|i| {
                 i.requires
                     .insert("lint".into(), Upstream::Key(Digest::of_bytes(b"k")));
+            }),
+            Box::new(|i| {
+                i.strays
+                    .insert(".coverage.old".into(), Digest::of_bytes(b"old"));
             }),
             Box::new(|i| i.platform.arch = "aarch64".into()),
             Box::new(|i| {

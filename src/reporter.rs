@@ -75,6 +75,12 @@ pub(crate) struct EnvironmentMade {
 pub(crate) enum Warning<'a> {
     /// A session succeeded but its result is not stored.
     NotStored { session: &'a str, why: NotStored },
+    /// Files a session's output globs match were there before it ran and it left them
+    /// untouched: they are not stored as its outputs.
+    Untouched {
+        session: &'a str,
+        paths: &'a [crate::relpath::RelPath],
+    },
 }
 
 /// Why a successful run's result is not stored.
@@ -86,6 +92,8 @@ pub(crate) enum NotStored {
     Inputs(InputError),
     /// A required session's outputs (which it read) changed while it ran.
     RequiredOutputsChanged { name: String },
+    /// The outputs of a required session could not be read to tell.
+    RequiredOutputsUnreadable(String),
     /// A command installed or removed packages in its environment.
     PackagesChanged,
     /// Writing the entry failed (a full disk, permissions).

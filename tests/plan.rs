@@ -233,12 +233,17 @@ outputs = ["out.txt"]
     project
         .write("a/value.txt", "a\n")
         .write("b/value.txt", "b\n");
-    std::os::unix::fs::symlink("a", project.path("here")).unwrap();
+    // A chain: `here` -> `via` -> `a`; retargeting the link further along counts too.
+    std::os::unix::fs::symlink("via", project.path("here")).unwrap();
+    std::os::unix::fs::symlink("a", project.path("via")).unwrap();
     project.rtask(&["s"]).success();
     assert_eq!(project.read("out.txt"), "a\n");
-    fs::remove_file(project.path("here")).unwrap();
-    std::os::unix::fs::symlink("b", project.path("here")).unwrap();
-    project.rtask(&["s"]).success().stderr_has("s: running");
+    fs::remove_file(project.path("via")).unwrap();
+    std::os::unix::fs::symlink("b", project.path("via")).unwrap();
+    project
+        .rtask(&["s"])
+        .success()
+        .stderr_has("s: running (`cwd` changed: `here -> a` -> `here -> b`)");
     assert_eq!(project.read("out.txt"), "b\n");
 }
 
@@ -404,4 +409,165 @@ fn dry_run_and_list_report_an_entry_the_restore_refuses() {
         .rtask(&["big"])
         .success()
         .stderr_has("big: running (cache entry unusable)");
+}
+
+/// A file a requirement's output glob matches but no run of it produced (a leftover, like an
+/// old `.coverage.*`) is part of its dependents' keys: a checkout without it does not get a
+/// result built with it.
+#[test]
+fn a_leftover_matching_a_requirement_glob_enters_the_dependent_key() {
+    let tasks = |command: &str| {
+        format!(
+            r#"
+[sessions.gen]
+shell = true
+run = ["{command}"]
+inputs = []
+outputs = ["data.*"]
+
+[sessions.use]
+requires = ["gen"]
+shell = true
+run = ["cat data.* > use.out"]
+inputs = []
+outputs = ["use.out"]
+"#
+        )
+    };
+    let project = Project::with_tasks(&tasks("echo A > data.a; echo B > data.b"));
+    project.rtask(&["use"]).success();
+    project.write("tasks.toml", &tasks("echo A > data.a"));
+    project.rtask(&["use"]).success().stderr_has("use: running");
+    assert_eq!(project.read("use.out"), "A\nB\n", "the leftover was read");
+    // A clean checkout that gets the cache (as a CI artifact).
+    let clean = Project::with_tasks(&project.read("tasks.toml"));
+    fs::create_dir_all(clean.path(".rtask")).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(project.path(".rtask/cache"))
+        .arg(clean.path(".rtask/cache"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let run = clean.rtask(&["-v", "use"]);
+    run.success().stderr_has("use: running (`data.b`, which a required session's outputs match but it did not produce, is gone)");
+    assert_eq!(clean.read("use.out"), "A\n");
+}
+
+/// Two dependents of one requirement run side by side and one removes its output: the other
+/// cannot tell who removed it, so its result is not stored.
+#[test]
+fn a_requirement_output_removed_by_a_sibling_keeps_the_dependent_out_of_the_cache() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.gen]
+shell = true
+run = ["echo payload > data.1"]
+inputs = []
+outputs = ["data.*"]
+
+[sessions.a]
+requires = ["gen"]
+shell = true
+run = ["cat data.* > a.out; rm -f data.*; touch a.done"]
+inputs = []
+outputs = ["a.out"]
+
+[sessions.b]
+requires = ["gen"]
+shell = true
+run = ["while [ ! -e a.done ]; do sleep 0.02; done; cat data.* > b.out 2>/dev/null; true"]
+inputs = []
+outputs = ["b.out"]
+"#,
+    );
+    project
+        .rtask(&["-j", "2", "a", "b"])
+        .success()
+        .stderr_has("warning: outputs of `gen`, which `b` requires, changed while it ran; its result is not cached");
+    // Alone, a session may remove what it read (as `coverage combine` does).
+    project.remove("a.done");
+    project
+        .rtask(&["--force", "-j", "1", "a"])
+        .success()
+        .stderr_lacks("warning");
+}
+
+/// A file added to a requirement's output directory while a dependent runs is a change.
+#[test]
+fn a_file_added_to_a_requirement_output_directory_keeps_the_dependent_out_of_the_cache() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.gen]
+shell = true
+run = ["mkdir -p out; echo gen > out/a"]
+inputs = []
+outputs = ["out/"]
+
+[sessions.add]
+requires = ["gen"]
+shell = true
+run = ["cat out/* > add.out; echo evil > out/evil; chmod +x out/a"]
+inputs = []
+outputs = ["add.out"]
+"#,
+    );
+    project
+        .rtask(&["add"])
+        .success()
+        .stderr_has("warning: outputs of `gen`, which `add` requires, changed while it ran; its result is not cached");
+    assert_eq!(project.manifests().len(), 1, "only gen is stored");
+}
+
+/// A build that finds its artifact up to date leaves it untouched: it is not stored (it may as
+/// well be a leftover this run did not make), and the session says so.
+#[test]
+fn an_output_a_run_left_untouched_is_not_stored_and_it_says_so() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["mkdir -p dist; [ dist/pkg.whl -nt src.txt ] || cp src.txt dist/pkg.whl"]
+inputs = ["src.txt"]
+outputs = ["dist/*.whl"]
+"#,
+    );
+    project.write("src.txt", "wheel\n");
+    std::thread::sleep(Duration::from_millis(20));
+    project.write("dist/pkg.whl", "wheel\n");
+    project.rtask(&["build"]).success().stderr_has(
+        "warning: `build` left `dist/pkg.whl` as it found it: not stored as its output, so a restore will not bring it back",
+    );
+}
+
+/// `--dry-run` says why a dependent of a session that always runs has no key, and a session
+/// whose literal input is missing would fail, whatever its requirements.
+#[test]
+fn dry_run_names_why_a_key_is_unknown_and_failures_come_first() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.n]
+shell = true
+run = ["echo n > n.out"]
+outputs = ["n.out"]
+
+[sessions.b]
+requires = ["n"]
+run = ["true"]
+inputs = []
+
+[sessions.c]
+requires = ["b"]
+run = ["true"]
+inputs = ["missing.txt"]
+"#,
+    );
+    let run = project.rtask(&["--dry-run", "c"]);
+    run.success();
+    insta::assert_snapshot!(run.stdout, @r"
+    n: would run (not cacheable: no `inputs`, or `cache = false`)
+    b: would run: `n` always runs and its outputs are not there yet, so its key is not known yet
+      - assuming `n`, which always runs, reproduces the outputs it left in the workspace
+    c: would fail: input `missing.txt` does not exist
+    ");
 }

@@ -66,10 +66,14 @@ pub fn differences(
     if old_key.shell != new.shell {
         reasons.push(Change::Shell);
     }
-    if old_key.cwd != new.cwd {
+    if (&old_key.cwd, &old_key.cwd_real) != (&new.cwd, &new.cwd_real) {
+        let shown = |cwd: &str, real: &Option<String>| match real {
+            Some(real) => format!("{cwd} -> {real}"),
+            None => cwd.to_string(),
+        };
         reasons.push(Change::Cwd {
-            old: old_key.cwd.clone(),
-            new: new.cwd.clone(),
+            old: shown(&old_key.cwd, &old_key.cwd_real),
+            new: shown(&new.cwd, &new.cwd_real),
         });
     }
     for (name, edit, _) in changes(&old_key.env, &new.env) {
@@ -105,6 +109,12 @@ pub fn differences(
     for (name, edit, _) in changes(&old_key.requires, &new.requires) {
         reasons.push(Change::Required {
             name: name.clone(),
+            edit,
+        });
+    }
+    for (path, edit, _) in changes(&old_key.strays, &new.strays) {
+        reasons.push(Change::Stray {
+            path: path.clone(),
             edit,
         });
     }

@@ -251,28 +251,71 @@ pub fn glob_matches(root: &Path, declared: &[OutputPattern], skipped: &[PathBuf]
 
 /// Remove from `found` the files that only a glob declares and that are exactly as they were
 /// in `before`.
+/// Returns the paths it removed.
 pub fn drop_untouched(
     root: &Path,
     found: &mut Vec<FoundOutput>,
     declared: &[OutputPattern],
     before: &Snapshot,
-) {
+) -> Vec<RelPath> {
     let literal = |path: &RelPath| {
         declared
             .iter()
             .any(|pattern| matches!(pattern, OutputPattern::Literal { path: declared, .. } if path.starts_with(declared)))
     };
+    let mut dropped = Vec::new();
     found.retain(|output| {
         let Some(old) = before.get(&output.path) else {
             return true;
         };
-        literal(&output.path)
+        let keep = literal(&output.path)
             || output
                 .path
                 .to_path(root)
                 .symlink_metadata()
-                .map_or(true, |metadata| FileStat::of(&metadata) != *old)
+                .map_or(true, |metadata| FileStat::of(&metadata) != *old);
+        if !keep {
+            dropped.push(output.path.clone());
+        }
+        keep
     });
+    dropped
+}
+
+/// What the declarations match now, with digests (as [`digests`]); a declared path that is
+/// missing is left out rather than an error: a requirement's outputs as a dependent finds them.
+pub fn present(
+    root: &Path,
+    declared: &[OutputPattern],
+    skipped: &[PathBuf],
+) -> Result<BTreeMap<String, Digest>, OutputError> {
+    let mut present = BTreeMap::new();
+    for pattern in declared {
+        match collect(root, std::slice::from_ref(pattern), skipped) {
+            Ok(found) => present.extend(digests(root, &found)?),
+            Err(OutputError::Missing(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(present)
+}
+
+/// What glob declarations match now (literal declarations are left out: a restore makes a
+/// declared directory match its entry exactly).
+pub fn glob_found(
+    root: &Path,
+    declared: &[OutputPattern],
+    skipped: &[PathBuf],
+) -> Result<Vec<FoundOutput>, OutputError> {
+    let globs: Vec<OutputPattern> = declared
+        .iter()
+        .filter(|pattern| matches!(pattern, OutputPattern::Glob { .. }))
+        .cloned()
+        .collect();
+    if globs.is_empty() {
+        return Ok(Vec::new());
+    }
+    collect(root, &globs, skipped)
 }
 
 /// Whether a symlink at `path` with `target` resolves, lexically, to a place inside the project.

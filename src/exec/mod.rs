@@ -4,3 +4,4 @@ pub mod interrupts;
 pub mod process;
 pub mod scheduler;
 pub mod session;
+pub mod sharing;

@@ -6,10 +6,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::session::{self, Context, Finished};
+use super::session::{self, Context};
 use crate::digest::Digest;
 use crate::failure::SessionError;
 use crate::key::Upstream;
+use crate::plan::Finished;
 use crate::plan::reason::{AbortReason, Blocked, RequirementEnd, blocked};
 use crate::project::SessionId;
 use crate::reporter::Outcome;

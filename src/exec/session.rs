@@ -3,14 +3,14 @@
 //! entry, or run the commands and store the result.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
-use crate::cache::manifest::{Manifest, OutputEntry};
-use crate::cache::outputs;
+use super::sharing::{Shared, Sharing};
+use crate::cache::manifest::Manifest;
+use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored, Target};
 use crate::cache::store::{BlobFlaw, EntryProblem, Run, Store, Stored, Writer};
 use crate::command;
@@ -19,12 +19,10 @@ use crate::failure::SessionError;
 use crate::key::Upstream;
 use crate::patterns::OutputPattern;
 use crate::plan::reason::RunReason;
-use crate::plan::{Decision, Keyed, Planner, SessionPlan, Unrestored};
+use crate::plan::{Decision, Finished, Keyed, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
-use crate::protected::Protected;
 use crate::python::prepare::{Maker, NotMade};
 use crate::python::venv::{self, Env};
-use crate::relpath::RelPath;
 use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
 /// Everything a session needs from the run it is part of.
@@ -32,15 +30,7 @@ pub(crate) struct Context<'a> {
     pub planner: &'a Planner<'a>,
     pub interrupts: &'a Interrupts,
     pub reporter: &'a dyn Reporter,
-}
-
-/// What the sessions that require a finished session need of it.
-#[derive(Debug, Clone)]
-pub(crate) struct Finished {
-    /// What it contributes to their keys.
-    pub upstream: Upstream,
-    /// Its cache entry, to restore its outputs before they start.
-    pub entry: Option<Arc<Manifest>>,
+    pub sharing: &'a Sharing,
 }
 
 pub(crate) fn run(
@@ -54,11 +44,7 @@ pub(crate) fn run(
     if let Err(error) = restore_required(context, session, upstream) {
         return context.end(session, Outcome::failed(started.elapsed(), error));
     }
-    let known: BTreeMap<SessionId, Upstream> = upstream
-        .iter()
-        .map(|(dep, finished)| (*dep, finished.upstream.clone()))
-        .collect();
-    let mut plan = planner.decide(id, &known);
+    let mut plan = planner.decide(id, upstream);
     if let Decision::PrepareEnvironment(environment) = &plan.decision {
         let maker = Maker {
             tools: planner.python,
@@ -69,7 +55,7 @@ pub(crate) fn run(
             reporter: context.reporter,
         };
         match maker.make(session, environment) {
-            Ok(()) => plan = planner.decide(id, &known),
+            Ok(()) => plan = planner.decide(id, upstream),
             Err(NotMade::Interrupted) => {
                 let outcome = Outcome::Interrupted {
                     duration: started.elapsed(),
@@ -83,8 +69,8 @@ pub(crate) fn run(
     }
     Act {
         context,
+        id,
         session,
-        upstream,
         started,
     }
     .act(plan)
@@ -149,8 +135,8 @@ fn restore_required(
 /// One session acting on its plan.
 struct Act<'a> {
     context: &'a Context<'a>,
+    id: SessionId,
     session: &'a Session,
-    upstream: &'a BTreeMap<SessionId, Finished>,
     started: Instant,
 }
 
@@ -229,14 +215,23 @@ impl Act<'_> {
     fn execute(&self, run: Running<'_>, reasons: &[RunReason]) -> (Outcome, Option<Finished>) {
         let context = self.context;
         let root = &context.planner.project.root;
-        let before = outputs::glob_matches(
-            root,
-            &self.session.outputs,
-            context.planner.protected.dirs(),
-        );
+        let protected = context.planner.protected.dirs();
+        let before = Before {
+            own: outputs::glob_matches(root, &self.session.outputs, protected),
+            // What the commands read of their requirements, to tell afterwards whether it
+            // changed under them (only worth knowing when the result may be stored).
+            required: match run.keyed {
+                Some(_) => self.required_outputs(),
+                None => Ok(BTreeMap::new()),
+            },
+        };
         context.reporter.started(&self.session.name, reasons);
-        let (outcome, finished) = match self.run_commands(&run) {
-            Ok(log) => match self.finish(run, &before, &log) {
+        let requires = &self.session.requires;
+        context.sharing.start(self.id, requires);
+        let ran = self.run_commands(&run);
+        let shared = context.sharing.finish(self.id);
+        let (outcome, finished) = match ran {
+            Ok(log) => match self.finish(run, &before, shared, &log) {
                 Ok(finished) => {
                     let duration = self.started.elapsed();
                     (Outcome::Ran { duration }, Some(finished))
@@ -310,7 +305,8 @@ impl Act<'_> {
     fn finish(
         &self,
         run: Running<'_>,
-        before: &outputs::Snapshot,
+        before: &Before,
+        shared: Shared,
         log: &[u8],
     ) -> Result<Finished, SessionError> {
         let (context, session) = (self.context, self.session);
@@ -318,29 +314,45 @@ impl Act<'_> {
         let root = &planner.project.root;
         let mut found = outputs::collect(root, &session.outputs, planner.protected.dirs())?;
         // What a glob matched before the run and the run left untouched is not its output
-        // (another variant's `.coverage.*`, a stale file from an older run).
-        outputs::drop_untouched(root, &mut found, &session.outputs, before);
+        // (another variant's `.coverage.*`, a leftover of an older run): storing it would
+        // restore, under this key, a file this run did not make. A session that is not part of
+        // a matrix hears about it: a build that found its artifact up to date did not make it
+        // either, and a restore will not bring it back.
+        let dropped = outputs::drop_untouched(root, &mut found, &session.outputs, &before.own);
+        let matrix = planner
+            .project
+            .sessions
+            .iter()
+            .any(|other| other.base == session.base && other.name != session.name);
+        if !dropped.is_empty() && !matrix {
+            context.reporter.warning(&Warning::Untouched {
+                session: &session.name,
+                paths: &dropped,
+            });
+        }
         let stored = match (run.keyed, run.store, planner.store) {
-            (Some(keyed), Some(writer), Some(store)) => match self.unchanged(&keyed, run.venv) {
-                Err(why) => Err(why),
-                Ok(()) => {
-                    let Keyed {
-                        key,
-                        ingredients,
-                        inputs,
-                    } = keyed;
-                    let result = Run {
-                        ingredients,
-                        inputs: &inputs,
-                        outputs: &found,
-                        log,
-                        duration: self.started.elapsed(),
-                        posargs: planner.posargs,
-                    };
-                    self.store(writer, store, result)
-                        .map(|manifest| (key, manifest))
+            (Some(keyed), Some(writer), Some(store)) => {
+                match self.unchanged(&keyed, run.venv, before, shared) {
+                    Err(why) => Err(why),
+                    Ok(()) => {
+                        let Keyed {
+                            key,
+                            ingredients,
+                            inputs,
+                        } = keyed;
+                        let result = Run {
+                            ingredients,
+                            inputs: &inputs,
+                            outputs: &found,
+                            log,
+                            duration: self.started.elapsed(),
+                            posargs: planner.posargs,
+                        };
+                        self.store(writer, store, result)
+                            .map(|manifest| (key, manifest))
+                    }
                 }
-            },
+            }
             _ => {
                 // Not cacheable, or `--no-cache`: dependents key on what this run produced.
                 let digests = outputs::digests(root, &found)?;
@@ -389,7 +401,13 @@ impl Act<'_> {
 
     /// Whether what the session was keyed on is as it was: its inputs, the outputs of the
     /// sessions it requires (which it read), and the packages of its environment.
-    fn unchanged(&self, keyed: &Keyed, venv: Option<&Env>) -> Result<(), NotStored> {
+    fn unchanged(
+        &self,
+        keyed: &Keyed,
+        venv: Option<&Env>,
+        before: &Before,
+        shared: Shared,
+    ) -> Result<(), NotStored> {
         let planner = self.context.planner;
         // A command that installed or removed packages (`pip install` in `run`) made a result
         // the key's list of distributions does not describe.
@@ -408,63 +426,57 @@ impl Act<'_> {
             Ok(_) => return Err(NotStored::InputsChanged),
             Err(error) => return Err(NotStored::Inputs(error)),
         }
-        for dep in &self.session.requires {
-            let Some(finished) = self.upstream.get(dep) else {
-                continue;
-            };
-            let required = &planner.project.sessions[*dep];
-            let root = &planner.project.root;
-            if !required_unchanged(root, planner.protected, required, finished) {
-                return Err(NotStored::RequiredOutputsChanged {
-                    name: required.name.clone(),
-                });
+        let before = before
+            .required
+            .as_ref()
+            .map_err(|error| NotStored::RequiredOutputsUnreadable(error.to_string()))?;
+        let after = self
+            .required_outputs()
+            .map_err(|error| NotStored::RequiredOutputsUnreadable(error.to_string()))?;
+        for (dep, found) in before {
+            let now = after.get(dep);
+            // Nothing added or changed; something removed only when no other dependent of
+            // the requirement ran meanwhile (then this session removed it, having read it).
+            let added_or_changed = now.is_some_and(|now| {
+                now.iter()
+                    .any(|(path, digest)| found.get(path) != Some(digest))
+            });
+            let removed = found
+                .keys()
+                .any(|path| now.is_none_or(|now| !now.contains_key(path)));
+            if added_or_changed || (removed && shared == Shared::WithOthers) {
+                let name = planner.project.sessions[*dep].name.clone();
+                return Err(NotStored::RequiredOutputsChanged { name });
             }
         }
         Ok(())
     }
+
+    /// What the output declarations of each required session match now, with digests.
+    fn required_outputs(&self) -> Result<RequiredOutputs, OutputError> {
+        let planner = self.context.planner;
+        self.session
+            .requires
+            .iter()
+            .map(|dep| {
+                let declared = &planner.project.sessions[*dep].outputs;
+                let found =
+                    outputs::present(&planner.project.root, declared, planner.protected.dirs())?;
+                Ok((*dep, found))
+            })
+            .collect()
+    }
 }
 
-/// Whether the outputs a required session left for a dependent are as the dependent found
-/// them when it started. An output the dependent removed (`coverage combine` deletes the data
-/// files it reads) counts as unchanged: it was read, not replaced.
-fn required_unchanged(
-    root: &Path,
-    protected: &Protected,
-    required: &Session,
-    finished: &Finished,
-) -> bool {
-    let current = |path: &RelPath| path.to_path(root).symlink_metadata().ok();
-    match (&finished.entry, &finished.upstream) {
-        (Some(manifest), _) => manifest.outputs.iter().all(|entry| {
-            let Some(metadata) = current(entry.path()) else {
-                return true;
-            };
-            match entry {
-                OutputEntry::File { path, blob, .. } => {
-                    metadata.is_file()
-                        && metadata.len() == blob.size
-                        && Digest::of_file(&path.to_path(root)).is_ok_and(|now| now == blob.hash)
-                }
-                OutputEntry::Dir { .. } => metadata.is_dir(),
-                OutputEntry::Symlink { path, target } => {
-                    metadata.file_type().is_symlink()
-                        && std::fs::read_link(path.to_path(root))
-                            .is_ok_and(|now| now == Path::new(target))
-                }
-            }
-        }),
-        (None, Upstream::Outputs(before)) => {
-            let Ok(now) = outputs::collect(root, &required.outputs, protected.dirs())
-                .and_then(|found| outputs::digests(root, &found))
-            else {
-                return false;
-            };
-            before
-                .iter()
-                .all(|(path, digest)| now.get(path).is_none_or(|now| now == digest))
-        }
-        (None, Upstream::Key(_)) => true,
-    }
+/// What the outputs of each required session were, path to digest.
+type RequiredOutputs = BTreeMap<SessionId, BTreeMap<String, Digest>>;
+
+/// The workspace as a session's commands found it.
+struct Before {
+    /// What its own glob outputs matched.
+    own: outputs::Snapshot,
+    /// What the outputs of its requirements were (empty when its result cannot be stored).
+    required: Result<RequiredOutputs, OutputError>,
 }
 
 /// A session whose commands run: what they need, and what storing the result needs.

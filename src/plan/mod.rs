@@ -8,12 +8,15 @@
 
 pub(crate) mod reason;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use self::reason::{AbortReason, Blocked, RequirementEnd, RunReason, SkipReason, blocked};
+use self::reason::{
+    AbortReason, Blocked, KeyUnknown, RequirementEnd, RunReason, SkipReason, blocked,
+};
 use crate::cache::explain::{self, Current};
 use crate::cache::manifest::Manifest;
-use crate::cache::outputs;
+use crate::cache::outputs::{self, FoundOutput, OutputError};
 use crate::cache::restore::{self, RestoreError, Target};
 use crate::cache::store::{EntryProblem, Lookup, Miss, Store, Writer};
 use crate::digest::Digest;
@@ -25,6 +28,7 @@ use crate::project::{Project, Session, SessionId};
 use crate::protected::Protected;
 use crate::python::venv::Env;
 use crate::python::{self, NotReady, PythonKey};
+use crate::relpath::RelPath;
 
 /// What deciding needs: the project, the command line's choices, and the machine's tools.
 pub(crate) struct Planner<'a> {
@@ -37,6 +41,35 @@ pub(crate) struct Planner<'a> {
     pub fingerprinter: &'a Fingerprinter,
     pub protected: &'a Protected,
     pub python: &'a python::Tools,
+}
+
+/// What the sessions that require a session know of it once it is done (in a preview, once
+/// it would be).
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    /// What it contributes to their keys.
+    pub upstream: Upstream,
+    /// Its cache entry: what a run restores before they start, and the paths it produced.
+    pub entry: Option<Arc<Manifest>>,
+}
+
+impl Finished {
+    /// The paths it produced, when they are known: those of its entry, or the outputs a run
+    /// that was not stored left.
+    fn produced(&self) -> Option<BTreeSet<String>> {
+        match (&self.entry, &self.upstream) {
+            (Some(entry), _) => Some(
+                entry
+                    .outputs
+                    .iter()
+                    .map(|output| output.path().to_string())
+                    .collect(),
+            ),
+            (None, Upstream::Outputs(digests)) => Some(digests.keys().cloned().collect()),
+            // A preview of a session that would run: what it will produce is not known yet.
+            (None, Upstream::Key(_)) => None,
+        }
+    }
 }
 
 /// What was decided for one session.
@@ -119,7 +152,18 @@ impl Planner<'_> {
     pub(crate) fn decide(
         &self,
         id: SessionId,
-        upstream: &BTreeMap<SessionId, Upstream>,
+        upstream: &BTreeMap<SessionId, Finished>,
+    ) -> SessionPlan {
+        self.decide_with(id, upstream, &BTreeMap::new())
+    }
+
+    /// [`Planner::decide`], knowing why the requirements missing from `upstream` have no key
+    /// yet (a preview's requirements that would make their environments or outputs first).
+    fn decide_with(
+        &self,
+        id: SessionId,
+        upstream: &BTreeMap<SessionId, Finished>,
+        unknown: &BTreeMap<SessionId, KeyUnknown>,
     ) -> SessionPlan {
         let session = &self.project.sessions[id];
         let commands = match expand_commands(session, self.posargs) {
@@ -130,7 +174,7 @@ impl Planner<'_> {
             Ok(venv) => venv,
             Err(decision) => return SessionPlan::new(id, decision),
         };
-        let (decision, keyed) = self.lookup(session, upstream, venv.as_ref(), &commands);
+        let (decision, keyed) = self.lookup(session, (upstream, unknown), venv.as_ref(), &commands);
         SessionPlan {
             id,
             decision,
@@ -169,7 +213,10 @@ impl Planner<'_> {
     fn lookup(
         &self,
         session: &Session,
-        upstream: &BTreeMap<SessionId, Upstream>,
+        (upstream, unknown): (
+            &BTreeMap<SessionId, Finished>,
+            &BTreeMap<SessionId, KeyUnknown>,
+        ),
         venv: Option<&Env>,
         commands: &[Vec<String>],
     ) -> (Decision, Option<Keyed>) {
@@ -186,21 +233,32 @@ impl Planner<'_> {
         let Some(store) = self.store else {
             return run(RunReason::CacheDisabled);
         };
-        let mut requires = BTreeMap::new();
-        for &dep in &session.requires {
-            let name = &self.project.sessions[dep].name;
-            let Some(known) = upstream.get(&dep) else {
-                return run(RunReason::RequiredKeyUnknown { name: name.clone() });
-            };
-            requires.insert(name.clone(), known.clone());
-        }
+        // Inputs first: a session that would fail to read them fails, whatever else is unknown.
         let inputs = match self.fingerprinter.inputs(patterns) {
             Ok(inputs) => inputs,
             Err(error) => return (Decision::Fail(SessionError::Inputs(error)), None),
         };
+        let mut requires = BTreeMap::new();
+        for &dep in &session.requires {
+            let name = &self.project.sessions[dep].name;
+            let Some(known) = upstream.get(&dep) else {
+                let why = unknown
+                    .get(&dep)
+                    .cloned()
+                    .unwrap_or(KeyUnknown::EnvironmentNotReady);
+                let name = name.clone();
+                return run(RunReason::RequiredKeyUnknown { name, why });
+            };
+            requires.insert(name.clone(), known.upstream.clone());
+        }
+        let strays = match self.strays(session, upstream) {
+            Ok(strays) => strays,
+            Err(error) => return (Decision::Fail(SessionError::Outputs(error)), None),
+        };
         let resolved = Resolved {
             commands: commands.to_vec(),
             requires,
+            strays,
             python: venv.map(PythonKey::of),
         };
         let ingredients = Ingredients::assemble(
@@ -264,6 +322,37 @@ impl Planner<'_> {
         (decision, Some(keyed))
     }
 
+    /// The files the output globs of `session`'s requirements match that none of them produced,
+    /// with their digests: leftovers that its commands may read, so part of its key.
+    fn strays(
+        &self,
+        session: &Session,
+        upstream: &BTreeMap<SessionId, Finished>,
+    ) -> Result<BTreeMap<String, Digest>, OutputError> {
+        let root = &self.project.root;
+        let mut matched: BTreeMap<RelPath, FoundOutput> = BTreeMap::new();
+        let mut produced = BTreeSet::new();
+        for dep in &session.requires {
+            let declared = &self.project.sessions[*dep].outputs;
+            let found = outputs::glob_found(root, declared, self.protected.dirs())?;
+            if found.is_empty() {
+                continue;
+            }
+            matched.extend(found.into_iter().map(|found| (found.path.clone(), found)));
+            match upstream.get(dep).and_then(Finished::produced) {
+                Some(paths) => produced.extend(paths),
+                // A preview cannot know what a requirement that would run leaves: none of what
+                // is there now is taken for a leftover.
+                None => return Ok(BTreeMap::new()),
+            }
+        }
+        let strays: Vec<FoundOutput> = matched
+            .into_values()
+            .filter(|found| !produced.contains(found.path.as_str()))
+            .collect();
+        outputs::digests(root, &strays)
+    }
+
     /// What to do when restoring the entry a session was to be restored from failed: an entry
     /// that is unsafe or damaged is replaced by a run; a workspace the entry cannot go into (a
     /// symlink that leads out of the project in the way) runs the session without storing its
@@ -304,7 +393,8 @@ impl Planner<'_> {
     /// anything: each is assumed to end as decided.
     pub(crate) fn preview(&self, order: &[SessionId]) -> Vec<SessionPlan> {
         let sessions = &self.project.sessions;
-        let mut upstream: BTreeMap<SessionId, Upstream> = BTreeMap::new();
+        let mut upstream: BTreeMap<SessionId, Finished> = BTreeMap::new();
+        let mut unknown: BTreeMap<SessionId, KeyUnknown> = BTreeMap::new();
         let mut ends: BTreeMap<SessionId, RequirementEnd> = BTreeMap::new();
         let mut plans = Vec::with_capacity(order.len());
         for &id in order {
@@ -316,7 +406,7 @@ impl Planner<'_> {
             let mut plan = match blocked(requirements) {
                 Some(Blocked::Skip(reason)) => SessionPlan::new(id, Decision::Skip(reason)),
                 Some(Blocked::Abort(reason)) => SessionPlan::new(id, Decision::Abort(reason)),
-                None => self.decide(id, &upstream),
+                None => self.decide_with(id, &upstream, &unknown),
             };
             plan.assumptions = session
                 .requires
@@ -327,20 +417,40 @@ impl Planner<'_> {
                 })
                 .collect();
             ends.insert(id, plan.decision.end());
+            let finished = |upstream| Finished {
+                upstream,
+                entry: None,
+            };
             match (&plan.decision, plan.key()) {
                 (Decision::Restore(manifest), _) => {
-                    upstream.insert(id, Upstream::Key(manifest.key));
+                    let restored = Finished {
+                        upstream: Upstream::Key(manifest.key),
+                        entry: Some(Arc::new((**manifest).clone())),
+                    };
+                    upstream.insert(id, restored);
                 }
                 (Decision::Run { .. }, Some(key)) => {
-                    upstream.insert(id, Upstream::Key(key));
+                    upstream.insert(id, finished(Upstream::Key(key)));
                 }
                 (Decision::Run { .. }, None) if !session.cacheable() || self.store.is_none() => {
                     let root = &self.project.root;
-                    if let Ok(digests) =
-                        outputs::collect(root, &session.outputs, self.protected.dirs())
-                            .and_then(|found| outputs::digests(root, &found))
+                    match outputs::collect(root, &session.outputs, self.protected.dirs())
+                        .and_then(|found| outputs::digests(root, &found))
                     {
-                        upstream.insert(id, Upstream::Outputs(digests));
+                        Ok(digests) => {
+                            upstream.insert(id, finished(Upstream::Outputs(digests)));
+                        }
+                        Err(_) => {
+                            unknown.insert(id, KeyUnknown::OutputsNotThere);
+                        }
+                    }
+                }
+                (Decision::PrepareEnvironment(_), _) => {
+                    unknown.insert(id, KeyUnknown::EnvironmentNotReady);
+                }
+                (Decision::Run { reasons, .. }, None) => {
+                    if let Some(RunReason::RequiredKeyUnknown { why, .. }) = reasons.first() {
+                        unknown.insert(id, KeyUnknown::Required(Box::new(why.clone())));
                     }
                 }
                 _ => {}

@@ -27,9 +27,19 @@ pub(crate) enum RunReason {
     /// Its virtual environment must be (re)made before its key is known (`--dry-run` only:
     /// a run makes it, then decides).
     EnvironmentNotReady,
-    /// A session it requires has no key yet (its environment is not made), so neither has it
-    /// (`--dry-run` only).
-    RequiredKeyUnknown { name: String },
+    /// A session it requires has no key yet, so neither has it (`--dry-run` only).
+    RequiredKeyUnknown { name: String, why: KeyUnknown },
+}
+
+/// Why a required session's key (or outputs) is not known before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyUnknown {
+    /// Its virtual environment must be made first.
+    EnvironmentNotReady,
+    /// It always runs, and its outputs are not in the workspace yet.
+    OutputsNotThere,
+    /// A session it requires has no key yet, for this reason.
+    Required(Box<KeyUnknown>),
 }
 
 /// One difference between a key and the newest entry of the same session.
@@ -81,6 +91,12 @@ pub(crate) enum Change {
     /// A required session's key or outputs, or the list of required sessions.
     Required {
         name: String,
+        edit: Edit,
+    },
+    /// A leftover among the outputs of required sessions (a file their output declarations
+    /// match that none of them produced) appeared, changed or went away.
+    Stray {
+        path: String,
         edit: Edit,
     },
     /// It now runs in a virtual environment, or no longer does.
@@ -215,6 +231,7 @@ impl Change {
             Change::InputMode(_) => "input_mode_changed",
             Change::InputFiles { .. } => "inputs_changed",
             Change::Required { .. } => "required_changed",
+            Change::Stray { .. } => "stray_changed",
             Change::Venv { .. }
             | Change::Interpreter { .. }
             | Change::Distribution { .. }

@@ -407,6 +407,7 @@ impl Reporter for Ui {
     fn warning(&self, warning: &Warning<'_>) {
         let text = match warning {
             Warning::NotStored { session, why } => words::not_stored(session, why),
+            Warning::Untouched { session, paths } => words::untouched(session, paths),
         };
         let label = self.options.painter.paint(Style::Yellow, "warning:");
         let mut state = self.state();

@@ -2,7 +2,8 @@
 
 use crate::command;
 use crate::lock::Holder;
-use crate::plan::reason::{AbortReason, Change, Edit, RunReason, SkipReason};
+use crate::plan::reason::{AbortReason, Change, Edit, KeyUnknown, RunReason, SkipReason};
+use crate::relpath::RelPath;
 use crate::reporter::NotStored;
 
 /// At most this many reasons are listed; the rest are counted.
@@ -23,9 +24,18 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
         RunReason::EnvironmentNotReady => {
             "its environment would be (re)created first, so its key is not known yet".to_string()
         }
-        RunReason::RequiredKeyUnknown { name } => format!(
-            "`{name}`'s environment would be (re)created first, so its key is not known yet"
-        ),
+        RunReason::RequiredKeyUnknown { name, why } => {
+            let first = match why {
+                KeyUnknown::EnvironmentNotReady => {
+                    format!("`{name}`'s environment would be (re)created first")
+                }
+                KeyUnknown::OutputsNotThere => {
+                    format!("`{name}` always runs and its outputs are not there yet")
+                }
+                KeyUnknown::Required(_) => format!("`{name}` would run first"),
+            };
+            format!("{first}, so its key is not known yet")
+        }
     }
 }
 
@@ -91,6 +101,24 @@ pub(crate) fn change(change: &Change) -> String {
             name,
             edit: Edit::Removed,
         } => format!("no longer requires `{name}`"),
+        Change::Stray {
+            path,
+            edit: Edit::Added,
+        } => format!(
+            "`{path}`, which a required session's outputs match but it did not produce, appeared"
+        ),
+        Change::Stray {
+            path,
+            edit: Edit::Changed,
+        } => format!(
+            "`{path}`, which a required session's outputs match but it did not produce, changed"
+        ),
+        Change::Stray {
+            path,
+            edit: Edit::Removed,
+        } => format!(
+            "`{path}`, which a required session's outputs match but it did not produce, is gone"
+        ),
         Change::Venv { now: true } => "it now runs in a virtual environment".to_string(),
         Change::Venv { now: false } => "it no longer runs in a virtual environment".to_string(),
         Change::LocalProject {
@@ -163,6 +191,9 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
         NotStored::RequiredOutputsChanged { name } => format!(
             "outputs of `{name}`, which `{session}` requires, changed while it ran; its result is not cached"
         ),
+        NotStored::RequiredOutputsUnreadable(error) => format!(
+            "`{session}` is not cached: cannot tell whether the outputs of the sessions it requires changed while it ran ({error})"
+        ),
         NotStored::PackagesChanged => format!(
             "the packages installed in `{session}`'s environment changed while it ran; its result is not cached"
         ),
@@ -173,6 +204,24 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
             format!("cannot store the result of `{session}` in the cache: {error}")
         }
     }
+}
+
+pub(crate) fn untouched(session: &str, paths: &[RelPath]) -> String {
+    let shown: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|path| format!("`{path}`"))
+        .collect();
+    let more = match paths.len() {
+        0..=3 => String::new(),
+        count => format!(" and {} more", count - 3),
+    };
+    format!(
+        "`{session}` left {}{more} as it found {}: not stored as its output, so a restore will not bring {} back (remove it before the run if the session makes it)",
+        shown.join(", "),
+        if paths.len() == 1 { "it" } else { "them" },
+        if paths.len() == 1 { "it" } else { "them" },
+    )
 }
 
 pub(crate) fn holder(holder: &Holder) -> String {
