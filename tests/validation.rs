@@ -414,6 +414,85 @@ fn an_output_directory_that_is_a_symlink_is_refused() {
     project.rtask(&["--list"]).success();
 }
 
+/// A cache directory that is a file could never store: every run warned "Not a directory".
+#[test]
+fn a_cache_dir_that_is_not_a_directory_is_refused() {
+    let hint = "the cache is a directory";
+    refuses(
+        &with_cache_dir("tasks.toml"),
+        "2:13",
+        "`cache_dir` `tasks.toml` is not a directory",
+        hint,
+    );
+    refuses(
+        &with_cache_dir("cfg/x.toml/cache"),
+        "2:13",
+        "`cache_dir` `cfg/x.toml/cache` lies below `cfg/x.toml`, which is not a directory",
+        hint,
+    );
+    let project = Project::with_tasks(SESSION);
+    project.write("src/a.py", "a\n");
+    project
+        .rtask_env(&["--list"], &[("RTASK_CACHE_DIR", "src/a.py")])
+        .code(2)
+        .stderr_has(&format!(
+            "error: `RTASK_CACHE_DIR` `{}` is not a directory\n",
+            project.root().join("src/a.py").display()
+        ))
+        .stderr_has(&format!("hint: {hint}"));
+}
+
+/// `.rtask` holds machine-local state (virtual environments, the run lock, the stat cache): a
+/// cache there would mix with it, and a CI job uploading the cache would upload environments.
+#[test]
+fn a_cache_dir_in_rtask_state_is_refused() {
+    let hint = "the cache may be shared";
+    refuses(
+        &with_cache_dir(".rtask"),
+        "2:13",
+        "`cache_dir` `.rtask` is rtask's state directory",
+        hint,
+    );
+    refuses(
+        &with_cache_dir("./.rtask/"),
+        "2:13",
+        "`cache_dir` `./.rtask/` is rtask's state directory",
+        hint,
+    );
+    for dir in [
+        ".rtask/venvs",
+        ".rtask/stat-cache",
+        ".rtask/run.lock",
+        "./.rtask/interpreters.json",
+    ] {
+        refuses(
+            &with_cache_dir(dir),
+            "2:13",
+            &format!("`cache_dir` `{dir}` is part of rtask's machine-local state"),
+            hint,
+        );
+    }
+    refuses(
+        &with_cache_dir(".rtask/venvs/cache"),
+        "2:13",
+        "`cache_dir` `.rtask/venvs/cache` lies in `.rtask/venvs`, rtask's machine-local state",
+        hint,
+    );
+    let project = Project::with_tasks(SESSION);
+    project
+        .rtask_env(&["--list"], &[("RTASK_CACHE_DIR", ".rtask")])
+        .code(2)
+        .stderr_has(&format!(
+            "error: `RTASK_CACHE_DIR` `{}` is rtask's state directory",
+            project.root().join(".rtask").display()
+        ))
+        .stderr_has(&format!("hint: {hint}"));
+    // The default, and other directories in `.rtask`, are fine.
+    for dir in [".rtask/cache", ".rtask/shared-cache"] {
+        with_cache_dir(dir).rtask(&["--list"]).success();
+    }
+}
+
 #[test]
 fn outputs_in_git_in_any_letter_case_are_refused() {
     for (output, message) in [
