@@ -32,6 +32,23 @@ pub struct InputGlob {
     pub base: RelPath,
 }
 
+/// Where one of a session's inputs is read: a literal path, or the fixed base of a glob.
+#[derive(Debug, Clone)]
+pub struct InputPlace<'a> {
+    /// The input as declared (normalised).
+    pub declared: &'a str,
+    pub path: RelPath,
+    pub kind: PlaceKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceKind {
+    /// The path itself is the input (a file, or a directory read whole).
+    Literal,
+    /// The input glob's walk starts at the path.
+    GlobBase,
+}
+
 /// One entry of a session's `outputs`.
 #[derive(Debug, Clone)]
 pub enum OutputPattern {
@@ -97,18 +114,27 @@ impl InputPatterns {
         self.excludes.is_match(path)
     }
 
+    /// Where the inputs are read: the literals, then the globs' bases, each in declaration order.
+    pub fn places(&self) -> impl Iterator<Item = InputPlace<'_>> {
+        let literals = self.literals.iter().map(|path| InputPlace {
+            declared: path.as_str(),
+            path: path.clone(),
+            kind: PlaceKind::Literal,
+        });
+        let globs = self.glob_entries.iter().map(|glob| InputPlace {
+            declared: &glob.pattern,
+            path: glob.base.clone(),
+            kind: PlaceKind::GlobBase,
+        });
+        literals.chain(globs)
+    }
+
     /// The first input, as declared, that names `dir` or a path below it: a literal path there,
     /// or a glob whose fixed base lies there.
     pub fn first_within(&self, dir: &RelPath) -> Option<&str> {
-        let literal = self.literals.iter().find(|path| path.starts_with(dir));
-        let glob = || {
-            self.glob_entries
-                .iter()
-                .find(|glob| glob.base.starts_with(dir))
-        };
-        literal
-            .map(RelPath::as_str)
-            .or_else(|| glob().map(|glob| glob.pattern.as_str()))
+        self.places()
+            .find(|place| place.path.starts_with(dir))
+            .map(|place| place.declared)
     }
 }
 
@@ -145,21 +171,27 @@ impl OutputPattern {
         }
     }
 
-    /// The first of a session's `inputs`, as declared, that a restore of this output would
-    /// overwrite: one at or below a literal output, or a literal input a glob output matches.
-    pub fn held_input<'a>(&self, inputs: &'a InputPatterns) -> Option<&'a str> {
+    /// Whether a restore of this output would overwrite what is read at `place`: an input at
+    /// or below a literal output, or a literal input that an output glob matches.
+    pub fn holds(&self, place: &InputPlace) -> bool {
         match self {
-            OutputPattern::Literal { path, .. } => inputs.first_within(path),
-            OutputPattern::Glob { matcher, .. } => inputs
-                .literals
-                .iter()
-                .find(|input| matcher.is_match(input.as_str()))
-                .map(RelPath::as_str),
+            OutputPattern::Literal { path, .. } => place.path.starts_with(path),
+            OutputPattern::Glob { matcher, .. } => {
+                place.kind == PlaceKind::Literal && matcher.is_match(place.path.as_str())
+            }
         }
     }
 
-    /// The directories this output lies in (a literal's parent, a glob's fixed base), unless
-    /// that is the project root.
+    /// The path this output names: a literal's path, a glob's pattern.
+    pub fn names(&self) -> &str {
+        match self {
+            OutputPattern::Literal { path, .. } => path.as_str(),
+            OutputPattern::Glob { pattern, .. } => pattern,
+        }
+    }
+
+    /// The directories whose symlinks lead this output elsewhere, unless that is the project
+    /// root: a literal's parent, a glob's fixed base, and a directory declared with `/` itself.
     pub fn leading_dirs(&self) -> Option<RelPath> {
         let (leading, _) = self.split_leading()?;
         RelPath::parse(leading).ok()
@@ -168,7 +200,11 @@ impl OutputPattern {
     /// The same output below `dirs` instead of its [`leading_dirs`](Self::leading_dirs).
     pub fn moved_to(&self, dirs: &RelPath) -> Option<OutputPattern> {
         let (_, rest) = self.split_leading()?;
-        let mut text = dirs.join(rest).to_string();
+        let mut text = if rest.is_empty() {
+            dirs.to_string()
+        } else {
+            dirs.join(rest).to_string()
+        };
         if let OutputPattern::Literal { dir: true, .. } = self {
             text.push('/');
         }
@@ -178,11 +214,13 @@ impl OutputPattern {
     /// The declaration split after its leading directories.
     fn split_leading(&self) -> Option<(&str, &str)> {
         let (text, end) = match self {
+            OutputPattern::Literal { path, dir: true } => (path.as_str(), path.as_str().len()),
             OutputPattern::Literal { path, .. } => (path.as_str(), path.as_str().rfind('/')?),
             OutputPattern::Glob { base, .. } if base.is_root() => return None,
             OutputPattern::Glob { pattern, base, .. } => (pattern.as_str(), base.as_str().len()),
         };
-        Some((&text[..end], &text[end + 1..]))
+        let rest = text.get(end + 1..).unwrap_or_default();
+        Some((&text[..end], rest))
     }
 
     /// Whether two sessions' declarations can claim the same path.
@@ -293,10 +331,11 @@ mod tests {
         let inputs =
             InputPatterns::compile(["src/**/*.py", "src/**", "gen/schema.json", "!src/x"]).unwrap();
         let held = |output: &str| {
-            OutputPattern::compile(output)
-                .unwrap()
-                .held_input(&inputs)
-                .map(str::to_string)
+            let output = OutputPattern::compile(output).unwrap();
+            inputs
+                .places()
+                .find(|place| output.holds(place))
+                .map(|place| place.declared.to_string())
         };
         assert_eq!(held("src/").as_deref(), Some("src/**/*.py"));
         assert_eq!(held("gen").as_deref(), Some("gen/schema.json"));
@@ -317,7 +356,8 @@ mod tests {
         };
         let some = |text: &str| Some(text.to_string());
         assert_eq!(moved("out/x"), (some("out"), some("real/dir/x")));
-        assert_eq!(moved("a/b/c/"), (some("a/b"), some("real/dir/c/")));
+        assert_eq!(moved("a/b/c"), (some("a/b"), some("real/dir/c")));
+        assert_eq!(moved("a/b/c/"), (some("a/b/c"), some("real/dir/")));
         assert_eq!(
             moved("out/**/*.txt"),
             (some("out"), some("real/dir/**/*.txt"))

@@ -134,27 +134,27 @@ fn an_output_directory_holding_inputs_is_refused() {
         (
             "[\"src/**\"]",
             "[\"src/\"]",
-            "output `src/` of `a` holds `src/**`, one of its inputs",
+            "output `src/` of `a` holds its input `src/**`",
         ),
         (
             "[\"src/pkg/*.py\"]",
             "[\"src\"]",
-            "output `src` of `a` holds `src/pkg/*.py`, one of its inputs",
+            "output `src` of `a` holds its input `src/pkg/*.py`",
         ),
         (
             "[\"./gen/schema.json\"]",
             "[\"gen/\"]",
-            "output `gen/` of `a` holds `gen/schema.json`, one of its inputs",
+            "output `gen/` of `a` holds its input `gen/schema.json`",
         ),
         (
             "[\"gen/schema.json\"]",
             "[\"gen/schema.json\"]",
-            "output `gen/schema.json` of `a` holds `gen/schema.json`, one of its inputs",
+            "output `gen/schema.json` of `a` holds its input `gen/schema.json`",
         ),
         (
             "[\"schema.json\"]",
             "[\"*.json\"]",
-            "output `*.json` of `a` holds `schema.json`, one of its inputs",
+            "output `*.json` of `a` holds its input `schema.json`",
         ),
     ] {
         let project = Project::with_tasks(&format!(
@@ -285,4 +285,234 @@ fn a_cache_dir_holding_files_of_the_project_is_refused() {
     project.write("a.py", "x = 1\n");
     project.rtask(&["a"]).success();
     project.rtask(&["a"]).success().stderr_has("a: cached");
+}
+
+/// With `out` a symlink to `real`, `out/sub/` is `real/sub/`: a hit restoring it would revert
+/// the session's own inputs there, and delete the files it does not hold (a gitignored
+/// `real/sub/more.local`). Inputs are followed through symlinks as the walk follows them.
+#[test]
+fn an_output_holding_its_own_input_through_a_symlink_is_refused() {
+    let hint = "a hit would restore the output over the input";
+    for (inputs, outputs, message) in [
+        (
+            "real/sub/**",
+            "out/sub/",
+            "output `out/sub/` of `a` holds its input `real/sub/**` through the symlink `out`",
+        ),
+        (
+            "out/sub/**",
+            "real/sub/",
+            "output `real/sub/` of `a` holds its input `out/sub/**` through the symlink `out`",
+        ),
+        (
+            "out/cfg.toml",
+            "real/*.toml",
+            "output `real/*.toml` of `a` holds its input `out/cfg.toml` through the symlink `out`",
+        ),
+        (
+            "real/**",
+            "out/",
+            "output `out/` of `a` holds its input `real/**` through the symlink `out`",
+        ),
+    ] {
+        let project = symlinked_out(&format!(
+            "[sessions.a]\nrun = [\"true\"]\ninputs = [\"{inputs}\"]\noutputs = [\"{outputs}\"]\n"
+        ));
+        refuses(&project, "4:12", message, hint);
+    }
+    // Apart once the symlink is followed: accepted.
+    let project = symlinked_out(
+        "[sessions.a]\nrun = [\"true\"]\ninputs = [\"real/sub/**\"]\noutputs = [\"out/other/\"]\n",
+    );
+    project.rtask(&["--list"]).success();
+}
+
+/// A project with `out` a symlink to the directory `real`, which holds `sub/`.
+fn symlinked_out(tasks: &str) -> Project {
+    let project = Project::with_tasks(tasks);
+    project.write("real/sub/a.txt", "a\n");
+    symlink("real", project.path("out")).unwrap();
+    project
+}
+
+#[test]
+fn two_outputs_of_one_session_naming_one_path_are_refused() {
+    for (outputs, location, message, hint) in [
+        (
+            "\"out/x\", \"real/x\"",
+            "3:21",
+            "outputs `out/x` and `real/x` of `a` name one path through the symlink `out`",
+            "declare each path once, by its real path",
+        ),
+        (
+            "\"real/d/\", \"out/d\"",
+            "3:23",
+            "outputs `real/d/` and `out/d` of `a` name one path through the symlink `out`",
+            "declare each path once, by its real path",
+        ),
+        (
+            "\"x\", \"./x\"",
+            "3:17",
+            "output `x` of `a` is declared twice",
+            "declare each path once",
+        ),
+    ] {
+        let project = symlinked_out(&format!(
+            "[sessions.a]\nrun = [\"true\"]\noutputs = [{outputs}]\n"
+        ));
+        refuses(&project, location, message, hint);
+    }
+    // A directory and a file in it, or a glob and a file it matches, require that file too.
+    let project = symlinked_out(
+        "[sessions.a]\nrun = [\"true\"]\noutputs = [\"htmlcov/\", \"htmlcov/index.html\", \"*.xml\", \"a.xml\"]\n",
+    );
+    project.rtask(&["--list"]).success();
+    // Variants of one session may share a glob.
+    let project = symlinked_out(
+        "[sessions.t]\nrun = [\"true\"]\noutputs = [\".coverage.*\"]\n[sessions.t.parametrize]\nn = [1, 2]\n",
+    );
+    project.rtask(&["--list"]).success();
+}
+
+/// `out/` with `out` a symlink passed validation, then failed every run with
+/// "declared output `out/` is a file, not a directory".
+#[test]
+fn an_output_directory_that_is_a_symlink_is_refused() {
+    let project = symlinked_out("[sessions.a]\nrun = [\"true\"]\noutputs = [\"out/\"]\n");
+    refuses(
+        &project,
+        "3:12",
+        "output `out/` of `a` is a symlink to the directory `real`",
+        "declare the directory the link leads to, `real/`",
+    );
+    // Outside the project, there is no directory to declare instead.
+    let outside = tempfile::tempdir().unwrap();
+    let project = Project::with_tasks("[sessions.a]\nrun = [\"true\"]\noutputs = [\"ext/\"]\n");
+    symlink(outside.path(), project.path("ext")).unwrap();
+    let target = outside.path().canonicalize().unwrap();
+    refuses(
+        &project,
+        "3:12",
+        &format!(
+            "output `ext/` of `a` is a symlink to the directory `{}`",
+            target.display()
+        ),
+        "restores write a declared directory itself, never through a symlink",
+    );
+    // Another session's output in the directory it leads to is claimed twice.
+    let project = symlinked_out(
+        "[sessions.a]\nrun = [\"true\"]\noutputs = [\"out/\"]\n[sessions.b]\nrun = [\"true\"]\noutputs = [\"real/x\"]\n",
+    );
+    refuses(
+        &project,
+        "6:12",
+        "output `real/x` of `b` is also claimed by `a` (as `out/`, through the symlink `out`)",
+        "each path may be the output of one session only",
+    );
+    // Without the trailing `/`, the symlink itself is the output.
+    let project = symlinked_out("[sessions.a]\nrun = [\"true\"]\noutputs = [\"out\"]\n");
+    project.rtask(&["--list"]).success();
+}
+
+/// A cache directory that is a file could never store: every run warned "Not a directory".
+#[test]
+fn a_cache_dir_that_is_not_a_directory_is_refused() {
+    let hint = "the cache is a directory";
+    refuses(
+        &with_cache_dir("tasks.toml"),
+        "2:13",
+        "`cache_dir` `tasks.toml` is not a directory",
+        hint,
+    );
+    refuses(
+        &with_cache_dir("cfg/x.toml/cache"),
+        "2:13",
+        "`cache_dir` `cfg/x.toml/cache` lies below `cfg/x.toml`, which is not a directory",
+        hint,
+    );
+    let project = Project::with_tasks(SESSION);
+    project.write("src/a.py", "a\n");
+    project
+        .rtask_env(&["--list"], &[("RTASK_CACHE_DIR", "src/a.py")])
+        .code(2)
+        .stderr_has(&format!(
+            "error: `RTASK_CACHE_DIR` `{}` is not a directory\n",
+            project.root().join("src/a.py").display()
+        ))
+        .stderr_has(&format!("hint: {hint}"));
+}
+
+/// `.rtask` holds machine-local state (virtual environments, the run lock, the stat cache): a
+/// cache there would mix with it, and a CI job uploading the cache would upload environments.
+#[test]
+fn a_cache_dir_in_rtask_state_is_refused() {
+    let hint = "the cache may be shared";
+    refuses(
+        &with_cache_dir(".rtask"),
+        "2:13",
+        "`cache_dir` `.rtask` is rtask's state directory",
+        hint,
+    );
+    refuses(
+        &with_cache_dir("./.rtask/"),
+        "2:13",
+        "`cache_dir` `./.rtask/` is rtask's state directory",
+        hint,
+    );
+    for dir in [
+        ".rtask/venvs",
+        ".rtask/stat-cache",
+        ".rtask/run.lock",
+        "./.rtask/interpreters.json",
+    ] {
+        refuses(
+            &with_cache_dir(dir),
+            "2:13",
+            &format!("`cache_dir` `{dir}` is part of rtask's machine-local state"),
+            hint,
+        );
+    }
+    refuses(
+        &with_cache_dir(".rtask/venvs/cache"),
+        "2:13",
+        "`cache_dir` `.rtask/venvs/cache` lies in `.rtask/venvs`, rtask's machine-local state",
+        hint,
+    );
+    let project = Project::with_tasks(SESSION);
+    project
+        .rtask_env(&["--list"], &[("RTASK_CACHE_DIR", ".rtask")])
+        .code(2)
+        .stderr_has(&format!(
+            "error: `RTASK_CACHE_DIR` `{}` is rtask's state directory",
+            project.root().join(".rtask").display()
+        ))
+        .stderr_has(&format!("hint: {hint}"));
+    // The default, and other directories in `.rtask`, are fine.
+    for dir in [".rtask/cache", ".rtask/shared-cache"] {
+        with_cache_dir(dir).rtask(&["--list"]).success();
+    }
+}
+
+#[test]
+fn outputs_in_git_in_any_letter_case_are_refused() {
+    for (output, message) in [
+        (
+            ".GIT/x",
+            "output `.GIT/x` of `a` reaches into a `.git` directory",
+        ),
+        (
+            "sub/.Git/",
+            "output `sub/.Git/` of `a` reaches into a `.git` directory",
+        ),
+    ] {
+        let project = Project::with_tasks(&format!(
+            "[sessions.a]\nrun = [\"true\"]\noutputs = [\"{output}\"]\n"
+        ));
+        refuses(
+            &project,
+            "3:12",
+            message,
+            "rtask keeps its state and cache there",
+        );
+    }
 }

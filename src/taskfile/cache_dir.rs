@@ -1,12 +1,18 @@
-//! Where the cache may live: apart from the project root, `.git` and every session's inputs.
+//! Where the cache may live: a directory apart from the project root, `.git`, rtask's
+//! machine-local state and every session's inputs.
 
 use std::fmt;
 use std::path::Path;
 
 use super::resolve;
 use crate::project::Session;
-use crate::protected;
+use crate::protected::{self, STATE_DIR};
 use crate::relpath::RelPath;
+
+/// What rtask keeps in its state directory for this machine only (virtual environments, the
+/// interpreters it found, the stat cache, the run lock): never part of a cache, which may be
+/// shared.
+const MACHINE_STATE: [&str; 4] = ["venvs", "interpreters.json", "stat-cache", "run.lock"];
 
 /// Why a cache directory is refused.
 #[derive(Debug)]
@@ -17,6 +23,16 @@ pub enum Clash {
     HoldsProject,
     /// It lies in a `.git` directory.
     InGit,
+    /// It exists and is not a directory (a file, a symlink to one).
+    NotADirectory,
+    /// A path it lies below exists and is not a directory: it can never be made.
+    BelowNonDirectory { path: String },
+    /// It is rtask's state directory, next to the machine-local state.
+    StateDir,
+    /// It is a part of rtask's machine-local state.
+    IsMachineState,
+    /// It lies in a part of rtask's machine-local state.
+    InMachineState { entry: String },
     /// An input lies at or below it; walks skip the cache directory, so the key would not.
     HoldsInput { input: String, session: String },
     /// It is inside the project and holds something rtask did not put there: walks skip it,
@@ -34,6 +50,12 @@ pub struct CacheDirClash {
 /// Why `dir` (absolute) cannot be the cache of the project at `root` (canonical), if it cannot:
 /// compared as written, then with the symlinks of its existing part followed.
 pub(crate) fn check(root: &Path, dir: &Path, sessions: &[Session]) -> Option<CacheDirClash> {
+    if let Some(clash) = not_a_directory(root, &resolve::normalise(dir)) {
+        return Some(CacheDirClash {
+            clash,
+            through_symlink: None,
+        });
+    }
     if let Some(clash) = clash(root, &resolve::normalise(dir), sessions) {
         return Some(CacheDirClash {
             clash,
@@ -74,12 +96,51 @@ fn clash(root: &Path, dir: &Path, sessions: &[Session]) -> Option<Clash> {
         return Some(Clash::InGit);
     }
     let inside = inside?;
+    if let Some(clash) = machine_state(&inside) {
+        return Some(clash);
+    }
     sessions.iter().find_map(|session| {
         let input = session.inputs.as_ref()?.first_within(&inside)?;
         Some(Clash::HoldsInput {
             input: input.to_string(),
             session: session.name.clone(),
         })
+    })
+}
+
+/// Whether `dir` (normalised), or the nearest path above it that exists, is not a directory.
+fn not_a_directory(root: &Path, dir: &Path) -> Option<Clash> {
+    let existing = dir.ancestors().find(|path| path.metadata().is_ok())?;
+    if existing.is_dir() {
+        return None;
+    }
+    if existing == dir {
+        return Some(Clash::NotADirectory);
+    }
+    let path = RelPath::from_path(root, existing).map_or_else(
+        || existing.display().to_string(),
+        |inside| inside.to_string(),
+    );
+    Some(Clash::BelowNonDirectory { path })
+}
+
+/// Whether `dir`, inside the project, is rtask's state directory or lies in its machine-local
+/// state.
+fn machine_state(dir: &RelPath) -> Option<Clash> {
+    let state = RelPath::parse(STATE_DIR).expect("the state directory is a relative path");
+    if *dir == state {
+        return Some(Clash::StateDir);
+    }
+    let entry = MACHINE_STATE
+        .iter()
+        .map(|entry| state.join(entry))
+        .find(|entry| dir.starts_with(entry))?;
+    Some(if *dir == entry {
+        Clash::IsMachineState
+    } else {
+        Clash::InMachineState {
+            entry: entry.to_string(),
+        }
     })
 }
 
@@ -117,6 +178,10 @@ impl CacheDirClash {
             Clash::ProjectRoot => "the project root",
             Clash::HoldsProject => "holds the project",
             Clash::InGit => "in `.git`",
+            Clash::NotADirectory | Clash::BelowNonDirectory { .. } => "not a directory",
+            Clash::StateDir | Clash::IsMachineState | Clash::InMachineState { .. } => {
+                "rtask's state"
+            }
             Clash::HoldsInput { .. } => "holds an input",
             Clash::HoldsOtherFiles { .. } => "holds other files",
         }
@@ -129,6 +194,12 @@ impl CacheDirClash {
             }
             Clash::InGit => {
                 "git keeps its own state there; choose a directory outside `.git`, such as `.rtask/cache` (the default)"
+            }
+            Clash::NotADirectory | Clash::BelowNonDirectory { .. } => {
+                "the cache is a directory; name a directory, or a path that does not exist yet, such as `.rtask/cache` (the default)"
+            }
+            Clash::StateDir | Clash::IsMachineState | Clash::InMachineState { .. } => {
+                "the cache may be shared (a CI job may upload it), rtask's machine-local state may not; choose a directory of its own, such as `.rtask/cache` (the default)"
             }
             Clash::HoldsInput { .. } | Clash::HoldsOtherFiles { .. } => {
                 "input walks skip the cache directory, so the key would leave those inputs out; choose a directory apart from the inputs, such as `.rtask/cache` (the default)"
@@ -143,6 +214,15 @@ impl fmt::Display for Clash {
             Clash::ProjectRoot => f.write_str("is the project root"),
             Clash::HoldsProject => f.write_str("holds the project"),
             Clash::InGit => f.write_str("lies in a `.git` directory"),
+            Clash::NotADirectory => f.write_str("is not a directory"),
+            Clash::BelowNonDirectory { path } => {
+                write!(f, "lies below `{path}`, which is not a directory")
+            }
+            Clash::StateDir => f.write_str("is rtask's state directory"),
+            Clash::IsMachineState => f.write_str("is part of rtask's machine-local state"),
+            Clash::InMachineState { entry } => {
+                write!(f, "lies in `{entry}`, rtask's machine-local state")
+            }
             Clash::HoldsInput { input, session } => {
                 write!(f, "holds `{input}`, an input of `{session}`")
             }

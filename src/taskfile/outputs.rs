@@ -1,11 +1,12 @@
-//! Checks across the outputs of all sessions: none may reach into `.git`, `.rtask` or the
-//! cache, and no path may be claimed by two sessions, as written or through symlinks.
+//! Checks of the outputs, as written and with symlinks followed: none may reach into `.git`,
+//! `.rtask` or the cache, hold an input of its session, be a symlinked directory declared with
+//! `/`, or name a path that another output of its session or another session names too.
 
 use std::ops::Range;
 use std::path::Path;
 
 use super::diagnostic::Problem;
-use super::resolve::{self, Aliased};
+use super::resolve::{self, Aliased, LinkedDir};
 use crate::patterns::OutputPattern;
 use crate::project::Session;
 use crate::protected::{Protected, in_git};
@@ -22,6 +23,9 @@ pub(super) fn check(
 ) {
     let outputs = SpannedOutputs::new(root, sessions, spans);
     check_protected_outputs(sessions, &outputs, root, cache_dir, problems);
+    check_outputs_hold_no_inputs(sessions, &outputs, root, problems);
+    check_symlinked_directories(sessions, &outputs, root, problems);
+    check_outputs_named_twice(sessions, &outputs, problems);
     check_overlapping_outputs(sessions, &outputs, problems);
 }
 
@@ -84,7 +88,7 @@ fn check_protected_outputs(
             if let Some(what) = clash {
                 problems.push(
                     Problem::new(
-                        format!("output `{}` of `{}` reaches into {what}", output.declaration(), session.name),
+                        format!("output `{}` of `{}` reaches into {what}", output.declaration(), session.base),
                         outputs.span(id, index).clone(),
                         "here",
                     )
@@ -108,6 +112,161 @@ fn reaches_into(output: &OutputPattern, protected: &[RelPath]) -> Option<String>
         return Some(format!("`{dir}`"));
     }
     in_git(path).then(|| "a `.git` directory".to_string())
+}
+
+/// A hit restores the outputs over what is there: an output may not hold the session's own
+/// inputs, or the restore would revert their edits. Both are compared as written, then with
+/// symlinks followed (the outputs' leading directories, the inputs to the end, as walks go).
+fn check_outputs_hold_no_inputs(
+    sessions: &[Session],
+    outputs: &SpannedOutputs,
+    root: &Path,
+    problems: &mut Vec<Problem>,
+) {
+    for (id, session) in sessions.iter().enumerate() {
+        // An uncached session is never restored.
+        let Some(inputs) = session
+            .inputs
+            .as_ref()
+            .filter(|_| !session.outputs.is_empty())
+        else {
+            continue;
+        };
+        let real_inputs = resolve::real_inputs(root, inputs);
+        for (index, output) in session.outputs.iter().enumerate() {
+            let as_written = || {
+                let place = inputs.places().find(|place| output.holds(place))?;
+                Some((place.declared, None))
+            };
+            let alias = outputs.alias(id, index);
+            let through = || {
+                let real = alias.map_or(output, |alias| &alias.real);
+                let input = real_inputs.iter().find(|input| real.holds(&input.place))?;
+                let link = alias.map(|alias| &alias.link).or(input.link.as_ref());
+                Some((input.place.declared, link))
+            };
+            let Some((input, link)) = as_written().or_else(through) else {
+                continue;
+            };
+            let through = link
+                .map(|link| format!(" through the symlink `{link}`"))
+                .unwrap_or_default();
+            problems.push(
+                Problem::new(
+                    format!(
+                        "output `{}` of `{}` holds its input `{input}`{through}",
+                        output.declaration(),
+                        session.base
+                    ),
+                    outputs.span(id, index).clone(),
+                    "holds an input",
+                )
+                .hint("a hit would restore the output over the input, reverting edits and removing added files; keep what the session writes apart from what it reads"),
+            );
+        }
+    }
+}
+
+/// A directory declared with `/` is restored as a directory, never through a symlink: when its
+/// path is a symlink to a directory, collecting it after a run fails.
+fn check_symlinked_directories(
+    sessions: &[Session],
+    outputs: &SpannedOutputs,
+    root: &Path,
+    problems: &mut Vec<Problem>,
+) {
+    for (id, session) in sessions.iter().enumerate() {
+        for (index, output) in session.outputs.iter().enumerate() {
+            let Some(target) = resolve::linked_dir(root, output) else {
+                continue;
+            };
+            let (shown, hint) = match target {
+                LinkedDir::Inside(dir) => (
+                    dir.to_string(),
+                    format!("declare the directory the link leads to, `{dir}/`: restores write a declared directory itself, never through a symlink"),
+                ),
+                LinkedDir::Outside(dir) => (
+                    dir.display().to_string(),
+                    "restores write a declared directory itself, never through a symlink; declare a directory inside the project".to_string(),
+                ),
+            };
+            problems.push(
+                Problem::new(
+                    format!(
+                        "output `{}` of `{}` is a symlink to the directory `{shown}`",
+                        output.declaration(),
+                        session.base
+                    ),
+                    outputs.span(id, index).clone(),
+                    "a symlink",
+                )
+                .hint(hint),
+            );
+        }
+    }
+}
+
+/// Two outputs of one session may not name one path, as written (`x` and `./x`) or through a
+/// symlink (`out/x` and `real/x`). A directory and a file in it, or a glob and a file it
+/// matches, may both be declared: the file must then be produced.
+fn check_outputs_named_twice(
+    sessions: &[Session],
+    outputs: &SpannedOutputs,
+    problems: &mut Vec<Problem>,
+) {
+    for (id, session) in sessions.iter().enumerate() {
+        for (later, output) in session.outputs.iter().enumerate() {
+            let alias = outputs.alias(id, later);
+            let earlier =
+                session.outputs[..later]
+                    .iter()
+                    .enumerate()
+                    .find_map(|(index, theirs)| {
+                        let claim = same_path(output, alias, theirs, outputs.alias(id, index))?;
+                        Some((theirs, claim))
+                    });
+            let Some((theirs, claim)) = earlier else {
+                continue;
+            };
+            let (ours, theirs) = (output.declaration(), theirs.declaration());
+            let name = &session.base;
+            let (message, hint) = match claim {
+                Claim::AsWritten if ours == theirs => (
+                    format!("output `{ours}` of `{name}` is declared twice"),
+                    "declare each path once",
+                ),
+                Claim::AsWritten => (
+                    format!("outputs `{theirs}` and `{ours}` of `{name}` name one path"),
+                    "declare each path once",
+                ),
+                Claim::ThroughSymlink(link) => (
+                    format!(
+                        "outputs `{theirs}` and `{ours}` of `{name}` name one path through the symlink `{link}`"
+                    ),
+                    "declare each path once, by its real path",
+                ),
+            };
+            problems.push(
+                Problem::new(message, outputs.span(id, later).clone(), "named twice").hint(hint),
+            );
+        }
+    }
+}
+
+/// Whether `ours` and `theirs` name one path, and how.
+fn same_path<'a>(
+    ours: &OutputPattern,
+    our_alias: Option<&'a Aliased>,
+    theirs: &OutputPattern,
+    their_alias: Option<&'a Aliased>,
+) -> Option<Claim<'a>> {
+    if ours.names() == theirs.names() {
+        return Some(Claim::AsWritten);
+    }
+    let link = &our_alias.or(their_alias)?.link;
+    let ours = our_alias.map_or(ours, |alias| &alias.real);
+    let theirs = their_alias.map_or(theirs, |alias| &alias.real);
+    (ours.names() == theirs.names()).then_some(Claim::ThroughSymlink(link))
 }
 
 /// Two sessions may not claim one path, whether their declarations overlap as written or once
@@ -146,8 +305,8 @@ fn check_overlapping_outputs(
                         format!(
                             "output `{}` of `{}` is also claimed by `{}` (as `{}`{through})",
                             output.declaration(),
-                            session.name,
-                            other.name,
+                            session.base,
+                            other.base,
                             theirs.declaration()
                         ),
                         outputs.span(later, index).clone(),

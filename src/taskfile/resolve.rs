@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::patterns::OutputPattern;
+use crate::patterns::{InputPatterns, InputPlace, OutputPattern};
 pub(super) use crate::protected::normalise;
 use crate::relpath::RelPath;
 
@@ -40,6 +40,64 @@ pub(super) fn aliased(root: &Path, output: &OutputPattern) -> Option<Aliased> {
     Some(Aliased {
         real: output.moved_to(&real)?,
         link: first_symlink(root, &leading)?,
+    })
+}
+
+/// Where an input is read once symlinks are followed, as the input walk follows them (a
+/// literal path and a glob's base are followed to the end).
+pub(super) struct RealInput<'a> {
+    pub place: InputPlace<'a>,
+    /// The first symlink on the way, when one moved the input elsewhere in the project.
+    pub link: Option<RelPath>,
+}
+
+/// Where each of `inputs` is read, with symlinks followed; inputs that symlinks lead out of the
+/// project stay as written.
+pub(super) fn real_inputs<'a>(root: &Path, inputs: &'a InputPatterns) -> Vec<RealInput<'a>> {
+    inputs
+        .places()
+        .map(|place| {
+            let real = RelPath::from_path(root, &resolve(&place.path.to_path(root)))
+                .filter(|real| *real != place.path);
+            match real {
+                Some(real) => RealInput {
+                    link: first_symlink(root, &place.path),
+                    place: InputPlace {
+                        path: real,
+                        ..place
+                    },
+                },
+                None => RealInput { place, link: None },
+            }
+        })
+        .collect()
+}
+
+/// Where a directory output declared with `/` leads, when the declared path is itself a
+/// symlink to a directory.
+pub(super) enum LinkedDir {
+    /// A directory of the project, never its root.
+    Inside(RelPath),
+    Outside(PathBuf),
+}
+
+/// Whether `output` is a directory declared with `/` whose path is itself a symlink to a
+/// directory, and where it leads.
+pub(super) fn linked_dir(root: &Path, output: &OutputPattern) -> Option<LinkedDir> {
+    let OutputPattern::Literal { path, dir: true } = output else {
+        return None;
+    };
+    let full = path.to_path(root);
+    let is_link = full
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.file_type().is_symlink());
+    if !is_link || !full.is_dir() {
+        return None;
+    }
+    let real = full.canonicalize().ok()?;
+    Some(match RelPath::from_path(root, &real) {
+        Some(inside) if !inside.is_root() => LinkedDir::Inside(inside),
+        _ => LinkedDir::Outside(real),
     })
 }
 
@@ -84,11 +142,45 @@ mod tests {
         assert_eq!(resolve(&root.join("none/../z")), root.join("z"));
 
         let output = OutputPattern::compile("link/sub/*.txt").unwrap();
-        let aliased = aliased(&root, &output).unwrap();
-        assert_eq!(aliased.real.declaration(), "real/sub/*.txt");
-        assert_eq!(aliased.link.as_str(), "link");
+        let moved = aliased(&root, &output).unwrap();
+        assert_eq!(moved.real.declaration(), "real/sub/*.txt");
+        assert_eq!(moved.link.as_str(), "link");
         assert!(aliased_none(&root, "real/sub/x"));
         assert!(aliased_none(&root, "x"));
+        assert!(aliased_none(&root, "link"));
+        let dir = OutputPattern::compile("link/").unwrap();
+        assert_eq!(aliased(&root, &dir).unwrap().real.declaration(), "real/");
+    }
+
+    #[test]
+    fn inputs_are_followed_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("real/sub")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("link")).unwrap();
+        std::os::unix::fs::symlink("real/sub", root.join("sub")).unwrap();
+        let inputs = InputPatterns::compile(["link/a.py", "sub", "sub/**", "other/**"]).unwrap();
+        let real: Vec<(String, String, Option<String>)> = real_inputs(&root, &inputs)
+            .into_iter()
+            .map(|input| {
+                (
+                    input.place.declared.to_string(),
+                    input.place.path.to_string(),
+                    input.link.map(|link| link.to_string()),
+                )
+            })
+            .collect();
+        let some = |text: &str| Some(text.to_string());
+        let row = |declared: &str, real: &str, link| (declared.to_string(), real.to_string(), link);
+        assert_eq!(
+            real,
+            [
+                row("link/a.py", "real/a.py", some("link")),
+                row("sub", "real/sub", some("sub")),
+                row("sub/**", "real/sub", some("sub")),
+                row("other/**", "other", None),
+            ]
+        );
     }
 
     fn aliased_none(root: &Path, output: &str) -> bool {

@@ -90,9 +90,6 @@ impl SessionChecker<'_> {
             inputs
         };
         let outputs = self.outputs(wire);
-        if let Some(inputs) = &inputs {
-            self.check_outputs_hold_no_inputs(&outputs, inputs);
-        }
         let mut env = global_env.clone();
         for (name, value) in &wire.env {
             check_env_name(name, self.problems);
@@ -166,31 +163,6 @@ impl SessionChecker<'_> {
             }
         }
         outputs
-    }
-
-    /// A hit restores the outputs over what is there: an output may not hold the session's
-    /// own inputs, or the restore would revert their edits.
-    fn check_outputs_hold_no_inputs(
-        &mut self,
-        outputs: &[(Range<usize>, OutputPattern)],
-        inputs: &InputPatterns,
-    ) {
-        for (span, output) in outputs {
-            if let Some(input) = output.held_input(inputs) {
-                self.problems.push(
-                    Problem::new(
-                        format!(
-                            "output `{}` of `{}` holds `{input}`, one of its inputs",
-                            output.declaration(),
-                            self.variant.base
-                        ),
-                        span.clone(),
-                        "holds an input",
-                    )
-                    .hint("a hit would restore the output over the input, reverting edits and removing added files; keep what the session writes apart from what it reads"),
-                );
-            }
-        }
     }
 
     /// The sorted exit codes that count as success.

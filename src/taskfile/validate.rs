@@ -130,15 +130,6 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             );
         }
     }
-    // The same problem found in every variant of a session is reported once.
-    let mut seen = Vec::new();
-    problems.retain(|problem| {
-        let key = (problem.message.clone(), problem.span.clone());
-        let new = !seen.contains(&key);
-        seen.push(key);
-        new
-    });
-
     let mut requires_spans = Vec::new();
     for (id, entries) in pending.into_iter().enumerate() {
         let mut spans = Vec::new();
@@ -246,7 +237,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     );
 
     if !problems.is_empty() {
-        return Err(problems);
+        return Err(once_each(problems));
     }
     Ok(Project {
         root: context.root.to_path_buf(),
@@ -255,6 +246,20 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         default,
         sessions,
     })
+}
+
+/// The problems, each once: the same problem is found in every variant of a session.
+fn once_each(problems: Vec<Problem>) -> Vec<Problem> {
+    let mut seen = Vec::new();
+    problems
+        .into_iter()
+        .filter(|problem| {
+            let key = (problem.message.clone(), problem.span.clone());
+            let new = !seen.contains(&key);
+            seen.push(key);
+            new
+        })
+        .collect()
 }
 
 /// The sessions `name` selects: by full name, by `[sessions.NAME]`, or `NAME-VERSION`.
