@@ -15,7 +15,7 @@ use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::plan::Planner;
-use crate::protected::{Protected, STATE_DIR};
+use crate::protected::{INTERPRETERS, Protected, RUN_LOCK, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::reporter::Outcome;
 use crate::reporter::Reporter;
@@ -61,7 +61,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let fingerprinter = Fingerprinter::new(
         &project.root,
         protected.dirs().to_vec(),
-        Some(state_dir.join("stat-cache")),
+        Some(state_dir.join(STAT_CACHE)),
     );
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
     let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
@@ -76,7 +76,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             .collect(),
     };
     let python = python::Tools {
-        finder: Finder::new(surroundings, uv, Some(state_dir.join("interpreters.json"))),
+        finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
         reinstall: args.reinstall,
         error_on_missing: args.error_on_missing_interpreters || environment.ci(),
         made: Default::default(),
@@ -147,7 +147,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         let held =
             lock::acquire(&state_dir, |holder| ui.waiting_for_lock(holder)).map_err(|source| {
                 Error::RunLock {
-                    path: state_dir.join("run.lock"),
+                    path: state_dir.join(RUN_LOCK),
                     source,
                 }
             })?;

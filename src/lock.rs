@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::protected::RUN_LOCK;
+
 /// Set in the environment of sessions' commands to the root of the project whose lock is held.
 pub(crate) const HELD_VAR: &str = "RTASK_RUN_LOCK_HELD";
 
@@ -36,7 +38,7 @@ pub(crate) struct Holder {
 /// run holds it; `waiting` hears about that first.
 pub(crate) fn acquire(state_dir: &Path, waiting: impl FnOnce(&Holder)) -> io::Result<RunLock> {
     fs::create_dir_all(state_dir)?;
-    let path = state_dir.join("run.lock");
+    let path = state_dir.join(RUN_LOCK);
     let file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -12,6 +12,14 @@ use crate::relpath::RelPath;
 /// rtask's state directory, at the project root.
 pub(crate) const STATE_DIR: &str = ".rtask";
 
+/// What rtask keeps in its state directory for this machine alone (never shared): the
+/// sessions' virtual environments, the interpreters found, the stat cache, the run lock.
+pub(crate) const VENVS: &str = "venvs";
+pub(crate) const INTERPRETERS: &str = "interpreters.json";
+pub(crate) const STAT_CACHE: &str = "stat-cache";
+pub(crate) const RUN_LOCK: &str = "run.lock";
+pub(crate) const MACHINE_STATE: [&str; 4] = [VENVS, INTERPRETERS, STAT_CACHE, RUN_LOCK];
+
 /// Whether a file name is `.git`, in any letter case: a case-insensitive file system (macOS,
 /// Windows) takes `.GIT` for it.
 pub(crate) fn is_git(name: &OsStr) -> bool {

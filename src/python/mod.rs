@@ -17,7 +17,7 @@ use self::venv::{Env, Fingerprint};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
 use crate::project::{Backend, Session};
-use crate::protected::STATE_DIR;
+use crate::protected::{STATE_DIR, VENVS};
 
 /// What the Python side of a run shares.
 pub struct Tools {
@@ -89,7 +89,7 @@ pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
         let digest = crate::digest::Digest::of_bytes(session.as_bytes());
         format!("{}-{}", slug.join("-"), &digest.to_hex()[..8])
     };
-    root.join(STATE_DIR).join("venvs").join(dir)
+    root.join(STATE_DIR).join(VENVS).join(dir)
 }
 
 impl Tools {

@@ -12,7 +12,7 @@ use crate::relpath::RelPath;
 /// What rtask keeps in its state directory for this machine only (virtual environments, the
 /// interpreters it found, the stat cache, the run lock): never part of a cache, which may be
 /// shared.
-const MACHINE_STATE: [&str; 4] = ["venvs", "interpreters.json", "stat-cache", "run.lock"];
+use crate::protected::MACHINE_STATE;
 
 /// Why a cache directory is refused.
 #[derive(Debug)]
