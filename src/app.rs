@@ -91,6 +91,15 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         protected: &protected,
         python: &python,
     };
+    if args.dry_run && selected.is_none() && !args.list {
+        // Nothing selected (no session named, no default): a plan of nothing.
+        stdout(&if args.json {
+            dry_run::json(&project, &[])
+        } else {
+            dry_run::text(&project, &[])
+        })?;
+        return Ok(Exit::Success);
+    }
     if args.list || selected.is_none() {
         let every: Vec<usize> = (0..project.sessions.len()).collect();
         let states = planner

@@ -80,7 +80,7 @@ pub struct Args {
     pub error_on_missing_interpreters: bool,
 
     /// Write a JSON report of the run, in nox's shape, to FILE
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["list", "dry_run"])]
     pub report: Option<PathBuf>,
 
     /// How many sessions may run at once [default: the number of CPUs]

@@ -1,5 +1,6 @@
 //! `--dry-run`: the plan of each selected session — restored, run (and why), skipped or
-//! failed — as text or as JSON (`--json`, documented in docs/dry-run-json.md). Writes nothing.
+//! failed — as text or as JSON (`--json`, documented in docs/dry-run-json.md). Runs nothing
+//! and stores nothing.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::ui::{style, words};
 pub(crate) enum CacheState {
     Fresh,
     Stale,
-    /// Not cacheable, or the cache is off.
+    /// Not cacheable, the cache is off, or it would be skipped or fail before running.
     NotCached,
 }
 
@@ -34,7 +35,9 @@ impl CacheState {
             Decision::Run { reasons, .. } if reasons.as_slice() == [RunReason::Forced] => {
                 CacheState::Fresh
             }
-            _ => CacheState::Stale,
+            Decision::Run { .. } | Decision::PrepareEnvironment(_) => CacheState::Stale,
+            // It would not run at all: whether its result is cached does not matter now.
+            Decision::Skip(_) | Decision::Fail(_) | Decision::Abort(_) => CacheState::NotCached,
         }
     }
 }

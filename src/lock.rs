@@ -2,9 +2,13 @@
 //! another is writing (a dependent built from a half-written output, a result stored from
 //! files a second run was replacing).
 //!
-//! The lock is an `flock` on `.rtask/run.lock`, released by the kernel when its holder exits,
-//! however it exits. The holder writes its process id and command line into the file, so that
-//! a run that waits can say whom it waits for. Listing and `--dry-run` never take it.
+//! The lock is an `flock` on `.rtask/run.lock`, released by the kernel when the last process
+//! holding it exits, however it exits. The commands a run starts inherit it: when rtask is
+//! killed (SIGKILL) while a command still runs and writes, the next run waits for that command
+//! too, instead of reading and storing what it is still writing. The holder writes its process
+//! id and command line into the file (readable by its owner only: the command line may hold
+//! secrets passed as posargs), so that a run that waits can say whom it waits for. Listing
+//! and `--dry-run` never take it.
 //! Commands started by a run see [`HELD_VAR`] naming the project, so an rtask they start in
 //! the same project (a session that runs `rtask other`) does not wait for its own parent.
 
@@ -12,8 +16,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use std::os::unix::fs::OpenOptionsExt;
+
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{FcntlArg, FdFlag, Flock, FlockArg, fcntl};
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
 
 use crate::protected::RUN_LOCK;
 
@@ -32,6 +40,8 @@ pub(crate) struct Holder {
     /// `None` when the holder has not written it yet (or wrote something unreadable).
     pub pid: Option<u32>,
     pub command: String,
+    /// Whether that process still runs: when it does not, a command it started holds the lock.
+    pub alive: bool,
 }
 
 /// Take the lock of the project whose state lives in `state_dir`, waiting for it when another
@@ -44,6 +54,7 @@ pub(crate) fn acquire(state_dir: &Path, waiting: impl FnOnce(&Holder)) -> io::Re
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(&path)?;
     let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
@@ -63,6 +74,8 @@ pub(crate) fn acquire(state_dir: &Path, waiting: impl FnOnce(&Holder)) -> io::Re
     lock.set_len(0)?;
     lock.rewind()?;
     writeln!(lock, "{}\n{}", std::process::id(), args.join(" "))?;
+    // Inherited by the commands the run starts (see the module's documentation).
+    fcntl(&*lock, FcntlArg::F_SETFD(FdFlag::empty()))?;
     Ok(RunLock { _lock: lock })
 }
 
@@ -70,11 +83,15 @@ fn read_holder(path: &Path, file: &mut File) -> Holder {
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
     let mut lines = text.lines();
-    let pid = lines.next().and_then(|line| line.trim().parse().ok());
+    let pid: Option<u32> = lines.next().and_then(|line| line.trim().parse().ok());
+    let alive = pid
+        .and_then(|pid| i32::try_from(pid).ok())
+        .is_some_and(|pid| kill(Pid::from_raw(pid), None).is_ok());
     Holder {
         lock_file: path.to_path_buf(),
         pid,
         command: lines.next().unwrap_or("").to_string(),
+        alive,
     }
 }
 

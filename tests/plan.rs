@@ -571,3 +571,67 @@ inputs = ["missing.txt"]
     c: would fail: input `missing.txt` does not exist
     ");
 }
+
+/// rtask killed (SIGKILL) while its command still writes: the next run waits for that command
+/// instead of storing what it is still writing.
+#[test]
+fn a_run_after_a_killed_one_waits_for_the_commands_it_left() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.w]
+shell = true
+run = ["rm -f data.txt; for i in 1 2 3 4 5 6 7 8; do printf \"$MARK\" >> data.txt; sleep 0.1; done"]
+inputs = []
+env_inputs = ["MARK"]
+outputs = ["data.txt"]
+"#,
+    );
+    let mut first = project.command(&["w"]);
+    let mut first = first
+        .env("MARK", "A")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !project.exists("data.txt") {
+        thread::sleep(Duration::from_millis(10));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let second = project.rtask_env(&["w"], &[("MARK", "B")]);
+    second
+        .success()
+        .stderr_has("rtask: waiting for the commands started by process ");
+    assert_eq!(project.read("data.txt"), "BBBBBBBB");
+    project.remove("data.txt");
+    project
+        .rtask_env(&["w"], &[("MARK", "B")])
+        .success()
+        .stderr_has("w: cached");
+    assert_eq!(project.read("data.txt"), "BBBBBBBB");
+}
+
+#[test]
+fn the_plan_on_the_command_line_edges() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.old]
+python = "3.99"
+run = ["true"]
+inputs = []
+"#,
+    );
+    // Nothing selected (no default): the plan of nothing, not a listing.
+    project
+        .rtask(&["--dry-run", "--json"])
+        .success()
+        .stdout_has("[]\n");
+    // `--report` belongs to runs.
+    project
+        .rtask(&["--dry-run", "--report", "r.json", "old"])
+        .code(3);
+    project.rtask(&["--json"]).code(3);
+    // A session that would be skipped is neither fresh nor stale.
+    let listed = project.rtask(&["-l"]);
+    listed.success().stdout_has("- old\n");
+}

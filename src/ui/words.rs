@@ -230,6 +230,11 @@ pub(crate) fn holder(holder: &Holder) -> String {
         (Some(pid), true) => format!("process {pid}"),
         (None, _) => "another rtask".to_string(),
     };
+    let who = if holder.alive || holder.pid.is_none() {
+        who
+    } else {
+        format!("the commands started by {who}, which has exited,")
+    };
     format!(
         "waiting for {who} to finish its run in this project (it holds `{}`)",
         holder.lock_file.display()
