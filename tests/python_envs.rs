@@ -629,3 +629,162 @@ run = ["python -c 'import pkg, iniconfig, pluggy, packaging'"]
         project.rtask(&["check"]).success().stderr_lacks("created");
     }
 }
+
+const SETUPTOOLS: &str =
+    "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n";
+
+/// A file git ignores but the build packs (here `_gen.py`) is part of what a non-editable
+/// install copies: editing it remakes the environment and changes the key. One the build
+/// writes itself (`_version.py`, as setuptools-scm writes it) leaves the environment
+/// reusable, and so does what running pytest and coverage in the project root leaves there
+/// (`.coverage`, `coverage.xml`, `htmlcov/`, `.pytest_cache/`, a log), and what the run
+/// leaves in a package the build does not pack (`tests/`).
+#[test]
+fn a_gitignored_module_the_build_packages_is_watched() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "uv"
+install = [".", "pytest", "coverage"]
+shell = true
+run = [
+    "python -c 'import mypkg; print(\"V =\", mypkg.V)'",
+    "coverage run -m pytest -q > pytest.log",
+    "coverage xml -q",
+    "coverage html -q",
+    "date +%s%N > tests/last-run.txt",
+]
+inputs = ["tests"]
+"#,
+    );
+    project
+        .write(
+            "pyproject.toml",
+            &format!(
+                "{SETUPTOOLS}[project]\nname = \"mypkg\"\nversion = \"1.0\"\n\n\
+                 [tool.setuptools.packages.find]\nwhere = [\"src\"]\n"
+            ),
+        )
+        .write(
+            "setup.py",
+            "import pathlib\nfrom setuptools import setup\n\n\
+             pathlib.Path('src/mypkg/_version.py').write_text('VERSION = \"1.0\"\\n')\nsetup()\n",
+        )
+        .write(
+            ".gitignore",
+            "src/mypkg/_gen.py\n_version.py\n.coverage\ncoverage.xml\nhtmlcov/\n*.log\nlast-run.txt\n",
+        )
+        .write("src/mypkg/__init__.py", "from ._gen import V\n")
+        .write("src/mypkg/_gen.py", "V = 1\n")
+        .write("tests/__init__.py", "")
+        .write(
+            "tests/test_v.py",
+            "import mypkg\n\n\ndef test_v():\n    assert mypkg.V == 1\n",
+        );
+    let created = "t: created `.rtask/venvs/t`";
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_has(created)
+        .stdout_has("V = 1\n");
+    for written in [
+        "src/mypkg/_version.py",
+        ".coverage",
+        "coverage.xml",
+        "htmlcov",
+        ".pytest_cache",
+        "pytest.log",
+        "tests/last-run.txt",
+    ] {
+        assert!(project.exists(written), "the run wrote `{written}`");
+    }
+    project.write("htmlcov/extra.html", "changes on every run");
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_lacks("created")
+        .stderr_has("t: cached");
+    project.write("src/mypkg/_gen.py", "V = 2\n");
+    project
+        .rtask(&["--dry-run", "t"])
+        .success()
+        .stdout_has("t: would run: its environment would be (re)created first");
+    project
+        .rtask(&["t"])
+        .code(1)
+        .stderr_has(created)
+        .stderr_has("t: running (local project `.` changed)")
+        .stdout_has("V = 2\n");
+}
+
+/// A local project's dependency installed from a local directory (`NAME @ file:///…`) is a
+/// copy of that directory too: editing it remakes the environment, rebuilds the dependency
+/// (uv would take its old build from its cache) and changes the key.
+#[test]
+fn a_local_path_dependency_of_a_local_project_is_watched() {
+    require_wheelhouse();
+    let outside = tempfile::tempdir().unwrap();
+    let dep = outside.path().join("deppkg");
+    let write = |path: &str, text: &str| {
+        let path = dep.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    };
+    write(
+        "pyproject.toml",
+        &format!("{SETUPTOOLS}[project]\nname = \"deppkg\"\nversion = \"1.0\"\n"),
+    );
+    write("deppkg/__init__.py", "V = 1\n");
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "uv"
+install = [".", "pytest"]
+run = ["python -c 'import mypkg; print(\"V =\", mypkg.V)'", "pytest -q -p no:cacheprovider"]
+inputs = ["tests"]
+"#,
+    );
+    project
+        .write(
+            "pyproject.toml",
+            &format!(
+                "{SETUPTOOLS}[project]\nname = \"mypkg\"\nversion = \"1.0\"\n\
+                 dependencies = [\"deppkg @ file://{}\"]\n\n\
+                 [tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+                dep.display()
+            ),
+        )
+        .write("src/mypkg/__init__.py", "from deppkg import V\n")
+        .write(
+            "tests/test_v.py",
+            "import mypkg\n\n\ndef test_v():\n    assert mypkg.V == 1\n",
+        );
+    let created = "t: created `.rtask/venvs/t`";
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_has(created)
+        .stdout_has("V = 1\n");
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_lacks("created")
+        .stderr_has("t: cached");
+    write("deppkg/__init__.py", "V = 2\n");
+    project
+        .rtask(&["--dry-run", "t"])
+        .success()
+        .stdout_has("t: would run: its environment would be (re)created first");
+    project
+        .rtask(&["t"])
+        .code(1)
+        .stderr_has(created)
+        .stderr_has(&format!(
+            "t: running (local project `{}` changed)",
+            dep.display()
+        ))
+        .stdout_has("V = 2\n");
+}

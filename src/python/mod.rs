@@ -1,11 +1,13 @@
 //! Python sessions: finding interpreters and making their virtual environments.
 
+pub mod installed;
 pub mod interpreter;
 pub mod prepare;
 pub mod references;
+pub mod sources;
 pub mod venv;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use self::interpreter::Finder;
 use self::references::References;
-use self::venv::{Env, Fingerprint};
+use self::sources::SourceReader;
+use self::venv::{Dependency, Env, Fingerprint};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
 use crate::project::{Backend, Session};
@@ -39,8 +42,9 @@ pub struct PythonKey {
     pub platform: String,
     /// Installed distributions: normalised name to version.
     pub distributions: BTreeMap<String, String>,
-    /// Local projects installed without `-e`, and local archives: path to the digest of their
-    /// sources. Their versions alone would not tell an edited copy from the one cached.
+    /// Local projects installed without `-e`, local archives, and the local dependencies found
+    /// in the environment: path to the digest of their sources. Their versions alone would not
+    /// tell an edited copy from the one cached.
     pub local_sources: BTreeMap<String, Option<Digest>>,
 }
 
@@ -72,6 +76,9 @@ pub struct Plan {
     pub dir: PathBuf,
     pub fingerprint: Fingerprint,
     pub backend: Backend,
+    /// The local dependencies uv must build again rather than take from its cache: those the
+    /// local projects declare, and those found in the environment before.
+    pub rebuild: BTreeSet<String>,
 }
 
 /// Where a session's environment lives: `.rtask/venvs/<name>`. A name with characters unfit
@@ -94,7 +101,8 @@ pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
 
 impl Tools {
     /// The environment a session needs, or `Ok(None)` when it runs without one.
-    /// `fingerprinter` digests the sources of local projects installed without `-e`.
+    /// `fingerprinter` digests the sources of local projects installed without `-e`, and of the
+    /// local dependencies the environment was found to hold when it was made.
     pub fn plan(
         &self,
         root: &Path,
@@ -112,14 +120,39 @@ impl Tools {
             .finder
             .find(version, backend == Backend::Uv)
             .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
-        let watched = References::of(root, &spec.install)
-            .watched(root, fingerprinter)
-            .map_err(NotReady::LocalProject)?;
         let dir = venv_dir(root, &session.name);
+        let references = References::of(root, &spec.install);
+        let declared = references.declared_local_dependencies();
+        // The local dependencies found when the environment was made are watched until it is
+        // made again.
+        let made = venv::recorded(&dir);
+        let known = made
+            .as_ref()
+            .map(|made| made.dependencies.clone())
+            .unwrap_or_default();
+        let found = known.keys().map(|path| root.join(path));
+        let projects = projects(&references, &declared, found);
+        let installed = made.map(|made| made.packages(root)).unwrap_or_default();
+        let reader = SourceReader::new(root, fingerprinter, projects).installed(installed);
+        let watched = references
+            .watched(root, &reader)
+            .map_err(NotReady::LocalProject)?;
+        let mut fingerprint = Fingerprint::new(&dir, &interpreter, backend, session, watched);
+        for (path, dependency) in &known {
+            let sources = reader
+                .read(&root.join(path))
+                .map_err(NotReady::LocalProject)?;
+            let name = dependency.name.clone();
+            let dependency = Dependency { name, sources };
+            fingerprint.dependencies.insert(path.clone(), dependency);
+        }
+        let known_names = known.into_values().map(|dependency| dependency.name);
+        let rebuild = declared.into_values().chain(known_names).collect();
         Ok(Some(Plan {
-            fingerprint: Fingerprint::new(&dir, &interpreter, backend, session, watched),
+            fingerprint,
             dir,
             backend,
+            rebuild,
         }))
     }
 
@@ -152,16 +185,84 @@ impl Tools {
             plan.backend,
             self.finder.uv(),
             &plan.dir,
+            &plan.rebuild,
         ))
     }
 
-    /// Record a freshly made environment.
-    pub fn record(&self, plan: &Plan, started: Instant) -> std::io::Result<(Env, Duration)> {
-        let env = venv::record(&plan.dir, &plan.fingerprint)?;
+    /// Record a freshly made environment, with the local dependencies found in it.
+    pub fn record(
+        &self,
+        plan: &Plan,
+        root: &Path,
+        fingerprinter: &Fingerprinter,
+        started: Instant,
+    ) -> std::io::Result<(Env, Duration)> {
+        let fingerprint = as_made(plan, root, fingerprinter).map_err(std::io::Error::other)?;
+        let env = venv::record(&plan.dir, &fingerprint)?;
         self.made
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(plan.dir.clone());
         Ok((env, started.elapsed()))
     }
+}
+
+/// Every local project an environment holds: those `install` names, those their
+/// `pyproject.toml` files declare, and those `found` in the environment. What building one
+/// writes is not the sources of another holding it.
+fn projects(
+    references: &References,
+    declared: &BTreeMap<PathBuf, String>,
+    found: impl Iterator<Item = PathBuf>,
+) -> Vec<PathBuf> {
+    let named = references.locals().map(Path::to_path_buf);
+    named.chain(declared.keys().cloned()).chain(found).collect()
+}
+
+/// The fingerprint of an environment just made from `plan`: with the distributions found in it
+/// that were copied from local directories or archives `install` does not name, and the files
+/// git ignores in local sources read again, as the build may have written some (a generated
+/// `_version.py`) before packing them. The files git keeps count as read before the install,
+/// so an edit made while it ran is seen next time.
+fn as_made(plan: &Plan, root: &Path, fingerprinter: &Fingerprinter) -> Result<Fingerprint, String> {
+    let references = References::of(root, &plan.fingerprint.install);
+    let canonical = |path: &Path| path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let named: BTreeSet<PathBuf> = references.locals().map(canonical).collect();
+    let installs = installed::local_installs(&plan.dir);
+    let found: Vec<installed::LocalInstall> = installs
+        .iter()
+        .filter(|install| !named.contains(&canonical(&install.path)))
+        .cloned()
+        .collect();
+    let declared = references.declared_local_dependencies();
+    let paths = found.iter().map(|install| install.path.clone());
+    let projects = projects(&references, &declared, paths);
+    let installed = installs
+        .into_iter()
+        .map(|install| (install.path, install.packages))
+        .collect();
+    let reader = SourceReader::new(root, fingerprinter, projects).installed(installed);
+    let now = references.watched(root, &reader)?;
+    let mut fingerprint = plan.fingerprint.clone();
+    for (path, sources) in &mut fingerprint.sources {
+        if let (Some(before), Some(Some(after))) = (sources.as_mut(), now.sources.get(path)) {
+            before.ignored = after.ignored;
+            before.packages.clone_from(&after.packages);
+        }
+    }
+    fingerprint.dependencies.clear();
+    let canonical_root = canonical(root);
+    for install in found {
+        let path = sources::display(&canonical_root, &canonical(&install.path));
+        let mut sources = reader.read(&install.path)?;
+        let before = plan.fingerprint.dependencies.get(&path);
+        if let (Some(sources), Some(Some(before))) = (&mut sources, before.map(|d| &d.sources)) {
+            sources.tracked = before.tracked;
+        }
+        let name = install.name;
+        fingerprint
+            .dependencies
+            .insert(path, Dependency { name, sources });
+    }
+    Ok(fingerprint)
 }

@@ -73,12 +73,15 @@ impl Maker<'_> {
         }
         // Installing may write into the project (`*.egg-info`, generated version files).
         self.fingerprinter.invalidate();
-        let (env, took) = self.tools.record(plan, started).map_err(|source| {
-            NotMade::Failed(SessionError::RecordEnvironment {
-                dir: plan.dir.clone(),
-                source,
-            })
-        })?;
+        let (env, took) = self
+            .tools
+            .record(plan, self.root, self.fingerprinter, started)
+            .map_err(|source| {
+                NotMade::Failed(SessionError::RecordEnvironment {
+                    dir: plan.dir.clone(),
+                    source,
+                })
+            })?;
         let made = EnvironmentMade {
             dir: plan
                 .dir

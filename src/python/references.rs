@@ -1,18 +1,14 @@
 //! What an environment's `install` arguments read from disk, read as pip and uv read them:
 //! requirement-format files (and those they include), the `pyproject.toml` of dependency
-//! groups, and local projects, editable or copied into the environment; and their digests.
+//! groups, local projects, editable or copied into the environment, and the local
+//! dependencies their `pyproject.toml` files declare; and their digests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-
+use super::sources::{SourceReader, Sources, display};
 use crate::digest::Digest;
-use crate::fingerprint::Fingerprinter;
-use crate::key::InputSet;
-use crate::patterns::InputPatterns;
-use crate::relpath::RelPath;
 
 /// How a local project is installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,19 +36,13 @@ pub struct Watched {
     /// The [`References::files`], and the metadata files of editable projects (`None`:
     /// missing).
     pub files: BTreeMap<String, Option<Digest>>,
-    /// Local projects installed without `-e`, and local archives: the digest of their sources
-    /// (`None`: missing).
-    pub sources: BTreeMap<String, Option<Digest>>,
+    /// Local projects installed without `-e`, and local archives: their sources (`None`:
+    /// missing).
+    pub sources: BTreeMap<String, Option<Sources>>,
 }
 
 /// The files an editable project's build reads to make its metadata.
 const METADATA: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py"];
-
-/// What building or testing a project writes at the top of its own directory, never part of
-/// its sources.
-const BUILT_AT_TOP: &[&str] = &["build", "dist", ".eggs", ".tox", ".nox", ".venv", ".rtask"];
-/// What building or running a project writes anywhere below its directory.
-const BUILT_ANYWHERE: &[&str] = &["**/*.egg-info/**", "**/__pycache__/**", "**/*.pyc"];
 
 /// File names pip installs as archives even without a `/` in them.
 const ARCHIVES: &[&str] = &[
@@ -175,11 +165,9 @@ impl References {
         references
     }
 
-    /// Digest what is referred to. Files and archives are read whole; the sources of a copied
-    /// project are the files below its directory that git would not ignore, less what building
-    /// it writes there ([`BUILT_AT_TOP`], [`BUILT_ANYWHERE`]), found by `fingerprinter` when
-    /// the project lies in the project root (its stat cache spares rereading them).
-    pub fn watched(&self, root: &Path, fingerprinter: &Fingerprinter) -> Result<Watched, String> {
+    /// Digest what is referred to: files whole, local projects and archives copied into the
+    /// environment by `reader`, the metadata files of editable projects.
+    pub fn watched(&self, root: &Path, reader: &SourceReader<'_>) -> Result<Watched, String> {
         let mut watched = Watched {
             files: self
                 .files
@@ -188,40 +176,96 @@ impl References {
                 .collect(),
             sources: BTreeMap::new(),
         };
-        let projects: Vec<&Path> = self.locals.keys().map(PathBuf::as_path).collect();
         for (path, mode) in &self.locals {
-            let unreadable = |error: String| {
-                format!(
-                    "cannot read the local project `{}`: {error}",
-                    display(root, path)
-                )
-            };
-            match (fs::metadata(path), mode) {
-                (Ok(metadata), Mode::Copied) if metadata.is_dir() => {
-                    let digest =
-                        sources_digest(root, fingerprinter, path, &projects).map_err(unreadable)?;
-                    watched.sources.insert(display(root, path), Some(digest));
+            if *mode == Mode::Editable && path.is_dir() {
+                for name in METADATA {
+                    let file = path.join(name);
+                    watched
+                        .files
+                        .insert(display(root, &file), Digest::of_file(&file).ok());
                 }
-                (Ok(metadata), Mode::Editable) if metadata.is_dir() => {
-                    for name in METADATA {
-                        let file = path.join(name);
-                        watched
-                            .files
-                            .insert(display(root, &file), Digest::of_file(&file).ok());
-                    }
-                }
-                (Ok(_), _) => {
-                    let digest =
-                        Digest::of_file(path).map_err(|error| unreadable(error.to_string()))?;
-                    watched.sources.insert(display(root, path), Some(digest));
-                }
-                (Err(_), _) => {
-                    watched.sources.insert(display(root, path), None);
-                }
+            } else {
+                watched
+                    .sources
+                    .insert(display(root, path), reader.read(path)?);
             }
         }
         Ok(watched)
     }
+
+    /// The local projects and archives, editable or not.
+    pub fn locals(&self) -> impl Iterator<Item = &Path> {
+        self.locals.keys().map(PathBuf::as_path)
+    }
+
+    /// The distributions the local projects' `pyproject.toml` files take from local
+    /// directories or archives, and those these take in turn, by path with their names:
+    /// `NAME @ file:…` among `[project]` `dependencies` and `optional-dependencies`, and
+    /// `[tool.uv.sources]` entries with a `path`.
+    pub fn declared_local_dependencies(&self) -> BTreeMap<PathBuf, String> {
+        let mut found = BTreeMap::new();
+        let mut pending: Vec<PathBuf> = self.locals.keys().cloned().collect();
+        let mut seen = BTreeSet::new();
+        while let Some(dir) = pending.pop() {
+            if !seen.insert(dir.clone()) {
+                continue;
+            }
+            let Ok(text) = fs::read_to_string(dir.join("pyproject.toml")) else {
+                continue;
+            };
+            for (name, path) in local_dependencies(&text) {
+                let path = normalise(&dir.join(path));
+                found.insert(path.clone(), name);
+                pending.push(path);
+            }
+        }
+        found
+    }
+}
+
+/// The dependencies a `pyproject.toml` takes from local paths: name, and path as written.
+fn local_dependencies(text: &str) -> Vec<(String, String)> {
+    let Ok(document) = toml::from_str::<toml::Table>(text) else {
+        return Vec::new();
+    };
+    let project = document.get("project");
+    let optional = project
+        .and_then(|project| project.get("optional-dependencies"))
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|table| table.values());
+    let requirements = project
+        .and_then(|project| project.get("dependencies"))
+        .into_iter()
+        .chain(optional)
+        .filter_map(toml::Value::as_array)
+        .flatten()
+        .filter_map(toml::Value::as_str);
+    let mut found: Vec<(String, String)> = requirements
+        .filter_map(|requirement| {
+            let (name, _) = requirement.split_once('@')?;
+            let name = without_extras(name.trim());
+            let path = local(requirement).filter(|_| is_name(name))?;
+            Some((name.to_string(), path.to_string()))
+        })
+        .collect();
+    let sources = document
+        .get("tool")
+        .and_then(|tool| tool.get("uv"))
+        .and_then(|uv| uv.get("sources"))
+        .and_then(toml::Value::as_table);
+    for (name, source) in sources.into_iter().flatten() {
+        let alternatives = match source {
+            toml::Value::Array(alternatives) => alternatives.iter().collect(),
+            single => vec![single],
+        };
+        for alternative in alternatives {
+            if let Some(path) = alternative.get("path").and_then(toml::Value::as_str) {
+                found.push((name.clone(), path.to_string()));
+            }
+        }
+    }
+    found
 }
 
 /// What the words of one install command, or of one line of a requirements file, refer to.
@@ -366,88 +410,10 @@ fn normalise(path: &Path) -> PathBuf {
     normal
 }
 
-fn display(root: &Path, path: &Path) -> String {
-    match path.strip_prefix(root) {
-        Ok(relative) if relative.as_os_str().is_empty() => ".".to_string(),
-        Ok(relative) => relative.display().to_string(),
-        Err(_) => path.display().to_string(),
-    }
-}
-
-/// The digest of a project directory's sources. Below the project root the shared
-/// fingerprinter walks it; elsewhere (`../lib`) one of its own, without a stat cache.
-/// `projects`: every local project installed, whose build products are left out where they
-/// lie below `dir` (a subproject's `build/` is not the sources of a project holding it).
-fn sources_digest(
-    root: &Path,
-    fingerprinter: &Fingerprinter,
-    dir: &Path,
-    projects: &[&Path],
-) -> Result<Digest, String> {
-    let dir = dir.canonicalize().map_err(|error| error.to_string())?;
-    let canonical_root = root.canonicalize().map_err(|error| error.to_string())?;
-    let (base, top, own) = match RelPath::from_path(&canonical_root, &dir) {
-        Some(top) => (canonical_root, top, None),
-        None => {
-            // A directory holding the project root (`..`) holds rtask's own directory too.
-            let skipped = vec![dir.join(".rtask"), canonical_root.join(".rtask")];
-            let own = Fingerprinter::new(&dir, skipped, None);
-            (dir, RelPath::root(), Some(own))
-        }
-    };
-    let relative = |path: &Path| {
-        let path = path.canonicalize().ok()?;
-        RelPath::from_path(&base, &path).filter(|path| path.starts_with(&top))
-    };
-    let tops: Vec<RelPath> = projects
-        .iter()
-        .filter_map(|project| relative(project))
-        .collect();
-    let patterns = InputPatterns {
-        literals: vec![top.clone()],
-        glob_bases: Vec::new(),
-        glob_entries: Vec::new(),
-        globs: GlobSet::empty(),
-        excludes: built(&tops),
-    };
-    let files = own
-        .as_ref()
-        .unwrap_or(fingerprinter)
-        .inputs(&patterns)
-        .map_err(|error| error.to_string())?;
-    Ok(InputSet::of(&files).digest)
-}
-
-/// What building the projects in `tops` writes there, as globs relative to the
-/// fingerprinter's root.
-fn built(tops: &[RelPath]) -> GlobSet {
-    let mut set = GlobSetBuilder::new();
-    for top in tops {
-        let prefix = if top.is_root() {
-            String::new()
-        } else {
-            format!("{}/", globset::escape(top.as_str()))
-        };
-        let at_top = BUILT_AT_TOP.iter().map(|name| format!("{prefix}{name}/**"));
-        let anywhere = BUILT_ANYWHERE
-            .iter()
-            .map(|pattern| format!("{prefix}{pattern}"));
-        for pattern in at_top.chain(anywhere) {
-            set.add(
-                GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .build()
-                    .expect("fixed globs below an escaped prefix are valid"),
-            );
-        }
-    }
-    set.build()
-        .expect("a few dozen small globs fit in a glob set")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::Fingerprinter;
 
     fn words(text: &str) -> Vec<Vec<String>> {
         vec![text.split_whitespace().map(String::from).collect()]
@@ -467,9 +433,9 @@ mod tests {
             vec!["--editable=./pkg[test]".to_string()],
         ];
         let fingerprinter = Fingerprinter::new(root, Vec::new(), None);
-        let watched = References::of(root, &install)
-            .watched(root, &fingerprinter)
-            .unwrap();
+        let references = References::of(root, &install);
+        let reader = SourceReader::new(root, &fingerprinter, Vec::new());
+        let watched = references.watched(root, &reader).unwrap();
         let names: Vec<&str> = watched.files.keys().map(String::as_str).collect();
         assert_eq!(
             names,
@@ -490,6 +456,53 @@ mod tests {
             "a missing project counts as such"
         );
         assert_eq!(watched.sources["pkg"], None);
+    }
+
+    /// The local dependencies of local projects are read from their `pyproject.toml` files,
+    /// and from those of the dependencies in turn; paths are relative to the declaring project.
+    #[test]
+    fn local_dependencies_declared_in_pyproject_files_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("project");
+        let deppkg = dir.path().join("deppkg");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&deppkg).unwrap();
+        fs::write(
+            root.join("pyproject.toml"),
+            format!(
+                r#"
+[project]
+dependencies = ["deppkg @ file://{}", "requests>=2", "remote @ https://example.com/r.whl"]
+
+[project.optional-dependencies]
+test = ["tools[x] @ file:../tools ; python_version > '3'"]
+
+[tool.uv.sources]
+lib = {{ path = "libs/lib" }}
+either = [{{ path = "libs/a", marker = "sys_platform == 'linux'" }}, {{ index = "x" }}]
+other = {{ git = "https://example.com/other.git" }}
+"#,
+                deppkg.display()
+            ),
+        )
+        .unwrap();
+        fs::write(
+            deppkg.join("pyproject.toml"),
+            "[project]\ndependencies = [\"inner @ file:inner\"]\n",
+        )
+        .unwrap();
+        let found = References::of(&root, &words(".")).declared_local_dependencies();
+        let expected: BTreeMap<PathBuf, String> = [
+            (dir.path().join("deppkg"), "deppkg"),
+            (dir.path().join("deppkg/inner"), "inner"),
+            (dir.path().join("tools"), "tools"),
+            (root.join("libs/a"), "either"),
+            (root.join("libs/lib"), "lib"),
+        ]
+        .into_iter()
+        .map(|(path, name)| (path, name.to_string()))
+        .collect();
+        assert_eq!(found, expected);
     }
 
     /// The forms pip and uv accept for one option are read alike.
@@ -588,77 +601,5 @@ mod tests {
         );
         let no_editable = References::of(root, &words("--no-editable -e ./lib"));
         assert_eq!(no_editable.locals[&root.join("lib")], Mode::Copied);
-    }
-
-    /// A project's sources are the files git would keep, less what building writes: making the
-    /// environment must not change what it was made from. Projects below the root and outside
-    /// it are read alike.
-    #[test]
-    fn sources_leave_out_ignored_files_and_what_building_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("project");
-        let write = |path: &str, text: &str| {
-            let path = dir.path().join(path);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        };
-        let projects = ["project", "project/pkg", "outside"];
-        for project in projects {
-            write(&format!("{project}/pyproject.toml"), "[project]\n");
-            write(&format!("{project}/src/pkg/__init__.py"), "VALUE = 1\n");
-            write(&format!("{project}/.gitignore"), "*.log\n");
-        }
-        let outside = dir.path().join("outside").display().to_string();
-        let fingerprinter = Fingerprinter::new(&root, vec![root.join(".rtask")], None);
-        let digests = || {
-            fingerprinter.invalidate();
-            References::of(&root, &words(". ./pkg ../outside"))
-                .watched(&root, &fingerprinter)
-                .unwrap()
-                .sources
-        };
-        let changed = |before: &BTreeMap<String, Option<Digest>>| {
-            let after = digests();
-            assert_eq!(after.len(), 3);
-            let changed: Vec<String> = after
-                .iter()
-                .filter(|(name, digest)| before.get(*name) != Some(digest))
-                .map(|(name, _)| name.replace(&outside, "../outside"))
-                .collect();
-            (changed, after)
-        };
-        let (_, start) = changed(&BTreeMap::new());
-        for project in projects {
-            for built in [
-                "build/lib/pkg/__init__.py",
-                "dist/pkg-1.0.tar.gz",
-                "src/pkg.egg-info/PKG-INFO",
-                "src/pkg/__pycache__/__init__.cpython-311.pyc",
-                "src/pkg/stray.pyc",
-                ".eggs/x",
-                ".tox/log",
-                ".nox/x",
-                ".venv/bin/python",
-                ".rtask/venvs/x",
-                "run.log",
-            ] {
-                write(&format!("{project}/{built}"), "built");
-            }
-        }
-        let (nothing, start) = changed(&start);
-        assert!(nothing.is_empty(), "nothing built counts: {nothing:?}");
-        write("project/src/pkg/__init__.py", "VALUE = 2\n");
-        let (root_only, start) = changed(&start);
-        assert_eq!(root_only, ["."]);
-        write("project/pkg/src/pkg/build/__init__.py", "");
-        let (pkg, start) = changed(&start);
-        assert_eq!(
-            pkg,
-            [".", "pkg"],
-            "a subproject is part of the root's sources"
-        );
-        write("outside/src/pkg/__init__.py", "VALUE = 2\n");
-        let (outside, _) = changed(&start);
-        assert_eq!(outside, ["../outside"]);
     }
 }

@@ -1,9 +1,10 @@
 //! Virtual environments under `.rtask/venvs/<session>`: created with uv, venv or virtualenv,
 //! reused while their fingerprint (interpreter, backend, install arguments, the requirement
-//! files those name, the metadata of projects installed editable and the sources of those
-//! installed without `-e`) is unchanged.
+//! files those name, the metadata of projects installed editable, the sources of those
+//! installed without `-e` and of the local dependencies found in the environment) is
+//! unchanged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,13 +13,16 @@ use serde::{Deserialize, Serialize};
 
 use super::interpreter::Interpreter;
 use super::references::Watched;
+use super::sources::Sources;
 use crate::digest::Digest;
 use crate::project::{Backend, Session};
 
 /// Bumped when the fingerprint's layout changes: every environment is then recreated.
 /// 2: uv installs compile bytecode, so environments made before are made again.
 /// 3: the sources of local projects installed without `-e`, and more forms of pip's options.
-const FINGERPRINT_SCHEMA: u32 = 3;
+/// 4: the ignored files below their package directories, and the local dependencies found in
+/// the environment.
+const FINGERPRINT_SCHEMA: u32 = 4;
 const FINGERPRINT_FILE: &str = "rtask-venv.json";
 
 /// Everything an environment was made from.
@@ -35,9 +39,21 @@ pub struct Fingerprint {
     /// Requirement-format files, dependency groups' `pyproject.toml` and editable projects'
     /// metadata files, by path.
     pub files: BTreeMap<String, Option<Digest>>,
-    /// Local projects installed without `-e`, and local archives: path to the digest of their
-    /// sources.
-    pub sources: BTreeMap<String, Option<Digest>>,
+    /// Local projects installed without `-e`, and local archives: path to their sources.
+    pub sources: BTreeMap<String, Option<Sources>>,
+    /// The distributions the install put in from local directories and archives `install` does
+    /// not name (a local project's `NAME @ file:…` dependency), found once the environment was
+    /// made: path to name and sources.
+    pub dependencies: BTreeMap<String, Dependency>,
+}
+
+/// A distribution installed from a local directory or archive that `install` does not name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// Its name, as its `*.dist-info` directory spells it.
+    pub name: String,
+    /// Its sources (`None`: missing).
+    pub sources: Option<Sources>,
 }
 
 /// A ready environment.
@@ -47,7 +63,8 @@ pub struct Env {
     pub interpreter: Interpreter,
     /// Installed distributions: normalised name to version.
     pub distributions: BTreeMap<String, String>,
-    /// The sources its local projects were copied from, as in its fingerprint.
+    /// The sources its local projects and dependencies were copied from, as in its
+    /// fingerprint: path to their digest.
     pub sources: BTreeMap<String, Option<Digest>>,
 }
 
@@ -95,20 +112,57 @@ impl Fingerprint {
                 .collect(),
             files: watched.files,
             sources: watched.sources,
+            dependencies: BTreeMap::new(),
+        }
+    }
+
+    /// What the key holds of the sources: path to digest, for local projects and dependencies.
+    fn key_sources(&self) -> BTreeMap<String, Option<Digest>> {
+        let digest = |sources: &Option<Sources>| sources.as_ref().map(Sources::digest);
+        let projects = self
+            .sources
+            .iter()
+            .map(|(path, sources)| (path.clone(), digest(sources)));
+        let dependencies = self
+            .dependencies
+            .iter()
+            .map(|(path, dependency)| (path.clone(), digest(&dependency.sources)));
+        projects.chain(dependencies).collect()
+    }
+
+    /// The top-level packages the environment got from each local project and dependency, by
+    /// path.
+    pub fn packages(&self, root: &Path) -> BTreeMap<PathBuf, BTreeSet<String>> {
+        let projects = self.sources.iter();
+        let dependencies = self.dependencies.iter();
+        let dependencies = dependencies.map(|(path, found)| (path, &found.sources));
+        projects
+            .chain(dependencies)
+            .filter_map(|(path, sources)| {
+                let packages = sources.as_ref()?.packages.clone()?;
+                Some((root.join(path), packages))
+            })
+            .collect()
+    }
+
+    fn env(&self, dir: &Path) -> Env {
+        Env {
+            dir: dir.to_path_buf(),
+            interpreter: self.interpreter.clone(),
+            distributions: distributions(dir),
+            sources: self.key_sources(),
         }
     }
 }
 
+/// The fingerprint recorded in `dir`, if any.
+pub fn recorded(dir: &Path) -> Option<Fingerprint> {
+    serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()
+}
+
 /// The environment in `dir`, if it was completed from exactly this fingerprint.
 pub fn existing(dir: &Path, fingerprint: &Fingerprint) -> Option<Env> {
-    let recorded: Fingerprint =
-        serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()?;
-    (&recorded == fingerprint).then(|| Env {
-        dir: dir.to_path_buf(),
-        interpreter: fingerprint.interpreter.clone(),
-        distributions: distributions(dir),
-        sources: fingerprint.sources.clone(),
-    })
+    (recorded(dir)? == *fingerprint).then(|| fingerprint.env(dir))
 }
 
 /// Mark an environment complete: written last, so a failed install is never reused.
@@ -117,20 +171,17 @@ pub fn record(dir: &Path, fingerprint: &Fingerprint) -> io::Result<Env> {
     serde_json::to_writer_pretty(temp.as_file_mut(), fingerprint)?;
     temp.persist(dir.join(FINGERPRINT_FILE))
         .map_err(|error| error.error)?;
-    Ok(Env {
-        dir: dir.to_path_buf(),
-        interpreter: fingerprint.interpreter.clone(),
-        distributions: distributions(dir),
-        sources: fingerprint.sources.clone(),
-    })
+    Ok(fingerprint.env(dir))
 }
 
-/// The commands that make the environment in `dir`, in order.
+/// The commands that make the environment in `dir`, in order. `rebuild`: the local
+/// dependencies uv must build again rather than take from its cache.
 pub fn creation_commands(
     fingerprint: &Fingerprint,
     backend: Backend,
     uv: Option<&Path>,
     dir: &Path,
+    rebuild: &BTreeSet<String>,
 ) -> Vec<Vec<String>> {
     let text = |path: &Path| path.display().to_string();
     let python = text(&fingerprint.interpreter.executable);
@@ -158,6 +209,11 @@ pub fn creation_commands(
                     "--python".into(),
                     venv_python,
                 ];
+                // uv reuses its build of a local dependency while the dependency's metadata
+                // files are unchanged, its sources edited or not (those named are always built).
+                for name in rebuild {
+                    install.extend(["--reinstall-package".to_string(), name.clone()]);
+                }
                 install.extend(packages);
                 commands.push(install);
             }
@@ -185,9 +241,10 @@ pub fn creation_commands(
     commands
 }
 
-/// The distributions installed in an environment, from its `*.dist-info` directories.
-pub fn distributions(dir: &Path) -> BTreeMap<String, String> {
-    let mut found = BTreeMap::new();
+/// The `*.dist-info` directories of an environment: path, distribution name as spelt there,
+/// and version.
+pub(super) fn dist_infos(dir: &Path) -> Vec<(PathBuf, String, String)> {
+    let mut found = Vec::new();
     let Ok(libs) = fs::read_dir(dir.join("lib")) else {
         return found;
     };
@@ -201,14 +258,19 @@ pub fn distributions(dir: &Path) -> BTreeMap<String, String> {
                 .strip_suffix(".dist-info")
                 .and_then(|stem| stem.split_once('-'))
             {
-                found.insert(
-                    distribution.to_lowercase().replace(['_', '.'], "-"),
-                    version.to_string(),
-                );
+                found.push((entry.path(), distribution.to_string(), version.to_string()));
             }
         }
     }
     found
+}
+
+/// The distributions installed in an environment, from its `*.dist-info` directories.
+pub fn distributions(dir: &Path) -> BTreeMap<String, String> {
+    dist_infos(dir)
+        .into_iter()
+        .map(|(_, name, version)| (name.to_lowercase().replace(['_', '.'], "-"), version))
+        .collect()
 }
 
 #[cfg(test)]
@@ -226,5 +288,42 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!(found["pytest"], "8.3.1");
         assert_eq!(found["typing-extensions"], "4.12.2");
+    }
+
+    /// uv is told to build the local dependencies again; pip builds them every time.
+    #[test]
+    fn uv_rebuilds_local_dependencies() {
+        let fingerprint = Fingerprint {
+            schema: FINGERPRINT_SCHEMA,
+            location: PathBuf::from("/p/.rtask/venvs/t"),
+            interpreter: Interpreter {
+                executable: PathBuf::from("/usr/bin/python3.11"),
+                version: "3.11.7".into(),
+                implementation: "cpython".into(),
+                platform: "linux-x86_64".into(),
+            },
+            backend: "uv".into(),
+            install: vec![vec![".".into()]],
+            env: BTreeMap::new(),
+            files: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            dependencies: BTreeMap::new(),
+        };
+        let rebuild = BTreeSet::from(["deppkg".to_string()]);
+        let dir = Path::new("/p/.rtask/venvs/t");
+        let uv = Path::new("/bin/uv");
+        let commands = creation_commands(&fingerprint, Backend::Uv, Some(uv), dir, &rebuild);
+        assert_eq!(
+            commands[1][4..],
+            [
+                "--python",
+                "/p/.rtask/venvs/t/bin/python",
+                "--reinstall-package",
+                "deppkg",
+                "."
+            ]
+        );
+        let commands = creation_commands(&fingerprint, Backend::Venv, None, dir, &rebuild);
+        assert!(!commands[1].contains(&"--reinstall-package".to_string()));
     }
 }
