@@ -8,6 +8,7 @@ mod cache;
 mod cli;
 mod errors;
 mod graph;
+mod model;
 mod python;
 mod python_envs;
 mod safety;
