@@ -68,6 +68,20 @@ fn decisions_match_an_oracle_over_random_edits() {
     explore(&Settings::from_env());
 }
 
+/// Seed 51 with symlinked `.gitignore` files: at step 77 `src/.gitignore` becomes a symlink to
+/// `src/lib/.gitignore`, which holds `*`; at step 79 `src/gen/b.txt` changes. git never follows a
+/// symlinked `.gitignore` and lists the file; rtask read the link, ignored every file below
+/// `src/` and restored the result of step 78.
+#[test]
+fn a_symlinked_gitignore_hides_no_input() {
+    explore(&Settings {
+        seed: 51,
+        steps: 79,
+        non_utf8: false,
+        symlinked_gitignores: true,
+    });
+}
+
 /// Runs the model for `settings.steps` steps.
 fn explore(settings: &Settings) {
     // Printed first, so that any failure shows it.
