@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod graph;
 mod inputs;
+mod model;
 mod plan;
 mod python;
 mod python_envs;

@@ -33,6 +33,11 @@ impl Project {
         self.dir.path()
     }
 
+    /// Leaves the directory behind when the project is dropped, to look at after a failure.
+    pub fn keep(&mut self) {
+        self.dir.disable_cleanup(true);
+    }
+
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
