@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::plan::reason::RunReason;
-use crate::plan::{Assumption, Decision, SessionPlan};
+use crate::plan::{Decision, SessionPlan};
 use crate::project::Project;
 use crate::ui::{style, words};
 
@@ -46,8 +46,7 @@ impl CacheState {
 pub(crate) fn text(project: &Project, plans: &[SessionPlan]) -> String {
     let mut out = String::new();
     for plan in plans {
-        let (headline, mut details) = describe(plan);
-        details.extend(plan.assumptions.iter().map(assumption));
+        let (headline, details) = describe(plan);
         out.push_str(&format!("{}: {headline}\n", project.sessions[plan.id].name));
         for detail in details {
             out.push_str(&format!("  - {detail}\n"));
@@ -113,14 +112,6 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
     }
 }
 
-fn assumption(assumption: &Assumption) -> String {
-    match assumption {
-        Assumption::ReproducesOutputs { name } => format!(
-            "assuming `{name}`, which always runs, reproduces the outputs it left in the workspace"
-        ),
-    }
-}
-
 /// One session in `--dry-run --json`.
 #[derive(Serialize)]
 struct Planned<'a> {
@@ -133,7 +124,6 @@ struct Planned<'a> {
     entry: Option<Entry>,
     requires: Vec<&'a str>,
     cacheable: bool,
-    assumptions: Vec<Reason>,
 }
 
 #[derive(Serialize)]
@@ -198,14 +188,6 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
                     .map(|dep| project.sessions[*dep].name.as_str())
                     .collect(),
                 cacheable: session.cacheable(),
-                assumptions: plan
-                    .assumptions
-                    .iter()
-                    .map(|assumed| Reason {
-                        kind: "reproduces_outputs",
-                        message: assumption(assumed),
-                    })
-                    .collect(),
             }
         })
         .collect();

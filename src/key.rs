@@ -18,8 +18,9 @@ use crate::project::Session;
 use crate::python::PythonKey;
 
 /// Part of every key, bumped whenever its layout changes. 5: `env_inputs` values keyed as raw
-/// bytes (a value that is not UTF-8 counted as unset), the symlinks along `cwd`, and in the
-/// `python` ingredient the sources of local projects installed without `-e`.
+/// bytes (a value that is not UTF-8 counted as unset), where a symlinked `cwd` leads, required
+/// sessions by the outputs they left (never by their keys), leftovers among their outputs, and
+/// in the `python` ingredient the sources of local projects installed without `-e`.
 pub const KEY_SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,12 +81,16 @@ impl InputSet {
 
 /// What a required session contributes to the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Upstream {
-    /// A cacheable session: its own key.
-    Key(Digest),
-    /// A session that always runs: the digests of its outputs after it ran.
-    Outputs(BTreeMap<String, Digest>),
+pub struct Upstream {
+    /// Its key, when its result is in the cache: whatever it does that its outputs do not
+    /// show (files it writes without declaring them) changes with it.
+    pub key: Option<Digest>,
+    /// The digests of the outputs it left (content and mode of each file, mode of each
+    /// directory, target of each symlink and the content it leads to), whether it was restored
+    /// or ran: two runs under one key may leave different outputs (a command that is not
+    /// deterministic, `--force`, two checkouts storing one key at once), and a dependent's
+    /// result follows what it read.
+    pub outputs: BTreeMap<String, Digest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +233,13 @@ mod tests {
             outputs: vec![".coverage".into()],
             success_codes: vec![0],
             inputs: InputSet::of(&sample_inputs()),
-            requires: BTreeMap::from([("lint".into(), Upstream::Outputs(BTreeMap::new()))]),
+            requires: BTreeMap::from([(
+                "lint".into(),
+                Upstream {
+                    key: None,
+                    outputs: BTreeMap::new(),
+                },
+            )]),
             strays: BTreeMap::new(),
             python: Some(PythonKey {
                 version: "3.11.7".into(),
@@ -273,7 +284,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "da1da90ac752775a75ec32f5859350d5aa929797f004e82118eee06a77141b5d"
+            "56cbd9e516b27fd9e6ac67ee4bf78ec7c0cf1e87e4072c75dc2c3c4c307e5645"
         );
     }
 
@@ -298,8 +309,13 @@ mod tests {
             Box::new(|i| i.success_codes.push(5)),
             Box::new(|i| i.inputs = InputSet::of(&[])),
             Box::new(|i| {
-                i.requires
-                    .insert("lint".into(), Upstream::Key(Digest::of_bytes(b"k")));
+                i.requires.insert(
+                    "lint".into(),
+                    Upstream {
+                        key: Some(Digest::of_bytes(b"k")),
+                        outputs: BTreeMap::new(),
+                    },
+                );
             }),
             Box::new(|i| {
                 i.strays

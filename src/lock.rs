@@ -28,9 +28,27 @@ use crate::protected::RUN_LOCK;
 /// Set in the environment of sessions' commands to the root of the project whose lock is held.
 pub(crate) const HELD_VAR: &str = "RTASK_RUN_LOCK_HELD";
 
-/// The lock, held until dropped.
+/// The lock, held until this process and every command it started that still holds the lock
+/// file open have exited: it is never unlocked explicitly (an explicit unlock would free it
+/// while a command left running in the background still writes).
 pub(crate) struct RunLock {
-    _lock: Flock<File>,
+    lock: Option<Flock<File>>,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Not unlocked: the descriptor stays open until the process exits, and the lock with
+        // it, as long as a command it started holds it too.
+        std::mem::forget(self.lock.take());
+    }
+}
+
+#[cfg(test)]
+impl RunLock {
+    /// Unlock now (tests take the lock twice in one process).
+    fn release(mut self) {
+        drop(self.lock.take());
+    }
 }
 
 /// Who holds the lock, as its holder wrote it.
@@ -76,7 +94,7 @@ pub(crate) fn acquire(state_dir: &Path, waiting: impl FnOnce(&Holder)) -> io::Re
     writeln!(lock, "{}\n{}", std::process::id(), args.join(" "))?;
     // Inherited by the commands the run starts (see the module's documentation).
     fcntl(&*lock, FcntlArg::F_SETFD(FdFlag::empty()))?;
-    Ok(RunLock { _lock: lock })
+    Ok(RunLock { lock: Some(lock) })
 }
 
 fn read_holder(path: &Path, file: &mut File) -> Holder {
@@ -111,7 +129,7 @@ mod tests {
         });
         let holder = receiver.recv().unwrap();
         assert_eq!(holder.pid, Some(std::process::id()));
-        drop(first);
+        first.release();
         second.join().unwrap().unwrap();
     }
 }

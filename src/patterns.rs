@@ -223,6 +223,18 @@ impl OutputPattern {
         Some((&text[..end], rest))
     }
 
+    /// Whether this declaration covers `path`: the path itself, or a path below a directory it
+    /// names or matches.
+    pub fn declares(&self, path: &RelPath) -> bool {
+        match self {
+            OutputPattern::Literal { path: declared, .. } => path.starts_with(declared),
+            OutputPattern::Glob { matcher, .. } => {
+                let parts: Vec<&str> = path.as_str().split('/').collect();
+                (1..=parts.len()).any(|depth| matcher.is_match(parts[..depth].join("/")))
+            }
+        }
+    }
+
     /// Whether two sessions' declarations can claim the same path.
     pub fn overlaps(&self, other: &OutputPattern) -> bool {
         match (self, other) {

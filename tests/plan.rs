@@ -306,8 +306,7 @@ fn dry_run_json_describes_each_decision() {
               "rtask_version": "[version]"
             },
             "requires": [],
-            "cacheable": true,
-            "assumptions": []
+            "cacheable": true
           },
           {
             "session": "build",
@@ -323,8 +322,7 @@ fn dry_run_json_describes_each_decision() {
             "requires": [
               "gen"
             ],
-            "cacheable": true,
-            "assumptions": []
+            "cacheable": true
           }
         ]
         "#);
@@ -566,8 +564,7 @@ inputs = ["missing.txt"]
     run.success();
     insta::assert_snapshot!(run.stdout, @r"
     n: would run (not cacheable: no `inputs`, or `cache = false`)
-    b: would run: `n` always runs and its outputs are not there yet, so its key is not known yet
-      - assuming `n`, which always runs, reproduces the outputs it left in the workspace
+    b: would run: `n` would run first, so its key is not known yet
     c: would fail: input `missing.txt` does not exist
     ");
 }
@@ -634,4 +631,122 @@ inputs = []
     // A session that would be skipped is neither fresh nor stale.
     let listed = project.rtask(&["-l"]);
     listed.success().stdout_has("- old\n");
+}
+
+/// Two runs under one key may leave different outputs (`--force` here; two checkouts storing
+/// one key at once): a dependent follows what its requirement left, not only its key.
+#[test]
+fn a_dependent_follows_what_its_requirement_left_under_the_same_key() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.a]
+shell = true
+run = ["echo $$ > stamp.txt"]
+inputs = ["in.txt"]
+outputs = ["stamp.txt"]
+
+[sessions.b]
+requires = ["a"]
+shell = true
+run = ["cp stamp.txt b.out"]
+inputs = []
+outputs = ["b.out"]
+"#,
+    );
+    project.write("in.txt", "1");
+    project.rtask(&["b"]).success();
+    project.rtask(&["--force", "a"]).success();
+    project.remove("stamp.txt");
+    project.remove("b.out");
+    project
+        .rtask(&["b"])
+        .success()
+        .stderr_has("b: running (required session `a` changed)");
+    assert_eq!(project.read("b.out"), project.read("stamp.txt"));
+}
+
+/// A leftover symlink a requirement's glob matches is keyed with what it leads to.
+#[test]
+fn a_leftover_symlink_is_keyed_with_what_it_leads_to() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.a]
+shell = true
+run = ["echo fresh > data.new"]
+inputs = []
+outputs = ["data.*"]
+
+[sessions.b]
+requires = ["a"]
+shell = true
+run = ["cat data.* > b.out"]
+inputs = []
+outputs = ["b.out"]
+"#,
+    );
+    project.write("stash/old", "OLD1\n");
+    std::os::unix::fs::symlink("stash/old", project.path("data.old")).unwrap();
+    project.rtask(&["b"]).success();
+    project.write("stash/old", "OLD2\n");
+    project.rtask(&["b"]).success().stderr_has("b: running");
+    assert_eq!(project.read("b.out"), "fresh\nOLD2\n");
+}
+
+/// An output of a requirement removed while another session was at work (here one that
+/// cleans up) keeps the dependent out of the cache: it cannot tell who removed it.
+#[test]
+fn a_requirement_output_removed_by_any_concurrent_session_keeps_the_dependent_out() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.a]
+shell = true
+run = ["echo DATA > a.out"]
+inputs = []
+outputs = ["a.out"]
+
+[sessions.clean]
+shell = true
+run = ["while [ ! -e c.started ]; do sleep 0.02; done; rm -f a.out"]
+
+[sessions.c]
+requires = ["a"]
+shell = true
+run = ["touch c.started; while [ -e a.out ]; do sleep 0.02; done; echo NONE > c.out"]
+inputs = []
+outputs = ["c.out"]
+"#,
+    );
+    project
+        .rtask(&["-j", "2", "c", "clean"])
+        .success()
+        .stderr_has("warning: outputs of `a`, which `c` requires, changed while it ran; its result is not cached");
+}
+
+/// A file a restore wrote while a session ran (another matrix variant's data file, restored side
+/// by side) is not that session's output, although its glob matches it.
+#[test]
+fn a_variant_never_stores_what_a_sibling_restore_wrote_beside_it() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+shell = true
+run = ["if [ {x} = 2 ]; then while [ ! -e cov.1 ]; do sleep 0.02; done; fi; echo data-{x} > cov.{x}"]
+inputs = []
+outputs = ["cov.*"]
+parametrize = { x = ["1", "2"] }
+"#,
+    );
+    project.rtask(&["t(x='1')"]).success();
+    project.remove("cov.1");
+    project.rtask(&["-j", "2", "t"]).success();
+    let manifests: Vec<String> = project
+        .manifests()
+        .iter()
+        .map(|path| fs::read_to_string(path).unwrap())
+        .collect();
+    let second = manifests
+        .iter()
+        .find(|manifest| manifest.contains("\"cov.2\""))
+        .expect("t(x='2') is stored");
+    assert!(!second.contains("\"cov.1\""), "{second}");
 }

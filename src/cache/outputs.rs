@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::manifest::{Manifest, OutputEntry};
 use crate::digest::Digest;
 use crate::file_stat::FileStat;
-use crate::fingerprint::symlink_digest;
+use crate::fingerprint::symlink_input;
 use crate::patterns::OutputPattern;
 use crate::protected;
 use crate::relpath::RelPath;
@@ -226,7 +227,7 @@ fn visit(
     Ok(())
 }
 
-/// What files glob outputs matched, with their stat: taken before a run.
+/// What files and symlinks glob outputs matched, with their stat: taken before a run.
 pub type Snapshot = BTreeMap<RelPath, FileStat>;
 
 /// The files the glob declarations match now (literal outputs are always the session's own).
@@ -241,7 +242,7 @@ pub fn glob_matches(root: &Path, declared: &[OutputPattern], skipped: &[PathBuf]
     };
     found
         .into_iter()
-        .filter(|output| matches!(output.kind, FoundKind::File { .. }))
+        .filter(|output| !matches!(output.kind, FoundKind::Dir { .. }))
         .filter_map(|output| {
             let metadata = output.path.to_path(root).symlink_metadata().ok()?;
             Some((output.path, FileStat::of(&metadata)))
@@ -347,22 +348,60 @@ pub fn digests(
 ) -> Result<BTreeMap<String, Digest>, OutputError> {
     let mut digests = BTreeMap::new();
     for output in found {
+        let io = |source| OutputError::Io {
+            path: output.path.clone(),
+            source,
+        };
         let digest = match &output.kind {
             FoundKind::File { mode } => {
-                let content = Digest::of_file(&output.path.to_path(root)).map_err(|source| {
-                    OutputError::Io {
-                        path: output.path.clone(),
-                        source,
-                    }
-                })?;
-                Digest::of_bytes(format!("{content} {mode:o}").as_bytes())
+                let content = Digest::of_file(&output.path.to_path(root)).map_err(io)?;
+                file_digest(&content, *mode)
             }
-            FoundKind::Dir { mode } => Digest::of_bytes(format!("dir {mode:o}").as_bytes()),
-            FoundKind::Symlink { target } => symlink_digest(Path::new(target)),
+            FoundKind::Dir { mode } => dir_digest(*mode),
+            FoundKind::Symlink { .. } => link_digest(root, &output.path).map_err(io)?,
         };
         digests.insert(output.path.to_string(), digest);
     }
     Ok(digests)
+}
+
+/// The digests [`digests`] gives an entry's outputs once they are restored, from the entry
+/// itself: file contents are not read again (a symlink's target is: it may lead to a file the
+/// entry does not hold).
+pub fn entry_digests(
+    root: &Path,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, Digest>, OutputError> {
+    let mut digests = BTreeMap::new();
+    for entry in &manifest.outputs {
+        let path = entry.path();
+        let digest = match entry {
+            OutputEntry::File { blob, mode, .. } => file_digest(&blob.hash, *mode),
+            OutputEntry::Dir { mode, .. } => dir_digest(*mode),
+            OutputEntry::Symlink { .. } => {
+                link_digest(root, path).map_err(|source| OutputError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+        };
+        digests.insert(path.to_string(), digest);
+    }
+    Ok(digests)
+}
+
+fn file_digest(content: &Digest, mode: u32) -> Digest {
+    Digest::of_bytes(format!("{content} {mode:o}").as_bytes())
+}
+
+fn dir_digest(mode: u32) -> Digest {
+    Digest::of_bytes(format!("dir {mode:o}").as_bytes())
+}
+
+/// A symlink output as an input of its dependents: its target and, when that is a file, the
+/// file's content (a dependent reads through it).
+fn link_digest(root: &Path, path: &RelPath) -> io::Result<Digest> {
+    symlink_input(path, &path.to_path(root)).map(|input| input.hash)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use super::session::{self, Context};
 use crate::digest::Digest;
 use crate::failure::SessionError;
-use crate::key::Upstream;
 use crate::plan::Finished;
 use crate::plan::reason::{AbortReason, Blocked, RequirementEnd, blocked};
 use crate::project::SessionId;
@@ -139,10 +138,10 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                     reason: AbortReason::DidNotRun,
                 },
             };
-            let key = finished.get(&id).and_then(|done| match &done.upstream {
-                Upstream::Key(key) if done.entry.is_some() => Some(*key),
-                _ => None,
-            });
+            let key = finished
+                .get(&id)
+                .and_then(|done| done.entry.as_ref())
+                .map(|entry| entry.key);
             SessionResult {
                 id,
                 outcome,

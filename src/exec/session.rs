@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
-use super::sharing::{Shared, Sharing};
+use super::sharing::{Presence, Shared, Sharing};
 use crate::cache::manifest::Manifest;
 use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored, Target};
@@ -23,6 +23,7 @@ use crate::plan::{Decision, Finished, Keyed, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
 use crate::python::prepare::{Maker, NotMade};
 use crate::python::venv::{self, Env};
+use crate::relpath::RelPath;
 use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
 /// Everything a session needs from the run it is part of.
@@ -41,6 +42,9 @@ pub(crate) fn run(
     let planner = context.planner;
     let session = &planner.project.sessions[id];
     let started = Instant::now();
+    // At work from here: what it puts back of its requirements, and what they left, may be
+    // touched by another session at work at the same time.
+    let presence = context.sharing.enter(id);
     if let Err(error) = restore_required(context, session, upstream) {
         return context.end(session, Outcome::failed(started.elapsed(), error));
     }
@@ -69,8 +73,9 @@ pub(crate) fn run(
     }
     Act {
         context,
-        id,
         session,
+        upstream,
+        presence: &presence,
         started,
     }
     .act(plan)
@@ -103,6 +108,8 @@ impl Context<'_> {
         if restored.changed_anything() {
             planner.fingerprinter.invalidate();
         }
+        self.sharing
+            .restored(&planner.project.root, &restored.written);
         Ok(restored)
     }
 }
@@ -135,8 +142,9 @@ fn restore_required(
 /// One session acting on its plan.
 struct Act<'a> {
     context: &'a Context<'a>,
-    id: SessionId,
     session: &'a Session,
+    upstream: &'a BTreeMap<SessionId, Finished>,
+    presence: &'a Presence<'a>,
     started: Instant,
 }
 
@@ -160,11 +168,15 @@ impl Act<'_> {
                 let planner = self.context.planner;
                 let unrestored = match self.replay(&manifest) {
                     Ok(outcome) => {
-                        let finished = Finished {
-                            upstream: Upstream::Key(manifest.key),
-                            entry: Some(Arc::new(*manifest)),
+                        let root = &planner.project.root;
+                        return match Finished::of_entry(root, Arc::new(*manifest)) {
+                            Ok(finished) => (outcome, Some(finished)),
+                            Err(error) => {
+                                let elapsed = self.started.elapsed();
+                                let failed = Outcome::failed(elapsed, error.into());
+                                self.context.end(self.session, failed)
+                            }
                         };
-                        return (outcome, Some(finished));
                     }
                     Err(Replay::Restore(error)) => planner.after_failed_restore(&manifest, error),
                     Err(Replay::Log(flaw)) => {
@@ -216,22 +228,12 @@ impl Act<'_> {
         let context = self.context;
         let root = &context.planner.project.root;
         let protected = context.planner.protected.dirs();
-        let before = Before {
-            own: outputs::glob_matches(root, &self.session.outputs, protected),
-            // What the commands read of their requirements, to tell afterwards whether it
-            // changed under them (only worth knowing when the result may be stored).
-            required: match run.keyed {
-                Some(_) => self.required_outputs(),
-                None => Ok(BTreeMap::new()),
-            },
-        };
+        let own = outputs::glob_matches(root, &self.session.outputs, protected);
         context.reporter.started(&self.session.name, reasons);
-        let requires = &self.session.requires;
-        context.sharing.start(self.id, requires);
         let ran = self.run_commands(&run);
-        let shared = context.sharing.finish(self.id);
+        let shared = self.presence.leave();
         let (outcome, finished) = match ran {
-            Ok(log) => match self.finish(run, &before, shared, &log) {
+            Ok(log) => match self.finish(run, &own, shared, &log) {
                 Ok(finished) => {
                     let duration = self.started.elapsed();
                     (Outcome::Ran { duration }, Some(finished))
@@ -305,7 +307,7 @@ impl Act<'_> {
     fn finish(
         &self,
         run: Running<'_>,
-        before: &Before,
+        own: &outputs::Snapshot,
         shared: Shared,
         log: &[u8],
     ) -> Result<Finished, SessionError> {
@@ -318,13 +320,22 @@ impl Act<'_> {
         // restore, under this key, a file this run did not make. A session that is not part of
         // a matrix hears about it: a build that found its artifact up to date did not make it
         // either, and a restore will not bring it back.
-        let dropped = outputs::drop_untouched(root, &mut found, &session.outputs, &before.own);
+        let dropped = outputs::drop_untouched(root, &mut found, &session.outputs, own);
+        // What a restore wrote while it ran (another variant's entry, restored side by side)
+        // is not its output either, unless a literal declaration names it.
+        found.retain(|output| {
+            let literal = session.outputs.iter().any(|pattern| {
+                matches!(pattern, OutputPattern::Literal { .. }) && pattern.declares(&output.path)
+            });
+            literal || !context.sharing.restored_untouched(root, &output.path)
+        });
         let matrix = planner
             .project
             .sessions
             .iter()
             .any(|other| other.base == session.base && other.name != session.name);
-        if !dropped.is_empty() && !matrix {
+        let storing = run.keyed.is_some() && run.store.is_some();
+        if !dropped.is_empty() && !matrix && storing {
             context.reporter.warning(&Warning::Untouched {
                 session: &session.name,
                 paths: &dropped,
@@ -332,11 +343,11 @@ impl Act<'_> {
         }
         let stored = match (run.keyed, run.store, planner.store) {
             (Some(keyed), Some(writer), Some(store)) => {
-                match self.unchanged(&keyed, run.venv, before, shared) {
+                match self.unchanged(&keyed, run.venv, shared) {
                     Err(why) => Err(why),
                     Ok(()) => {
                         let Keyed {
-                            key,
+                            key: _,
                             ingredients,
                             inputs,
                         } = keyed;
@@ -349,7 +360,6 @@ impl Act<'_> {
                             posargs: planner.posargs,
                         };
                         self.store(writer, store, result)
-                            .map(|manifest| (key, manifest))
                     }
                 }
             }
@@ -357,16 +367,16 @@ impl Act<'_> {
                 // Not cacheable, or `--no-cache`: dependents key on what this run produced.
                 let digests = outputs::digests(root, &found)?;
                 return Ok(Finished {
-                    upstream: Upstream::Outputs(digests),
+                    upstream: Upstream {
+                        key: None,
+                        outputs: digests,
+                    },
                     entry: None,
                 });
             }
         };
         match stored {
-            Ok((key, manifest)) => Ok(Finished {
-                upstream: Upstream::Key(key),
-                entry: Some(Arc::new(manifest)),
-            }),
+            Ok(manifest) => Ok(Finished::of_entry(root, Arc::new(manifest))?),
             Err(why) => {
                 context.reporter.warning(&Warning::NotStored {
                     session: &session.name,
@@ -374,7 +384,10 @@ impl Act<'_> {
                 });
                 let digests = outputs::digests(root, &found)?;
                 Ok(Finished {
-                    upstream: Upstream::Outputs(digests),
+                    upstream: Upstream {
+                        key: None,
+                        outputs: digests,
+                    },
                     entry: None,
                 })
             }
@@ -405,7 +418,6 @@ impl Act<'_> {
         &self,
         keyed: &Keyed,
         venv: Option<&Env>,
-        before: &Before,
         shared: Shared,
     ) -> Result<(), NotStored> {
         let planner = self.context.planner;
@@ -426,24 +438,37 @@ impl Act<'_> {
             Ok(_) => return Err(NotStored::InputsChanged),
             Err(error) => return Err(NotStored::Inputs(error)),
         }
-        let before = before
-            .required
-            .as_ref()
-            .map_err(|error| NotStored::RequiredOutputsUnreadable(error.to_string()))?;
         let after = self
             .required_outputs()
             .map_err(|error| NotStored::RequiredOutputsUnreadable(error.to_string()))?;
-        for (dep, found) in before {
+        for dep in &self.session.requires {
+            let Some(Finished {
+                upstream: Upstream {
+                    outputs: expected, ..
+                },
+                ..
+            }) = self.upstream.get(dep)
+            else {
+                continue;
+            };
+            // What the key says the commands found: what the requirement left, and the
+            // leftovers its globs matched.
+            let declared = &planner.project.sessions[*dep].outputs;
+            let strays = keyed.ingredients.strays.iter().filter(|(path, _)| {
+                RelPath::parse(path)
+                    .is_ok_and(|path| declared.iter().any(|pattern| pattern.declares(&path)))
+            });
+            let expected: BTreeMap<&String, &Digest> = expected.iter().chain(strays).collect();
             let now = after.get(dep);
-            // Nothing added or changed; something removed only when no other dependent of
-            // the requirement ran meanwhile (then this session removed it, having read it).
+            // Nothing added or changed; something removed only when no other session was at
+            // work meanwhile (then this one removed it, having read it).
             let added_or_changed = now.is_some_and(|now| {
                 now.iter()
-                    .any(|(path, digest)| found.get(path) != Some(digest))
+                    .any(|(path, digest)| expected.get(path) != Some(&digest))
             });
-            let removed = found
+            let removed = expected
                 .keys()
-                .any(|path| now.is_none_or(|now| !now.contains_key(path)));
+                .any(|path| now.is_none_or(|now| !now.contains_key(*path)));
             if added_or_changed || (removed && shared == Shared::WithOthers) {
                 let name = planner.project.sessions[*dep].name.clone();
                 return Err(NotStored::RequiredOutputsChanged { name });
@@ -468,16 +493,8 @@ impl Act<'_> {
     }
 }
 
-/// What the outputs of each required session were, path to digest.
+/// What the output declarations of each required session match, path to digest.
 type RequiredOutputs = BTreeMap<SessionId, BTreeMap<String, Digest>>;
-
-/// The workspace as a session's commands found it.
-struct Before {
-    /// What its own glob outputs matched.
-    own: outputs::Snapshot,
-    /// What the outputs of its requirements were (empty when its result cannot be stored).
-    required: Result<RequiredOutputs, OutputError>,
-}
 
 /// A session whose commands run: what they need, and what storing the result needs.
 struct Running<'a> {

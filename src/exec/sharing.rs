@@ -1,12 +1,17 @@
-//! Which running sessions share a requirement. A dependent may remove the outputs it read
-//! (`coverage combine` deletes the data files it combines); but when a requirement's output
-//! goes missing while two of its dependents run side by side, either may have removed it, and
-//! neither may take it for its own doing.
+//! What sessions at work side by side do to each other's files. A dependent may remove the
+//! outputs it read from the sessions it requires (`coverage combine` deletes the data files it
+//! combines); but when such an output goes missing while another session runs too, that one may
+//! have removed it, and the dependent may not take it for its own doing. And a file a restore
+//! wrote while a session ran (another matrix variant's `.coverage.*`) is not that session's
+//! output, although its globs match it and it was not there before.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
+use crate::file_stat::FileStat;
 use crate::project::SessionId;
+use crate::relpath::RelPath;
 
 #[derive(Default)]
 pub(crate) struct Sharing {
@@ -15,45 +20,86 @@ pub(crate) struct Sharing {
 
 #[derive(Default)]
 struct State {
-    /// The sessions running now, with the sessions they require.
-    running: BTreeMap<SessionId, Vec<SessionId>>,
-    /// Sessions that ran beside another session requiring one of their requirements.
+    /// The sessions at work now (from putting back what they require to their last command).
+    present: BTreeSet<SessionId>,
+    /// Sessions that were at work while another one was.
     overlapped: BTreeSet<SessionId>,
+    /// The paths restores wrote in this run, as they were once written.
+    restored: BTreeMap<RelPath, FileStat>,
 }
 
-/// Whether a session ran alone among the dependents of its requirements.
+/// Whether a session was at work alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shared {
     Alone,
     WithOthers,
 }
 
+/// A session at work; it leaves when [`Presence::leave`] is called or it is dropped.
+pub(crate) struct Presence<'a> {
+    sharing: &'a Sharing,
+    id: SessionId,
+}
+
 impl Sharing {
-    /// `id`, which requires `requires`, starts its commands.
-    pub(crate) fn start(&self, id: SessionId, requires: &[SessionId]) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let others: Vec<SessionId> = state
-            .running
-            .iter()
-            .filter(|(_, theirs)| theirs.iter().any(|dep| requires.contains(dep)))
-            .map(|(other, _)| *other)
-            .collect();
-        if !others.is_empty() {
-            state.overlapped.insert(id);
+    /// `id` starts its work.
+    pub(crate) fn enter(&self, id: SessionId) -> Presence<'_> {
+        let mut state = self.lock();
+        if !state.present.is_empty() {
+            let others: Vec<SessionId> = state.present.iter().copied().collect();
             state.overlapped.extend(others);
+            state.overlapped.insert(id);
         }
-        state.running.insert(id, requires.to_vec());
+        state.present.insert(id);
+        Presence { sharing: self, id }
     }
 
-    /// `id`'s commands ended: whether another dependent of its requirements ran meanwhile.
-    pub(crate) fn finish(&self, id: SessionId) -> Shared {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.running.remove(&id);
-        if state.overlapped.remove(&id) {
+    /// A restore wrote these paths.
+    pub(crate) fn restored(&self, root: &Path, paths: &[RelPath]) {
+        let stats: Vec<(RelPath, FileStat)> = paths
+            .iter()
+            .filter_map(|path| {
+                let metadata = path.to_path(root).symlink_metadata().ok()?;
+                Some((path.clone(), FileStat::of(&metadata)))
+            })
+            .collect();
+        self.lock().restored.extend(stats);
+    }
+
+    /// Whether a restore of this run wrote `path` and nothing touched it since.
+    pub(crate) fn restored_untouched(&self, root: &Path, path: &RelPath) -> bool {
+        let state = self.lock();
+        let Some(written) = state.restored.get(path) else {
+            return false;
+        };
+        path.to_path(root)
+            .symlink_metadata()
+            .is_ok_and(|metadata| FileStat::of(&metadata) == *written)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Presence<'_> {
+    /// The session's commands ended: whether another session was at work meanwhile.
+    pub(crate) fn leave(&self) -> Shared {
+        let mut state = self.sharing.lock();
+        state.present.remove(&self.id);
+        if state.overlapped.remove(&self.id) {
             Shared::WithOthers
         } else {
             Shared::Alone
         }
+    }
+}
+
+impl Drop for Presence<'_> {
+    fn drop(&mut self) {
+        let mut state = self.sharing.lock();
+        state.present.remove(&self.id);
+        state.overlapped.remove(&self.id);
     }
 }
 
@@ -62,15 +108,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sessions_sharing_a_requirement_overlap_only_while_both_run() {
+    fn sessions_overlap_only_while_both_are_at_work() {
         let sharing = Sharing::default();
-        sharing.start(1, &[0]);
-        sharing.start(2, &[0, 5]);
-        sharing.start(3, &[7]);
-        assert_eq!(sharing.finish(3), Shared::Alone);
-        assert_eq!(sharing.finish(1), Shared::WithOthers);
-        assert_eq!(sharing.finish(2), Shared::WithOthers);
-        sharing.start(4, &[0]);
-        assert_eq!(sharing.finish(4), Shared::Alone);
+        let one = sharing.enter(1);
+        let two = sharing.enter(2);
+        assert_eq!(one.leave(), Shared::WithOthers);
+        assert_eq!(two.leave(), Shared::WithOthers);
+        let three = sharing.enter(3);
+        assert_eq!(three.leave(), Shared::Alone);
+        drop((one, two, three));
+        let four = sharing.enter(4);
+        assert_eq!(four.leave(), Shared::Alone);
     }
 }

@@ -735,7 +735,7 @@ enum Fingerprinted {
 }
 
 /// A symlink input: keyed on its target path and, when the target is a file, its content.
-fn symlink_input(path: &RelPath, full: &Path) -> io::Result<InputFile> {
+pub(crate) fn symlink_input(path: &RelPath, full: &Path) -> io::Result<InputFile> {
     let target = std::fs::read_link(full)?;
     // Only a regular file's content counts, and only a regular file is opened (opening a FIFO
     // or a device can have effects); the open file is checked again, without blocking.

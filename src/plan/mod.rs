@@ -9,6 +9,7 @@
 pub(crate) mod reason;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use self::reason::{
@@ -54,20 +55,26 @@ pub(crate) struct Finished {
 }
 
 impl Finished {
-    /// The paths it produced, when they are known: those of its entry, or the outputs a run
-    /// that was not stored left.
-    fn produced(&self) -> Option<BTreeSet<String>> {
+    /// A session whose outputs are those of `entry` (restored from it, or stored in it).
+    pub(crate) fn of_entry(root: &Path, entry: Arc<Manifest>) -> Result<Finished, OutputError> {
+        Ok(Finished {
+            upstream: Upstream {
+                key: Some(entry.key),
+                outputs: outputs::entry_digests(root, &entry)?,
+            },
+            entry: Some(entry),
+        })
+    }
+
+    /// The paths it produced: those of its entry, or the outputs a run that was not stored left.
+    fn produced(&self) -> BTreeSet<String> {
         match (&self.entry, &self.upstream) {
-            (Some(entry), _) => Some(
-                entry
-                    .outputs
-                    .iter()
-                    .map(|output| output.path().to_string())
-                    .collect(),
-            ),
-            (None, Upstream::Outputs(digests)) => Some(digests.keys().cloned().collect()),
-            // A preview of a session that would run: what it will produce is not known yet.
-            (None, Upstream::Key(_)) => None,
+            (Some(entry), _) => entry
+                .outputs
+                .iter()
+                .map(|output| output.path().to_string())
+                .collect(),
+            (None, upstream) => upstream.outputs.keys().cloned().collect(),
         }
     }
 }
@@ -111,8 +118,6 @@ pub(crate) struct SessionPlan {
     pub commands: Vec<Vec<String>>,
     /// Its environment, ready, when it has one.
     pub venv: Option<Env>,
-    /// What a preview assumed to decide it.
-    pub assumptions: Vec<Assumption>,
 }
 
 /// A key and its ingredients.
@@ -120,13 +125,6 @@ pub(crate) struct Keyed {
     pub key: Digest,
     pub ingredients: Ingredients,
     pub inputs: Vec<InputFile>,
-}
-
-/// What a preview takes for granted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Assumption {
-    /// A required session that always runs will leave the outputs it left in the workspace.
-    ReproducesOutputs { name: String },
 }
 
 impl SessionPlan {
@@ -137,7 +135,6 @@ impl SessionPlan {
             keyed: None,
             commands: Vec::new(),
             venv: None,
-            assumptions: Vec::new(),
         }
     }
 
@@ -181,7 +178,6 @@ impl Planner<'_> {
             keyed,
             commands,
             venv,
-            assumptions: Vec::new(),
         }
     }
 
@@ -339,11 +335,8 @@ impl Planner<'_> {
                 continue;
             }
             matched.extend(found.into_iter().map(|found| (found.path.clone(), found)));
-            match upstream.get(dep).and_then(Finished::produced) {
-                Some(paths) => produced.extend(paths),
-                // A preview cannot know what a requirement that would run leaves: none of what
-                // is there now is taken for a leftover.
-                None => return Ok(BTreeMap::new()),
+            if let Some(finished) = upstream.get(dep) {
+                produced.extend(finished.produced());
             }
         }
         let strays: Vec<FoundOutput> = matched
@@ -403,57 +396,33 @@ impl Planner<'_> {
                 let end = ends.get(dep).copied().unwrap_or(RequirementEnd::Aborted);
                 (sessions[*dep].name.as_str(), end)
             });
-            let mut plan = match blocked(requirements) {
+            let plan = match blocked(requirements) {
                 Some(Blocked::Skip(reason)) => SessionPlan::new(id, Decision::Skip(reason)),
                 Some(Blocked::Abort(reason)) => SessionPlan::new(id, Decision::Abort(reason)),
                 None => self.decide_with(id, &upstream, &unknown),
             };
-            plan.assumptions = session
-                .requires
-                .iter()
-                .filter(|dep| !sessions[**dep].cacheable() || self.store.is_none())
-                .map(|dep| Assumption::ReproducesOutputs {
-                    name: sessions[*dep].name.clone(),
-                })
-                .collect();
             ends.insert(id, plan.decision.end());
-            let finished = |upstream| Finished {
-                upstream,
-                entry: None,
-            };
-            match (&plan.decision, plan.key()) {
-                (Decision::Restore(manifest), _) => {
-                    let restored = Finished {
-                        upstream: Upstream::Key(manifest.key),
-                        entry: Some(Arc::new((**manifest).clone())),
-                    };
-                    upstream.insert(id, restored);
-                }
-                (Decision::Run { .. }, Some(key)) => {
-                    upstream.insert(id, finished(Upstream::Key(key)));
-                }
-                (Decision::Run { .. }, None) if !session.cacheable() || self.store.is_none() => {
-                    let root = &self.project.root;
-                    match outputs::collect(root, &session.outputs, self.protected.dirs())
-                        .and_then(|found| outputs::digests(root, &found))
-                    {
-                        Ok(digests) => {
-                            upstream.insert(id, finished(Upstream::Outputs(digests)));
+            match &plan.decision {
+                Decision::Restore(manifest) => {
+                    let entry = Arc::new((**manifest).clone());
+                    match Finished::of_entry(&self.project.root, entry) {
+                        Ok(finished) => {
+                            upstream.insert(id, finished);
                         }
                         Err(_) => {
-                            unknown.insert(id, KeyUnknown::OutputsNotThere);
+                            unknown.insert(id, KeyUnknown::Runs);
                         }
                     }
                 }
-                (Decision::PrepareEnvironment(_), _) => {
+                // What a session that runs leaves, which its dependents are keyed on, is known
+                // only once it ran.
+                Decision::Run { .. } => {
+                    unknown.insert(id, KeyUnknown::Runs);
+                }
+                Decision::PrepareEnvironment(_) => {
                     unknown.insert(id, KeyUnknown::EnvironmentNotReady);
                 }
-                (Decision::Run { reasons, .. }, None) => {
-                    if let Some(RunReason::RequiredKeyUnknown { why, .. }) = reasons.first() {
-                        unknown.insert(id, KeyUnknown::Required(Box::new(why.clone())));
-                    }
-                }
-                _ => {}
+                Decision::Skip(_) | Decision::Fail(_) | Decision::Abort(_) => {}
             }
             plans.push(plan);
         }

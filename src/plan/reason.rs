@@ -31,15 +31,14 @@ pub(crate) enum RunReason {
     RequiredKeyUnknown { name: String, why: KeyUnknown },
 }
 
-/// Why a required session's key (or outputs) is not known before it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why what a required session will leave (which its dependents are keyed on) is not known
+/// before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyUnknown {
-    /// Its virtual environment must be made first.
+    /// Its virtual environment must be made before it is even decided.
     EnvironmentNotReady,
-    /// It always runs, and its outputs are not in the workspace yet.
-    OutputsNotThere,
-    /// A session it requires has no key yet, for this reason.
-    Required(Box<KeyUnknown>),
+    /// It would run.
+    Runs,
 }
 
 /// One difference between a key and the newest entry of the same session.

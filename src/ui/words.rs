@@ -29,10 +29,7 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
                 KeyUnknown::EnvironmentNotReady => {
                     format!("`{name}`'s environment would be (re)created first")
                 }
-                KeyUnknown::OutputsNotThere => {
-                    format!("`{name}` always runs and its outputs are not there yet")
-                }
-                KeyUnknown::Required(_) => format!("`{name}` would run first"),
+                KeyUnknown::Runs => format!("`{name}` would run first"),
             };
             format!("{first}, so its key is not known yet")
         }

@@ -71,7 +71,7 @@ fn entry_problem(site: &Site<'_>, entry: &OutputEntry) -> Option<String> {
     if let Some(why) = site.reserved(path) {
         return Some(why.to_string());
     }
-    if !site.declared.iter().any(|pattern| declares(pattern, path)) {
+    if !site.declared.iter().any(|pattern| pattern.declares(path)) {
         return Some("the session does not declare it as an output".to_string());
     }
     let OutputEntry::Symlink { target: link, .. } = entry else {
@@ -135,18 +135,6 @@ fn check_declared(stored: &Stored<'_>, pattern: &OutputPattern) -> Result<(), Re
             refuse(path, "the session declares it as a directory")
         }
         Some(_) => Ok(()),
-    }
-}
-
-/// Whether `pattern` covers `path`: the path itself, or a path below a directory it names or
-/// matches.
-fn declares(pattern: &OutputPattern, path: &RelPath) -> bool {
-    match pattern {
-        OutputPattern::Literal { path: declared, .. } => path.starts_with(declared),
-        OutputPattern::Glob { matcher, .. } => {
-            let parts: Vec<&str> = path.as_str().split('/').collect();
-            (1..=parts.len()).any(|depth| matcher.is_match(parts[..depth].join("/")))
-        }
     }
 }
 
@@ -320,7 +308,7 @@ pub(super) fn inspect_parent(
 /// Below that, a collected output holds a symlink as a symlink, never a path through it.
 fn may_follow(declared: &[OutputPattern], path: &RelPath, parent: &RelPath) -> bool {
     declared.iter().any(|pattern| {
-        declares(pattern, path)
+        pattern.declares(path)
             && match pattern {
                 OutputPattern::Literal { path: declared, .. } => {
                     declared != parent && declared.starts_with(parent)
