@@ -19,8 +19,9 @@ use crate::python::PythonKey;
 
 /// Part of every key, bumped whenever its layout changes. 5: `env_inputs` values keyed as raw
 /// bytes (a value that is not UTF-8 counted as unset), the symlinks along `cwd`, and in the
-/// `python` ingredient the sources of local projects installed without `-e`.
-pub const KEY_SCHEMA: u32 = 5;
+/// `python` ingredient the sources of local projects installed without `-e`. 6: what the
+/// distributions copied from local directories and archives installed.
+pub const KEY_SCHEMA: u32 = 6;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -236,6 +237,7 @@ mod tests {
                 platform: "linux-x86_64".into(),
                 distributions: BTreeMap::from([("pytest".into(), "8.3.1".into())]),
                 local_sources: BTreeMap::from([(".".into(), Some(Digest::of_bytes(b"tree")))]),
+                local_installs: BTreeMap::from([("mypkg".into(), Digest::of_bytes(b"RECORD"))]),
             }),
             platform: Platform {
                 os: "linux".into(),
@@ -273,7 +275,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "da1da90ac752775a75ec32f5859350d5aa929797f004e82118eee06a77141b5d"
+            "d20328f9537fe617deb6b091d8839031f37f53fbaf3cf5371a9478a6472e57f5"
         );
     }
 
@@ -321,6 +323,13 @@ mod tests {
                     python
                         .local_sources
                         .insert(".".into(), Some(Digest::of_bytes(b"edited tree")));
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python
+                        .local_installs
+                        .insert("mypkg".into(), Digest::of_bytes(b"other RECORD"));
                 }
             }),
             Box::new(|i| i.python = None),
