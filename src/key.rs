@@ -19,8 +19,9 @@ use crate::python::PythonKey;
 
 /// Part of every key, bumped whenever its layout changes. 5: `env_inputs` values keyed as raw
 /// bytes (a value that is not UTF-8 counted as unset), where a symlinked `cwd` leads, required
-/// sessions by the outputs they left (never by their keys), leftovers among their outputs, and
-/// in the `python` ingredient the sources of local projects installed without `-e`.
+/// sessions by the outputs they left as well as their keys, leftovers among their outputs, and
+/// in the `python` ingredient the sources of local projects installed without `-e` and what the
+/// distributions copied from local directories and archives installed.
 pub const KEY_SCHEMA: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +248,7 @@ mod tests {
                 platform: "linux-x86_64".into(),
                 distributions: BTreeMap::from([("pytest".into(), "8.3.1".into())]),
                 local_sources: BTreeMap::from([(".".into(), Some(Digest::of_bytes(b"tree")))]),
+                local_installs: BTreeMap::from([("mypkg".into(), Digest::of_bytes(b"RECORD"))]),
             }),
             platform: Platform {
                 os: "linux".into(),
@@ -284,7 +286,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "56cbd9e516b27fd9e6ac67ee4bf78ec7c0cf1e87e4072c75dc2c3c4c307e5645"
+            "b271d6cf1c180151286d2570004c524b3711d4d87190183e6e99f00e80468cda"
         );
     }
 
@@ -337,6 +339,13 @@ mod tests {
                     python
                         .local_sources
                         .insert(".".into(), Some(Digest::of_bytes(b"edited tree")));
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python
+                        .local_installs
+                        .insert("mypkg".into(), Digest::of_bytes(b"other RECORD"));
                 }
             }),
             Box::new(|i| i.python = None),

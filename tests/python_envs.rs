@@ -788,3 +788,98 @@ inputs = ["tests"]
         ))
         .stdout_has("V = 2\n");
 }
+
+/// What a session writes at the top of a local project is a result, not a source, even where
+/// git does not ignore it (uv's `.gitignore` leaves `.coverage*` out): here the parallel data
+/// files of `coverage run -p` and a report, declared outputs, and `coverage.xml`, which is not
+/// declared. The environment is reused and the result served from the cache.
+#[test]
+fn coverage_parallel_outputs_at_the_top_are_not_sources() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "uv"
+install = [".", "pytest", "coverage"]
+run = [
+    "coverage run -p -m pytest -q -p no:cacheprovider",
+    "coverage combine --keep -q",
+    "coverage xml -q",
+    "python -c 'import time; open(\"report.txt\", \"w\").write(str(time.time_ns()))'",
+]
+inputs = ["src", "tests"]
+outputs = [".coverage.*", "report.txt"]
+"#,
+    );
+    project
+        .write(
+            "pyproject.toml",
+            &format!(
+                "{SETUPTOOLS}[project]\nname = \"mypkg\"\nversion = \"1.0\"\n\n\
+                 [tool.setuptools.packages.find]\nwhere = [\"src\"]\n"
+            ),
+        )
+        .write(".gitignore", ".venv/\n__pycache__/\n")
+        .write("src/mypkg/__init__.py", "V = 1\n")
+        .write(
+            "tests/test_v.py",
+            "import mypkg\n\n\ndef test_v():\n    assert mypkg.V == 1\n",
+        );
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_has("t: created `.rtask/venvs/t`")
+        .stderr_has("t: running (no cache entry)");
+    for _ in 0..2 {
+        project
+            .rtask(&["t"])
+            .success()
+            .stderr_lacks("created")
+            .stderr_has("t: cached");
+    }
+    assert!(
+        project.exists("coverage.xml"),
+        "the run wrote `coverage.xml`"
+    );
+}
+
+/// What a reinstall puts in the environment is in the key: a build that packs a file rtask
+/// does not watch (a module git ignores, outside any package directory) is served from the
+/// cache until `--reinstall` installs the edited copy, which then misses.
+#[test]
+fn a_reinstall_that_installs_other_code_misses() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "uv"
+install = ["."]
+run = ["python -c 'import gen; print(\"V =\", gen.V); assert gen.V == 1'"]
+inputs = ["input.txt"]
+"#,
+    );
+    project
+        .write(
+            "pyproject.toml",
+            &format!(
+                "{SETUPTOOLS}[project]\nname = \"mypkg\"\nversion = \"1.0\"\n\n\
+                 [tool.setuptools]\npy-modules = [\"gen\"]\n"
+            ),
+        )
+        .write(".gitignore", "gen.py\n")
+        .write("gen.py", "V = 1\n")
+        .write("input.txt", "x");
+    project
+        .rtask(&["t"])
+        .success()
+        .stderr_has("t: running (no cache entry)")
+        .stdout_has("V = 1\n");
+    project.write("gen.py", "V = 2\n");
+    project
+        .rtask(&["--reinstall", "t"])
+        .code(1)
+        .stderr_has("t: created `.rtask/venvs/t`")
+        .stdout_has("V = 2\n");
+}

@@ -179,6 +179,12 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
             edit,
         });
     }
+    for (name, edit, _) in changes(&old.local_installs, &new.local_installs) {
+        reasons.push(Change::LocalInstall {
+            name: name.clone(),
+            edit,
+        });
+    }
     for (name, _, (before, after)) in changes(&old.distributions, &new.distributions) {
         reasons.push(Change::Distribution {
             name: name.clone(),

@@ -183,10 +183,7 @@ impl Planner<'_> {
 
     /// The session's environment when it is ready; otherwise what to decide.
     fn environment_of(&self, session: &Session) -> Result<Option<Env>, Decision> {
-        match self
-            .python
-            .plan(&self.project.root, session, self.fingerprinter)
-        {
+        match self.python.plan(self.project, session, self.fingerprinter) {
             Ok(None) => Ok(None),
             Ok(Some(plan)) => match self.python.ready(&plan) {
                 Some(env) => Ok(Some(env)),

@@ -112,6 +112,12 @@ pub(crate) enum Change {
         path: String,
         edit: Edit,
     },
+    /// What a distribution copied from a local directory or archive installed changed, or it is
+    /// now (or no longer) installed that way.
+    LocalInstall {
+        name: String,
+        edit: Edit,
+    },
     /// An installed distribution: its version before and after (`None`: not installed).
     Distribution {
         name: String,
@@ -234,7 +240,8 @@ impl Change {
             Change::Venv { .. }
             | Change::Interpreter { .. }
             | Change::Distribution { .. }
-            | Change::LocalProject { .. } => "environment_changed",
+            | Change::LocalProject { .. }
+            | Change::LocalInstall { .. } => "environment_changed",
             Change::Platform { .. } => "platform_changed",
         }
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::venv::dist_infos;
+use crate::digest::Digest;
 
 /// A distribution found in an environment, copied there from a local directory or archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct LocalInstall {
     /// The top-level packages it installed (`mypkg` for `mypkg/__init__.py`), from its
     /// `RECORD`.
     pub packages: BTreeSet<String>,
+    /// What it installed: a digest of the files its `RECORD` lists with their hashes.
+    pub files: Digest,
 }
 
 /// `direct_url.json`, as pip and uv write it in a `*.dist-info` directory (PEP 610).
@@ -49,14 +52,36 @@ pub fn local_installs(dir: &Path) -> Vec<LocalInstall> {
             };
             let path = file_url_path(&direct.url).filter(|_| copied)?;
             let record = fs::read_to_string(info.join("RECORD")).unwrap_or_default();
-            let packages = top_level_packages(&record);
             Some(LocalInstall {
                 name,
                 path,
-                packages,
+                packages: top_level_packages(&record),
+                files: installed_files(&record),
             })
         })
         .collect()
+}
+
+/// A digest of the files a `RECORD` file lists, each with its hash: what a distribution
+/// installed. Bytecode is left out (a `.pyc` holds its source's time, which a rebuild of the
+/// same code changes), and so is its own metadata but `METADATA`, as installers write
+/// `INSTALLER`, `REQUESTED` and the like as they please.
+fn installed_files(record: &str) -> Digest {
+    let mut lines: Vec<&str> = record
+        .lines()
+        .filter(|line| {
+            let Some(path) = record_path(line) else {
+                return false;
+            };
+            let bytecode = path.contains("__pycache__/") || path.ends_with(".pyc");
+            let metadata = path
+                .split_once(".dist-info/")
+                .is_some_and(|(_, file)| file != "METADATA");
+            !(bytecode || metadata)
+        })
+        .collect();
+    lines.sort_unstable();
+    Digest::of_bytes(lines.join("\n").as_bytes())
 }
 
 /// The top-level directories a `RECORD` file lists files in, but its own metadata and what is
@@ -65,16 +90,20 @@ fn top_level_packages(record: &str) -> BTreeSet<String> {
     record
         .lines()
         .filter_map(|line| {
-            // A path holding a comma is quoted, as CSV quotes it.
-            let path = match line.strip_prefix('"') {
-                Some(quoted) => quoted.split('"').next()?,
-                None => line.split(',').next()?,
-            };
-            let (top, _) = path.split_once('/')?;
+            let (top, _) = record_path(line)?.split_once('/')?;
             let metadata = top.ends_with(".dist-info") || top.ends_with(".data");
             (!(metadata || top == ".." || top == "__pycache__")).then(|| top.to_string())
         })
         .collect()
+}
+
+/// The path a line of a `RECORD` file names. A path holding a comma is quoted, as CSV quotes
+/// it.
+fn record_path(line: &str) -> Option<&str> {
+    match line.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next(),
+        None => line.split(',').next(),
+    }
 }
 
 /// The path of a `file:` URL (`file:///a%20b/pkg`, `file://localhost/pkg`), percent-decoded.
@@ -176,5 +205,28 @@ mod tests {
             .map(|(name, path)| (name.to_string(), path.to_string()))
             .collect();
         assert_eq!(found, expected);
+    }
+
+    /// What a distribution installed is digested from its `RECORD`, less bytecode and the
+    /// metadata installers write as they please.
+    #[test]
+    fn installed_files_leave_out_bytecode_and_installer_metadata() {
+        let record = "pkg/__init__.py,sha256=a,1\npkg/_gen.py,sha256=b,1\n\
+                      pkg/__pycache__/_gen.cpython-311.pyc,sha256=c,1\n\
+                      pkg-1.0.dist-info/METADATA,sha256=d,1\npkg-1.0.dist-info/RECORD,,\n";
+        let base = installed_files(record);
+        let reinstalled = record.replace("sha256=c", "sha256=c2").replace(
+            "RECORD,,",
+            "RECORD,,\npkg-1.0.dist-info/INSTALLER,sha256=e,1",
+        );
+        assert_eq!(installed_files(&reinstalled), base);
+        assert_ne!(
+            installed_files(&record.replace("sha256=b", "sha256=b2")),
+            base
+        );
+        assert_ne!(
+            installed_files(&record.replace("sha256=d", "sha256=d2")),
+            base
+        );
     }
 }

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use self::interpreter::Finder;
 use self::references::References;
-use self::sources::SourceReader;
+use self::sources::{Results, SourceReader};
 use self::venv::{Dependency, Env, Fingerprint};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
-use crate::project::{Backend, Session};
+use crate::project::{Backend, Project, Session};
 use crate::protected::{STATE_DIR, VENVS};
 
 /// What the Python side of a run shares.
@@ -46,6 +46,11 @@ pub struct PythonKey {
     /// in the environment: path to the digest of their sources. Their versions alone would not
     /// tell an edited copy from the one cached.
     pub local_sources: BTreeMap<String, Option<Digest>>,
+    /// The distributions copied from local directories and archives: name to a digest of the
+    /// files they installed (their `RECORD`). rtask does not see every file a build may pack
+    /// (one it writes from a file git ignores): an environment made again that installs other
+    /// code changes the key all the same.
+    pub local_installs: BTreeMap<String, Digest>,
 }
 
 impl PythonKey {
@@ -56,6 +61,7 @@ impl PythonKey {
             platform: env.interpreter.platform.clone(),
             distributions: env.distributions.clone(),
             local_sources: env.sources.clone(),
+            local_installs: env.copies.clone(),
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct Plan {
     /// The local dependencies uv must build again rather than take from its cache: those the
     /// local projects declare, and those found in the environment before.
     pub rebuild: BTreeSet<String>,
+    /// What the project's sessions declare as outputs: not the sources of a local project.
+    pub results: Results,
 }
 
 /// Where a session's environment lives: `.rtask/venvs/<name>`. A name with characters unfit
@@ -100,15 +108,17 @@ pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
 }
 
 impl Tools {
-    /// The environment a session needs, or `Ok(None)` when it runs without one.
+    /// The environment a session of `project` needs, or `Ok(None)` when it runs without one.
     /// `fingerprinter` digests the sources of local projects installed without `-e`, and of the
-    /// local dependencies the environment was found to hold when it was made.
+    /// local dependencies the environment was found to hold when it was made; the outputs of
+    /// the project's sessions are left out of them.
     pub fn plan(
         &self,
-        root: &Path,
+        project: &Project,
         session: &Session,
         fingerprinter: &Fingerprinter,
     ) -> Result<Option<Plan>, NotReady> {
+        let root = &project.root;
         let (Some(version), Some(spec)) = (&session.python, &session.venv) else {
             return Ok(None);
         };
@@ -133,7 +143,9 @@ impl Tools {
         let found = known.keys().map(|path| root.join(path));
         let projects = projects(&references, &declared, found);
         let installed = made.map(|made| made.packages(root)).unwrap_or_default();
-        let reader = SourceReader::new(root, fingerprinter, projects).installed(installed);
+        let results = Results::of(project.sessions.iter().flat_map(|session| &session.outputs));
+        let reader =
+            SourceReader::new(root, fingerprinter, projects, &results).installed(installed);
         let watched = references
             .watched(root, &reader)
             .map_err(NotReady::LocalProject)?;
@@ -153,6 +165,7 @@ impl Tools {
             dir,
             backend,
             rebuild,
+            results,
         }))
     }
 
@@ -241,7 +254,8 @@ fn as_made(plan: &Plan, root: &Path, fingerprinter: &Fingerprinter) -> Result<Fi
         .into_iter()
         .map(|install| (install.path, install.packages))
         .collect();
-    let reader = SourceReader::new(root, fingerprinter, projects).installed(installed);
+    let reader =
+        SourceReader::new(root, fingerprinter, projects, &plan.results).installed(installed);
     let now = references.watched(root, &reader)?;
     let mut fingerprint = plan.fingerprint.clone();
     for (path, sources) in &mut fingerprint.sources {

@@ -414,6 +414,7 @@ fn normalise(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::fingerprint::Fingerprinter;
+    use crate::python::sources::Results;
 
     fn words(text: &str) -> Vec<Vec<String>> {
         vec![text.split_whitespace().map(String::from).collect()]
@@ -434,7 +435,8 @@ mod tests {
         ];
         let fingerprinter = Fingerprinter::new(root, Vec::new(), None);
         let references = References::of(root, &install);
-        let reader = SourceReader::new(root, &fingerprinter, Vec::new());
+        let results = Results::default();
+        let reader = SourceReader::new(root, &fingerprinter, Vec::new(), &results);
         let watched = references.watched(root, &reader).unwrap();
         let names: Vec<&str> = watched.files.keys().map(String::as_str).collect();
         assert_eq!(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::fingerprint::{Fingerprinter, InputFile, symlink_digest};
 use crate::key::InputSet;
-use crate::patterns::InputPatterns;
+use crate::patterns::{InputPatterns, OutputPattern};
 use crate::protected::STATE_DIR;
 use crate::relpath::RelPath;
 
@@ -55,6 +55,16 @@ impl Sources {
 /// What building or testing a project writes at the top of its own directory, never part of
 /// its sources.
 const BUILT_AT_TOP: &[&str] = &["build", "dist", ".eggs", ".tox", ".nox", ".venv", ".rtask"];
+/// What running a project's tests writes at the top of its directory, which a project may not
+/// have git ignore (uv's `.gitignore` does not) and no build packs.
+const TESTED_AT_TOP: &[&str] = &[
+    ".coverage",
+    ".coverage.*",
+    "coverage.xml",
+    "htmlcov/**",
+    ".pytest_cache/**",
+    "junit*.xml",
+];
 /// What building or running a project writes anywhere below its directory.
 const BUILT_ANYWHERE: &[&str] = &["**/*.egg-info/**", "**/__pycache__/**", "**/*.pyc"];
 /// Directories below a package directory whose ignored files are never packed: bytecode,
@@ -71,6 +81,42 @@ const NEVER_PACKED: &[&str] = &[
     "node_modules",
 ];
 
+/// What the sessions declare as their `outputs`: results, not sources. They are left out of a
+/// project's sources but where a build may pack them: below its package directories, and
+/// Python modules (`py-modules`).
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    /// Relative to the project root.
+    outputs: Vec<OutputPattern>,
+}
+
+impl Results {
+    pub fn of<'a>(outputs: impl IntoIterator<Item = &'a OutputPattern>) -> Results {
+        Results {
+            outputs: outputs.into_iter().cloned().collect(),
+        }
+    }
+
+    /// Whether `path`, relative to the project root, is a declared output or lies in one.
+    fn hold(&self, path: &RelPath) -> bool {
+        self.outputs.iter().any(|output| match output {
+            OutputPattern::Literal { path: output, .. } => path.starts_with(output),
+            OutputPattern::Glob { matcher, .. } => {
+                let mut place = path.as_str();
+                loop {
+                    if matcher.is_match(place) {
+                        return true;
+                    }
+                    match place.rsplit_once('/') {
+                        Some((parent, _)) => place = parent,
+                        None => return false,
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// Reads the sources of the local projects and archives an environment holds.
 pub struct SourceReader<'a> {
     root: &'a Path,
@@ -81,6 +127,8 @@ pub struct SourceReader<'a> {
     projects: Vec<PathBuf>,
     /// The top-level packages the environment got from each project, by its real path.
     installed: BTreeMap<PathBuf, BTreeSet<String>>,
+    /// What the sessions write.
+    results: &'a Results,
 }
 
 impl<'a> SourceReader<'a> {
@@ -90,12 +138,14 @@ impl<'a> SourceReader<'a> {
         root: &'a Path,
         fingerprinter: &'a Fingerprinter,
         projects: Vec<PathBuf>,
+        results: &'a Results,
     ) -> SourceReader<'a> {
         SourceReader {
             root,
             fingerprinter,
             projects,
             installed: BTreeMap::new(),
+            results,
         }
     }
 
@@ -136,7 +186,7 @@ impl<'a> SourceReader<'a> {
             .canonicalize()
             .map_err(|error| error.to_string())?;
         let (base, top, own) = match RelPath::from_path(&canonical_root, &dir) {
-            Some(top) => (canonical_root, top, None),
+            Some(top) => (canonical_root.clone(), top, None),
             None => {
                 // A directory holding the project root (`..`) holds rtask's own directory too.
                 let skipped = vec![dir.join(STATE_DIR), canonical_root.join(STATE_DIR)];
@@ -165,13 +215,35 @@ impl<'a> SourceReader<'a> {
             .unwrap_or(self.fingerprinter)
             .inputs(&patterns)
             .map_err(|error| error.to_string())?;
+        let packed = package_dirs(&base, &top, &tracked, packages.as_ref());
+        let mut packable_dirs = package_dirs(&base, &top, &tracked, None);
+        packable_dirs.extend(packed.iter().cloned());
+        let root_in_base = RelPath::from_path(&base, &canonical_root);
+        let result = |path: &RelPath| {
+            let below_root = match &root_in_base {
+                Some(root) if root.is_root() => Some(path.clone()),
+                Some(root) => path
+                    .as_str()
+                    .strip_prefix(root.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .and_then(|rest| RelPath::parse(rest).ok()),
+                None => None,
+            };
+            let packable = path.as_str().ends_with(".py")
+                || packable_dirs.iter().any(|dir| path.starts_with(dir));
+            !packable && below_root.is_some_and(|path| self.results.hold(&path))
+        };
+        let tracked: Vec<InputFile> = tracked
+            .into_iter()
+            .filter(|file| !result(&file.path))
+            .collect();
         let ignored = IgnoredWalk {
             base: &base,
             tracked: tracked.iter().map(|file| file.path.as_str()).collect(),
             excludes: &patterns,
         };
         let mut found = BTreeMap::new();
-        for package in package_dirs(&base, &top, &tracked, packages.as_ref()) {
+        for package in packed {
             ignored.walk(&package, &mut found)?;
         }
         Ok(Sources {
@@ -184,8 +256,9 @@ impl<'a> SourceReader<'a> {
 
 /// The package directories of the project at `top`, outermost only: those holding an
 /// `__init__.py` git keeps, and `src/` at its top; with `packages`, only those with one of
-/// these names in their path below `top`. The top itself is not one, so what tools write there
-/// (`.coverage`, `htmlcov/`, logs) does not count.
+/// these names in their path below `top`, and the directories of these names at its top and in
+/// `src/` (namespace packages, without `__init__.py`). The top itself is not one, so what tools
+/// write there (`.coverage`, `htmlcov/`, logs) does not count.
 fn package_dirs(
     base: &Path,
     top: &RelPath,
@@ -221,6 +294,13 @@ fn package_dirs(
                 .split('/')
                 .any(|part| packages.contains(part))
         });
+        for name in packages {
+            for dir in [top.join(name), top.join("src").join(name)] {
+                if dir.to_path(base).is_dir() {
+                    dirs.push(dir);
+                }
+            }
+        }
     }
     dirs.sort();
     let mut outermost: Vec<RelPath> = Vec::new();
@@ -316,10 +396,10 @@ fn built(tops: &[RelPath]) -> GlobSet {
             format!("{}/", globset::escape(top.as_str()))
         };
         let at_top = BUILT_AT_TOP.iter().map(|name| format!("{prefix}{name}/**"));
-        let anywhere = BUILT_ANYWHERE
-            .iter()
-            .map(|pattern| format!("{prefix}{pattern}"));
-        for pattern in at_top.chain(anywhere) {
+        let prefixed = |pattern: &&str| format!("{prefix}{pattern}");
+        let tested = TESTED_AT_TOP.iter().map(prefixed);
+        let anywhere = BUILT_ANYWHERE.iter().map(prefixed);
+        for pattern in at_top.chain(tested).chain(anywhere) {
             set.add(
                 GlobBuilder::new(&pattern)
                     .literal_separator(true)
@@ -386,7 +466,8 @@ mod tests {
         }
         let paths: Vec<PathBuf> = projects.iter().map(|p| dir.path().join(p)).collect();
         let fingerprinter = Fingerprinter::new(&root, vec![root.join(".rtask")], None);
-        let reader = SourceReader::new(&root, &fingerprinter, paths.clone());
+        let results = Results::default();
+        let reader = SourceReader::new(&root, &fingerprinter, paths.clone(), &results);
         let digests = || {
             fingerprinter.invalidate();
             projects
@@ -452,7 +533,8 @@ mod tests {
         write(root, "flat/__init__.py", "");
         write(root, "notes/todo.txt", "");
         let fingerprinter = Fingerprinter::new(root, vec![root.join(".rtask")], None);
-        let reader = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()]);
+        let results = Results::default();
+        let reader = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()], &results);
         let sources = || {
             fingerprinter.invalidate();
             reader.read(root).unwrap().unwrap()
@@ -509,13 +591,14 @@ mod tests {
         write(root, "src/ns/sub/__init__.py", "");
         write(root, "tests/__init__.py", "");
         let fingerprinter = Fingerprinter::new(root, vec![root.join(".rtask")], None);
+        let results = Results::default();
         let installed = BTreeMap::from([(
             root.to_path_buf(),
             BTreeSet::from(["pkg".to_string(), "ns".to_string()]),
         )]);
-        let all = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()]);
-        let known =
-            SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()]).installed(installed);
+        let all = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()], &results);
+        let known = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()], &results)
+            .installed(installed);
         let read = |reader: &SourceReader<'_>| {
             fingerprinter.invalidate();
             reader.read(root).unwrap().unwrap()
@@ -538,5 +621,65 @@ mod tests {
             );
             assert_eq!(after.ignored != before.ignored, counts, "`{written}`");
         }
+    }
+
+    /// The sessions' declared outputs are results, not sources, where no build packs them:
+    /// not below a package directory, and not Python modules. What tests write at the top
+    /// (`.coverage.*`, `junit.xml`) is never a source.
+    #[test]
+    fn declared_outputs_are_not_sources_where_no_build_packs_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "pyproject.toml", "[project]\n");
+        write(root, "src/pkg/__init__.py", "");
+        let outputs = ["report.txt", "out/", "*.json", "src/pkg/*.json", "gen.py"];
+        let outputs: Vec<OutputPattern> = outputs
+            .iter()
+            .map(|pattern| OutputPattern::compile(pattern).unwrap())
+            .collect();
+        let results = Results::of(&outputs);
+        let fingerprinter = Fingerprinter::new(root, vec![root.join(".rtask")], None);
+        let reader = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()], &results);
+        let sources = || {
+            fingerprinter.invalidate();
+            reader.read(root).unwrap().unwrap()
+        };
+        for (written, counts) in [
+            ("report.txt", false),
+            ("out/a/b.txt", false),
+            ("data.json", false),
+            (".coverage.host.1.2", false),
+            ("junit-py311.xml", false),
+            ("src/pkg/table.json", true),
+            ("gen.py", true),
+            ("notes.txt", true),
+        ] {
+            let before = sources();
+            write(root, written, "written by a run");
+            assert_eq!(sources() != before, counts, "`{written}`");
+        }
+    }
+
+    /// Once known, the packages the environment got name their directories even without an
+    /// `__init__.py` (namespace packages): the files git ignores there count.
+    #[test]
+    fn installed_namespace_packages_are_package_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "pyproject.toml", "[project]\n");
+        write(root, ".gitignore", "_gen.py\n");
+        write(root, "pkg/api.py", "");
+        write(root, "pkg/_gen.py", "V = 1\n");
+        let fingerprinter = Fingerprinter::new(root, vec![root.join(".rtask")], None);
+        let results = Results::default();
+        let installed = BTreeMap::from([(root.to_path_buf(), BTreeSet::from(["pkg".to_string()]))]);
+        let reader = SourceReader::new(root, &fingerprinter, vec![root.to_path_buf()], &results)
+            .installed(installed);
+        let before = reader.read(root).unwrap().unwrap();
+        write(root, "pkg/_gen.py", "V = 2\n");
+        fingerprinter.invalidate();
+        let after = reader.read(root).unwrap().unwrap();
+        assert_eq!(after.tracked, before.tracked);
+        assert_ne!(after.ignored, before.ignored);
     }
 }

@@ -66,6 +66,9 @@ pub struct Env {
     /// The sources its local projects and dependencies were copied from, as in its
     /// fingerprint: path to their digest.
     pub sources: BTreeMap<String, Option<Digest>>,
+    /// The distributions copied from local directories and archives: name to a digest of the
+    /// files they installed.
+    pub copies: BTreeMap<String, Digest>,
 }
 
 /// The backend that will make the environment: `Auto` picks uv when it is on `PATH`.
@@ -151,6 +154,10 @@ impl Fingerprint {
             interpreter: self.interpreter.clone(),
             distributions: distributions(dir),
             sources: self.key_sources(),
+            copies: super::installed::local_installs(dir)
+                .into_iter()
+                .map(|install| (install.name, install.files))
+                .collect(),
         }
     }
 }

@@ -130,6 +130,18 @@ pub(crate) fn change(change: &Change) -> String {
             path,
             edit: Edit::Removed,
         } => format!("local project `{path}` is no longer installed"),
+        Change::LocalInstall {
+            name,
+            edit: Edit::Changed,
+        } => format!("the files `{name}` installed from its local source changed"),
+        Change::LocalInstall {
+            name,
+            edit: Edit::Added,
+        } => format!("`{name}` is now installed from a local source"),
+        Change::LocalInstall {
+            name,
+            edit: Edit::Removed,
+        } => format!("`{name}` is no longer installed from a local source"),
         Change::Interpreter { old, new } => format!("Python changed: {old} -> {new}"),
         Change::Distribution {
             name,
