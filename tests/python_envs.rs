@@ -99,7 +99,7 @@ inputs = ["input.txt"]
         .success()
         .stderr_has("check: created")
         .stderr_has(
-            "check: running (local project `localpkg` changed; installed `localpkg` changed: 1.0 -> 1.1)",
+            "check: running (local project `localpkg` changed; the files `localpkg` installed from its local source changed; installed `localpkg` changed: 1.0 -> 1.1)",
         );
     let manifests: Vec<Value> = project
         .manifests()
@@ -559,7 +559,7 @@ inputs = ["input.txt"]
         .rtask(&["check"])
         .success()
         .stderr_has(&created)
-        .stderr_has("check: running (local project `.` changed)")
+        .stderr_has("check: running (local project `.` changed, and 1 more)")
         .stdout_has("2\n");
     assert_eq!(project.manifests().len(), 2, "a new key");
     project
@@ -715,7 +715,7 @@ inputs = ["tests"]
         .rtask(&["t"])
         .code(1)
         .stderr_has(created)
-        .stderr_has("t: running (local project `.` changed)")
+        .stderr_has("t: running (local project `.` changed, and 1 more)")
         .stdout_has("V = 2\n");
 }
 
@@ -783,7 +783,7 @@ inputs = ["tests"]
         .code(1)
         .stderr_has(created)
         .stderr_has(&format!(
-            "t: running (local project `{}` changed)",
+            "t: running (local project `{}` changed, and 1 more)",
             dep.display()
         ))
         .stdout_has("V = 2\n");
