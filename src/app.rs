@@ -15,7 +15,7 @@ use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
 use crate::plan::Planner;
-use crate::protected::{INTERPRETERS, Protected, RUN_LOCK, STAT_CACHE, STATE_DIR};
+use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::reporter::Outcome;
 use crate::reporter::Reporter;
@@ -148,21 +148,16 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     });
     let interrupts = Interrupts::install().map_err(Error::Signals)?;
     // One run at a time in a project; a run started by a session of this one (`rtask other`
-    // in its commands) shares its parent's lock.
-    let root_text = project.root.as_os_str();
-    let _lock = if environment.get_os(lock::HELD_VAR) == Some(root_text) {
-        None
-    } else {
-        let held =
-            lock::acquire(&state_dir, |holder| ui.waiting_for_lock(holder)).map_err(|source| {
-                Error::RunLock {
-                    path: state_dir.join(RUN_LOCK),
-                    source,
-                }
-            })?;
-        Some(held)
-    };
-    let sessions_environment = environment.with_var(lock::HELD_VAR, root_text);
+    // in its commands) takes the lock of the next level instead of waiting for its parent.
+    let level = lock::level(environment.get_os(lock::HELD_VAR), &project.root);
+    let _lock = lock::acquire(&state_dir, level, |holder| ui.waiting_for_lock(holder)).map_err(
+        |source| Error::RunLock {
+            path: lock::path(&state_dir, level),
+            source,
+        },
+    )?;
+    let sessions_environment =
+        environment.with_var(lock::HELD_VAR, lock::held_value(level, &project.root));
     planner.environment = &sessions_environment;
     let sharing = Sharing::default();
     let context = Context {

@@ -9,13 +9,18 @@
 //! id and command line into the file (readable by its owner only: the command line may hold
 //! secrets passed as posargs), so that a run that waits can say whom it waits for. Listing
 //! and `--dry-run` never take it.
-//! Commands started by a run see [`HELD_VAR`] naming the project, so an rtask they start in
-//! the same project (a session that runs `rtask other`) does not wait for its own parent.
+//! Commands started by a run see [`HELD_VAR`] naming the project and how deep the run is
+//! nested, so an rtask they start in the same project (a session that runs `rtask other`)
+//! does not wait for its own parent: it takes the lock of the next level
+//! (`.rtask/run.lock.1`, …), which keeps two such runs started by sessions running side by
+//! side from running at once.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 
 use nix::errno::Errno;
@@ -25,8 +30,34 @@ use nix::unistd::Pid;
 
 use crate::protected::RUN_LOCK;
 
-/// Set in the environment of sessions' commands to the root of the project whose lock is held.
+/// Set in the environment of sessions' commands to `LEVEL ROOT`: the level of lock a run they
+/// start in the project at `ROOT` takes.
 pub(crate) const HELD_VAR: &str = "RTASK_RUN_LOCK_HELD";
+
+/// The level of lock a run of the project at `root` takes, given [`HELD_VAR`]: 0 for a run
+/// started from outside, one more than its parent's for a run started by a session's command.
+pub(crate) fn level(held: Option<&OsStr>, root: &Path) -> usize {
+    let Some(bytes) = held.map(OsStr::as_bytes) else {
+        return 0;
+    };
+    let Some(space) = bytes.iter().position(|&byte| byte == b' ') else {
+        return 0;
+    };
+    if &bytes[space + 1..] != root.as_os_str().as_bytes() {
+        return 0;
+    }
+    std::str::from_utf8(&bytes[..space])
+        .ok()
+        .and_then(|level| level.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The value of [`HELD_VAR`] for the commands of a run that holds the lock of `level`.
+pub(crate) fn held_value(level: usize, root: &Path) -> OsString {
+    let mut value = OsString::from(format!("{} ", level + 1));
+    value.push(root.as_os_str());
+    value
+}
 
 /// The lock, held until this process and every command it started that still holds the lock
 /// file open have exited: it is never unlocked explicitly (an explicit unlock would free it
@@ -62,11 +93,23 @@ pub(crate) struct Holder {
     pub alive: bool,
 }
 
-/// Take the lock of the project whose state lives in `state_dir`, waiting for it when another
-/// run holds it; `waiting` hears about that first.
-pub(crate) fn acquire(state_dir: &Path, waiting: impl FnOnce(&Holder)) -> io::Result<RunLock> {
+/// The lock file of a level.
+pub(crate) fn path(state_dir: &Path, level: usize) -> PathBuf {
+    match level {
+        0 => state_dir.join(RUN_LOCK),
+        level => state_dir.join(format!("{RUN_LOCK}.{level}")),
+    }
+}
+
+/// Take the lock of `level` of the project whose state lives in `state_dir`, waiting for it
+/// when another run holds it; `waiting` hears about that first.
+pub(crate) fn acquire(
+    state_dir: &Path,
+    level: usize,
+    waiting: impl FnOnce(&Holder),
+) -> io::Result<RunLock> {
     fs::create_dir_all(state_dir)?;
-    let path = state_dir.join(RUN_LOCK);
+    let path = path(state_dir, level);
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -118,13 +161,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nested_runs_take_the_next_level_of_their_own_project_only() {
+        let root = Path::new("/p/with space");
+        assert_eq!(level(None, root), 0);
+        let held = held_value(0, root);
+        assert_eq!(level(Some(&held), root), 1);
+        assert_eq!(level(Some(&held_value(1, root)), root), 2);
+        assert_eq!(level(Some(&held), Path::new("/other")), 0);
+        assert_eq!(level(Some(OsStr::new("x /p/with space")), root), 0);
+        assert_eq!(path(Path::new("/s"), 0), Path::new("/s/run.lock"));
+        assert_eq!(path(Path::new("/s"), 2), Path::new("/s/run.lock.2"));
+    }
+
+    #[test]
     fn a_second_taker_waits_and_learns_who_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(dir.path(), |_| panic!("the lock is free")).unwrap();
+        let first = acquire(dir.path(), 0, |_| panic!("the lock is free")).unwrap();
         let (sender, receiver) = std::sync::mpsc::channel();
         let state = dir.path().to_path_buf();
         let second = std::thread::spawn(move || {
-            let lock = acquire(&state, |holder| sender.send(holder.clone()).unwrap());
+            let lock = acquire(&state, 0, |holder| sender.send(holder.clone()).unwrap());
             lock.map(|_| ())
         });
         let holder = receiver.recv().unwrap();

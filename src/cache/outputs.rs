@@ -399,9 +399,40 @@ fn dir_digest(mode: u32) -> Digest {
 }
 
 /// A symlink output as an input of its dependents: its target and, when that is a file, the
-/// file's content (a dependent reads through it).
+/// file's content; when it is a directory, everything below it (a dependent reads through it).
 fn link_digest(root: &Path, path: &RelPath) -> io::Result<Digest> {
-    symlink_input(path, &path.to_path(root)).map(|input| input.hash)
+    let full = path.to_path(root);
+    if !full.metadata().is_ok_and(|metadata| metadata.is_dir()) {
+        return symlink_input(path, &full).map(|input| input.hash);
+    }
+    let mut hasher = blake3::Hasher::new_derive_key("rtask 1 symlink to a directory");
+    hasher.update(fs::read_link(&full)?.as_os_str().as_encoded_bytes());
+    hasher.update(b"\0");
+    tree_digest(&full, &mut hasher)?;
+    Ok(Digest::from(hasher.finalize()))
+}
+
+/// Names, kinds, modes and contents of everything below `dir`, in name order, without following
+/// symlinks (a symlink counts by its target).
+fn tree_digest(dir: &Path, hasher: &mut blake3::Hasher) -> io::Result<()> {
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let metadata = entry.path().symlink_metadata()?;
+        hasher.update(entry.file_name().as_encoded_bytes());
+        hasher.update(format!("\0{:o}\0", metadata.permissions().mode()).as_bytes());
+        if metadata.file_type().is_symlink() {
+            hasher.update(fs::read_link(entry.path())?.as_os_str().as_encoded_bytes());
+        } else if metadata.is_dir() {
+            hasher.update(b"dir{");
+            tree_digest(&entry.path(), hasher)?;
+            hasher.update(b"}");
+        } else if metadata.is_file() {
+            hasher.update(Digest::of_file(&entry.path())?.as_bytes());
+        }
+        hasher.update(b"\n");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
 use super::sharing::{Presence, Shared, Sharing};
-use crate::cache::manifest::Manifest;
+use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored, Target};
 use crate::cache::store::{BlobFlaw, EntryProblem, Run, Store, Stored, Writer};
@@ -44,7 +44,8 @@ pub(crate) fn run(
     let started = Instant::now();
     // At work from here: what it puts back of its requirements, and what they left, may be
     // touched by another session at work at the same time.
-    let presence = context.sharing.enter(id);
+    let reach = session.cacheable().then_some(&session.requires[..]);
+    let presence = context.sharing.enter(id, reach);
     if let Err(error) = restore_required(context, session, upstream) {
         return context.end(session, Outcome::failed(started.elapsed(), error));
     }
@@ -228,6 +229,7 @@ impl Act<'_> {
         let context = self.context;
         let root = &context.planner.project.root;
         let protected = context.planner.protected.dirs();
+        self.clear_older_results();
         let own = outputs::glob_matches(root, &self.session.outputs, protected);
         context.reporter.started(&self.session.name, reasons);
         let ran = self.run_commands(&run);
@@ -244,6 +246,47 @@ impl Act<'_> {
         };
         context.reporter.finished(&self.session.name, &outcome);
         (outcome, finished)
+    }
+
+    /// Remove what a restore of an older result of this session left that its output globs match
+    /// (`.coverage.*` files of a run before the sources changed): unchanged copies of what its
+    /// newest entry stores. A run then never mixes its results with an older one's, for itself
+    /// or for the sessions that read them (`coverage combine`). Anything else is left alone.
+    fn clear_older_results(&self) {
+        let planner = self.context.planner;
+        let globs: Vec<&OutputPattern> = self
+            .session
+            .outputs
+            .iter()
+            .filter(|pattern| matches!(pattern, OutputPattern::Glob { .. }))
+            .collect();
+        let Some(store) = planner.store.filter(|_| !globs.is_empty()) else {
+            return;
+        };
+        let Some(newest) = store.newest(&self.session.name) else {
+            return;
+        };
+        let root = &planner.project.root;
+        let mut removed = false;
+        for entry in &newest.outputs {
+            let OutputEntry::File { path, blob, .. } = entry else {
+                continue;
+            };
+            if !globs.iter().any(|pattern| pattern.declares(path)) {
+                continue;
+            }
+            let on_disk = path.to_path(root);
+            let same = on_disk
+                .symlink_metadata()
+                .is_ok_and(|metadata| metadata.is_file() && metadata.len() == blob.size)
+                && Digest::of_file(&on_disk).is_ok_and(|digest| digest == blob.hash);
+            if same && std::fs::remove_file(&on_disk).is_ok() {
+                removed = true;
+            }
+        }
+        if removed {
+            planner.fingerprinter.invalidate();
+        }
     }
 
     /// Run the commands in order; the captured log, or how the session ended early.

@@ -56,11 +56,15 @@ impl Sources {
 /// its sources.
 const BUILT_AT_TOP: &[&str] = &["build", "dist", ".eggs", ".tox", ".nox", ".venv", ".rtask"];
 /// What running a project's tests writes at the top of its directory, which a project may not
-/// have git ignore (uv's `.gitignore` does not) and no build packs.
+/// have git ignore (uv's `.gitignore` does not) and no build packs; and rtask's own task file,
+/// which no build packs either (a comment in it must not remake environments).
 const TESTED_AT_TOP: &[&str] = &[
+    "tasks.toml",
     ".coverage",
     ".coverage.*",
     "coverage.xml",
+    "coverage.json",
+    "coverage.lcov",
     "htmlcov/**",
     ".pytest_cache/**",
     "junit*.xml",

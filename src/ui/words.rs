@@ -198,7 +198,7 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
         }
         NotStored::Inputs(error) => format!("`{session}` is not cached: {error}"),
         NotStored::RequiredOutputsChanged { name } => format!(
-            "outputs of `{name}`, which `{session}` requires, changed while it ran; its result is not cached"
+            "outputs of `{name}`, which `{session}` requires, changed or were removed while it ran; its result is not cached"
         ),
         NotStored::RequiredOutputsUnreadable(error) => format!(
             "`{session}` is not cached: cannot tell whether the outputs of the sessions it requires changed while it ran ({error})"
