@@ -3,8 +3,10 @@
 //! The data flows through the modules in this order: `tasks.toml` is read ([`taskfile`]) into a
 //! validated [`project`]; the command line picks sessions ([`select`]) and the [`graph`] pulls
 //! in what they require; each session's inputs are hashed ([`fingerprint`]) into a [`key`];
-//! the [`cache`] restores a hit, or [`exec`] runs the commands and stores the result; the [`ui`]
-//! shows it all through the [`reporter`] interface.
+//! the [`plan`] decides, once per session, whether to restore it from the [`cache`], run it
+//! (and why), skip it or fail it; [`exec`] acts on that decision under the project's run
+//! [`lock`], and `--dry-run` ([`dry_run`]) and `--list` render it; the [`ui`] words it all
+//! through the [`reporter`] interface. [`protected`] names the places rtask keeps to itself.
 
 mod app;
 mod cache;
