@@ -201,11 +201,12 @@ fn real_cwd(root: &Path, cwd: &str) -> Option<String> {
     let real = root.join(cwd).canonicalize();
     let real_root = root.canonicalize();
     Some(match (real, real_root) {
-        (Ok(real), Ok(real_root)) => match real.strip_prefix(&real_root) {
-            Ok(inside) => inside.as_os_str().as_bytes().escape_ascii().to_string(),
-            // Escaped, not lossy: two places that are not UTF-8 must not look alike.
-            Err(_) => real.as_os_str().as_bytes().escape_ascii().to_string(),
-        },
+        (Ok(real), Ok(real_root)) => {
+            // Relative when inside the project; escaped, not lossy: two places that are not
+            // UTF-8 must not look alike.
+            let shown = real.strip_prefix(&real_root).unwrap_or(&real);
+            shown.as_os_str().as_bytes().escape_ascii().to_string()
+        }
         // A dangling link: the session will fail to start there; key it apart.
         _ => format!("{cwd} (unresolved)"),
     })

@@ -76,12 +76,9 @@ pub fn differences(
             new: shown(&new.cwd, &new.cwd_real),
         });
     }
-    for (name, edit, _) in changes(&old_key.env, &new.env) {
-        reasons.push(Change::Env {
-            name: name.clone(),
-            edit,
-        });
-    }
+    edits(&mut reasons, &old_key.env, &new.env, |name, edit| {
+        Change::Env { name, edit }
+    });
     for (name, edit, (before, after)) in changes(&old_key.env_inputs, &new.env_inputs) {
         reasons.push(Change::EnvInput {
             name: name.clone(),
@@ -106,18 +103,15 @@ pub fn differences(
             new: new.inputs.count,
         }),
     }
-    for (name, edit, _) in changes(&old_key.requires, &new.requires) {
-        reasons.push(Change::Required {
-            name: name.clone(),
-            edit,
-        });
-    }
-    for (path, edit, _) in changes(&old_key.strays, &new.strays) {
-        reasons.push(Change::Stray {
-            path: path.clone(),
-            edit,
-        });
-    }
+    edits(
+        &mut reasons,
+        &old_key.requires,
+        &new.requires,
+        |name, edit| Change::Required { name, edit },
+    );
+    edits(&mut reasons, &old_key.strays, &new.strays, |path, edit| {
+        Change::Stray { path, edit }
+    });
     python_changes(&mut reasons, old_key.python.as_ref(), new.python.as_ref());
     if old_key.platform != new.platform {
         let text = |platform: &crate::key::Platform| format!("{}-{}", platform.os, platform.arch);
@@ -154,6 +148,20 @@ fn changes<'a, K: Ord, V: PartialEq>(
     changes
 }
 
+/// One change made by `change` for each name whose value differs between `old` and `new`.
+fn edits<V: PartialEq>(
+    reasons: &mut Vec<Change>,
+    old: &BTreeMap<String, V>,
+    new: &BTreeMap<String, V>,
+    change: impl Fn(String, Edit) -> Change,
+) {
+    reasons.extend(
+        changes(old, new)
+            .into_iter()
+            .map(|(name, edit, _)| change(name.clone(), edit)),
+    );
+}
+
 fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Option<&PythonKey>) {
     let (old, new) = match (old, new) {
         (Some(old), Some(new)) => (old, new),
@@ -173,18 +181,18 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
             new: interpreter(new),
         });
     }
-    for (path, edit, _) in changes(&old.local_sources, &new.local_sources) {
-        reasons.push(Change::LocalProject {
-            path: path.clone(),
-            edit,
-        });
-    }
-    for (name, edit, _) in changes(&old.local_installs, &new.local_installs) {
-        reasons.push(Change::LocalInstall {
-            name: name.clone(),
-            edit,
-        });
-    }
+    edits(
+        reasons,
+        &old.local_sources,
+        &new.local_sources,
+        |path, edit| Change::LocalProject { path, edit },
+    );
+    edits(
+        reasons,
+        &old.local_installs,
+        &new.local_installs,
+        |name, edit| Change::LocalInstall { name, edit },
+    );
     for (name, _, (before, after)) in changes(&old.distributions, &new.distributions) {
         reasons.push(Change::Distribution {
             name: name.clone(),

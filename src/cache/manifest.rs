@@ -1,5 +1,7 @@
 //! The readable JSON manifest stored beside each cache entry.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -35,6 +37,15 @@ pub struct Manifest {
 pub struct Blob {
     pub hash: Digest,
     pub size: u64,
+}
+
+impl Blob {
+    /// Whether `path` is a regular file holding exactly these bytes.
+    pub fn matches_file(&self, path: &Path) -> bool {
+        path.symlink_metadata()
+            .is_ok_and(|metadata| metadata.is_file() && metadata.len() == self.size)
+            && Digest::of_file(path).is_ok_and(|digest| digest == self.hash)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

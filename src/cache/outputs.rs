@@ -232,12 +232,7 @@ pub type Snapshot = BTreeMap<RelPath, FileStat>;
 
 /// The files the glob declarations match now (literal outputs are always the session's own).
 pub fn glob_matches(root: &Path, declared: &[OutputPattern], skipped: &[PathBuf]) -> Snapshot {
-    let globs: Vec<OutputPattern> = declared
-        .iter()
-        .filter(|pattern| matches!(pattern, OutputPattern::Glob { .. }))
-        .cloned()
-        .collect();
-    let Ok(found) = collect(root, &globs, skipped) else {
+    let Ok(found) = glob_found(root, declared, skipped) else {
         return Snapshot::new();
     };
     found

@@ -268,11 +268,7 @@ fn restore_file(
     mode: u32,
 ) -> Result<bool, WriteError> {
     let mode = file_mode(mode);
-    let same = destination
-        .symlink_metadata()
-        .is_ok_and(|metadata| metadata.is_file() && metadata.len() == blob.size)
-        && Digest::of_file(destination).is_ok_and(|existing| existing == blob.hash);
-    if same {
+    if blob.matches_file(destination) {
         return set_mode(destination, mode).map_err(WriteError::Io);
     }
     write_file(store, destination, &blob.hash, mode)?;

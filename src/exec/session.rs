@@ -11,7 +11,7 @@ use super::process::{self, CommandSpec, Exit};
 use super::sharing::{Presence, Shared, Sharing};
 use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs::{self, OutputError};
-use crate::cache::restore::{self, RestoreError, Restored, Target};
+use crate::cache::restore::{self, RestoreError, Restored};
 use crate::cache::store::{BlobFlaw, EntryProblem, Run, Store, Stored, Writer};
 use crate::command;
 use crate::digest::Digest;
@@ -100,12 +100,7 @@ impl Context<'_> {
         let Some(store) = planner.store else {
             return Ok(Restored::default());
         };
-        let target = Target {
-            root: &planner.project.root,
-            declared,
-            protected: planner.protected.dirs(),
-        };
-        let restored = restore::restore(&target, store, manifest)?;
+        let restored = restore::restore(&planner.target(declared), store, manifest)?;
         if restored.changed_anything() {
             planner.fingerprinter.invalidate();
         }
@@ -170,7 +165,7 @@ impl Act<'_> {
                 let unrestored = match self.replay(&manifest) {
                     Ok(outcome) => {
                         let root = &planner.project.root;
-                        return match Finished::of_entry(root, Arc::new(*manifest)) {
+                        return match Finished::of_entry(root, Arc::clone(&manifest)) {
                             Ok(finished) => (outcome, Some(finished)),
                             Err(error) => {
                                 let elapsed = self.started.elapsed();
@@ -276,11 +271,7 @@ impl Act<'_> {
                 continue;
             }
             let on_disk = path.to_path(root);
-            let same = on_disk
-                .symlink_metadata()
-                .is_ok_and(|metadata| metadata.is_file() && metadata.len() == blob.size)
-                && Digest::of_file(&on_disk).is_ok_and(|digest| digest == blob.hash);
-            if same && std::fs::remove_file(&on_disk).is_ok() {
+            if blob.matches_file(&on_disk) && std::fs::remove_file(&on_disk).is_ok() {
                 removed = true;
             }
         }
@@ -445,12 +436,8 @@ impl Act<'_> {
         let manifest = writer
             .stage(store, &planner.project.root, run)
             .map_err(NotStored::Write)?;
-        let target = Target {
-            root: &planner.project.root,
-            declared: &self.session.outputs,
-            protected: planner.protected.dirs(),
-        };
-        restore::check(&target, &manifest.outputs).map_err(NotStored::Unrestorable)?;
+        restore::check(&planner.target(&self.session.outputs), &manifest.outputs)
+            .map_err(NotStored::Unrestorable)?;
         writer.commit(store, &manifest).map_err(NotStored::Write)?;
         Ok(manifest)
     }

@@ -25,6 +25,7 @@ use crate::environment::Environment;
 use crate::failure::SessionError;
 use crate::fingerprint::{Fingerprinter, InputFile};
 use crate::key::{Ingredients, Resolved, Upstream};
+use crate::patterns::OutputPattern;
 use crate::project::{Project, Session, SessionId};
 use crate::protected::Protected;
 use crate::python::venv::Env;
@@ -82,7 +83,7 @@ impl Finished {
 /// What was decided for one session.
 pub(crate) enum Decision {
     /// Restore this entry.
-    Restore(Box<Manifest>),
+    Restore(Arc<Manifest>),
     /// Run the commands; `store` is the right to store the result, when it is cacheable.
     Run {
         reasons: Vec<RunReason>,
@@ -181,6 +182,15 @@ impl Planner<'_> {
         }
     }
 
+    /// Where a restore of outputs `declared` may write.
+    pub(crate) fn target<'t>(&'t self, declared: &'t [OutputPattern]) -> Target<'t> {
+        Target {
+            root: &self.project.root,
+            declared,
+            protected: self.protected.dirs(),
+        }
+    }
+
     /// The session's environment when it is ready; otherwise what to decide.
     fn environment_of(&self, session: &Session) -> Result<Option<Env>, Decision> {
         match self.python.plan(self.project, session, self.fingerprinter) {
@@ -270,13 +280,8 @@ impl Planner<'_> {
             Lookup::Hit(manifest) => {
                 // The checks a restore makes before writing, made here so that `--dry-run`
                 // and `-l` say what the run will do.
-                let target = Target {
-                    root: &self.project.root,
-                    declared: &session.outputs,
-                    protected: self.protected.dirs(),
-                };
-                match restore::check(&target, &manifest.outputs) {
-                    Ok(()) => Decision::Restore(manifest),
+                match restore::check(&self.target(&session.outputs), &manifest.outputs) {
+                    Ok(()) => Decision::Restore(Arc::from(manifest)),
                     Err(error) => match self.after_failed_restore(&manifest, error) {
                         Unrestored::Run { reason, store } => Decision::Run {
                             reasons: vec![reason],
@@ -401,8 +406,7 @@ impl Planner<'_> {
             ends.insert(id, plan.decision.end());
             match &plan.decision {
                 Decision::Restore(manifest) => {
-                    let entry = Arc::new((**manifest).clone());
-                    match Finished::of_entry(&self.project.root, entry) {
+                    match Finished::of_entry(&self.project.root, Arc::clone(manifest)) {
                         Ok(finished) => {
                             upstream.insert(id, finished);
                         }
