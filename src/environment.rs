@@ -54,6 +54,13 @@ impl Environment {
         environment
     }
 
+    /// `RTASK_CACHE_SIGNING_KEY`: entries from remote caches and bundles must be signed with it
+    /// (and this run signs what it shares).
+    pub fn signing_key(&self) -> Option<crate::cache::signing::SigningKey> {
+        use std::os::unix::ffi::OsStrExt;
+        crate::cache::signing::SigningKey::new(self.get_os("RTASK_CACHE_SIGNING_KEY")?.as_bytes())
+    }
+
     /// `RTASK_CACHE_DIR`, relative to the current directory when not absolute.
     pub fn cache_dir_override(&self) -> Option<PathBuf> {
         let value = self.vars.get(std::ffi::OsStr::new("RTASK_CACHE_DIR"))?;

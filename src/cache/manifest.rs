@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::store::Stored;
 use crate::digest::Digest;
 use crate::key::Ingredients;
 use crate::relpath::RelPath;
@@ -31,6 +32,18 @@ pub struct Manifest {
     pub log: Blob,
     /// The input files as JSON (path, digest, executable bit), to explain later misses.
     pub inputs: Blob,
+}
+
+impl Manifest {
+    /// Every blob the entry refers to, with what it holds: the stored copies of its files, its
+    /// log and its list of inputs.
+    pub fn blobs(&self) -> impl Iterator<Item = (Stored, &Blob)> {
+        let files = self.outputs.iter().filter_map(|entry| match entry {
+            OutputEntry::File { path, blob, .. } => Some((Stored::Output(path.clone()), blob)),
+            OutputEntry::Dir { .. } | OutputEntry::Symlink { .. } => None,
+        });
+        files.chain([(Stored::Log, &self.log), (Stored::Inputs, &self.inputs)])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

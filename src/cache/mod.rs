@@ -4,4 +4,5 @@ pub mod explain;
 pub mod manifest;
 pub mod outputs;
 pub mod restore;
+pub mod signing;
 pub mod store;

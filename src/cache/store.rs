@@ -77,6 +77,8 @@ pub enum EntryProblem {
 pub enum Stored {
     Output(RelPath),
     Log,
+    /// The list of input files, kept to explain later misses.
+    Inputs,
 }
 
 impl fmt::Display for Stored {
@@ -84,8 +86,20 @@ impl fmt::Display for Stored {
         match self {
             Stored::Output(path) => write!(f, "copy of output `{path}`"),
             Stored::Log => f.write_str("log"),
+            Stored::Inputs => f.write_str("list of inputs"),
         }
     }
+}
+
+/// Why a blob or an entry received from elsewhere was not stored.
+#[derive(Debug, Error)]
+pub enum Received {
+    #[error("blob {0}")]
+    Mismatch(BlobFlaw),
+    #[error(transparent)]
+    Entry(EntryProblem),
+    #[error("cannot write to the cache: {0}")]
+    Io(io::Error),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -174,11 +188,24 @@ impl Store {
                 });
             }
         };
-        let manifest: Manifest = match serde_json::from_slice(&bytes) {
+        self.check_entry(&path, &bytes, session, key).map(Some)
+    }
+
+    /// Parse an entry's manifest and check it: its format, that it is the entry of `session`
+    /// at `key`, and that every blob it names is stored with the right size. `path` names it
+    /// in problems.
+    fn check_entry(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        session: &str,
+        key: &Digest,
+    ) -> Result<Manifest, EntryProblem> {
+        let manifest: Manifest = match serde_json::from_slice(bytes) {
             Ok(manifest) => manifest,
             Err(error) => {
                 return Err(EntryProblem::Damaged {
-                    path,
+                    path: path.to_path_buf(),
                     error: error.to_string(),
                 });
             }
@@ -190,22 +217,79 @@ impl Store {
         }
         if &manifest.key != key || &manifest.ingredients.key() != key || manifest.session != session
         {
-            return Err(EntryProblem::KeyMismatch { path });
+            return Err(EntryProblem::KeyMismatch {
+                path: path.to_path_buf(),
+            });
         }
-        for entry in &manifest.outputs {
-            if let OutputEntry::File { path, blob, .. } = entry {
-                self.check_blob(blob).map_err(|flaw| EntryProblem::Blob {
-                    what: Stored::Output(path.clone()),
-                    flaw,
-                })?;
+        for (what, blob) in manifest.blobs() {
+            if what == Stored::Inputs {
+                continue;
             }
+            self.check_blob(blob)
+                .map_err(|flaw| EntryProblem::Blob { what, flaw })?;
         }
-        self.check_blob(&manifest.log)
-            .map_err(|flaw| EntryProblem::Blob {
-                what: Stored::Log,
-                flaw,
-            })?;
-        Ok(Some(manifest))
+        Ok(manifest)
+    }
+
+    /// The bytes of an entry's manifest as stored, to copy the entry to another store
+    /// (`None`: no entry).
+    pub fn entry_bytes(&self, session: &str, key: &Digest) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.entry_path(session, key)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether a blob is stored with the right size (its bytes are checked when read).
+    pub fn has_blob(&self, blob: &Blob) -> bool {
+        self.check_blob(blob).is_ok()
+    }
+
+    /// Store a blob received from elsewhere (a remote cache, a bundle), checked against the
+    /// digest and size it must have: bytes that do not match are never stored.
+    pub fn receive_blob(
+        &self,
+        reader: &mut impl io::Read,
+        expected: &Blob,
+    ) -> Result<(), Received> {
+        let mut temp = self.temp_file().map_err(Received::Io)?;
+        let (hash, size) =
+            digest::copy_hashing(reader, temp.as_file_mut()).map_err(Received::Io)?;
+        if hash != expected.hash || size != expected.size {
+            return Err(Received::Mismatch(if size == expected.size {
+                BlobFlaw::WrongDigest
+            } else {
+                BlobFlaw::WrongSize
+            }));
+        }
+        self.persist_blob(temp, &hash, size).map_err(Received::Io)?;
+        Ok(())
+    }
+
+    /// Store an entry received from elsewhere, once its blobs are: checked as one read from
+    /// this store is, then written without replacing an entry stored under the same key (it is
+    /// as good). Returns the manifest.
+    pub fn receive_entry(
+        &self,
+        session: &str,
+        key: &Digest,
+        bytes: &[u8],
+    ) -> Result<Manifest, Received> {
+        let path = self.entry_path(session, key);
+        let manifest = self
+            .check_entry(&path, bytes, session, key)
+            .map_err(Received::Entry)?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(Received::Io)?;
+        }
+        let mut temp = self.temp_file().map_err(Received::Io)?;
+        temp.write_all(bytes).map_err(Received::Io)?;
+        match temp.persist_noclobber(&path) {
+            Ok(_) => Ok(manifest),
+            Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => Ok(manifest),
+            Err(error) => Err(Received::Io(error.error)),
+        }
     }
 
     fn check_blob(&self, blob: &Blob) -> Result<(), BlobFlaw> {
@@ -286,15 +370,21 @@ impl Store {
     fn put_blob(&self, reader: &mut impl io::Read) -> io::Result<Blob> {
         let mut temp = self.temp_file()?;
         let (hash, size) = digest::copy_hashing(reader, temp.as_file_mut())?;
-        let path = self.blob_path(&hash);
+        self.persist_blob(temp, &hash, size)?;
+        Ok(Blob { hash, size })
+    }
+
+    /// Rename a written blob into place, unless the store has it already.
+    fn persist_blob(&self, temp: NamedTempFile, hash: &Digest, size: u64) -> io::Result<()> {
+        let path = self.blob_path(hash);
         if fs::metadata(&path).is_ok_and(|metadata| metadata.len() == size) {
-            return Ok(Blob { hash, size });
+            return Ok(());
         }
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
         temp.persist(&path).map_err(|error| error.error)?;
-        Ok(Blob { hash, size })
+        Ok(())
     }
 }
 
