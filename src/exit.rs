@@ -13,6 +13,9 @@ pub enum Exit {
     InvalidTaskFile,
     /// The command line is wrong: an unknown option, or a session or tag that does not exist.
     Usage,
+    /// A session that had to come from the cache has no usable entry: `--restore-only`, or
+    /// `rtask cache export` of a session whose result is not stored at its current key.
+    NotCached,
     /// Interrupted by Ctrl-C or SIGTERM.
     Interrupted,
 }
@@ -24,6 +27,7 @@ impl Exit {
             Exit::SessionFailed => 1,
             Exit::InvalidTaskFile => 2,
             Exit::Usage => 3,
+            Exit::NotCached => 4,
             Exit::Interrupted => 130,
         }
     }
