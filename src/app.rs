@@ -1,5 +1,6 @@
 //! One invocation of rtask: load the project, select, then list, explain or run.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -13,8 +14,10 @@ use crate::exec::scheduler::{self, Options};
 use crate::exec::session::Context;
 use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
+use crate::failure::SessionError;
 use crate::fingerprint::Fingerprinter;
-use crate::plan::Planner;
+use crate::plan::{Decision, Planner};
+use crate::project::SessionId;
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::reporter::Outcome;
@@ -42,6 +45,21 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let project = taskfile::load(&path, &environment)?;
     let mut names = args.sessions.clone();
     names.extend(args.session.iter().cloned());
+    names.extend(args.restore_only.iter().cloned());
+    let restore_only: BTreeSet<SessionId> = if args.restore_only.is_empty() {
+        BTreeSet::new()
+    } else {
+        let request = Request {
+            names: &args.restore_only,
+            tags: &[],
+            keywords: None,
+            pythons: &[],
+        };
+        select::select(&project, &request)?
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    };
     let request = Request {
         names: &names,
         tags: &args.tags,
@@ -90,6 +108,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         fingerprinter: &fingerprinter,
         protected: &protected,
         python: &python,
+        restore_only: &restore_only,
     };
     if args.dry_run && selected.is_none() && !args.list {
         // Nothing selected (no session named, no default): a plan of nothing.
@@ -125,7 +144,17 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         } else {
             dry_run::text(&project, &plans)
         })?;
-        return Ok(Exit::Success);
+        let not_cached = plans.iter().any(|plan| {
+            matches!(
+                plan.decision,
+                Decision::Fail(SessionError::NotCached { .. })
+            )
+        });
+        return Ok(if not_cached {
+            Exit::NotCached
+        } else {
+            Exit::Success
+        });
     }
 
     let painter = Painter {
@@ -198,8 +227,14 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         std::fs::write(&path, report::render(&entries))
             .map_err(|source| Error::Report { path, source })?;
     }
+    let not_cached = results.iter().any(|result| {
+        matches!(&result.outcome, Outcome::Failed { error, .. }
+            if matches!(**error, SessionError::NotCached { .. }))
+    });
     Ok(if interrupts.interrupted() {
         Exit::Interrupted
+    } else if not_cached {
+        Exit::NotCached
     } else if all_good {
         Exit::Success
     } else {

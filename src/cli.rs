@@ -99,6 +99,16 @@ pub struct Args {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// Restore this session from the cache, never run it: exit 4 when it has no entry (may be
+    /// repeated, or separated by commas; the session is selected too)
+    #[arg(
+        long,
+        value_name = "SESSION",
+        value_delimiter = ',',
+        conflicts_with_all = ["force", "no_cache"]
+    )]
+    pub restore_only: Vec<String>,
+
     /// Say, for each selected session, whether it would run or be restored, and why
     #[arg(long)]
     pub dry_run: bool,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::failure::SessionError;
 use crate::plan::reason::RunReason;
 use crate::plan::{Decision, SessionPlan};
 use crate::project::Project;
@@ -104,7 +105,10 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
             format!("would be skipped: {}", words::skip(reason)),
             Vec::new(),
         ),
-        Decision::Fail(error) => (format!("would fail: {error}"), Vec::new()),
+        Decision::Fail(error) => (
+            format!("would fail: {error}"),
+            words::failure_details(error),
+        ),
         Decision::Abort(reason) => (
             format!("would not start: {}", words::abort(reason)),
             Vec::new(),
@@ -164,6 +168,14 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
                     ("run", one(reason.kind(), words::run_reason(&reason)))
                 }
                 Decision::Skip(reason) => ("skip", one(reason.kind(), words::skip(reason))),
+                Decision::Fail(error @ SessionError::NotCached { reasons }) => {
+                    let mut all = one(error.kind(), error.to_string());
+                    all.extend(reasons.iter().map(|reason| Reason {
+                        kind: reason.kind(),
+                        message: words::run_reason(reason),
+                    }));
+                    ("fail", all)
+                }
                 Decision::Fail(error) => ("fail", one(error.kind(), error.to_string())),
                 Decision::Abort(reason) => ("fail", one(reason.kind(), words::abort(reason))),
             };

@@ -11,6 +11,7 @@ use crate::cache::outputs::OutputError;
 use crate::cache::restore::RestoreError;
 use crate::exec::process::{Exit, SpawnError};
 use crate::fingerprint::InputError;
+use crate::plan::reason::RunReason;
 use crate::relpath::RelPath;
 
 #[derive(Debug, Error)]
@@ -63,6 +64,11 @@ pub(crate) enum SessionError {
         source: RestoreError,
     },
 
+    /// `--restore-only`: it had to be restored, and the cache has no entry it can use; why
+    /// (the reasons it would have run for).
+    #[error("not in the cache, and `--restore-only` forbids running it")]
+    NotCached { reasons: Vec<RunReason> },
+
     #[error("its environment is still not ready after being made (a bug: please report it)")]
     EnvironmentNotMade,
 
@@ -104,6 +110,7 @@ impl SessionError {
             SessionError::Command { .. } | SessionError::Spawn(_) => "command_failed",
             SessionError::Outputs(_) => "outputs_invalid",
             SessionError::Restore(_) | SessionError::RestoreRequired { .. } => "restore_failed",
+            SessionError::NotCached { .. } => "not_cached",
             SessionError::Panicked => "internal_error",
         }
     }
@@ -118,6 +125,9 @@ impl SessionError {
             }
             SessionError::Restore(_) | SessionError::RestoreRequired { .. } => Some(
                 "fix what keeps rtask from writing there and run again; `--no-cache` runs without the cache",
+            ),
+            SessionError::NotCached { .. } => Some(
+                "restore it where its result was stored (the same inputs, and its job's cache: a remote cache or `rtask cache import`), or run it without `--restore-only`",
             ),
             SessionError::MissingInterpreter { .. } => {
                 Some("install it, or select other versions with `-p`")

@@ -13,5 +13,6 @@ mod model;
 mod plan;
 mod python;
 mod python_envs;
+mod restore_only;
 mod safety;
 mod validation;

@@ -25,6 +25,24 @@ pub fn against_newest(store: &Store, current: &Current<'_>) -> Option<Vec<Change
     Some(differences(&newest, current, stored.as_deref()))
 }
 
+/// Why `current` misses: its differences from the entry of the session that differs least
+/// (the newest of those), or `None` when it has no entry at all.
+pub fn against_nearest(store: &Store, current: &Current<'_>) -> Option<Vec<Change>> {
+    store
+        .entries(&current.ingredients.session)
+        .into_iter()
+        .map(|entry| {
+            let stored = store.inputs_of(&entry);
+            (differences(&entry, current, stored.as_deref()), entry)
+        })
+        .min_by(|(a, first), (b, second)| {
+            a.len()
+                .cmp(&b.len())
+                .then(second.created_unix_ms.cmp(&first.created_unix_ms))
+        })
+        .map(|(changes, _)| changes)
+}
+
 /// The differences between an entry (`old`) and what a run would be keyed on now; the entry's
 /// input list, when it can be read, names the files that differ.
 pub fn differences(

@@ -312,6 +312,19 @@ impl Store {
         serde_json::from_slice(&fs::read(newest.1).ok()?).ok()
     }
 
+    /// Every entry stored for a session that can be read, in no order (to explain a miss).
+    pub fn entries(&self, session: &str) -> Vec<Manifest> {
+        let dir = self.dir.join("entries").join(escape(session));
+        let Ok(listing) = fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        listing
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+            .filter_map(|entry| serde_json::from_slice(&fs::read(entry.path()).ok()?).ok())
+            .collect()
+    }
+
     /// The input list stored with an entry, if it can be read.
     pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<InputFile>> {
         serde_json::from_slice(&self.read_blob(&manifest.inputs).ok()?).ok()

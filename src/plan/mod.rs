@@ -7,6 +7,7 @@
 //! running anything, assuming each session ends as decided.
 
 pub(crate) mod reason;
+mod restore_only;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -43,6 +44,8 @@ pub(crate) struct Planner<'a> {
     pub fingerprinter: &'a Fingerprinter,
     pub protected: &'a Protected,
     pub python: &'a python::Tools,
+    /// `--restore-only`: sessions that are restored or fail, never run.
+    pub restore_only: &'a BTreeSet<SessionId>,
 }
 
 /// What the sessions that require a session know of it once it is done (in a preview, once
@@ -173,13 +176,14 @@ impl Planner<'_> {
             Err(decision) => return SessionPlan::new(id, decision),
         };
         let (decision, keyed) = self.lookup(session, (upstream, unknown), venv.as_ref(), &commands);
-        SessionPlan {
+        let plan = SessionPlan {
             id,
             decision,
             keyed,
             commands,
             venv,
-        }
+        };
+        self.restore_only(plan)
     }
 
     /// Where a restore of outputs `declared` may write.

@@ -210,6 +210,9 @@ impl Ui {
                     painter.paint(Style::Red, "failed"),
                     style::duration(*duration)
                 );
+                for detail in words::failure_details(error) {
+                    text.push_str(&format!("\n  - {detail}"));
+                }
                 if let Some(hint) = error.hint() {
                     text.push_str(&format!(
                         "\n  {} {hint}",

@@ -1,6 +1,7 @@
 //! The plan's and the executor's typed reasons, in people's words.
 
 use crate::command;
+use crate::failure::SessionError;
 use crate::lock::Holder;
 use crate::plan::reason::{AbortReason, Change, Edit, KeyUnknown, RunReason, SkipReason};
 use crate::relpath::RelPath;
@@ -248,6 +249,17 @@ pub(crate) fn holder(holder: &Holder) -> String {
         "waiting for {who} to finish its run in this project (it holds `{}`)",
         holder.lock_file.display()
     )
+}
+
+/// What a failure has to say below its message: why a `--restore-only` session is not in the
+/// cache.
+pub(crate) fn failure_details(error: &SessionError) -> Vec<String> {
+    match error {
+        SessionError::NotCached { reasons } => {
+            listed(&reasons.iter().map(run_reason).collect::<Vec<_>>())
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Reasons joined for one line, at most [`MAX_REASONS`] of them.
