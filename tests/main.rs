@@ -5,6 +5,7 @@
 mod support;
 
 mod cache;
+mod ci_recipe;
 mod cli;
 mod errors;
 mod graph;

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::support::{Project, long_ago};
 
 /// A copy of `examples/python-coverage` (sources only) with a conftest that counts pytest runs.
-fn example() -> Project {
+pub(crate) fn example() -> Project {
     crate::support::require_wheelhouse();
     let project = Project::new();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-coverage");

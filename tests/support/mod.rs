@@ -91,14 +91,41 @@ impl Project {
     /// A command for rtask in the project root, with a predictable environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(RTASK);
+        command.args(args);
+        self.isolate(&mut command);
         command
-            .args(args)
+    }
+
+    /// A shell command line run in the project root, with rtask and then `dirs` on `PATH`,
+    /// and the environment [`Project::command`] gives rtask.
+    pub fn shell(&self, line: &str, dirs: &[PathBuf]) -> Command {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(line);
+        self.isolate(&mut command);
+        let bin = Path::new(RTASK).parent().unwrap().to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(bin)
+                .chain(dirs.iter().cloned())
+                .chain(std::env::split_paths(&path)),
+        )
+        .unwrap();
+        command.env("PATH", path);
+        command
+    }
+
+    fn isolate(&self, command: &mut Command) {
+        command
             .current_dir(self.root())
             .env_remove("CI")
             .env_remove("GITHUB_ACTIONS")
             .env_remove("FORGEJO_ACTIONS")
             .env_remove("RTASK_CACHE_DIR")
             .env_remove("PYTEST_ADDOPTS")
+            .env_remove("RTASK_REMOTE_CACHE")
+            .env_remove("RTASK_REMOTE_READ_ONLY")
+            .env_remove("RTASK_REMOTE_HEADER")
+            .env_remove("RTASK_CACHE_SIGNING_KEY")
             .env("NO_COLOR", "1");
         // Virtual environments install from the wheelhouse `.ci/prepare` downloads, never the network.
         let wheelhouse = wheelhouse();
@@ -108,7 +135,6 @@ impl Project {
             .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
             .env("UV_OFFLINE", "1")
             .env("UV_FIND_LINKS", &wheelhouse);
-        command
     }
 
     pub fn rtask(&self, args: &[&str]) -> Run {

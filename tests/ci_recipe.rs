@@ -1,0 +1,243 @@
+//! The CI recipes of docs/ci.md, run as their jobs would run them: each job's `rtask` commands,
+//! read from the document, in a fresh checkout of the example with `CI=true`; the files a job
+//! exports reach the jobs that need it, as artifacts would.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::python::example;
+use crate::support::{Project, Run};
+
+/// A job of a recipe: its name, the values of its `python` matrix (one run each), and its
+/// `run: rtask ...` lines.
+#[derive(Debug)]
+struct Job {
+    name: String,
+    matrix: Vec<String>,
+    commands: Vec<String>,
+}
+
+/// The document the recipes are read from.
+fn ci_md() -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md")).unwrap()
+}
+
+/// The jobs of the workflow marked `# rtask recipe: NAME`, and the `tasks.toml` shown just
+/// before it, if any.
+fn recipe(name: &str) -> (Vec<Job>, Option<String>) {
+    let text = ci_md();
+    let marker = format!("# rtask recipe: {name}\n");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("docs/ci.md has no recipe {name:?}"));
+    let block = &text[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut in_jobs = false;
+    for line in block.lines() {
+        if line == "jobs:" {
+            in_jobs = true;
+            continue;
+        }
+        if !in_jobs {
+            continue;
+        }
+        let trimmed = line.trim();
+        if line.starts_with("  ") && !line.starts_with("   ") && trimmed.ends_with(':') {
+            jobs.push(Job {
+                name: trimmed.trim_end_matches(':').to_string(),
+                matrix: Vec::new(),
+                commands: Vec::new(),
+            });
+        } else if let Some(list) = trimmed.strip_prefix("python: [") {
+            let job = jobs.last_mut().unwrap();
+            job.matrix = list
+                .trim_end_matches(']')
+                .split(',')
+                .map(|value| value.trim().trim_matches('"').to_string())
+                .collect();
+        } else if let Some(command) = trimmed
+            .strip_prefix("- run: ")
+            .or_else(|| trimmed.strip_prefix("run: "))
+            .filter(|command| command.starts_with("rtask "))
+        {
+            jobs.last_mut().unwrap().commands.push(command.to_string());
+        }
+    }
+    let before = &text[..start];
+    let tasks = before.rfind("```toml\n").map(|at| {
+        let toml = &before[at + "```toml\n".len()..];
+        toml[..toml.find("```").unwrap()].to_string()
+    });
+    assert!(
+        jobs.iter().all(|job| !job.commands.is_empty()),
+        "a job of recipe {name:?} runs no rtask command: {jobs:?}"
+    );
+    (jobs, tasks)
+}
+
+/// A fresh checkout of the example for one job (with the recipe's `tasks.toml`, if it shows
+/// one), holding the files the earlier jobs exported.
+fn checkout(tasks: Option<&str>, artifacts: &[PathBuf]) -> Project {
+    let project = example();
+    if let Some(tasks) = tasks {
+        project.write("tasks.toml", tasks);
+    }
+    for artifact in artifacts {
+        fs::copy(
+            artifact,
+            project.path(artifact.file_name().unwrap().to_str().unwrap()),
+        )
+        .unwrap();
+    }
+    project
+}
+
+/// Run a job's commands in `project` as the CI runner would, with `path` put first on `PATH`
+/// (what `actions/setup-python` does); every command must succeed.
+fn run_job(
+    project: &Project,
+    job: &Job,
+    matrix: Option<&str>,
+    env: &[(&str, String)],
+    path: &[PathBuf],
+) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for command in &job.commands {
+        let line = match matrix {
+            Some(value) => command.replace("${{ matrix.python }}", value),
+            None => command.clone(),
+        };
+        let mut shell = project.shell(&line, path);
+        shell.env("CI", "true");
+        for (name, value) in env {
+            shell.env(name, value);
+        }
+        let run = Run::from(shell.output().unwrap());
+        assert_eq!(
+            run.code, 0,
+            "job `{}` ({matrix:?}): `{line}` failed\n{run}",
+            job.name
+        );
+        runs.push(run);
+    }
+    runs
+}
+
+/// The bundles (`*.tar.zst`) a job left in its checkout, moved aside as its artifacts.
+fn artifacts_of(project: &Project, into: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(project.root()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_str().unwrap().ends_with(".tar.zst") {
+            let kept = into.join(path.file_name().unwrap());
+            fs::copy(&path, &kept).unwrap();
+            found.push(kept);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_bundle_recipe_restores_the_tests_in_the_coverage_job_without_their_environment() {
+    let (jobs, _) = recipe("bundle");
+    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
+    assert_eq!(names, ["unit_tests", "coverage"]);
+    let store = tempfile::tempdir().unwrap();
+
+    let producer = checkout(None, &[]);
+    run_job(&producer, &jobs[0], None, &[], &[]);
+    assert_eq!(producer.count("pytest-runs.txt"), 1);
+    let artifacts = artifacts_of(&producer, store.path());
+    assert_eq!(artifacts.len(), 1, "the producer exported no bundle");
+
+    let consumer = checkout(None, &artifacts);
+    let runs = run_job(&consumer, &jobs[1], None, &[], &[]);
+    let last = runs.last().unwrap();
+    last.stderr_has("unit_tests: cached");
+    assert_eq!(
+        consumer.count("pytest-runs.txt"),
+        0,
+        "pytest ran in the coverage job"
+    );
+    assert!(consumer.exists("coverage.xml") && consumer.exists("htmlcov/index.html"));
+    assert!(
+        !consumer.exists(".rtask/venvs/unit_tests"),
+        "the coverage job made unit_tests' environment"
+    );
+}
+
+/// A Python 3.12 interpreter's directory, as `actions/setup-python` would put on `PATH`.
+fn python_3_12() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).find(|dir| {
+            let python = dir.join("python3.12");
+            python.is_file()
+                && std::process::Command::new(&python)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|output| output.status.success())
+        })
+    });
+    on_path.or_else(|| {
+        let versions = Path::new(&std::env::var_os("HOME")?).join(".pyenv/versions");
+        fs::read_dir(versions)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path().join("bin"))
+            .find(|bin| {
+                bin.parent()
+                    .and_then(|dir| dir.file_name())
+                    .is_some_and(|name| name.to_string_lossy().starts_with("3.12"))
+                    && bin.join("python3.12").is_file()
+            })
+    })
+}
+
+#[test]
+fn the_fan_in_recipe_combines_both_matrix_jobs_coverage_without_their_environments() {
+    let Some(python_3_12) = python_3_12() else {
+        eprintln!(
+            "skipped: the fan-in recipe needs a Python 3.12 interpreter, and none is installed"
+        );
+        return;
+    };
+    let (jobs, tasks) = recipe("fan-in");
+    let tasks = tasks.expect("the fan-in recipe shows its tasks.toml");
+    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
+    assert_eq!(names, ["tests", "coverage"]);
+    assert_eq!(jobs[0].matrix, ["3.11", "3.12"]);
+    let store = tempfile::tempdir().unwrap();
+
+    let mut artifacts = Vec::new();
+    for version in &jobs[0].matrix {
+        let producer = checkout(Some(&tasks), &[]);
+        let path = if version == "3.12" {
+            vec![python_3_12.clone()]
+        } else {
+            Vec::new()
+        };
+        run_job(&producer, &jobs[0], Some(version), &[], &path);
+        assert_eq!(producer.count("pytest-runs.txt"), 1);
+        artifacts.extend(artifacts_of(&producer, store.path()));
+    }
+    assert_eq!(artifacts.len(), 2, "each matrix job exports one bundle");
+
+    let consumer = checkout(Some(&tasks), &artifacts);
+    let runs = run_job(&consumer, &jobs[1], None, &[], &[]);
+    let last = runs.last().unwrap();
+    last.stderr_has("tests-3.11: cached")
+        .stderr_has("tests-3.12: cached");
+    assert_eq!(
+        consumer.count("pytest-runs.txt"),
+        0,
+        "pytest ran in the coverage job"
+    );
+    assert!(consumer.exists(".coverage") && consumer.exists("htmlcov/index.html"));
+    for session in ["tests-3.11", "tests-3.12"] {
+        assert!(
+            !consumer.exists(&format!(".rtask/venvs/{session}")),
+            "the coverage job made {session}'s environment"
+        );
+    }
+}
