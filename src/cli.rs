@@ -99,6 +99,16 @@ pub struct Args {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// A remote cache to read (after the local one) and to upload results to:
+    /// `http(s)://[user:pass@]HOST[:PORT]/PREFIX` (Bazel HTTP cache) or `s3://BUCKET/PREFIX`
+    /// [env: RTASK_REMOTE_CACHE]
+    #[arg(long, value_name = "URL")]
+    pub remote_cache: Option<String>,
+
+    /// Read the remote cache, never upload to it [env: RTASK_REMOTE_READ_ONLY=1]
+    #[arg(long)]
+    pub remote_read_only: bool,
+
     /// Say, for each selected session, whether it would run or be restored, and why
     #[arg(long)]
     pub dry_run: bool,
