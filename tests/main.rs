@@ -13,5 +13,6 @@ mod model;
 mod plan;
 mod python;
 mod python_envs;
+mod remote;
 mod safety;
 mod validation;

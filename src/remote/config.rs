@@ -45,7 +45,7 @@ pub enum BadRemoteUrl {
 
 impl BadRemoteUrl {
     pub fn hint(&self) -> &'static str {
-        "use `http(s)://[user:pass@]HOST[:PORT]/PREFIX` (the Bazel HTTP cache protocol) or `s3://BUCKET/PREFIX`"
+        "use `http(s)://HOST[:PORT]/PREFIX` (Bazel HTTP cache) or `s3://BUCKET/PREFIX`"
     }
 }
 
