@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cache::store::Store;
@@ -20,12 +21,14 @@ use crate::plan::{Decision, Planner};
 use crate::project::SessionId;
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
+use crate::remote::Remote;
+use crate::remote::config::RemoteConfig;
 use crate::reporter::Outcome;
 use crate::reporter::Reporter;
 use crate::select::Request;
 use crate::ui::style::Painter;
-use crate::ui::{Ui, UiOptions, Verbosity, summary};
-use crate::{dry_run, graph, list, lock, python, report, select, taskfile};
+use crate::ui::{Ui, UiOptions, Verbosity, Warnings, summary};
+use crate::{dry_run, graph, list, lock, python, remote, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
 pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
@@ -74,6 +77,15 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             .map_err(Error::Output)
     };
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
+    let requested = remote::config::Requested {
+        flag: args.remote_cache.as_deref(),
+        read_only: args.remote_read_only,
+        file: project.remote_cache.as_ref(),
+    };
+    let mut remote_config = match args.no_cache {
+        true => None,
+        false => RemoteConfig::resolve(&requested, &environment).map_err(Error::Remote)?,
+    };
     let protected = Protected::of(&project);
     let state_dir = project.root.join(STATE_DIR);
     let fingerprinter = Fingerprinter::new(
@@ -109,6 +121,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         protected: &protected,
         python: &python,
         restore_only: &restore_only,
+        remote: None,
     };
     if args.dry_run && selected.is_none() && !args.list {
         // Nothing selected (no session named, no default): a plan of nothing.
@@ -138,6 +151,16 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let order = graph::closure(&project.sessions, &selected);
     if args.dry_run {
+        // A dry run may download the entries it finds remotely; it uploads nothing.
+        let warnings = Arc::new(Warnings {
+            painter: Painter {
+                color: use_color(args.color, &environment),
+            },
+        });
+        let dry_remote = remote_config
+            .take()
+            .map(|config| Remote::new(config, &project.cache_dir, warnings));
+        planner.remote = dry_remote.as_ref();
         let plans = planner.preview(&order);
         stdout(&if args.json {
             dry_run::json(&project, &plans)
@@ -167,14 +190,18 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     } else {
         Verbosity::Normal
     };
-    let ui = Ui::new(UiOptions {
+    let ui = Arc::new(Ui::new(UiOptions {
         painter,
         verbosity,
         progress: std::io::stderr().is_terminal()
             && !environment.ci()
             && verbosity != Verbosity::Quiet,
         github: environment.github_actions(),
-    });
+    }));
+    let run_remote = remote_config
+        .take()
+        .map(|config| Remote::new(config, &project.cache_dir, ui.clone()));
+    planner.remote = run_remote.as_ref();
     let interrupts = Interrupts::install().map_err(Error::Signals)?;
     // One run at a time in a project; a run started by a session of this one (`rtask other`
     // in its commands) takes the lock of the next level instead of waiting for its parent.
@@ -192,7 +219,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let context = Context {
         planner: &planner,
         interrupts: &interrupts,
-        reporter: &ui,
+        reporter: &*ui,
         sharing: &sharing,
     };
     let options = Options {
@@ -205,6 +232,9 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let started = Instant::now();
     let results = scheduler::run(&context, &order, &options);
     fingerprinter.save();
+    if let Some(remote) = &run_remote {
+        remote.finish();
+    }
     let named: Vec<(&str, &Outcome)> = results
         .iter()
         .map(|result| (project.sessions[result.id].name.as_str(), &result.outcome))

@@ -108,6 +108,15 @@ pub struct Args {
         conflicts_with_all = ["force", "no_cache"]
     )]
     pub restore_only: Vec<String>,
+    /// A remote cache to read (after the local one) and to upload results to:
+    /// `http(s)://[user:pass@]HOST[:PORT]/PREFIX` (Bazel HTTP cache) or `s3://BUCKET/PREFIX`
+    /// [env: RTASK_REMOTE_CACHE]
+    #[arg(long, value_name = "URL")]
+    pub remote_cache: Option<String>,
+
+    /// Read the remote cache, never upload to it [env: RTASK_REMOTE_READ_ONLY=1]
+    #[arg(long)]
+    pub remote_read_only: bool,
 
     /// Say, for each selected session, whether it would run or be restored, and why
     #[arg(long)]

@@ -61,6 +61,49 @@ impl Environment {
         crate::cache::signing::SigningKey::new(self.get_os("RTASK_CACHE_SIGNING_KEY")?.as_bytes())
     }
 
+    /// `RTASK_REMOTE_CACHE`: the remote cache's URL, unless `--remote-cache` gives one.
+    pub fn remote_cache(&self) -> Option<&str> {
+        self.get("RTASK_REMOTE_CACHE")
+            .filter(|value| !value.is_empty())
+    }
+
+    /// `RTASK_REMOTE_TIMEOUT`: seconds a remote request may go without progress.
+    pub fn remote_timeout(&self) -> Option<&str> {
+        self.get("RTASK_REMOTE_TIMEOUT")
+            .filter(|value| !value.is_empty())
+    }
+
+    /// `RTASK_REMOTE_HEADER`: `Name: value`, sent with every request to an HTTP remote cache.
+    pub fn remote_header(&self) -> Option<&str> {
+        self.get("RTASK_REMOTE_HEADER")
+            .filter(|value| !value.is_empty())
+    }
+
+    /// `RTASK_REMOTE_READ_ONLY` set to anything but `0`/`false`: never upload.
+    pub fn remote_read_only(&self) -> bool {
+        self.get("RTASK_REMOTE_READ_ONLY")
+            .is_some_and(|value| !value.is_empty() && value != "0" && value != "false")
+    }
+
+    /// S3's endpoint, region and credentials: `AWS_ENDPOINT_URL`, `AWS_REGION` (default
+    /// `us-east-1`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub(crate) fn aws(&self) -> crate::remote::config::Aws {
+        let set = |name| self.get(name).filter(|value| !value.is_empty());
+        let credentials = match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+            (Some(key), Some(secret)) => Some((
+                key.to_string(),
+                secret.to_string(),
+                set("AWS_SESSION_TOKEN").map(str::to_string),
+            )),
+            _ => None,
+        };
+        crate::remote::config::Aws {
+            endpoint: set("AWS_ENDPOINT_URL").map(str::to_string),
+            region: set("AWS_REGION").unwrap_or("us-east-1").to_string(),
+            credentials,
+        }
+    }
+
     /// `RTASK_CACHE_DIR`, relative to the current directory when not absolute.
     pub fn cache_dir_override(&self) -> Option<PathBuf> {
         let value = self.vars.get(std::ffi::OsStr::new("RTASK_CACHE_DIR"))?;

@@ -62,6 +62,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    /// A remote cache setting from the command line or the environment.
+    #[error(transparent)]
+    Remote(crate::remote::config::BadSetting),
 }
 
 fn not_found_message(searched: &std::path::Path, explicit: bool) -> String {
@@ -85,7 +89,8 @@ impl Error {
             Error::UnknownSession { .. }
             | Error::UnknownTag { .. }
             | Error::Keywords { .. }
-            | Error::NothingSelected => Exit::Usage,
+            | Error::NothingSelected
+            | Error::Remote(_) => Exit::Usage,
             Error::CurrentDir(_)
             | Error::Output(_)
             | Error::Signals(_)
@@ -123,6 +128,7 @@ impl Error {
                 "words match parts of session names; join them with `and`, `or`, `not` and parentheses".to_string(),
             ),
             Error::CacheDirOverride { clash, .. } => Some(clash.hint().to_string()),
+            Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             _ => None,
         }

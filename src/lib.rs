@@ -6,7 +6,7 @@
 //! the [`plan`] decides, once per session, whether to restore it from the [`cache`], run it
 //! (and why), skip it or fail it; [`exec`] acts on that decision under the project's run
 //! [`lock`], and `--dry-run` ([`dry_run`]) and `--list` render it; the [`ui`] words it all
-//! through the [`reporter`] interface. [`protected`] names the places rtask keeps to itself.
+//! through the [`reporter`] interface. A [`remote`] cache, when one is set, backs the local one. [`protected`] names the places rtask keeps to itself.
 
 mod app;
 mod cache;
@@ -32,6 +32,7 @@ mod project;
 mod protected;
 mod python;
 mod relpath;
+mod remote;
 mod report;
 mod reporter;
 mod select;

@@ -18,6 +18,8 @@ pub struct Project {
     /// The task file as messages show it: relative to the current directory when below it.
     pub display_path: String,
     pub cache_dir: PathBuf,
+    /// `[settings] remote_cache`, when given.
+    pub remote_cache: Option<crate::remote::config::RemoteUrl>,
     /// `[settings] default`, when given.
     pub default: Option<Vec<SessionId>>,
     /// In the order the task file defines them.

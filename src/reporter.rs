@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use crate::cache::manifest::Manifest;
 use crate::cache::restore::Restored;
+use crate::cache::signing::SignatureProblem;
 use crate::failure::SessionError;
 use crate::fingerprint::InputError;
 use crate::lock::Holder;
 use crate::plan::reason::{AbortReason, RunReason, SkipReason};
 use crate::project::Backend;
+use crate::remote::config::RemoteUrl;
+use crate::remote::transfer::Failure;
 
 /// How a session ended.
 #[derive(Debug, Clone)]
@@ -121,4 +124,55 @@ pub(crate) trait Reporter: Sync {
     fn environment_failed(&self, session: &str, log: &[u8]);
     /// Something went wrong that does not stop the run.
     fn warning(&self, warning: &Warning<'_>);
+}
+
+/// What happened with the remote cache.
+#[derive(Debug)]
+pub(crate) enum RemoteEvent<'a> {
+    /// A session's entry was downloaded into the local cache.
+    Downloaded { session: &'a str },
+    /// A session's entry was uploaded; `bytes` is what the remote lacked.
+    Uploaded { session: &'a str, bytes: u64 },
+    /// A download (then a miss) or an upload (then skipped) failed.
+    Failed {
+        op: RemoteOp,
+        session: &'a str,
+        why: &'a Failure,
+    },
+    /// The remote is not used for the rest of the run.
+    Disabled {
+        remote: &'a RemoteUrl,
+        why: Disabling,
+    },
+    /// A downloaded entry's signature was refused: it is neither stored nor restored.
+    SignatureRefused {
+        session: &'a str,
+        problem: SignatureProblem,
+    },
+    /// The run ended before these uploads were done.
+    UploadsAbandoned {
+        remote: &'a RemoteUrl,
+        pending: usize,
+    },
+}
+
+/// What a remote request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RemoteOp {
+    Download,
+    Upload,
+}
+
+/// Why the remote was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Disabling {
+    /// This many requests failed.
+    Failures(u32),
+    /// A request timed out: the server hangs.
+    Timeout,
+}
+
+/// Receives remote events, from the planner and from background uploads alike.
+pub(crate) trait RemoteReporter: Send + Sync {
+    fn remote(&self, event: &RemoteEvent<'_>);
 }

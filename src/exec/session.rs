@@ -439,6 +439,9 @@ impl Act<'_> {
         restore::check(&planner.target(&self.session.outputs), &manifest.outputs)
             .map_err(NotStored::Unrestorable)?;
         writer.commit(store, &manifest).map_err(NotStored::Write)?;
+        if let Some(remote) = planner.remote {
+            remote.upload(&manifest.session, &manifest.key);
+        }
         Ok(manifest)
     }
 

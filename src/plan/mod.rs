@@ -46,6 +46,8 @@ pub(crate) struct Planner<'a> {
     pub python: &'a python::Tools,
     /// `--restore-only`: sessions that are restored or fail, never run.
     pub restore_only: &'a BTreeSet<SessionId>,
+    /// The remote cache asked on a local miss (`None`: none, or `-l`).
+    pub remote: Option<&'a crate::remote::Remote>,
 }
 
 /// What the sessions that require a session know of it once it is done (in a preview, once
@@ -276,7 +278,8 @@ impl Planner<'_> {
             &inputs,
         );
         let key = ingredients.key();
-        let decision = match store.lookup(&session.name, &key) {
+        let remote = self.remote.filter(|_| !self.force);
+        let decision = match crate::remote::lookup(remote, store, &session.name, &key) {
             Lookup::Hit(manifest) if self.force => Decision::Run {
                 reasons: vec![RunReason::Forced],
                 store: Some(store.overwrite(&manifest)),

@@ -11,6 +11,7 @@ use super::session::SessionChecker;
 use super::wire::WireFile;
 use super::{cache_dir, outputs, python};
 use crate::project::{Project, Session};
+use crate::remote::config::RemoteUrl;
 use crate::{graph, suggest, variant};
 
 pub const DEFAULT_CACHE_DIR: &str = ".rtask/cache";
@@ -228,6 +229,22 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         }
         (None, None) => context.root.join(DEFAULT_CACHE_DIR),
     };
+    let remote_cache = settings
+        .and_then(|s| s.remote_cache.as_ref())
+        .and_then(|url| match url.get_ref().parse::<RemoteUrl>() {
+            Ok(parsed) => Some(parsed),
+            Err(problem) => {
+                problems.push(
+                    Problem::new(
+                        format!("`remote_cache` is not a usable remote cache URL: {problem}"),
+                        url.span(),
+                        "here",
+                    )
+                    .hint(problem.hint()),
+                );
+                None
+            }
+        });
     outputs::check(
         &sessions,
         &output_spans,
@@ -243,6 +260,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         root: context.root.to_path_buf(),
         display_path: context.display_path.display().to_string(),
         cache_dir,
+        remote_cache,
         default,
         sessions,
     })

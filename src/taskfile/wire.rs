@@ -22,6 +22,7 @@ pub(crate) struct WireFile {
 pub(crate) struct WireSettings {
     pub default: Option<Vec<SpannedString>>,
     pub cache_dir: Option<SpannedString>,
+    pub remote_cache: Option<SpannedString>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,7 +23,7 @@ use crate::cache::restore::Restored;
 use crate::lock::Holder;
 use crate::plan::reason::RunReason;
 use crate::python::venv;
-use crate::reporter::{EnvironmentMade, Outcome, Reporter, Warning};
+use crate::reporter::{EnvironmentMade, Outcome, RemoteEvent, RemoteReporter, Reporter, Warning};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -415,5 +415,40 @@ impl Reporter for Ui {
         let label = self.options.painter.paint(Style::Yellow, "warning:");
         let mut state = self.state();
         self.line_or_hold(&mut state, format!("{label} {text}"));
+    }
+}
+
+impl RemoteReporter for Ui {
+    fn remote(&self, event: &RemoteEvent<'_>) {
+        let text = words::remote(event);
+        let line = match event {
+            RemoteEvent::Downloaded { .. } if self.options.verbosity >= Verbosity::Normal => text,
+            RemoteEvent::Uploaded { .. } if self.options.verbosity == Verbosity::Verbose => text,
+            RemoteEvent::Downloaded { .. } | RemoteEvent::Uploaded { .. } => return,
+            _ => format!(
+                "{} {text}",
+                self.options.painter.paint(Style::Yellow, "warning:")
+            ),
+        };
+        let mut state = self.state();
+        self.line_or_hold(&mut state, line);
+    }
+}
+
+/// Warnings only, on stderr: remote events while `--dry-run` plans.
+pub struct Warnings {
+    pub painter: Painter,
+}
+
+impl RemoteReporter for Warnings {
+    fn remote(&self, event: &RemoteEvent<'_>) {
+        if matches!(
+            event,
+            RemoteEvent::Downloaded { .. } | RemoteEvent::Uploaded { .. }
+        ) {
+            return;
+        }
+        let label = self.painter.paint(Style::Yellow, "warning:");
+        eprintln!("{label} {}", words::remote(event));
     }
 }

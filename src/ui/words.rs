@@ -5,7 +5,7 @@ use crate::failure::SessionError;
 use crate::lock::Holder;
 use crate::plan::reason::{AbortReason, Change, Edit, KeyUnknown, RunReason, SkipReason};
 use crate::relpath::RelPath;
-use crate::reporter::NotStored;
+use crate::reporter::{Disabling, NotStored, RemoteEvent, RemoteOp};
 
 /// At most this many reasons are listed; the rest are counted.
 pub(crate) const MAX_REASONS: usize = 6;
@@ -273,4 +273,45 @@ pub(crate) fn listed(reasons: &[String]) -> Vec<String> {
         reasons.len() - (MAX_REASONS - 1)
     ));
     shown
+}
+
+pub(crate) fn remote(event: &RemoteEvent<'_>) -> String {
+    match event {
+        RemoteEvent::Downloaded { session } => {
+            format!("{session}: downloaded from the remote cache")
+        }
+        RemoteEvent::Uploaded { session, bytes } => {
+            format!("{session}: uploaded to the remote cache ({bytes} bytes sent)")
+        }
+        RemoteEvent::Failed {
+            op: RemoteOp::Download,
+            session,
+            why,
+        } => format!("remote cache: cannot fetch the entry of `{session}` ({why}); it is a miss"),
+        RemoteEvent::Failed {
+            op: RemoteOp::Upload,
+            session,
+            why,
+        } => {
+            format!("remote cache: cannot upload the entry of `{session}` ({why}); it stays local")
+        }
+        RemoteEvent::Disabled {
+            remote,
+            why: Disabling::Failures(count),
+        } => format!(
+            "remote cache `{remote}` is not used for the rest of this run after {count} failures"
+        ),
+        RemoteEvent::Disabled {
+            remote,
+            why: Disabling::Timeout,
+        } => format!(
+            "remote cache `{remote}` is not used for the rest of this run: it did not answer in time"
+        ),
+        RemoteEvent::SignatureRefused { session, problem } => format!(
+            "remote cache: refusing the entry of `{session}`: {problem}; it is a miss (`RTASK_CACHE_SIGNING_KEY` is set)"
+        ),
+        RemoteEvent::UploadsAbandoned { remote, pending } => format!(
+            "remote cache `{remote}`: gave up waiting for {pending} upload(s) still under way"
+        ),
+    }
 }

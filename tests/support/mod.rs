@@ -1,5 +1,7 @@
 //! A small builder for temporary projects, and assertions on what the binary printed.
 
+pub mod servers;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

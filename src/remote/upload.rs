@@ -1,0 +1,181 @@
+//! Uploading entries in the background: one thread takes the entries stored by the run, one
+//! after the other, and sends each one's blobs the remote lacks (a few at a time), then its
+//! manifest and signature, then its action-cache record last, so a reader never finds a
+//! record whose blobs are missing. At its end the run waits for it as long as it makes
+//! progress.
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+
+use super::action_result::{ActionResult, BLOBS, CasDigest, MANIFEST, SIGNATURE};
+use super::transfer::{self, Failure};
+use super::{Shared, ac_path, cas_path};
+use crate::cache::manifest::{Blob, Manifest};
+use crate::digest::Digest;
+use crate::reporter::{RemoteEvent, RemoteOp};
+
+struct Job {
+    session: String,
+    key: Digest,
+}
+
+/// Something the uploader did: the run's end waits as long as these keep coming.
+enum Progress {
+    /// A request finished.
+    Step,
+    /// An entry is done with (uploaded or not).
+    Done,
+}
+
+/// The background uploader, started by the first upload.
+#[derive(Default)]
+pub(super) struct Uploads {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: Option<Sender<Job>>,
+    progress: Option<Receiver<Progress>>,
+    pending: usize,
+}
+
+impl Uploads {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn start(&self, shared: &Arc<Shared>, session: &str, key: &Digest) {
+        let mut state = self.state();
+        if state.jobs.is_none() && state.progress.is_none() {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let (report, progress) = mpsc::channel();
+            let shared = Arc::clone(shared);
+            std::thread::spawn(move || {
+                for job in queue {
+                    shared.push(&job, &report);
+                    let _ = report.send(Progress::Done);
+                }
+            });
+            state.jobs = Some(jobs);
+            state.progress = Some(progress);
+        }
+        let job = Job {
+            session: session.to_string(),
+            key: *key,
+        };
+        if state
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok())
+        {
+            state.pending += 1;
+        }
+    }
+
+    pub(super) fn finish(&self, shared: &Shared) {
+        let mut state = self.state();
+        state.jobs = None;
+        let Some(progress) = state.progress.take() else {
+            return;
+        };
+        while state.pending > 0 {
+            match progress.recv_timeout(shared.timeout) {
+                Ok(Progress::Done) => state.pending -= 1,
+                Ok(Progress::Step) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    shared.report(&RemoteEvent::UploadsAbandoned {
+                        remote: &shared.url,
+                        pending: state.pending,
+                    });
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn push(&self, job: &Job, progress: &Sender<Progress>) {
+        if !self.usable() {
+            return;
+        }
+        match self.send_entry(job, progress) {
+            Ok(Some(bytes)) => self.report(&RemoteEvent::Uploaded {
+                session: &job.session,
+                bytes,
+            }),
+            Ok(None) => {}
+            Err(why) => self.failed(RemoteOp::Upload, &job.session, &why),
+        }
+    }
+
+    /// Upload one entry; how many bytes the remote lacked (`None`: the entry is gone from
+    /// the local store).
+    fn send_entry(&self, job: &Job, progress: &Sender<Progress>) -> Result<Option<u64>, Failure> {
+        let Some(manifest_bytes) = self
+            .store
+            .entry_bytes(&job.session, &job.key)
+            .map_err(Failure::Local)?
+        else {
+            return Ok(None);
+        };
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&manifest_bytes) else {
+            return Ok(None);
+        };
+        let mut seen = BTreeSet::new();
+        let blobs: Vec<Blob> = manifest
+            .blobs()
+            .filter(|(_, blob)| seen.insert(blob.hash))
+            .map(|(_, blob)| blob.clone())
+            .collect();
+        let sent = transfer::parallel(&blobs, |blob| {
+            let sent = self.send_blob(blob);
+            let _ = progress.send(Progress::Step);
+            sent
+        })?;
+        let mut bytes: u64 = sent.iter().map(|(_, bytes)| bytes).sum();
+        let mut files = vec![(MANIFEST.to_string(), CasDigest::of(&manifest_bytes))];
+        self.client
+            .put(&cas_path(&files[0].1.hash), &manifest_bytes)?;
+        bytes += manifest_bytes.len() as u64;
+        if let Some(signing) = &self.signing {
+            let signature = signing.sign(&manifest_bytes);
+            let digest = CasDigest::of(signature.as_bytes());
+            self.client
+                .put(&cas_path(&digest.hash), signature.as_bytes())?;
+            bytes += signature.len() as u64;
+            files.push((SIGNATURE.to_string(), digest));
+        }
+        for (blob, (digest, _)) in blobs.iter().zip(sent) {
+            files.push((format!("{BLOBS}{}", blob.hash.to_hex()), digest));
+        }
+        let record = ActionResult { files }.encode();
+        self.client.put(&ac_path(&job.session, &job.key), &record)?;
+        let _ = progress.send(Progress::Step);
+        Ok(Some(bytes + record.len() as u64))
+    }
+
+    /// Send a blob unless the remote has it: its CAS digest, and the bytes sent.
+    fn send_blob(&self, blob: &Blob) -> Result<(CasDigest, u64), Failure> {
+        if !self.usable() {
+            return Err(Failure::Unreachable(
+                "the remote cache was given up".to_string(),
+            ));
+        }
+        let bytes = self.store.read_blob(blob).map_err(|flaw| {
+            Failure::Local(std::io::Error::other(format!("a stored blob {flaw}")))
+        })?;
+        let digest = CasDigest::of(&bytes);
+        let path = cas_path(&digest.hash);
+        if self.client.exists(&path)? {
+            return Ok((digest, 0));
+        }
+        self.client.put(&path, &bytes)?;
+        Ok((digest, bytes.len() as u64))
+    }
+}
