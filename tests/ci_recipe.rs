@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::python::example;
+use crate::support::servers::{self, S3_BUCKET, S3_KEY, S3_SECRET};
 use crate::support::{Project, Run};
 
 /// A job of a recipe: its name, the values of its `python` matrix (one run each), and its
@@ -240,4 +241,56 @@ fn the_fan_in_recipe_combines_both_matrix_jobs_coverage_without_their_environmen
             "the coverage job made {session}'s environment"
         );
     }
+}
+
+/// The remote recipe with `RTASK_REMOTE_CACHE` pointing at `url` (and `env`): the producer
+/// uploads its signed entries, the consumer (read-only, as a pull request's job) restores them.
+fn remote_recipe(url: &str, env: &[(&str, String)]) {
+    let (jobs, _) = recipe("remote");
+    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
+    assert_eq!(names, ["unit_tests", "coverage"]);
+    let mut env = env.to_vec();
+    env.push(("RTASK_REMOTE_CACHE", url.to_string()));
+    env.push(("RTASK_CACHE_SIGNING_KEY", "recipe-signing-key".to_string()));
+
+    let producer = checkout(None, &[]);
+    run_job(&producer, &jobs[0], None, &env, &[]);
+    assert_eq!(producer.count("pytest-runs.txt"), 1);
+
+    env.push(("RTASK_REMOTE_READ_ONLY", "1".to_string()));
+    let consumer = checkout(None, &[]);
+    let runs = run_job(&consumer, &jobs[1], None, &env, &[]);
+    let last = runs.last().unwrap();
+    last.stderr_has("unit_tests: downloaded from the remote cache")
+        .stderr_has("unit_tests: cached")
+        .stderr_lacks("warning");
+    assert_eq!(
+        consumer.count("pytest-runs.txt"),
+        0,
+        "pytest ran in the coverage job"
+    );
+    assert!(consumer.exists("coverage.xml") && consumer.exists("htmlcov/index.html"));
+    assert!(
+        !consumer.exists(".rtask/venvs/unit_tests"),
+        "the coverage job made unit_tests' environment"
+    );
+}
+
+#[test]
+fn the_remote_recipe_hands_the_tests_over_through_s3() {
+    let endpoint = format!("http://127.0.0.1:{}", servers::weed().port);
+    remote_recipe(
+        &format!("s3://{S3_BUCKET}/recipe"),
+        &[
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", S3_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ],
+    );
+}
+
+#[test]
+fn the_remote_recipe_hands_the_tests_over_through_a_bazel_http_cache() {
+    remote_recipe(&servers::nginx().url("recipe"), &[]);
 }
