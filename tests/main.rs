@@ -13,5 +13,6 @@ mod model;
 mod plan;
 mod python;
 mod python_envs;
+mod python_keys;
 mod safety;
 mod validation;
