@@ -109,6 +109,24 @@ fn a_consumer_restores_a_python_session_without_interpreter_or_environment() {
         !consumer.exists(".rtask/venvs"),
         "no environment is made for a restore"
     );
+    // What the entry's environment held, with `-v` and in `--dry-run --json`.
+    consumer
+        .rtask_env(&["-v", "unit_tests"], &[("PATH", &path)])
+        .success()
+        .stderr_has("\n  made with CPython 3.11.");
+    let plan = consumer.rtask_env(&["--dry-run", "--json", "unit_tests"], &[("PATH", &path)]);
+    plan.success();
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let environment = &plan[0]["entry"]["environment"];
+    assert_eq!(environment["implementation"], "cpython");
+    assert!(
+        environment["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("3.11.")
+    );
+    assert_eq!(environment["distributions"]["pytest"], "9.2.0");
+    assert!(environment["distributions"].get("pip").is_none());
 }
 
 #[test]

@@ -502,14 +502,13 @@ impl Act<'_> {
         shared: Shared,
     ) -> Result<(), NotStored> {
         let planner = self.context.planner;
-        let root = &planner.project.root;
         // A command that installed or removed packages (`pip install` in `run`) made a result
         // the environment recorded with it does not describe.
-        if let Some(venv) = venv
-            && python::realised(root, self.session, venv)
-                != python::realised(root, self.session, &venv.now())
-        {
-            return Err(NotStored::PackagesChanged);
+        if let Some(venv) = venv {
+            let now = venv.now();
+            if (&now.distributions, &now.copies) != (&venv.distributions, &venv.copies) {
+                return Err(NotStored::PackagesChanged);
+            }
         }
         // What the key read of the environment's declaration (requirement files, local
         // sources) must be as it was keyed: making the environment or a command may write there.

@@ -182,6 +182,11 @@ pub fn realised(root: &Path, session: &Session, env: &Env) -> Realised {
         .as_ref()
         .map_or(&[][..], |spec| &spec.install[..]);
     let named = References::of(root, install).named(install);
+    realised_naming(env, &named)
+}
+
+/// What `env` holds, keeping the installers' seeds that `named` holds.
+fn realised_naming(env: &Env, named: &BTreeSet<String>) -> Realised {
     Realised {
         version: env.interpreter.version.clone(),
         implementation: env.interpreter.implementation.clone(),
@@ -461,4 +466,75 @@ fn as_made(plan: &Plan, root: &Path, fingerprinter: &Fingerprinter) -> Result<Fi
             .insert(path, Dependency { name, sources });
     }
     Ok(fingerprint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::interpreter::Interpreter;
+
+    fn env(distributions: &[(&str, &str)]) -> Env {
+        Env {
+            dir: PathBuf::from("/p/.rtask/venvs/t"),
+            interpreter: Interpreter {
+                executable: PathBuf::from("/usr/bin/python3.11"),
+                version: "3.11.7".into(),
+                implementation: "cpython".into(),
+                platform: "linux-x86_64".into(),
+            },
+            distributions: distributions
+                .iter()
+                .map(|(name, version)| (name.to_string(), version.to_string()))
+                .collect(),
+            dependencies: BTreeMap::new(),
+            copies: BTreeMap::new(),
+        }
+    }
+
+    /// venv seeds pip (and setuptools), uv seeds nothing: neither counts unless asked for.
+    #[test]
+    fn installer_seeds_are_left_out_unless_named() {
+        let venv_made = env(&[
+            ("pip", "24.0"),
+            ("setuptools", "65.5.0"),
+            ("pytest", "9.2.0"),
+        ]);
+        let uv_made = env(&[("pytest", "9.2.0")]);
+        let none = BTreeSet::new();
+        assert_eq!(
+            realised_naming(&venv_made, &none),
+            realised_naming(&uv_made, &none)
+        );
+        let named = BTreeSet::from(["setuptools".to_string()]);
+        let realised = realised_naming(&venv_made, &named);
+        assert_eq!(
+            realised.distributions.keys().collect::<Vec<_>>(),
+            ["pytest", "setuptools"]
+        );
+    }
+
+    #[test]
+    fn the_first_difference_names_the_interpreter_then_a_distribution() {
+        let none = BTreeSet::new();
+        let entry = realised_naming(&env(&[("pytest", "9.2.0")]), &none);
+        let mut here = entry.clone();
+        assert_eq!(here.first_difference(&entry), None);
+        here.distributions.insert("pytest".into(), "9.3.0".into());
+        assert_eq!(
+            here.first_difference(&entry),
+            Some(EnvironmentDifference::Distribution {
+                name: "pytest".into(),
+                here: Some("9.3.0".into()),
+                entry: Some("9.2.0".into()),
+            })
+        );
+        here.version = "3.11.9".into();
+        assert_eq!(
+            here.first_difference(&entry),
+            Some(EnvironmentDifference::Interpreter {
+                here: "cpython 3.11.9 (linux-x86_64)".into(),
+                entry: "cpython 3.11.7 (linux-x86_64)".into(),
+            })
+        );
+    }
 }

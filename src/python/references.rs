@@ -444,6 +444,24 @@ fn normalise(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names asked for in `install` and in the requirement files it reads, normalised.
+    #[test]
+    fn named_distributions_come_from_arguments_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("req.txt"),
+            "Setuptools>=70 # build\n-e ./pkg\n",
+        )
+        .unwrap();
+        let install = vec![
+            vec!["-r".to_string(), "req.txt".to_string()],
+            vec!["pytest[testing]==9.2".to_string(), "./local".to_string()],
+        ];
+        let named = References::of(dir.path(), &install).named(&install);
+        assert!(named.contains("setuptools") && named.contains("pytest"));
+        assert!(!named.contains("pip") && !named.contains("wheel"));
+    }
     use crate::fingerprint::Fingerprinter;
     use crate::python::sources::Results;
 
