@@ -317,3 +317,24 @@ inputs = []
         .success()
         .stderr_has("check: running (local project `localpkg` changed)");
 }
+
+/// What the key read of the environment's declaration must be as it was once the session ran:
+/// a command that rewrites a requirements file made a result keyed on the old one.
+#[test]
+fn a_declared_file_changed_by_a_command_leaves_the_result_unstored() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.check]
+python = "3.11"
+install = ["-r requirements.txt"]
+run = ["python -c \"open('requirements.txt', 'a').write('# touched\\n')\""]
+inputs = []
+"#,
+    );
+    project.write("requirements.txt", "iniconfig\n");
+    project.rtask(&["check"]).success().stderr_has(
+        "the files or local sources `check`'s environment is made from changed while it ran; its result is not cached",
+    );
+    assert!(project.manifests().is_empty());
+}
