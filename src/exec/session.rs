@@ -1,6 +1,6 @@
 //! Running one session: put back the outputs of what it requires, have the plan decide (making
-//! its environment first when its key needs one), then act on the decision: restore the
-//! entry, or run the commands and store the result.
+//! its environment first when it must run in it, or compare it with its entry's), then act on
+//! the decision: restore the entry, or run the commands and store the result.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
