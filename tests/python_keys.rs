@@ -338,3 +338,59 @@ inputs = []
     );
     assert!(project.manifests().is_empty());
 }
+
+/// A local dependency nothing declares to rtask (here a `setup.py`'s `install_requires`) is
+/// found in the environment and recorded in the entry; a checkout without an environment reads
+/// its sources again before restoring.
+#[test]
+fn a_recorded_local_dependency_is_read_again_without_an_environment() {
+    require_wheelhouse();
+    let outside = tempfile::tempdir().unwrap();
+    let dep = outside.path().join("deppkg");
+    fs::create_dir_all(dep.join("deppkg")).unwrap();
+    fs::write(
+        dep.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"deppkg\"\nversion = \"1.0\"\n",
+    )
+    .unwrap();
+    fs::write(dep.join("deppkg/__init__.py"), "V = 1\n").unwrap();
+    let project = Project::with_tasks(
+        r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "uv"
+install = ["."]
+run = ["python -c 'import mypkg'"]
+inputs = []
+"#,
+    );
+    project
+        .write(
+            "setup.py",
+            &format!(
+                "from setuptools import setup\n\nsetup(name='mypkg', version='1.0', packages=['mypkg'], install_requires=['deppkg @ file://{}'])\n",
+                dep.display()
+            ),
+        )
+        .write("mypkg/__init__.py", "from deppkg import V\n");
+    project.rtask(&["t"]).success();
+    let manifests = project.manifests();
+    let manifest: Value =
+        serde_json::from_str(&fs::read_to_string(&manifests[0]).unwrap()).unwrap();
+    let recorded = manifest["environment"]["dependencies"].as_object().unwrap();
+    assert!(recorded.contains_key(&dep.display().to_string()));
+    project.remove(".rtask/venvs");
+    project
+        .rtask(&["--dry-run", "t"])
+        .success()
+        .stdout_has("t: would be restored");
+    fs::write(dep.join("deppkg/__init__.py"), "V = 2\n").unwrap();
+    project
+        .rtask(&["--dry-run", "t"])
+        .success()
+        .stdout_has(&format!(
+            "t: would run, differences from the newest entry:\n  - local dependency `{}` changed\n",
+            dep.display()
+        ));
+    assert!(!project.exists(".rtask/venvs"));
+}
