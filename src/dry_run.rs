@@ -2,13 +2,14 @@
 //! failed — as text or as JSON (`--json`, documented in docs/dry-run-json.md). Runs nothing
 //! and stores nothing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::failure::SessionError;
 use crate::plan::reason::RunReason;
-use crate::plan::{Decision, SessionPlan};
+use crate::plan::{AfterPrepare, Decision, SessionPlan};
 use crate::project::Project;
 use crate::ui::{style, words};
 
@@ -36,7 +37,7 @@ impl CacheState {
             Decision::Run { reasons, .. } if reasons.as_slice() == [RunReason::Forced] => {
                 CacheState::Fresh
             }
-            Decision::Run { .. } | Decision::PrepareEnvironment(_) => CacheState::Stale,
+            Decision::Run { .. } | Decision::PrepareEnvironment { .. } => CacheState::Stale,
             // It would not run at all: whether its result is cached does not matter now.
             Decision::Skip(_) | Decision::Fail(_) | Decision::Abort(_) => CacheState::NotCached,
         }
@@ -65,36 +66,21 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
                 style::duration(Duration::from_millis(manifest.duration_ms)),
                 manifest.key.short()
             ),
-            Vec::new(),
+            manifest.environment.iter().map(words::made_with).collect(),
         ),
-        Decision::Run { reasons, .. } => match reasons.as_slice() {
-            [reason @ (RunReason::NotCacheable | RunReason::CacheDisabled | RunReason::Forced)] => {
-                (
-                    format!("would run ({})", words::run_reason(reason)),
-                    Vec::new(),
-                )
-            }
-            [RunReason::EntryUnusable(problem)] => (
-                "would run: its cache entry cannot be used".to_string(),
-                vec![problem.to_string()],
-            ),
-            [reason @ RunReason::Changed(_)] | [reason @ RunReason::KeyDiffers] => (
-                "would run, differences from the newest entry:".to_string(),
-                vec![words::run_reason(reason)],
-            ),
-            [only] => (
-                format!("would run: {}", words::run_reason(only)),
-                Vec::new(),
-            ),
-            all => {
-                let all: Vec<String> = all.iter().map(words::run_reason).collect();
-                (
-                    "would run, differences from the newest entry:".to_string(),
-                    words::listed(&all),
-                )
-            }
-        },
-        Decision::PrepareEnvironment(_) => (
+        Decision::Run { reasons, .. } => describe_run(reasons),
+        Decision::PrepareEnvironment {
+            then: AfterPrepare::Run(reasons),
+            ..
+        } => {
+            let (headline, mut details) = describe_run(reasons);
+            details.push(words::environment_first());
+            (headline, details)
+        }
+        Decision::PrepareEnvironment {
+            then: AfterPrepare::Verify,
+            ..
+        } => (
             format!(
                 "would run: {}",
                 words::run_reason(&RunReason::EnvironmentNotReady)
@@ -113,6 +99,35 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
             format!("would not start: {}", words::abort(reason)),
             Vec::new(),
         ),
+    }
+}
+
+/// The headline and details of a session that would run for `reasons`.
+fn describe_run(reasons: &[RunReason]) -> (String, Vec<String>) {
+    match reasons {
+        [reason @ (RunReason::NotCacheable | RunReason::CacheDisabled | RunReason::Forced)] => (
+            format!("would run ({})", words::run_reason(reason)),
+            Vec::new(),
+        ),
+        [RunReason::EntryUnusable(problem)] => (
+            "would run: its cache entry cannot be used".to_string(),
+            vec![problem.to_string()],
+        ),
+        [reason @ RunReason::Changed(_)] | [reason @ RunReason::KeyDiffers] => (
+            "would run, differences from the newest entry:".to_string(),
+            vec![words::run_reason(reason)],
+        ),
+        [only] => (
+            format!("would run: {}", words::run_reason(only)),
+            Vec::new(),
+        ),
+        all => {
+            let all: Vec<String> = all.iter().map(words::run_reason).collect();
+            (
+                "would run, differences from the newest entry:".to_string(),
+                words::listed(&all),
+            )
+        }
     }
 }
 
@@ -136,12 +151,31 @@ struct Reason {
     message: String,
 }
 
+impl Reason {
+    fn of(reason: &RunReason) -> Reason {
+        Reason {
+            kind: reason.kind(),
+            message: words::run_reason(reason),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Entry {
     key: String,
     created_unix_ms: u64,
     duration_ms: u64,
     rtask_version: String,
+    /// What the session's virtual environment held when the entry was made.
+    environment: Option<EntryEnvironment>,
+}
+
+#[derive(Serialize)]
+struct EntryEnvironment {
+    implementation: String,
+    version: String,
+    platform: String,
+    distributions: BTreeMap<String, String>,
 }
 
 /// The plan as a JSON array, one object per session, in the order they would run.
@@ -153,17 +187,15 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
             let one = |kind, message| vec![Reason { kind, message }];
             let (decision, reasons) = match &plan.decision {
                 Decision::Restore(_) => ("restore", Vec::new()),
-                Decision::Run { reasons, .. } => (
-                    "run",
-                    reasons
-                        .iter()
-                        .map(|reason| Reason {
-                            kind: reason.kind(),
-                            message: words::run_reason(reason),
-                        })
-                        .collect(),
-                ),
-                Decision::PrepareEnvironment(_) => {
+                Decision::Run { reasons, .. } => ("run", reasons.iter().map(Reason::of).collect()),
+                Decision::PrepareEnvironment {
+                    then: AfterPrepare::Run(reasons),
+                    ..
+                } => ("run", reasons.iter().map(Reason::of).collect()),
+                Decision::PrepareEnvironment {
+                    then: AfterPrepare::Verify,
+                    ..
+                } => {
                     let reason = RunReason::EnvironmentNotReady;
                     ("run", one(reason.kind(), words::run_reason(&reason)))
                 }
@@ -185,6 +217,15 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
                     created_unix_ms: manifest.created_unix_ms,
                     duration_ms: manifest.duration_ms,
                     rtask_version: manifest.rtask_version.clone(),
+                    environment: manifest
+                        .environment
+                        .as_ref()
+                        .map(|realised| EntryEnvironment {
+                            implementation: realised.implementation.clone(),
+                            version: realised.version.clone(),
+                            platform: realised.platform.clone(),
+                            distributions: realised.distributions.clone(),
+                        }),
                 }),
                 _ => None,
             };

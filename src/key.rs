@@ -21,8 +21,10 @@ use crate::python::PythonKey;
 /// bytes (a value that is not UTF-8 counted as unset), where a symlinked `cwd` leads, required
 /// sessions by the outputs they left as well as their keys, leftovers among their outputs, and
 /// in the `python` ingredient the sources of local projects installed without `-e` and what the
-/// distributions copied from local directories and archives installed.
-pub const KEY_SCHEMA: u32 = 5;
+/// distributions copied from local directories and archives installed. 6: the `python`
+/// ingredient is what the session declares (the interpreter asked for, the install arguments,
+/// the files and local sources they name), not what its environment holds.
+pub const KEY_SCHEMA: u32 = 6;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ingredients {
@@ -50,7 +52,8 @@ pub struct Ingredients {
     /// (leftovers of older runs a command may read, as `coverage combine` reads every
     /// `.coverage.*`): path to digest.
     pub strays: BTreeMap<String, Digest>,
-    /// The interpreter and installed distributions of a session's virtual environment.
+    /// What a session with a virtual environment declares of it: the interpreter asked for,
+    /// the install arguments and the content of what they name.
     pub python: Option<PythonKey>,
     pub platform: Platform,
 }
@@ -117,7 +120,7 @@ pub struct Resolved {
     pub requires: BTreeMap<String, Upstream>,
     /// Leftovers among the outputs of required sessions: path to digest.
     pub strays: BTreeMap<String, Digest>,
-    /// Its interpreter and installed distributions, when it has an environment.
+    /// What it declares of its environment, when it has one.
     pub python: Option<PythonKey>,
 }
 
@@ -244,12 +247,16 @@ mod tests {
             )]),
             strays: BTreeMap::new(),
             python: Some(PythonKey {
-                version: "3.11.7".into(),
-                implementation: "cpython".into(),
-                platform: "linux-x86_64".into(),
-                distributions: BTreeMap::from([("pytest".into(), "8.3.1".into())]),
+                request: "3.11".into(),
+                install: vec![
+                    vec!["-r".into(), "requirements.txt".into()],
+                    vec![".".into()],
+                ],
+                files: BTreeMap::from([(
+                    "requirements.txt".into(),
+                    Some(Digest::of_bytes(b"pytest==8.3.1\n")),
+                )]),
                 local_sources: BTreeMap::from([(".".into(), Some(Digest::of_bytes(b"tree")))]),
-                local_installs: BTreeMap::from([("mypkg".into(), Digest::of_bytes(b"RECORD"))]),
             }),
             platform: Platform {
                 os: "linux".into(),
@@ -287,7 +294,7 @@ mod tests {
     fn key_of_a_fixed_sample_is_pinned() {
         assert_eq!(
             sample().key().to_hex(),
-            "b271d6cf1c180151286d2570004c524b3711d4d87190183e6e99f00e80468cda"
+            "2d5fd295c9e96e733aabf46c424dfd702fce120687e68bd03c78f048ef665d2c"
         );
     }
 
@@ -327,12 +334,25 @@ mod tests {
             Box::new(|i| i.platform.arch = "aarch64".into()),
             Box::new(|i| {
                 if let Some(python) = &mut i.python {
-                    python.version = "3.11.9".into();
+                    python.request = "3.12".into();
                 }
             }),
             Box::new(|i| {
                 if let Some(python) = &mut i.python {
-                    python.distributions.insert("pytest".into(), "8.3.2".into());
+                    python.install[1] = vec!["-e".into(), ".".into()];
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python.files.insert(
+                        "requirements.txt".into(),
+                        Some(Digest::of_bytes(b"pytest==8.3.2\n")),
+                    );
+                }
+            }),
+            Box::new(|i| {
+                if let Some(python) = &mut i.python {
+                    python.files.insert("requirements.txt".into(), None);
                 }
             }),
             Box::new(|i| {
@@ -340,13 +360,6 @@ mod tests {
                     python
                         .local_sources
                         .insert(".".into(), Some(Digest::of_bytes(b"edited tree")));
-                }
-            }),
-            Box::new(|i| {
-                if let Some(python) = &mut i.python {
-                    python
-                        .local_installs
-                        .insert("mypkg".into(), Digest::of_bytes(b"other RECORD"));
                 }
             }),
             Box::new(|i| i.python = None),

@@ -99,6 +99,9 @@ pub(crate) enum NotStored {
     RequiredOutputsUnreadable(String),
     /// A command installed or removed packages in its environment.
     PackagesChanged,
+    /// What its key read of its environment's declaration (requirement files, the sources of
+    /// local projects) changed while its environment was made or it ran.
+    DeclaredEnvironmentChanged,
     /// Writing the entry failed (a full disk, permissions).
     Write(std::io::Error),
     /// A restore would refuse the entry in this workspace (an output reached through a

@@ -169,6 +169,7 @@ fn the_bundle_recipe_restores_the_tests_in_the_coverage_job_without_their_enviro
 }
 
 /// A Python 3.12 interpreter's directory, as `actions/setup-python` would put on `PATH`.
+#[allow(clippy::disallowed_methods)] // where the test machine keeps its interpreters
 fn python_3_12() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path).find(|dir| {

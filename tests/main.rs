@@ -14,6 +14,7 @@ mod model;
 mod plan;
 mod python;
 mod python_envs;
+mod python_keys;
 mod remote;
 mod restore_only;
 mod safety;

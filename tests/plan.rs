@@ -265,13 +265,21 @@ inputs = []
 "#,
     );
     project.rtask(&["after"]).success();
-    fs::remove_dir_all(project.path(".rtask/venvs")).unwrap();
-    let run = project.rtask(&["--dry-run", "after"]);
+    // Its entry is found, but its environment is to be made again and compared with the
+    // entry's before it is restored.
+    let run = project.rtask(&["--dry-run", "--reinstall", "after"]);
     run.success();
     insta::assert_snapshot!(run.stdout, @r"
-    env: would run: its environment would be (re)created first, so its key is not known yet
+    env: would run: its environment would be (re)created first, then compared with the one its cache entry was made in
     after: would run: `env`'s environment would be (re)created first, so its key is not known yet
     ");
+    // Without an environment, the entry is restored as it is.
+    fs::remove_dir_all(project.path(".rtask/venvs")).unwrap();
+    project
+        .rtask(&["--dry-run", "after"])
+        .success()
+        .stdout_has("env: would be restored")
+        .stdout_has("after: would be restored");
 }
 
 #[test]
@@ -303,7 +311,8 @@ fn dry_run_json_describes_each_decision() {
               "key": "[key]",
               "created_unix_ms": [n],
               "duration_ms": [n],
-              "rtask_version": "[version]"
+              "rtask_version": "[version]",
+              "environment": null
             },
             "requires": [],
             "cacheable": true

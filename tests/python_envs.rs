@@ -98,9 +98,7 @@ inputs = ["input.txt"]
         .rtask(&["-v", "check"])
         .success()
         .stderr_has("check: created")
-        .stderr_has(
-            "check: running (local project `localpkg` changed; the files `localpkg` installed from its local source changed; installed `localpkg` changed: 1.0 -> 1.1)",
-        );
+        .stderr_has("check: running (local project `localpkg` changed)");
     let manifests: Vec<Value> = project
         .manifests()
         .iter()
@@ -108,11 +106,11 @@ inputs = ["input.txt"]
         .collect();
     let versions: Vec<&Value> = manifests
         .iter()
-        .map(|manifest| &manifest["ingredients"]["python"]["distributions"]["localpkg"])
+        .map(|manifest| &manifest["environment"]["distributions"]["localpkg"])
         .collect();
     assert_eq!(versions.len(), 2);
     assert!(versions.contains(&&Value::from("1.0")) && versions.contains(&&Value::from("1.1")));
-    let python = &manifests[0]["ingredients"]["python"];
+    let python = &manifests[0]["environment"];
     assert_eq!(python["implementation"], "cpython");
     assert!(python["version"].as_str().unwrap().starts_with("3.11."));
 }
@@ -559,7 +557,7 @@ inputs = ["input.txt"]
         .rtask(&["check"])
         .success()
         .stderr_has(&created)
-        .stderr_has("check: running (local project `.` changed, and 1 more)")
+        .stderr_has("check: running (local project `.` changed)")
         .stdout_has("2\n");
     assert_eq!(project.manifests().len(), 2, "a new key");
     project
@@ -715,7 +713,9 @@ inputs = ["tests"]
         .rtask(&["t"])
         .code(1)
         .stderr_has(created)
-        .stderr_has("t: running (local project `.` changed, and 1 more)")
+        .stderr_has(
+            "t: running (the files `mypkg` installed from its local source differ from the entry's)",
+        )
         .stdout_has("V = 2\n");
 }
 
@@ -777,13 +777,16 @@ inputs = ["tests"]
     project
         .rtask(&["--dry-run", "t"])
         .success()
-        .stdout_has("t: would run: its environment would be (re)created first");
+        .stdout_has(&format!(
+            "t: would run, differences from the newest entry:\n  - local project `{}` changed\n  - its environment would be (re)created first\n",
+            dep.display()
+        ));
     project
         .rtask(&["t"])
         .code(1)
         .stderr_has(created)
         .stderr_has(&format!(
-            "t: running (local project `{}` changed, and 1 more)",
+            "t: running (local project `{}` changed)",
             dep.display()
         ))
         .stdout_has("V = 2\n");

@@ -187,37 +187,24 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
         (Some(_), None) => return reasons.push(Change::Venv { now: false }),
         (None, None) => return,
     };
-    let interpreter = |python: &PythonKey| {
-        format!(
-            "{} {} ({})",
-            python.implementation, python.version, python.platform
-        )
-    };
-    if interpreter(old) != interpreter(new) {
-        reasons.push(Change::Interpreter {
-            old: interpreter(old),
-            new: interpreter(new),
+    if old.request != new.request {
+        reasons.push(Change::PythonRequest {
+            old: old.request.clone(),
+            new: new.request.clone(),
         });
     }
+    if old.install != new.install {
+        reasons.push(Change::Install);
+    }
+    edits(reasons, &old.files, &new.files, |path, edit| {
+        Change::ReferencedFile { path, edit }
+    });
     edits(
         reasons,
         &old.local_sources,
         &new.local_sources,
         |path, edit| Change::LocalProject { path, edit },
     );
-    edits(
-        reasons,
-        &old.local_installs,
-        &new.local_installs,
-        |name, edit| Change::LocalInstall { name, edit },
-    );
-    for (name, _, (before, after)) in changes(&old.distributions, &new.distributions) {
-        reasons.push(Change::Distribution {
-            name: name.clone(),
-            old: before.cloned(),
-            new: after.cloned(),
-        });
-    }
 }
 
 fn file_changes(reasons: &mut Vec<Change>, before: &[InputFile], after: &[InputFile]) {

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 use super::store::Stored;
 use crate::digest::Digest;
 use crate::key::Ingredients;
+use crate::python::Realised;
 use crate::relpath::RelPath;
 
 /// Bumped when the manifest's layout changes; older or newer manifests are misses.
-/// 3: the `{posargs}` of the run are recorded, to explain misses.
-pub const MANIFEST_FORMAT: u32 = 3;
+/// 3: the `{posargs}` of the run are recorded, to explain misses. 4: the environment a
+/// Python session ran in is recorded (no longer part of the key).
+pub const MANIFEST_FORMAT: u32 = 4;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -27,6 +29,10 @@ pub struct Manifest {
     #[serde(default)]
     pub posargs: Vec<String>,
     pub ingredients: Ingredients,
+    /// What the session's virtual environment held when it ran, when it has one: compared
+    /// with a local environment before a restore.
+    #[serde(default)]
+    pub environment: Option<Realised>,
     /// Sorted by path, so directories come before what they hold.
     pub outputs: Vec<OutputEntry>,
     pub log: Blob,

@@ -25,6 +25,7 @@ use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::{self, Digest};
 use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
+use crate::python::Realised;
 use crate::relpath::RelPath;
 
 const LAYOUT: &str = "v1";
@@ -136,6 +137,8 @@ pub struct Run<'a> {
     pub log: &'a [u8],
     pub duration: Duration,
     pub posargs: &'a [String],
+    /// What the session's environment held.
+    pub environment: Option<Realised>,
 }
 
 impl Store {
@@ -438,6 +441,7 @@ impl Writer {
             duration_ms: run.duration.as_millis() as u64,
             posargs: run.posargs.to_vec(),
             ingredients: run.ingredients,
+            environment: run.environment,
             outputs,
             log,
             inputs,

@@ -1,6 +1,6 @@
 //! Running one session: put back the outputs of what it requires, have the plan decide (making
-//! its environment first when its key needs one), then act on the decision: restore the
-//! entry, or run the commands and store the result.
+//! its environment first when it must run in it, or compare it with its entry's), then act on
+//! the decision: restore the entry, or run the commands and store the result.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,10 +19,10 @@ use crate::failure::SessionError;
 use crate::key::Upstream;
 use crate::patterns::OutputPattern;
 use crate::plan::reason::RunReason;
-use crate::plan::{Decision, Finished, Keyed, Planner, SessionPlan, Unrestored};
+use crate::plan::{Decision, Finished, Keyed, LocalEnv, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
 use crate::python::prepare::{Maker, NotMade};
-use crate::python::venv::{self, Env};
+use crate::python::{self, venv::Env};
 use crate::relpath::RelPath;
 use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
@@ -50,25 +50,14 @@ pub(crate) fn run(
         return context.end(session, Outcome::failed(started.elapsed(), error));
     }
     let mut plan = planner.decide(id, upstream);
-    if let Decision::PrepareEnvironment(environment) = &plan.decision {
-        let maker = Maker {
-            tools: planner.python,
-            root: &planner.project.root,
-            environment: planner.environment,
-            fingerprinter: planner.fingerprinter,
-            interrupts: context.interrupts,
-            reporter: context.reporter,
-        };
-        match maker.make(session, environment) {
+    if let Decision::PrepareEnvironment {
+        plan: environment, ..
+    } = &plan.decision
+    {
+        match context.make(session, environment) {
             Ok(()) => plan = planner.decide(id, upstream),
-            Err(NotMade::Interrupted) => {
-                let outcome = Outcome::Interrupted {
-                    duration: started.elapsed(),
-                };
-                return context.end(session, outcome);
-            }
-            Err(NotMade::Failed(error)) => {
-                return context.end(session, Outcome::failed(started.elapsed(), error));
+            Err(not_made) => {
+                return context.end(session, not_made.outcome(started.elapsed()));
             }
         }
     }
@@ -82,7 +71,59 @@ pub(crate) fn run(
     .act(plan)
 }
 
+impl NotMade {
+    fn outcome(self, duration: Duration) -> Outcome {
+        match self {
+            NotMade::Interrupted => Outcome::Interrupted { duration },
+            NotMade::Failed(error) => Outcome::failed(duration, error),
+        }
+    }
+}
+
 impl Context<'_> {
+    /// (Re)make a session's environment.
+    fn make(&self, session: &Session, plan: &python::Plan) -> Result<(), NotMade> {
+        let planner = self.planner;
+        let maker = Maker {
+            tools: planner.python,
+            root: &planner.project.root,
+            environment: planner.environment,
+            fingerprinter: planner.fingerprinter,
+            interrupts: self.interrupts,
+            reporter: self.reporter,
+        };
+        maker.make(session, plan)
+    }
+
+    /// The environment a session runs in, made first when it is stale; how it ends when it
+    /// cannot have one.
+    fn environment(&self, session: &Session, started: Instant) -> Result<Option<Env>, Outcome> {
+        let planner = self.planner;
+        let unavailable = |why| match planner.unavailable(why) {
+            Decision::Skip(reason) => Outcome::Skipped { reason },
+            Decision::Fail(error) => Outcome::failed(started.elapsed(), error),
+            _ => Outcome::failed(started.elapsed(), SessionError::EnvironmentNotMade),
+        };
+        match planner.local_env(session) {
+            LocalEnv::Without => Ok(None),
+            LocalEnv::Ready(env) => Ok(Some(env)),
+            LocalEnv::Unavailable(why) => Err(unavailable(why)),
+            LocalEnv::Stale(plan) => {
+                self.make(session, &plan)
+                    .map_err(|not_made| not_made.outcome(started.elapsed()))?;
+                match planner.local_env(session) {
+                    LocalEnv::Without => Ok(None),
+                    LocalEnv::Ready(env) => Ok(Some(env)),
+                    LocalEnv::Unavailable(why) => Err(unavailable(why)),
+                    LocalEnv::Stale(_) => Err(Outcome::failed(
+                        started.elapsed(),
+                        SessionError::EnvironmentNotMade,
+                    )),
+                }
+            }
+        }
+    }
+
     /// Report how a session that did not run to completion ended.
     fn end(&self, session: &Session, outcome: Outcome) -> (Outcome, Option<Finished>) {
         self.reporter.finished(&session.name, &outcome);
@@ -153,9 +194,9 @@ impl Act<'_> {
             venv,
             ..
         } = plan;
-        let running = |store| Running {
+        let running = |store, venv| Running {
             commands: &commands,
-            venv: venv.as_ref(),
+            venv,
             keyed,
             store,
         };
@@ -184,17 +225,25 @@ impl Act<'_> {
                     }
                 };
                 match unrestored {
+                    // A restore needs no environment, a run does.
                     Unrestored::Run { reason, store } => {
-                        return self.execute(running(store), &[reason]);
+                        match self.context.environment(self.session, self.started) {
+                            Ok(env) => {
+                                return self.execute(running(store, env.as_ref()), &[reason]);
+                            }
+                            Err(outcome) => outcome,
+                        }
                     }
                     Unrestored::Fail(error) => Outcome::failed(self.started.elapsed(), error),
                 }
             }
-            Decision::Run { reasons, store } => return self.execute(running(store), &reasons),
+            Decision::Run { reasons, store } => {
+                return self.execute(running(store, venv.as_ref()), &reasons);
+            }
             Decision::Skip(reason) => Outcome::Skipped { reason },
             Decision::Fail(error) => Outcome::failed(self.started.elapsed(), error),
             Decision::Abort(reason) => Outcome::Aborted { reason },
-            Decision::PrepareEnvironment(_) => {
+            Decision::PrepareEnvironment { .. } => {
                 Outcome::failed(self.started.elapsed(), SessionError::EnvironmentNotMade)
             }
         };
@@ -385,7 +434,9 @@ impl Act<'_> {
                             ingredients,
                             inputs,
                         } = keyed;
+                        let environment = run.venv.map(|env| python::realised(root, session, env));
                         let result = Run {
+                            environment,
                             ingredients,
                             inputs: &inputs,
                             outputs: &found,
@@ -455,11 +506,20 @@ impl Act<'_> {
     ) -> Result<(), NotStored> {
         let planner = self.context.planner;
         // A command that installed or removed packages (`pip install` in `run`) made a result
-        // the key's list of distributions does not describe.
-        if let (Some(python), Some(venv)) = (&keyed.ingredients.python, venv)
-            && python.distributions != venv::distributions(&venv.dir)
-        {
-            return Err(NotStored::PackagesChanged);
+        // the environment recorded with it does not describe.
+        if let Some(venv) = venv {
+            let now = venv.now();
+            if (&now.distributions, &now.copies) != (&venv.distributions, &venv.copies) {
+                return Err(NotStored::PackagesChanged);
+            }
+        }
+        // What the key read of the environment's declaration (requirement files, local
+        // sources) must be as it was keyed: making the environment or a command may write there.
+        if keyed.ingredients.python.is_some() {
+            match python::declared(planner.project, self.session, planner.fingerprinter) {
+                Ok(now) if now == keyed.ingredients.python => {}
+                Ok(_) | Err(_) => return Err(NotStored::DeclaredEnvironmentChanged),
+            }
         }
         let patterns = self
             .session

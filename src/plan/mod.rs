@@ -14,7 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use self::reason::{
-    AbortReason, Blocked, KeyUnknown, RequirementEnd, RunReason, SkipReason, blocked,
+    AbortReason, Blocked, Change, EnvironmentDifference, KeyUnknown, RequirementEnd, RunReason,
+    SkipReason, blocked,
 };
 use crate::cache::explain::{self, Current};
 use crate::cache::manifest::Manifest;
@@ -30,7 +31,7 @@ use crate::patterns::OutputPattern;
 use crate::project::{Project, Session, SessionId};
 use crate::protected::Protected;
 use crate::python::venv::Env;
-use crate::python::{self, NotReady, PythonKey};
+use crate::python::{self, NotReady};
 use crate::relpath::RelPath;
 
 /// What deciding needs: the project, the command line's choices, and the machine's tools.
@@ -94,13 +95,50 @@ pub(crate) enum Decision {
         reasons: Vec<RunReason>,
         store: Option<Writer>,
     },
-    /// Its virtual environment must be (re)made before its key can be known: a run makes it
-    /// and decides again.
-    PrepareEnvironment(Box<python::Plan>),
+    /// Its virtual environment must be (re)made first: a run makes it and decides again.
+    PrepareEnvironment {
+        plan: Box<python::Plan>,
+        then: AfterPrepare,
+    },
     Skip(SkipReason),
     Fail(SessionError),
     /// A session it requires would fail (a preview only: a run never starts it).
     Abort(AbortReason),
+}
+
+/// Why a session's environment is to be made before it goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AfterPrepare {
+    /// Its key has an entry, and its local environment is stale: once made again, the
+    /// environment is compared with the one the entry was made in.
+    Verify,
+    /// It runs, for these reasons, in the environment made.
+    Run(Vec<RunReason>),
+}
+
+/// What a session's key found in the cache, before its environment is looked at.
+enum Found {
+    /// It has no key: it runs, and its result is not stored.
+    Unkeyed(RunReason),
+    /// The entry of its key.
+    Hit(Box<Manifest>),
+    /// No usable entry: it runs, and stores its result with this writer.
+    Miss {
+        reasons: Vec<RunReason>,
+        store: Writer,
+    },
+}
+
+/// A session's local environment, as it stands.
+pub(crate) enum LocalEnv {
+    /// The session runs without one.
+    Without,
+    /// Made, and matching its plan.
+    Ready(Env),
+    /// Missing or stale: to be made from this plan.
+    Stale(Box<python::Plan>),
+    /// It cannot be made here.
+    Unavailable(NotReady),
 }
 
 /// What becomes of a session whose entry could not be restored.
@@ -173,11 +211,28 @@ impl Planner<'_> {
             Ok(commands) => commands,
             Err(error) => return SessionPlan::new(id, Decision::Fail(error)),
         };
-        let venv = match self.environment_of(session) {
-            Ok(venv) => venv,
+        let (found, keyed) = match self.lookup(session, (upstream, unknown), &commands) {
+            Ok(found) => found,
             Err(decision) => return SessionPlan::new(id, decision),
         };
-        let (decision, keyed) = self.lookup(session, (upstream, unknown), venv.as_ref(), &commands);
+        let overwrite = |manifest: &Manifest| self.store.map(|store| store.overwrite(manifest));
+        let restore_only = self.restore_only.contains(&id);
+        let (decision, venv) = match found {
+            // A session that must be restored fails without making its environment.
+            Found::Unkeyed(reason) if restore_only => {
+                (self.not_cached(vec![reason], keyed.as_ref()), None)
+            }
+            Found::Miss { reasons, .. } if restore_only => {
+                (self.not_cached(reasons, keyed.as_ref()), None)
+            }
+            Found::Unkeyed(reason) => self.to_run(session, vec![reason], None),
+            Found::Miss { reasons, store } => self.to_run(session, reasons, Some(store)),
+            Found::Hit(manifest) if self.force => {
+                let store = overwrite(&manifest);
+                self.to_run(session, vec![RunReason::Forced], store)
+            }
+            Found::Hit(manifest) => self.verify(session, *manifest),
+        };
         let plan = SessionPlan {
             id,
             decision,
@@ -186,6 +241,96 @@ impl Planner<'_> {
             venv,
         };
         self.restore_only(plan)
+    }
+
+    /// A session that runs: in its environment, which must be ready (or made first).
+    fn to_run(
+        &self,
+        session: &Session,
+        reasons: Vec<RunReason>,
+        store: Option<Writer>,
+    ) -> (Decision, Option<Env>) {
+        match self.local_env(session) {
+            LocalEnv::Without => (Decision::Run { reasons, store }, None),
+            LocalEnv::Ready(env) => (Decision::Run { reasons, store }, Some(env)),
+            LocalEnv::Stale(plan) => {
+                let then = AfterPrepare::Run(reasons);
+                (Decision::PrepareEnvironment { plan, then }, None)
+            }
+            LocalEnv::Unavailable(why) => (self.unavailable(why), None),
+        }
+    }
+
+    /// A hit: restored, unless what the entry's environment held differs from what is here.
+    /// The local dependencies that environment was found to hold are read again here (no
+    /// environment needed); a local environment, when the session has one, is compared with
+    /// the entry's; a session without one is restored without looking for an interpreter.
+    fn verify(&self, session: &Session, manifest: Manifest) -> (Decision, Option<Env>) {
+        let root = &self.project.root;
+        let overwrite = || self.store.map(|store| store.overwrite(&manifest));
+        if let Some(entry) = &manifest.environment {
+            match python::changed_dependency(self.project, session, self.fingerprinter, entry) {
+                Err(why) => return (Decision::Fail(SessionError::LocalProject(why)), None),
+                Ok(Some((path, present))) => {
+                    let change = Change::LocalDependency {
+                        path,
+                        gone: !present,
+                    };
+                    return self.to_run(session, vec![RunReason::Changed(change)], overwrite());
+                }
+                Ok(None) => {}
+            }
+        }
+        let has_venv = session.venv.is_some();
+        let local =
+            has_venv && (self.python.reinstall || python::has_local_environment(root, session));
+        if !local {
+            return self.restore_checked(session, manifest);
+        }
+        match self.local_env(session) {
+            // Nothing here to compare with: an environment this machine cannot use or make.
+            LocalEnv::Without | LocalEnv::Unavailable(_) => self.restore_checked(session, manifest),
+            LocalEnv::Stale(plan) => {
+                let then = AfterPrepare::Verify;
+                (Decision::PrepareEnvironment { plan, then }, None)
+            }
+            LocalEnv::Ready(env) => {
+                let here = python::realised(root, session, &env);
+                let difference = match &manifest.environment {
+                    Some(entry) => here.first_difference(entry),
+                    None => Some(EnvironmentDifference::Unrecorded),
+                };
+                match difference {
+                    None => {
+                        let (decision, _) = self.restore_checked(session, manifest);
+                        (decision, Some(env))
+                    }
+                    Some(difference) => {
+                        let reason = RunReason::Changed(Change::Environment(difference));
+                        let store = overwrite();
+                        (
+                            Decision::Run {
+                                reasons: vec![reason],
+                                store,
+                            },
+                            Some(env),
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// Restore the entry, once the checks a restore makes before writing pass (made here so
+    /// that `--dry-run` and `-l` say what the run will do); otherwise run, or fail.
+    fn restore_checked(&self, session: &Session, manifest: Manifest) -> (Decision, Option<Env>) {
+        match restore::check(&self.target(&session.outputs), &manifest.outputs) {
+            Ok(()) => (Decision::Restore(Arc::new(manifest)), None),
+            Err(error) => match self.after_failed_restore(&manifest, error) {
+                Unrestored::Run { reason, store } => self.to_run(session, vec![reason], store),
+                Unrestored::Fail(error) => (Decision::Fail(error), None),
+            },
+        }
     }
 
     /// Where a restore of outputs `declared` may write.
@@ -197,28 +342,34 @@ impl Planner<'_> {
         }
     }
 
-    /// The session's environment when it is ready; otherwise what to decide.
-    fn environment_of(&self, session: &Session) -> Result<Option<Env>, Decision> {
+    /// The session's local environment, as it stands.
+    pub(crate) fn local_env(&self, session: &Session) -> LocalEnv {
         match self.python.plan(self.project, session, self.fingerprinter) {
-            Ok(None) => Ok(None),
+            Ok(None) => LocalEnv::Without,
             Ok(Some(plan)) => match self.python.ready(&plan) {
-                Some(env) => Ok(Some(env)),
-                None => Err(Decision::PrepareEnvironment(Box::new(plan))),
+                Some(env) => LocalEnv::Ready(env),
+                None => LocalEnv::Stale(Box::new(plan)),
             },
-            Err(NotReady::MissingInterpreter(version)) if self.python.error_on_missing => {
-                Err(Decision::Fail(SessionError::MissingInterpreter { version }))
-            }
-            Err(NotReady::MissingInterpreter(version)) => {
-                Err(Decision::Skip(SkipReason::MissingInterpreter { version }))
-            }
-            Err(NotReady::UvMissing) => Err(Decision::Fail(SessionError::UvMissing)),
-            Err(NotReady::LocalProject(why)) => {
-                Err(Decision::Fail(SessionError::LocalProject(why)))
-            }
+            Err(why) => LocalEnv::Unavailable(why),
         }
     }
 
-    /// Key the session and look it up: the decision, and the key when it is known.
+    /// What becomes of a session that must run when its environment cannot be made.
+    pub(crate) fn unavailable(&self, why: NotReady) -> Decision {
+        match why {
+            NotReady::MissingInterpreter(version) if self.python.error_on_missing => {
+                Decision::Fail(SessionError::MissingInterpreter { version })
+            }
+            NotReady::MissingInterpreter(version) => {
+                Decision::Skip(SkipReason::MissingInterpreter { version })
+            }
+            NotReady::UvMissing => Decision::Fail(SessionError::UvMissing),
+            NotReady::LocalProject(why) => Decision::Fail(SessionError::LocalProject(why)),
+        }
+    }
+
+    /// Key the session and look the key up: what was found, and the key when it is known; the
+    /// decision when it fails before. Needs no interpreter or environment.
     fn lookup(
         &self,
         session: &Session,
@@ -226,27 +377,20 @@ impl Planner<'_> {
             &BTreeMap<SessionId, Finished>,
             &BTreeMap<SessionId, KeyUnknown>,
         ),
-        venv: Option<&Env>,
         commands: &[Vec<String>],
-    ) -> (Decision, Option<Keyed>) {
-        let run = |reason| {
-            let decision = Decision::Run {
-                reasons: vec![reason],
-                store: None,
-            };
-            (decision, None)
-        };
+    ) -> Result<(Found, Option<Keyed>), Decision> {
+        let unkeyed = |reason| Ok((Found::Unkeyed(reason), None));
         let Some(patterns) = &session.inputs else {
-            return run(RunReason::NotCacheable);
+            return unkeyed(RunReason::NotCacheable);
         };
         let Some(store) = self.store else {
-            return run(RunReason::CacheDisabled);
+            return unkeyed(RunReason::CacheDisabled);
         };
         // Inputs first: a session that would fail to read them fails, whatever else is unknown.
-        let inputs = match self.fingerprinter.inputs(patterns) {
-            Ok(inputs) => inputs,
-            Err(error) => return (Decision::Fail(SessionError::Inputs(error)), None),
-        };
+        let inputs = self
+            .fingerprinter
+            .inputs(patterns)
+            .map_err(|error| Decision::Fail(SessionError::Inputs(error)))?;
         let mut requires = BTreeMap::new();
         for &dep in &session.requires {
             let name = &self.project.sessions[dep].name;
@@ -256,19 +400,20 @@ impl Planner<'_> {
                     .cloned()
                     .unwrap_or(KeyUnknown::EnvironmentNotReady);
                 let name = name.clone();
-                return run(RunReason::RequiredKeyUnknown { name, why });
+                return unkeyed(RunReason::RequiredKeyUnknown { name, why });
             };
             requires.insert(name.clone(), known.upstream.clone());
         }
-        let strays = match self.strays(session, upstream) {
-            Ok(strays) => strays,
-            Err(error) => return (Decision::Fail(SessionError::Outputs(error)), None),
-        };
+        let strays = self
+            .strays(session, upstream)
+            .map_err(|error| Decision::Fail(SessionError::Outputs(error)))?;
+        let python = python::declared(self.project, session, self.fingerprinter)
+            .map_err(|why| Decision::Fail(SessionError::LocalProject(why)))?;
         let resolved = Resolved {
             commands: commands.to_vec(),
             requires,
             strays,
-            python: venv.map(PythonKey::of),
+            python,
         };
         let ingredients = Ingredients::assemble(
             &self.project.root,
@@ -279,25 +424,8 @@ impl Planner<'_> {
         );
         let key = ingredients.key();
         let remote = self.remote.filter(|_| !self.force);
-        let decision = match crate::remote::lookup(remote, store, &session.name, &key) {
-            Lookup::Hit(manifest) if self.force => Decision::Run {
-                reasons: vec![RunReason::Forced],
-                store: Some(store.overwrite(&manifest)),
-            },
-            Lookup::Hit(manifest) => {
-                // The checks a restore makes before writing, made here so that `--dry-run`
-                // and `-l` say what the run will do.
-                match restore::check(&self.target(&session.outputs), &manifest.outputs) {
-                    Ok(()) => Decision::Restore(Arc::from(manifest)),
-                    Err(error) => match self.after_failed_restore(&manifest, error) {
-                        Unrestored::Run { reason, store } => Decision::Run {
-                            reasons: vec![reason],
-                            store,
-                        },
-                        Unrestored::Fail(error) => Decision::Fail(error),
-                    },
-                }
-            }
+        let found = match crate::remote::lookup(remote, store, &session.name, &key) {
+            Lookup::Hit(manifest) => Found::Hit(manifest),
             Lookup::Miss(writer, Miss::NoEntry) => {
                 let current = Current {
                     ingredients: &ingredients,
@@ -309,14 +437,14 @@ impl Planner<'_> {
                     Some(changes) if changes.is_empty() => vec![RunReason::KeyDiffers],
                     Some(changes) => changes.into_iter().map(RunReason::Changed).collect(),
                 };
-                Decision::Run {
+                Found::Miss {
                     reasons,
-                    store: Some(writer),
+                    store: writer,
                 }
             }
-            Lookup::Miss(writer, Miss::Unusable(problem)) => Decision::Run {
+            Lookup::Miss(writer, Miss::Unusable(problem)) => Found::Miss {
                 reasons: vec![RunReason::EntryUnusable(problem)],
-                store: Some(writer),
+                store: writer,
             },
         };
         let keyed = Keyed {
@@ -324,7 +452,7 @@ impl Planner<'_> {
             ingredients,
             inputs,
         };
-        (decision, Some(keyed))
+        Ok((found, Some(keyed)))
     }
 
     /// The files the output globs of `session`'s requirements match that none of them produced,
@@ -427,7 +555,16 @@ impl Planner<'_> {
                 Decision::Run { .. } => {
                     unknown.insert(id, KeyUnknown::Runs);
                 }
-                Decision::PrepareEnvironment(_) => {
+                Decision::PrepareEnvironment {
+                    then: AfterPrepare::Run(_),
+                    ..
+                } => {
+                    unknown.insert(id, KeyUnknown::Runs);
+                }
+                Decision::PrepareEnvironment {
+                    then: AfterPrepare::Verify,
+                    ..
+                } => {
                     unknown.insert(id, KeyUnknown::EnvironmentNotReady);
                 }
                 Decision::Skip(_) | Decision::Fail(_) | Decision::Abort(_) => {}
@@ -442,7 +579,7 @@ impl Decision {
     /// How the session would end, as its dependents see it.
     fn end(&self) -> RequirementEnd {
         match self {
-            Decision::Restore(_) | Decision::Run { .. } | Decision::PrepareEnvironment(_) => {
+            Decision::Restore(_) | Decision::Run { .. } | Decision::PrepareEnvironment { .. } => {
                 RequirementEnd::Succeeded
             }
             Decision::Skip(_) => RequirementEnd::Skipped,

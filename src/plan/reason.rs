@@ -102,32 +102,56 @@ pub(crate) enum Change {
     Venv {
         now: bool,
     },
-    Interpreter {
+    /// The interpreter asked for (`python`).
+    PythonRequest {
         old: String,
         new: String,
     },
-    /// The source of a local project installed without `-e` changed, or it is now (or no
-    /// longer) installed.
+    /// The `install` arguments.
+    Install,
+    /// A file the install arguments read (a requirements file, a dependency group's
+    /// `pyproject.toml`, an editable project's metadata) changed, appeared or went away.
+    ReferencedFile {
+        path: String,
+        edit: Edit,
+    },
+    /// The source of a local project installed without `-e` (or a local dependency its
+    /// `pyproject.toml` declares) changed, or it is now (or no longer) installed.
     LocalProject {
         path: String,
         edit: Edit,
     },
-    /// What a distribution copied from a local directory or archive installed changed, or it is
-    /// now (or no longer) installed that way.
-    LocalInstall {
-        name: String,
-        edit: Edit,
+    /// The sources of a local dependency the entry's environment held (found there, not
+    /// declared) differ in this checkout; `gone`: they are missing.
+    LocalDependency {
+        path: String,
+        gone: bool,
     },
-    /// An installed distribution: its version before and after (`None`: not installed).
-    Distribution {
-        name: String,
-        old: Option<String>,
-        new: Option<String>,
-    },
+    /// The entry was found, but the local environment differs from the one it was made in.
+    Environment(EnvironmentDifference),
     Platform {
         old: String,
         new: String,
     },
+}
+
+/// The first difference between a local environment and the one an entry was made in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnvironmentDifference {
+    /// The interpreter (implementation, version, platform).
+    Interpreter { here: String, entry: String },
+    /// An installed distribution's version (`None`: not installed).
+    Distribution {
+        name: String,
+        here: Option<String>,
+        entry: Option<String>,
+    },
+    /// What a distribution copied from a local directory or archive installed.
+    LocalInstall { name: String },
+    /// The sources of a local dependency found in the environment.
+    LocalDependency { path: String },
+    /// The entry records no environment.
+    Unrecorded,
 }
 
 /// How a named item differs.
@@ -237,11 +261,10 @@ impl Change {
             Change::InputFiles { .. } => "inputs_changed",
             Change::Required { .. } => "required_changed",
             Change::Stray { .. } => "stray_changed",
-            Change::Venv { .. }
-            | Change::Interpreter { .. }
-            | Change::Distribution { .. }
-            | Change::LocalProject { .. }
-            | Change::LocalInstall { .. } => "environment_changed",
+            Change::Venv { .. } | Change::Environment(_) => "environment_changed",
+            Change::PythonRequest { .. } => "python_changed",
+            Change::Install | Change::ReferencedFile { .. } => "install_changed",
+            Change::LocalProject { .. } | Change::LocalDependency { .. } => "local_source_changed",
             Change::Platform { .. } => "platform_changed",
         }
     }

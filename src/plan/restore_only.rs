@@ -1,40 +1,48 @@
 //! `--restore-only`: a session that must come from the cache is restored, or fails with why
-//! (the reasons it would run for, against the entry nearest to its key).
+//! (the reasons it would run for, against the entry nearest to its key), never run.
 
 use super::reason::RunReason;
-use super::{Decision, Planner, SessionPlan};
+use super::{Decision, Keyed, Planner, SessionPlan};
 use crate::cache::explain::{self, Current};
 use crate::failure::SessionError;
 
 impl Planner<'_> {
-    /// The plan of a `--restore-only` session: a decision to run becomes a failure saying why.
+    /// The plan of a `--restore-only` session: a decision to run (a hit whose local
+    /// environment differs from the entry's) becomes a failure saying why.
     pub(super) fn restore_only(&self, mut plan: SessionPlan) -> SessionPlan {
         if !self.restore_only.contains(&plan.id) {
             return plan;
         }
         if let Decision::Run { reasons, .. } = &plan.decision {
-            let reasons = self
-                .nearer_reasons(&plan)
-                .unwrap_or_else(|| reasons.clone());
-            plan.decision = Decision::Fail(SessionError::NotCached { reasons });
+            plan.decision = self.not_cached(reasons.clone(), plan.keyed.as_ref());
         }
         plan
     }
 
-    /// Why the session misses, against the entry of the session that differs least from its
-    /// key (rather than the newest): what a consumer must change, or fetch, to hit.
-    fn nearer_reasons(&self, plan: &SessionPlan) -> Option<Vec<RunReason>> {
-        let (store, keyed) = (self.store?, plan.keyed.as_ref()?);
-        let current = Current {
-            ingredients: &keyed.ingredients,
-            inputs: &keyed.inputs,
-            posargs: self.posargs,
+    /// The failure of a `--restore-only` session that would run for `reasons`: those reasons,
+    /// or, for a miss, its differences from the entry of the session that differs least from
+    /// its key (rather than the newest), which is what a consumer must change or fetch to hit.
+    pub(super) fn not_cached(&self, reasons: Vec<RunReason>, keyed: Option<&Keyed>) -> Decision {
+        let missed = matches!(
+            reasons.as_slice(),
+            [RunReason::Changed(_), ..] | [RunReason::KeyDiffers]
+        );
+        let nearer = match (self.store, keyed) {
+            (Some(store), Some(keyed)) if missed => {
+                let current = Current {
+                    ingredients: &keyed.ingredients,
+                    inputs: &keyed.inputs,
+                    posargs: self.posargs,
+                };
+                explain::against_nearest(store, &current)
+            }
+            _ => None,
         };
-        let changes = explain::against_nearest(store, &current)?;
-        Some(if changes.is_empty() {
-            vec![RunReason::KeyDiffers]
-        } else {
-            changes.into_iter().map(RunReason::Changed).collect()
-        })
+        let reasons = match nearer {
+            Some(changes) if changes.is_empty() => vec![RunReason::KeyDiffers],
+            Some(changes) => changes.into_iter().map(RunReason::Changed).collect(),
+            None => reasons,
+        };
+        Decision::Fail(SessionError::NotCached { reasons })
     }
 }

@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use self::interpreter::Finder;
 use self::references::References;
-use self::sources::{Results, SourceReader};
+use self::sources::{Results, SourceReader, Sources};
 use self::venv::{Dependency, Env, Fingerprint};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
+use crate::plan::reason::EnvironmentDifference;
 use crate::project::{Backend, Project, Session};
 use crate::protected::{STATE_DIR, VENVS};
 
@@ -34,36 +35,222 @@ pub struct Tools {
     pub made: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
 }
 
-/// What a session's Python adds to its cache key.
+/// What a session's Python adds to its cache key: what it declares, and the content of what
+/// that names on disk. Nothing of an interpreter or an environment enters it (neither is needed
+/// to compute it, so a result can be restored where neither exists), nor the backend that makes
+/// the environment: environments made by uv and by venv from one declaration share entries.
+/// What an environment really held is recorded beside each entry ([`Realised`]) and checked
+/// against a local environment, when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PythonKey {
-    pub version: String,
-    pub implementation: String,
-    pub platform: String,
-    /// Installed distributions: normalised name to version.
-    pub distributions: BTreeMap<String, String>,
-    /// Local projects installed without `-e`, local archives, and the local dependencies found
-    /// in the environment: path to the digest of their sources. Their versions alone would not
-    /// tell an edited copy from the one cached.
+    /// The interpreter asked for (`python = "3.11"`).
+    pub request: String,
+    /// The `install` arguments, as written.
+    pub install: Vec<Vec<String>>,
+    /// The requirement-format files `install` reads (and those they include), dependency
+    /// groups' `pyproject.toml`, and the metadata files of projects installed editable: path
+    /// to digest (`None`: missing).
+    pub files: BTreeMap<String, Option<Digest>>,
+    /// Local projects installed without `-e`, local archives, and the local dependencies
+    /// their `pyproject.toml` files declare: path to the digest of the files git keeps of them
+    /// (`None`: missing). What git ignores (a `_version.py` the build writes, what a test
+    /// leaves) is left out: what it made the build pack shows in the entry's [`Realised`],
+    /// checked against a local environment.
     pub local_sources: BTreeMap<String, Option<Digest>>,
-    /// The distributions copied from local directories and archives: name to a digest of the
-    /// files they installed (their `RECORD`). rtask does not see every file a build may pack
-    /// (one it writes from a file git ignores): an environment made again that installs other
-    /// code changes the key all the same.
-    pub local_installs: BTreeMap<String, Digest>,
 }
 
-impl PythonKey {
-    pub fn of(env: &Env) -> PythonKey {
-        PythonKey {
-            version: env.interpreter.version.clone(),
-            implementation: env.interpreter.implementation.clone(),
-            platform: env.interpreter.platform.clone(),
-            distributions: env.distributions.clone(),
-            local_sources: env.sources.clone(),
-            local_installs: env.copies.clone(),
+/// What a session's environment held when its result was made: recorded in the entry, never
+/// part of the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Realised {
+    /// `3.11.7`.
+    pub version: String,
+    /// `cpython`.
+    pub implementation: String,
+    /// `linux-x86_64`.
+    pub platform: String,
+    /// Installed distributions, normalised name to version; without the installers' seeds
+    /// (pip, setuptools, wheel) unless the install arguments or their requirement files name
+    /// them: venv puts them in, uv does not.
+    pub distributions: BTreeMap<String, String>,
+    /// The distributions copied from local directories and archives: name to a digest of the
+    /// files they installed (their `RECORD`).
+    pub local_installs: BTreeMap<String, Digest>,
+    /// The local dependencies found in the environment that nothing declared (through their
+    /// `direct_url.json`): path (relative to the project when inside it) to the digest of the
+    /// files git keeps of them (`None`: missing).
+    pub dependencies: BTreeMap<String, Option<Digest>>,
+}
+
+/// What an installer puts in an environment of its own accord.
+const SEEDS: &[&str] = &["pip", "setuptools", "wheel"];
+
+impl Realised {
+    /// The first difference between what is installed `here` and what the `entry` was made in.
+    pub(crate) fn first_difference(&self, entry: &Realised) -> Option<EnvironmentDifference> {
+        let interpreter = |realised: &Realised| {
+            format!(
+                "{} {} ({})",
+                realised.implementation, realised.version, realised.platform
+            )
+        };
+        if interpreter(self) != interpreter(entry) {
+            return Some(EnvironmentDifference::Interpreter {
+                here: interpreter(self),
+                entry: interpreter(entry),
+            });
+        }
+        let names: BTreeSet<&String> = self
+            .distributions
+            .keys()
+            .chain(entry.distributions.keys())
+            .collect();
+        for name in names {
+            let (here, there) = (self.distributions.get(name), entry.distributions.get(name));
+            if here != there {
+                return Some(EnvironmentDifference::Distribution {
+                    name: name.clone(),
+                    here: here.cloned(),
+                    entry: there.cloned(),
+                });
+            }
+        }
+        let names: BTreeSet<&String> = self
+            .local_installs
+            .keys()
+            .chain(entry.local_installs.keys())
+            .collect();
+        if let Some(name) = names
+            .into_iter()
+            .find(|name| self.local_installs.get(*name) != entry.local_installs.get(*name))
+        {
+            return Some(EnvironmentDifference::LocalInstall { name: name.clone() });
+        }
+        let (here, there) = (&self.dependencies, &entry.dependencies);
+        let paths: BTreeSet<&String> = here.keys().chain(there.keys()).collect();
+        paths
+            .into_iter()
+            .find(|path| here.get(*path) != there.get(*path))
+            .map(|path| EnvironmentDifference::LocalDependency { path: path.clone() })
+    }
+
+    /// The distributions counted, as `-v` and `--dry-run` say it.
+    pub fn count(&self) -> usize {
+        self.distributions.len()
+    }
+}
+
+/// The key's Python part of `session`, read from disk without an interpreter or an
+/// environment; `None` when it has no environment. Fails when a local project it installs
+/// cannot be read.
+pub fn declared(
+    project: &Project,
+    session: &Session,
+    fingerprinter: &Fingerprinter,
+) -> Result<Option<PythonKey>, String> {
+    let (Some(request), Some(spec)) = (&session.python, &session.venv) else {
+        return Ok(None);
+    };
+    let root = &project.root;
+    let references = References::of(root, &spec.install);
+    let declared = references.declared_local_dependencies();
+    let projects = projects(&references, &declared, std::iter::empty());
+    let results = Results::of(project.sessions.iter().flat_map(|session| &session.outputs));
+    let reader = SourceReader::new(root, fingerprinter, projects, &results);
+    let watched = references.watched(root, &reader)?;
+    let mut local_sources: BTreeMap<String, Option<Digest>> = watched
+        .sources
+        .iter()
+        .map(|(path, sources)| (path.clone(), tracked(sources)))
+        .collect();
+    for path in declared.keys() {
+        let sources = reader.read(path)?;
+        local_sources.insert(sources::display(root, path), tracked(&sources));
+    }
+    Ok(Some(PythonKey {
+        request: request.clone(),
+        install: spec.install.clone(),
+        files: watched.files,
+        local_sources,
+    }))
+}
+
+/// What `session`'s environment `env` holds, as an entry records it.
+pub fn realised(root: &Path, session: &Session, env: &Env) -> Realised {
+    let install = session
+        .venv
+        .as_ref()
+        .map_or(&[][..], |spec| &spec.install[..]);
+    let named = References::of(root, install).named(install);
+    realised_naming(env, &named)
+}
+
+/// What `env` holds, keeping the installers' seeds that `named` holds.
+fn realised_naming(env: &Env, named: &BTreeSet<String>) -> Realised {
+    Realised {
+        version: env.interpreter.version.clone(),
+        implementation: env.interpreter.implementation.clone(),
+        platform: env.interpreter.platform.clone(),
+        distributions: env
+            .distributions
+            .iter()
+            .filter(|(name, _)| !SEEDS.contains(&name.as_str()) || named.contains(*name))
+            .map(|(name, version)| (name.clone(), version.clone()))
+            .collect(),
+        local_installs: env
+            .copies
+            .iter()
+            .map(|(name, files)| (name.to_lowercase().replace(['_', '.'], "-"), *files))
+            .collect(),
+        dependencies: env
+            .dependencies
+            .iter()
+            .map(|(path, sources)| (path.clone(), tracked(sources)))
+            .collect(),
+    }
+}
+
+/// The digest of the files git keeps of a local project's sources.
+fn tracked(sources: &Option<Sources>) -> Option<Digest> {
+    sources.as_ref().map(|sources| sources.tracked)
+}
+
+/// Whether `session` has a local environment: one completed under `.rtask/venvs`, stale or
+/// not.
+pub fn has_local_environment(root: &Path, session: &Session) -> bool {
+    venv::recorded(&venv_dir(root, &session.name)).is_some()
+}
+
+/// The first local dependency an entry's environment held (found there, not declared) whose
+/// sources in this checkout differ from those it was made from: its path, and whether it is
+/// still there. Needs no environment.
+pub fn changed_dependency(
+    project: &Project,
+    session: &Session,
+    fingerprinter: &Fingerprinter,
+    entry: &Realised,
+) -> Result<Option<(String, bool)>, String> {
+    if entry.dependencies.is_empty() {
+        return Ok(None);
+    }
+    let root = &project.root;
+    let install = session
+        .venv
+        .as_ref()
+        .map_or(&[][..], |spec| &spec.install[..]);
+    let references = References::of(root, install);
+    let declared = references.declared_local_dependencies();
+    let found = entry.dependencies.keys().map(|path| root.join(path));
+    let projects = projects(&references, &declared, found);
+    let results = Results::of(project.sessions.iter().flat_map(|session| &session.outputs));
+    let reader = SourceReader::new(root, fingerprinter, projects, &results);
+    for (path, recorded) in &entry.dependencies {
+        let now = tracked(&reader.read(&root.join(path))?);
+        if now != *recorded {
+            return Ok(Some((path.clone(), now.is_some())));
         }
     }
+    Ok(None)
 }
 
 /// Why a session's environment is not ready.
@@ -279,4 +466,75 @@ fn as_made(plan: &Plan, root: &Path, fingerprinter: &Fingerprinter) -> Result<Fi
             .insert(path, Dependency { name, sources });
     }
     Ok(fingerprint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::interpreter::Interpreter;
+
+    fn env(distributions: &[(&str, &str)]) -> Env {
+        Env {
+            dir: PathBuf::from("/p/.rtask/venvs/t"),
+            interpreter: Interpreter {
+                executable: PathBuf::from("/usr/bin/python3.11"),
+                version: "3.11.7".into(),
+                implementation: "cpython".into(),
+                platform: "linux-x86_64".into(),
+            },
+            distributions: distributions
+                .iter()
+                .map(|(name, version)| (name.to_string(), version.to_string()))
+                .collect(),
+            dependencies: BTreeMap::new(),
+            copies: BTreeMap::new(),
+        }
+    }
+
+    /// venv seeds pip (and setuptools), uv seeds nothing: neither counts unless asked for.
+    #[test]
+    fn installer_seeds_are_left_out_unless_named() {
+        let venv_made = env(&[
+            ("pip", "24.0"),
+            ("setuptools", "65.5.0"),
+            ("pytest", "9.2.0"),
+        ]);
+        let uv_made = env(&[("pytest", "9.2.0")]);
+        let none = BTreeSet::new();
+        assert_eq!(
+            realised_naming(&venv_made, &none),
+            realised_naming(&uv_made, &none)
+        );
+        let named = BTreeSet::from(["setuptools".to_string()]);
+        let realised = realised_naming(&venv_made, &named);
+        assert_eq!(
+            realised.distributions.keys().collect::<Vec<_>>(),
+            ["pytest", "setuptools"]
+        );
+    }
+
+    #[test]
+    fn the_first_difference_names_the_interpreter_then_a_distribution() {
+        let none = BTreeSet::new();
+        let entry = realised_naming(&env(&[("pytest", "9.2.0")]), &none);
+        let mut here = entry.clone();
+        assert_eq!(here.first_difference(&entry), None);
+        here.distributions.insert("pytest".into(), "9.3.0".into());
+        assert_eq!(
+            here.first_difference(&entry),
+            Some(EnvironmentDifference::Distribution {
+                name: "pytest".into(),
+                here: Some("9.3.0".into()),
+                entry: Some("9.2.0".into()),
+            })
+        );
+        here.version = "3.11.9".into();
+        assert_eq!(
+            here.first_difference(&entry),
+            Some(EnvironmentDifference::Interpreter {
+                here: "cpython 3.11.9 (linux-x86_64)".into(),
+                entry: "cpython 3.11.7 (linux-x86_64)".into(),
+            })
+        );
+    }
 }

@@ -193,6 +193,37 @@ impl References {
         Ok(watched)
     }
 
+    /// The distribution names (normalised) that `install` and the requirement files it reads
+    /// ask for by name: `pytest` of `pytest>=8`, `setuptools` of `setuptools==70.0`.
+    pub fn named(&self, install: &[Vec<String>]) -> BTreeSet<String> {
+        let from_files = self
+            .files
+            .iter()
+            .filter(|file| in_requirements_format(file))
+            .flat_map(|file| lines(&fs::read_to_string(file).unwrap_or_default()));
+        let words: Vec<String> = install
+            .iter()
+            .flatten()
+            .cloned()
+            .chain(from_files.flat_map(|line| {
+                line.split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            }))
+            .collect();
+        words
+            .iter()
+            .filter(|word| !word.starts_with('-') && !word.contains('/'))
+            .filter_map(|word| {
+                let end = word
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                    .unwrap_or(word.len());
+                let name = &word[..end];
+                (!name.is_empty()).then(|| name.to_lowercase().replace(['_', '.'], "-"))
+            })
+            .collect()
+    }
+
     /// The local projects and archives, editable or not.
     pub fn locals(&self) -> impl Iterator<Item = &Path> {
         self.locals.keys().map(PathBuf::as_path)
@@ -413,6 +444,24 @@ fn normalise(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names asked for in `install` and in the requirement files it reads, normalised.
+    #[test]
+    fn named_distributions_come_from_arguments_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("req.txt"),
+            "Setuptools>=70 # build\n-e ./pkg\n",
+        )
+        .unwrap();
+        let install = vec![
+            vec!["-r".to_string(), "req.txt".to_string()],
+            vec!["pytest[testing]==9.2".to_string(), "./local".to_string()],
+        ];
+        let named = References::of(dir.path(), &install).named(&install);
+        assert!(named.contains("setuptools") && named.contains("pytest"));
+        assert!(!named.contains("pip") && !named.contains("wheel"));
+    }
     use crate::fingerprint::Fingerprinter;
     use crate::python::sources::Results;
 

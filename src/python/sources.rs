@@ -40,16 +40,6 @@ impl Sources {
             packages: None,
         }
     }
-
-    /// Both digests in one, for the key.
-    pub fn digest(&self) -> Digest {
-        Digest::from(
-            blake3::Hasher::new_derive_key("rtask 1 python local sources")
-                .update(self.tracked.as_bytes())
-                .update(self.ignored.as_bytes())
-                .finalize(),
-        )
-    }
 }
 
 /// What building or testing a project writes at the top of its own directory, never part of

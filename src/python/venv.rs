@@ -63,9 +63,9 @@ pub struct Env {
     pub interpreter: Interpreter,
     /// Installed distributions: normalised name to version.
     pub distributions: BTreeMap<String, String>,
-    /// The sources its local projects and dependencies were copied from, as in its
-    /// fingerprint: path to their digest.
-    pub sources: BTreeMap<String, Option<Digest>>,
+    /// The local dependencies found in it when it was made (not named by `install`): path to
+    /// their sources, as in its fingerprint.
+    pub dependencies: BTreeMap<String, Option<Sources>>,
     /// The distributions copied from local directories and archives: name to a digest of the
     /// files they installed.
     pub copies: BTreeMap<String, Digest>,
@@ -119,18 +119,12 @@ impl Fingerprint {
         }
     }
 
-    /// What the key holds of the sources: path to digest, for local projects and dependencies.
-    fn key_sources(&self) -> BTreeMap<String, Option<Digest>> {
-        let digest = |sources: &Option<Sources>| sources.as_ref().map(Sources::digest);
-        let projects = self
-            .sources
+    /// The local dependencies found in the environment: path to their sources.
+    fn dependency_sources(&self) -> BTreeMap<String, Option<Sources>> {
+        self.dependencies
             .iter()
-            .map(|(path, sources)| (path.clone(), digest(sources)));
-        let dependencies = self
-            .dependencies
-            .iter()
-            .map(|(path, dependency)| (path.clone(), digest(&dependency.sources)));
-        projects.chain(dependencies).collect()
+            .map(|(path, found)| (path.clone(), found.sources.clone()))
+            .collect()
     }
 
     /// The top-level packages the environment got from each local project and dependency, by
@@ -153,13 +147,31 @@ impl Fingerprint {
             dir: dir.to_path_buf(),
             interpreter: self.interpreter.clone(),
             distributions: distributions(dir),
-            sources: self.key_sources(),
-            copies: super::installed::local_installs(dir)
-                .into_iter()
-                .map(|install| (install.name, install.files))
-                .collect(),
+            dependencies: self.dependency_sources(),
+            copies: copies(dir),
         }
     }
+}
+
+impl Env {
+    /// The same environment as it stands now: what a command installed or removed while it
+    /// ran shows.
+    pub fn now(&self) -> Env {
+        Env {
+            distributions: distributions(&self.dir),
+            copies: copies(&self.dir),
+            ..self.clone()
+        }
+    }
+}
+
+/// The distributions of the environment in `dir` copied from local directories and archives:
+/// name to a digest of the files they installed.
+fn copies(dir: &Path) -> BTreeMap<String, Digest> {
+    super::installed::local_installs(dir)
+        .into_iter()
+        .map(|install| (install.name, install.files))
+        .collect()
 }
 
 /// The fingerprint recorded in `dir`, if any.

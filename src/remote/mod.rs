@@ -22,8 +22,8 @@ pub(crate) mod transfer;
 mod upload;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
@@ -53,7 +53,9 @@ struct Shared {
     timeout: Duration,
     /// The local store uploads read from.
     store: Store,
-    failures: AtomicU32,
+    /// Failures of the server so far; taken while a failure is reported, so that concurrent
+    /// ones are counted and said in order, and none is said once the remote is given up.
+    failures: Mutex<u32>,
     disabled: AtomicBool,
     reporter: Arc<dyn RemoteReporter>,
 }
@@ -71,7 +73,7 @@ impl Remote {
                 signing: config.signing,
                 timeout: config.timeout,
                 store: Store::new(cache_dir),
-                failures: AtomicU32::new(0),
+                failures: Mutex::new(0),
                 disabled: AtomicBool::new(false),
                 reporter,
             }),
@@ -126,25 +128,31 @@ impl Shared {
     /// A request failed: warn, count it, and give the remote up after too many (or a
     /// timeout). Nothing is said once it is given up.
     fn failed(&self, op: RemoteOp, session: &str, why: &Failure) {
+        if matches!(why, Failure::Local(_)) {
+            // This machine's fault, not the server's: said, not counted.
+            if self.usable() {
+                self.report(&RemoteEvent::Failed { op, session, why });
+            }
+            return;
+        }
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !self.usable() {
             return;
         }
+        *failures += 1;
         self.report(&RemoteEvent::Failed { op, session, why });
-        if matches!(why, Failure::Local(_)) {
-            // This machine's fault, not the server's.
-            return;
-        }
-        let count = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
         let disabling = if why.is_timeout() {
             Some(Disabling::Timeout)
-        } else if count >= MAX_FAILURES {
-            Some(Disabling::Failures(count))
+        } else if *failures >= MAX_FAILURES {
+            Some(Disabling::Failures(*failures))
         } else {
             None
         };
-        if let Some(why) = disabling
-            && !self.disabled.swap(true, Ordering::SeqCst)
-        {
+        if let Some(why) = disabling {
+            self.disabled.store(true, Ordering::SeqCst);
             self.report(&RemoteEvent::Disabled {
                 remote: &self.url,
                 why,

@@ -321,6 +321,9 @@ impl Reporter for Ui {
         }
         let footer = (self.options.verbosity == Verbosity::Verbose).then(|| {
             let mut text = format!("{session}: restored {} path(s)", restored.written.len());
+            if let Some(realised) = &manifest.environment {
+                text.push_str(&format!("\n  {}", words::made_with(realised)));
+            }
             for path in &restored.written {
                 text.push_str(&format!("\n  restored `{path}`"));
             }

@@ -3,7 +3,10 @@
 use crate::command;
 use crate::failure::SessionError;
 use crate::lock::Holder;
-use crate::plan::reason::{AbortReason, Change, Edit, KeyUnknown, RunReason, SkipReason};
+use crate::plan::reason::{
+    AbortReason, Change, Edit, EnvironmentDifference, KeyUnknown, RunReason, SkipReason,
+};
+use crate::python::Realised;
 use crate::relpath::RelPath;
 use crate::reporter::{Disabling, NotStored, RemoteEvent, RemoteOp};
 
@@ -23,7 +26,7 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
             "its cache entry cannot be restored here (`{path}`: {why}); its result will not be stored, so the entry is kept"
         ),
         RunReason::EnvironmentNotReady => {
-            "its environment would be (re)created first, so its key is not known yet".to_string()
+            "its environment would be (re)created first, then compared with the one its cache entry was made in".to_string()
         }
         RunReason::RequiredKeyUnknown { name, why } => {
             let first = match why {
@@ -131,37 +134,76 @@ pub(crate) fn change(change: &Change) -> String {
             path,
             edit: Edit::Removed,
         } => format!("local project `{path}` is no longer installed"),
-        Change::LocalInstall {
-            name,
+        Change::PythonRequest { old, new } => format!("`python` changed: {old} -> {new}"),
+        Change::Install => "`install` changed".to_string(),
+        Change::ReferencedFile {
+            path,
             edit: Edit::Changed,
-        } => format!("the files `{name}` installed from its local source changed"),
-        Change::LocalInstall {
-            name,
+        } => format!("requirements file `{path}` changed"),
+        Change::ReferencedFile {
+            path,
             edit: Edit::Added,
-        } => format!("`{name}` is now installed from a local source"),
-        Change::LocalInstall {
-            name,
+        } => format!("`install` now reads `{path}`"),
+        Change::ReferencedFile {
+            path,
             edit: Edit::Removed,
-        } => format!("`{name}` is no longer installed from a local source"),
-        Change::Interpreter { old, new } => format!("Python changed: {old} -> {new}"),
-        Change::Distribution {
-            name,
-            old: Some(old),
-            new: Some(new),
-        } => format!("installed `{name}` changed: {old} -> {new}"),
-        Change::Distribution {
-            name,
-            old: None,
-            new: Some(new),
-        } => format!("`{name}` {new} is now installed"),
-        Change::Distribution {
-            name,
-            old: Some(old),
-            new: None,
-        } => format!("`{name}` {old} is no longer installed"),
-        Change::Distribution { name, .. } => format!("installed `{name}` changed"),
+        } => format!("`install` no longer reads `{path}`"),
+        Change::LocalDependency { path, gone: false } => {
+            format!("local dependency `{path}` changed")
+        }
+        Change::LocalDependency { path, gone: true } => {
+            format!("local dependency `{path}` is missing")
+        }
+        Change::Environment(difference) => environment_difference(difference),
         Change::Platform { old, new } => format!("platform changed: {old} -> {new}"),
     }
+}
+
+fn environment_difference(difference: &EnvironmentDifference) -> String {
+    let version = |version: &Option<String>| match version {
+        Some(version) => version.clone(),
+        None => "not installed".to_string(),
+    };
+    match difference {
+        EnvironmentDifference::Interpreter { here, entry } => {
+            format!("Python is {here} here, {entry} in the entry")
+        }
+        EnvironmentDifference::Distribution { name, here, entry } => format!(
+            "installed `{name}` is {} here, {} in the entry",
+            version(here),
+            version(entry)
+        ),
+        EnvironmentDifference::LocalInstall { name } => {
+            format!("the files `{name}` installed from its local source differ from the entry's")
+        }
+        EnvironmentDifference::LocalDependency { path } => {
+            format!("local dependency `{path}` in the environment differs from the entry's")
+        }
+        EnvironmentDifference::Unrecorded => {
+            "the entry records no environment to compare with".to_string()
+        }
+    }
+}
+
+/// The detail of a session that runs once its environment is made.
+pub(crate) fn environment_first() -> String {
+    "its environment would be (re)created first".to_string()
+}
+
+/// What an entry's environment was, in one short line: `made with CPython 3.11.7, 14
+/// distributions`.
+pub(crate) fn made_with(realised: &Realised) -> String {
+    let implementation = match realised.implementation.as_str() {
+        "cpython" => "CPython",
+        "pypy" => "PyPy",
+        other => other,
+    };
+    let count = realised.count();
+    let plural = if count == 1 { "" } else { "s" };
+    format!(
+        "made with {implementation} {}, {count} distribution{plural}",
+        realised.version
+    )
 }
 
 fn edited(edit: Edit) -> &'static str {
@@ -206,6 +248,9 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
         ),
         NotStored::PackagesChanged => format!(
             "the packages installed in `{session}`'s environment changed while it ran; its result is not cached"
+        ),
+        NotStored::DeclaredEnvironmentChanged => format!(
+            "the files or local sources `{session}`'s environment is made from changed while it ran; its result is not cached"
         ),
         NotStored::Unrestorable(error) => {
             format!("`{session}` is not cached: no restore could use its result here ({error})")

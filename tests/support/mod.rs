@@ -100,6 +100,7 @@ impl Project {
 
     /// A shell command line run in the project root, with rtask and then `dirs` on `PATH`,
     /// and the environment [`Project::command`] gives rtask.
+    #[allow(clippy::disallowed_methods)] // the test process's own `PATH`, passed on
     pub fn shell(&self, line: &str, dirs: &[PathBuf]) -> Command {
         let mut command = Command::new("sh");
         command.arg("-c").arg(line);
