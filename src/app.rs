@@ -1,10 +1,14 @@
 //! One invocation of rtask: load the project, select, then list, explain or run.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::time::Instant;
 
+use crate::cache::bundle;
+use crate::cache::bundle::export::Wanted;
+use crate::cache::bundle::import::{Fate, Importer};
 use crate::cache::store::Store;
-use crate::cli::{Args, ColorChoice};
+use crate::cli::{Args, CacheArgs, CacheCommand, ColorChoice};
 use crate::dry_run::CacheState;
 use crate::environment::Environment;
 use crate::error::Error;
@@ -14,14 +18,15 @@ use crate::exec::session::Context;
 use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprinter;
-use crate::plan::Planner;
+use crate::plan::{Decision, Planner};
+use crate::project::Project;
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::reporter::Outcome;
 use crate::reporter::Reporter;
 use crate::select::Request;
-use crate::ui::style::Painter;
-use crate::ui::{Ui, UiOptions, Verbosity, summary};
+use crate::ui::style::{Painter, Style};
+use crate::ui::{Ui, UiOptions, Verbosity, summary, words};
 use crate::{dry_run, graph, list, lock, python, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
@@ -58,29 +63,13 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
     let protected = Protected::of(&project);
     let state_dir = project.root.join(STATE_DIR);
-    let fingerprinter = Fingerprinter::new(
-        &project.root,
-        protected.dirs().to_vec(),
-        Some(state_dir.join(STAT_CACHE)),
+    let fingerprinter = fingerprinter(&project, &protected);
+    let python = python_tools(
+        &environment,
+        &state_dir,
+        args.reinstall,
+        args.error_on_missing_interpreters || environment.ci(),
     );
-    let path_var = environment.get("PATH").map(std::ffi::OsString::from);
-    let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
-    let surroundings = Surroundings {
-        path: path_var,
-        current_dir: environment.current_dir.clone(),
-        shim_vars: environment
-            .vars()
-            .iter()
-            .filter(|(name, _)| name.to_str().is_some_and(Surroundings::is_shim_var))
-            .map(|(name, value)| Some((name.to_str()?.to_string(), value.to_str()?.to_string())))
-            .collect(),
-    };
-    let python = python::Tools {
-        finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
-        reinstall: args.reinstall,
-        error_on_missing: args.error_on_missing_interpreters || environment.ci(),
-        made: Default::default(),
-    };
     let mut planner = Planner {
         project: &project,
         environment: &environment,
@@ -205,4 +194,160 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     } else {
         Exit::SessionFailed
     })
+}
+
+/// What hashes the project's inputs, with the stat cache of its state directory.
+fn fingerprinter(project: &Project, protected: &Protected) -> Fingerprinter {
+    Fingerprinter::new(
+        &project.root,
+        protected.dirs().to_vec(),
+        Some(project.root.join(STATE_DIR).join(STAT_CACHE)),
+    )
+}
+
+/// What finds interpreters and makes environments, as this machine has them.
+fn python_tools(
+    environment: &Environment,
+    state_dir: &Path,
+    reinstall: bool,
+    error_on_missing: bool,
+) -> python::Tools {
+    let path_var = environment.get("PATH").map(std::ffi::OsString::from);
+    let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
+    let surroundings = Surroundings {
+        path: path_var,
+        current_dir: environment.current_dir.clone(),
+        shim_vars: environment
+            .vars()
+            .iter()
+            .filter(|(name, _)| name.to_str().is_some_and(Surroundings::is_shim_var))
+            .map(|(name, value)| Some((name.to_str()?.to_string(), value.to_str()?.to_string())))
+            .collect(),
+    };
+    python::Tools {
+        finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
+        reinstall,
+        error_on_missing,
+        made: Default::default(),
+    }
+}
+
+/// `rtask cache export|import`.
+pub fn cache(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
+    let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
+    let project = taskfile::load(&path, &environment)?;
+    let store = Store::new(&project.cache_dir);
+    let protected = Protected::of(&project);
+    let signing = environment.signing_key();
+    let lines = Lines {
+        painter: Painter {
+            color: use_color(args.color, &environment),
+        },
+    };
+    match args.command {
+        CacheCommand::Export(export) => {
+            let names = export.sessions;
+            let request = Request {
+                names: &names,
+                tags: &[],
+                keywords: None,
+                pythons: &[],
+            };
+            let selected = select::select(&project, &request)?.unwrap_or_default();
+            let fingerprinter = fingerprinter(&project, &protected);
+            let state_dir = project.root.join(STATE_DIR);
+            let python = python_tools(&environment, &state_dir, false, environment.ci());
+            let planner = Planner {
+                project: &project,
+                environment: &environment,
+                store: Some(&store),
+                force: false,
+                posargs: &[],
+                fingerprinter: &fingerprinter,
+                protected: &protected,
+                python: &python,
+            };
+            let plans = planner.preview(&graph::closure(&project.sessions, &selected));
+            let mut wanted = Vec::new();
+            let mut missing = Vec::new();
+            for plan in &plans {
+                let session = project.sessions[plan.id].name.as_str();
+                match &plan.decision {
+                    Decision::Restore(manifest) => wanted.push(Wanted {
+                        session,
+                        key: manifest.key,
+                    }),
+                    decision => missing.push((session.to_string(), words::not_exported(decision))),
+                }
+            }
+            if !missing.is_empty() && !export.allow_missing {
+                return Err(Error::NotExported { missing });
+            }
+            for (session, why) in &missing {
+                lines.warning(&words::left_out(session, why));
+            }
+            let exported =
+                bundle::export::export(&store, &wanted, signing.as_ref(), &export.output)?;
+            lines.line(&words::exported(&exported, &export.output));
+            Ok(Exit::Success)
+        }
+        CacheCommand::Import(import) => {
+            let importer = Importer {
+                store: &store,
+                project: &project,
+                protected: &protected,
+                signing: signing.as_ref(),
+            };
+            let imported = importer.import(&import.bundle)?;
+            for (name, fate) in &imported.entries {
+                match fate {
+                    Fate::Refused(refusal) => lines.warning(&words::refused(name, refusal)),
+                    Fate::Skipped(skip) => lines.note(&words::skipped(name, *skip)),
+                    Fate::Imported | Fate::Present => {}
+                }
+            }
+            if let Some(error) = &imported.cut {
+                lines.warning(&words::cut(error));
+            }
+            if imported.ignored > 0 {
+                lines.note(&words::ignored(imported.ignored));
+            }
+            lines.line(&words::imported(&imported, &import.bundle));
+            let refused = imported
+                .entries
+                .iter()
+                .any(|(_, fate)| matches!(fate, Fate::Refused(_)));
+            Ok(if refused {
+                Exit::SessionFailed
+            } else {
+                Exit::Success
+            })
+        }
+    }
+}
+
+/// rtask's own lines on stderr, outside a run.
+struct Lines {
+    painter: Painter,
+}
+
+impl Lines {
+    fn line(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{text}");
+    }
+
+    fn warning(&self, text: &str) {
+        self.line(&format!(
+            "{} {text}",
+            self.painter.paint(Style::Yellow, "warning:")
+        ));
+    }
+
+    fn note(&self, text: &str) {
+        self.line(&format!(
+            "{} {text}",
+            self.painter.paint(Style::Bold, "note:")
+        ));
+    }
 }
