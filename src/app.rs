@@ -299,15 +299,15 @@ pub fn cache(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
                 signing: signing.as_ref(),
             };
             let imported = importer.import(&import.bundle)?;
+            if let Some(error) = &imported.cut {
+                lines.warning(&words::cut(error));
+            }
             for (name, fate) in &imported.entries {
                 match fate {
                     Fate::Refused(refusal) => lines.warning(&words::refused(name, refusal)),
                     Fate::Skipped(skip) => lines.note(&words::skipped(name, *skip)),
                     Fate::Imported | Fate::Present => {}
                 }
-            }
-            if let Some(error) = &imported.cut {
-                lines.warning(&words::cut(error));
             }
             if imported.ignored > 0 {
                 lines.note(&words::ignored(imported.ignored));

@@ -695,3 +695,32 @@ fn bundles_follow_the_task_file_and_cache_dir_options() {
         2
     );
 }
+
+#[test]
+fn import_reads_no_further_than_the_manifests_say() {
+    let producer = producer();
+    producer
+        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
+        .success();
+    let consumer = checkout();
+    hand_over(&producer, &consumer, "bundle.tar.zst");
+    let path = consumer.path("bundle.tar.zst");
+    let mut members = members(&path);
+    // 64 MiB of zeros after the first blob: a few kilobytes once compressed.
+    let padding = (
+        raw_header("padding", tar::EntryType::Regular),
+        vec![0u8; 64 * 1024 * 1024],
+    );
+    let first_blob = members
+        .iter()
+        .position(|(header, _)| name(header).starts_with("blobs/"))
+        .unwrap();
+    members.insert(first_blob + 1, padding);
+    write_members(&path, &members);
+    assert!(fs::metadata(&path).unwrap().len() < 1024 * 1024);
+
+    let import = consumer.rtask(&["cache", "import", "bundle.tar.zst"]);
+    import.code(1);
+    snapshot("import_bomb", &import.stderr);
+    assert!(entries(&consumer).is_empty());
+}
