@@ -430,6 +430,24 @@ fn import_skips_entries_of_sessions_this_project_does_not_have() {
 }
 
 #[test]
+fn import_skips_entries_made_for_other_output_declarations() {
+    let producer = producer();
+    producer
+        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
+        .success();
+    // Another branch: `gen` declares its output file rather than the directory.
+    let consumer =
+        Project::with_tasks(&TASKS.replace("outputs = [\"out/\"]", "outputs = [\"out/all.txt\"]"));
+    hand_over(&producer, &consumer, "bundle.tar.zst");
+    consumer
+        .rtask(&["cache", "import", "bundle.tar.zst"])
+        .success()
+        .stderr_has("note: skipped the entry of `gen` (key ")
+        .stderr_has("`gen` declares other `outputs` here, so this entry could never be restored")
+        .stderr_has("imported 1 entry");
+}
+
+#[test]
 fn import_ignores_links_devices_and_odd_names_and_writes_only_into_the_cache() {
     let producer = producer();
     producer

@@ -354,6 +354,10 @@ pub(crate) fn refused(name: &EntryName, refusal: &Refusal) -> String {
 pub(crate) fn skipped(name: &EntryName, skip: Skip) -> String {
     let why = match skip {
         Skip::UnknownSession => format!("this project has no session `{}`", name.session),
+        Skip::OtherOutputs => format!(
+            "`{}` declares other `outputs` here, so this entry could never be restored",
+            name.session
+        ),
         Skip::Duplicate => "the bundle lists it twice".to_string(),
     };
     format!("skipped {}: {why}", entry(name))

@@ -77,6 +77,8 @@ pub(crate) enum Fate {
 pub(crate) enum Skip {
     /// This project has no session of that name.
     UnknownSession,
+    /// The session declares other outputs here: its key here can never be this entry's.
+    OtherOutputs,
     /// The index lists it again.
     Duplicate,
 }
@@ -288,6 +290,14 @@ impl Importer<'_> {
             && let Err(problem) = key.verify(bytes, entry.signature.as_deref())
         {
             return refuse(Refusal::Signature(problem));
+        }
+        let declared: Vec<String> = session
+            .outputs
+            .iter()
+            .map(|output| output.declaration())
+            .collect();
+        if manifest.ingredients.outputs != declared {
+            return Err(Fate::Skipped(Skip::OtherOutputs));
         }
         let target = Target {
             root: &self.project.root,
