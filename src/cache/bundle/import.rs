@@ -123,61 +123,70 @@ impl Importer<'_> {
             path: path.to_path_buf(),
             source,
         })?;
-        let not_a_bundle = |why: String| Error::NotABundle {
-            path: path.to_path_buf(),
-            why,
-        };
         let meter = Rc::new(Meter {
             read: Cell::new(0),
             limit: Cell::new(METADATA_MAX),
         });
-        let decoder = zstd::Decoder::new(file).map_err(|error| not_a_bundle(error.to_string()))?;
+        let decoder = zstd::Decoder::new(file).map_err(|error| not_a_bundle(path, error))?;
         let mut archive = tar::Archive::new(Metered {
             inner: decoder,
             meter: Rc::clone(&meter),
         });
         let mut members = archive
             .entries()
-            .map_err(|error| not_a_bundle(error.to_string()))?;
+            .map_err(|error| not_a_bundle(path, error))?;
+        let head = read_head(&mut members, path)?;
+        let (mut fates, accepted) = self.decide(&head.index, &head.manifests);
 
-        let index = match members.next() {
-            None => return Err(not_a_bundle("it holds nothing".to_string())),
-            Some(Err(error)) => return Err(not_a_bundle(error.to_string())),
-            Some(Ok(mut member)) if member_of(&member) == Member::Index => {
-                read_index(&mut member, path)?
-            }
-            Some(Ok(_)) => {
-                return Err(not_a_bundle(
-                    "it does not start with `index.json`".to_string(),
-                ));
-            }
+        // The blobs: those the accepted entries need and the store lacks are read; the rest
+        // are skipped, within what the manifests say they weigh.
+        meter
+            .limit
+            .set(meter.read.get() + allowance(head.manifests.values()));
+        let mut receiving = Receiving {
+            store: self.store,
+            wanted: BTreeMap::new(),
+            flawed: BTreeMap::new(),
+            blobs: 0,
+            bytes: 0,
+            ignored: head.ignored,
         };
-
-        // The manifests, up to the first blob.
-        let mut manifests: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
-        let mut ignored = 0;
-        let mut first_blob = None;
-        for member in members.by_ref() {
-            let mut member = member.map_err(|error| not_a_bundle(error.to_string()))?;
-            match member_of(&member) {
-                Member::Manifest(position)
-                    if position < index.entries.len() && !manifests.contains_key(&position) =>
-                {
-                    let mut bytes = Vec::new();
-                    member
-                        .read_to_end(&mut bytes)
-                        .map_err(|error| not_a_bundle(error.to_string()))?;
-                    manifests.insert(position, bytes);
+        for accepted in &accepted {
+            for (_, blob) in accepted.manifest.blobs() {
+                if !self.store.has_blob(blob) {
+                    receiving.wanted.insert(blob.hash, blob.clone());
                 }
-                Member::Blob(hash) => {
-                    first_blob = Some((hash, member));
-                    break;
-                }
-                Member::Index | Member::Manifest(_) | Member::Unknown => ignored += 1,
             }
         }
+        let cut = receiving.receive_all(head.first_blob, members)?;
 
-        let mut fates: Vec<Option<Fate>> = Vec::with_capacity(index.entries.len());
+        for accepted in accepted {
+            let entry = &head.index.entries[accepted.position];
+            fates[accepted.position] = Some(self.store_entry(entry, &accepted, &receiving)?);
+        }
+        Ok(Imported {
+            entries: head
+                .index
+                .entries
+                .iter()
+                .zip(fates)
+                .map(|(entry, fate)| (entry.name(), fate.unwrap_or(Fate::Imported)))
+                .collect(),
+            blobs: receiving.blobs,
+            bytes: receiving.bytes,
+            ignored: receiving.ignored,
+            cut,
+        })
+    }
+
+    /// Decide each entry of the index from its manifest, before any blob is read: its fate, or
+    /// `None` and a place among those accepted, whose blobs are to be read.
+    fn decide<'m>(
+        &self,
+        index: &Index,
+        manifests: &'m BTreeMap<usize, Vec<u8>>,
+    ) -> (Vec<Option<Fate>>, Vec<Accepted<'m>>) {
+        let mut fates = Vec::with_capacity(index.entries.len());
         let mut accepted = Vec::new();
         let mut seen = BTreeSet::new();
         for (position, entry) in index.entries.iter().enumerate() {
@@ -201,58 +210,7 @@ impl Importer<'_> {
             };
             fates.push(fate);
         }
-
-        // The blobs: those the accepted entries need and the store lacks are read; the rest
-        // are skipped, within what the manifests say they weigh.
-        let mut wanted: BTreeMap<Digest, Blob> = BTreeMap::new();
-        for accepted in &accepted {
-            for (_, blob) in accepted.manifest.blobs() {
-                if !self.store.has_blob(blob) {
-                    wanted.insert(blob.hash, blob.clone());
-                }
-            }
-        }
-        meter
-            .limit
-            .set(meter.read.get() + allowance(manifests.values()));
-        let mut receiving = Receiving {
-            store: self.store,
-            wanted,
-            flawed: BTreeMap::new(),
-            blobs: 0,
-            bytes: 0,
-        };
-        let mut cut = None;
-        if let Some((hash, member)) = first_blob {
-            cut = receiving.receive(hash, member)?;
-        }
-        while cut.is_none() {
-            match members.next() {
-                None => break,
-                Some(Err(error)) => cut = Some(error),
-                Some(Ok(member)) => match member_of(&member) {
-                    Member::Blob(hash) => cut = receiving.receive(hash, member)?,
-                    Member::Index | Member::Manifest(_) | Member::Unknown => ignored += 1,
-                },
-            }
-        }
-
-        for accepted in accepted {
-            let entry = &index.entries[accepted.position];
-            fates[accepted.position] = Some(self.store_entry(entry, &accepted, &receiving)?);
-        }
-        Ok(Imported {
-            entries: index
-                .entries
-                .iter()
-                .zip(fates)
-                .map(|(entry, fate)| (entry.name(), fate.unwrap_or(Fate::Imported)))
-                .collect(),
-            blobs: receiving.blobs,
-            bytes: receiving.bytes,
-            ignored,
-            cut,
-        })
+        (fates, accepted)
     }
 
     /// Check an entry before any blob is read: the manifest it comes with (`None`: none).
@@ -369,9 +327,39 @@ struct Receiving<'a> {
     flawed: BTreeMap<Digest, BlobFlaw>,
     blobs: usize,
     bytes: u64,
+    /// Members that are not part of a bundle.
+    ignored: usize,
 }
 
 impl Receiving<'_> {
+    /// Read the blobs, from `first` on. `Some(error)`: the archive could not be read to its end.
+    fn receive_all<'a, R: Read>(
+        &mut self,
+        first: Option<(Digest, tar::Entry<'a, R>)>,
+        members: tar::Entries<'a, R>,
+    ) -> Result<Option<io::Error>, Error> {
+        if let Some((hash, member)) = first
+            && let Some(cut) = self.receive(hash, member)?
+        {
+            return Ok(Some(cut));
+        }
+        for member in members {
+            let member = match member {
+                Ok(member) => member,
+                Err(error) => return Ok(Some(error)),
+            };
+            match member_of(&member) {
+                Member::Blob(hash) => {
+                    if let Some(cut) = self.receive(hash, member)? {
+                        return Ok(Some(cut));
+                    }
+                }
+                Member::Index | Member::Manifest(_) | Member::Unknown => self.ignored += 1,
+            }
+        }
+        Ok(None)
+    }
+
     /// Store one blob member when it is wanted. `Some(error)`: the archive cannot be read on.
     fn receive(&mut self, hash: Digest, member: impl Read) -> Result<Option<io::Error>, Error> {
         let Some(expected) = self.wanted.remove(&hash) else {
@@ -400,6 +388,63 @@ impl Receiving<'_> {
     }
 }
 
+/// The start of a bundle: its index, the manifests that follow it, and the first blob.
+struct Head<'a, R: Read> {
+    index: Index,
+    /// By position in the index.
+    manifests: BTreeMap<usize, Vec<u8>>,
+    /// Members that are not part of a bundle, so far.
+    ignored: usize,
+    first_blob: Option<(Digest, tar::Entry<'a, R>)>,
+}
+
+fn read_head<'a, R: Read>(
+    members: &mut tar::Entries<'a, R>,
+    path: &Path,
+) -> Result<Head<'a, R>, Error> {
+    let mut head = Head {
+        index: match members.next() {
+            None => return Err(not_a_bundle(path, "it holds nothing")),
+            Some(Err(error)) => return Err(not_a_bundle(path, error)),
+            Some(Ok(mut member)) if member_of(&member) == Member::Index => {
+                read_index(&mut member, path)?
+            }
+            Some(Ok(_)) => return Err(not_a_bundle(path, "it does not start with `index.json`")),
+        },
+        manifests: BTreeMap::new(),
+        ignored: 0,
+        first_blob: None,
+    };
+    for member in members {
+        let mut member = member.map_err(|error| not_a_bundle(path, error))?;
+        match member_of(&member) {
+            Member::Manifest(position)
+                if position < head.index.entries.len()
+                    && !head.manifests.contains_key(&position) =>
+            {
+                let mut bytes = Vec::new();
+                member
+                    .read_to_end(&mut bytes)
+                    .map_err(|error| not_a_bundle(path, error))?;
+                head.manifests.insert(position, bytes);
+            }
+            Member::Blob(hash) => {
+                head.first_blob = Some((hash, member));
+                break;
+            }
+            Member::Index | Member::Manifest(_) | Member::Unknown => head.ignored += 1,
+        }
+    }
+    Ok(head)
+}
+
+fn not_a_bundle(path: &Path, why: impl ToString) -> Error {
+    Error::NotABundle {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    }
+}
+
 /// What a member is: only regular files named as an export names them count.
 fn member_of<R: Read>(member: &tar::Entry<'_, R>) -> Member {
     if member.header().entry_type() != tar::EntryType::Regular {
@@ -409,15 +454,12 @@ fn member_of<R: Read>(member: &tar::Entry<'_, R>) -> Member {
 }
 
 fn read_index(member: &mut impl Read, path: &Path) -> Result<Index, Error> {
-    let not_a_bundle = |why: String| Error::NotABundle {
-        path: path.to_path_buf(),
-        why,
-    };
     let mut bytes = Vec::new();
     member
         .read_to_end(&mut bytes)
-        .map_err(|error| not_a_bundle(error.to_string()))?;
-    let damaged = |error: serde_json::Error| not_a_bundle(format!("its index is damaged: {error}"));
+        .map_err(|error| not_a_bundle(path, error))?;
+    let damaged =
+        |error: serde_json::Error| not_a_bundle(path, format!("its index is damaged: {error}"));
     let IndexFormat { format } = serde_json::from_slice(&bytes).map_err(damaged)?;
     if format != BUNDLE_FORMAT {
         let made_by = serde_json::from_slice::<serde_json::Value>(&bytes)
