@@ -58,7 +58,6 @@ fn hand_over(from: &Project, to: &Project, file: &str) {
 fn snapshot(name: &str, text: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"\b[0-9a-f]{12}\b", "[key]");
-    settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
