@@ -168,13 +168,7 @@ pub enum ColorChoice {
 /// With `RTASK_CACHE_SIGNING_KEY` set, export signs each entry and import refuses entries not
 /// signed with that key. A session named `cache` runs with `rtask -s cache`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "rtask cache",
-    bin_name = "rtask cache",
-    version,
-    about,
-    long_about
-)]
+#[command(name = "rtask cache", bin_name = "rtask cache", version)]
 #[command(verbatim_doc_comment)]
 #[command(max_term_width = 100)]
 pub struct CacheArgs {

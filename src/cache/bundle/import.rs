@@ -517,7 +517,7 @@ impl<R: Read> Read for Metered<R> {
                 0 => Ok(0),
                 _ => Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    "it holds more data than its manifests name",
+                    "it holds more data than its index and manifests account for",
                 )),
             };
         }
