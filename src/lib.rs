@@ -7,9 +7,11 @@
 //! (and why), skip it or fail it; [`exec`] acts on that decision under the project's run
 //! [`lock`], and `--dry-run` ([`dry_run`]) and `--list` render it; the [`ui`] words it all
 //! through the [`reporter`] interface. [`protected`] names the places rtask keeps to itself.
+//! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles.
 
 mod app;
 mod cache;
+mod cache_command;
 mod cli;
 mod command;
 mod digest;
@@ -72,7 +74,7 @@ pub fn main() -> ExitCode {
     let use_color = app::use_color(color, &environment);
     let result = match command {
         cli::Command::Run(args) => app::run(args, environment),
-        cli::Command::Cache(args) => app::cache(args, environment),
+        cli::Command::Cache(args) => cache_command::run(args, environment),
     };
     match result {
         Ok(exit) => exit.into(),
