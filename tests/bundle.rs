@@ -741,3 +741,66 @@ fn import_reads_no_further_than_the_manifests_say() {
     snapshot("import_bomb", &import.stderr);
     assert!(entries(&consumer).is_empty());
 }
+
+/// A copy of the sources of `examples/python-coverage`, with a conftest that counts pytest runs.
+fn python_example() -> Project {
+    fn copy(from: &Path, to: &Path) {
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            if [
+                ".rtask",
+                ".coverage",
+                "coverage.xml",
+                "htmlcov",
+                "__pycache__",
+            ]
+            .iter()
+            .any(|artifact| name == *artifact)
+            {
+                continue;
+            }
+            let target = to.join(&name);
+            if entry.file_type().unwrap().is_dir() {
+                fs::create_dir_all(&target).unwrap();
+                copy(&entry.path(), &target);
+            } else {
+                fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    crate::support::require_wheelhouse();
+    let project = Project::new();
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-coverage"),
+        project.root(),
+    );
+    project.write(
+        "tests/conftest.py",
+        "def pytest_sessionstart(session):\n    with open('pytest-runs.txt', 'a') as runs:\n        runs.write('run\\n')\n",
+    );
+    project
+}
+
+#[test]
+fn a_coverage_job_imports_the_test_job_s_bundle_and_runs_no_tests() {
+    let tests_job = python_example();
+    tests_job.rtask(&["unit_tests"]).success();
+    tests_job
+        .rtask(&["cache", "export", "-o", "unit-tests.tar.zst", "unit_tests"])
+        .success()
+        .stderr_has("exported 1 entry");
+
+    let coverage_job = python_example();
+    hand_over(&tests_job, &coverage_job, "unit-tests.tar.zst");
+    coverage_job
+        .rtask(&["cache", "import", "unit-tests.tar.zst"])
+        .success();
+    coverage_job
+        .rtask(&["coverage_report"])
+        .success()
+        .stderr_has("unit_tests: cached")
+        .stderr_has("coverage_report: running (no cache entry)");
+    assert_eq!(coverage_job.count("pytest-runs.txt"), 0);
+    assert!(coverage_job.exists("coverage.xml"));
+}
