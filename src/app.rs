@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use crate::exit::Exit;
 use crate::failure::SessionError;
 use crate::fingerprint::Fingerprinter;
 use crate::plan::{Decision, Planner};
-use crate::project::SessionId;
+use crate::project::{Project, SessionId};
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::remote::Remote;
@@ -88,29 +89,13 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let protected = Protected::of(&project);
     let state_dir = project.root.join(STATE_DIR);
-    let fingerprinter = Fingerprinter::new(
-        &project.root,
-        protected.dirs().to_vec(),
-        Some(state_dir.join(STAT_CACHE)),
+    let fingerprinter = fingerprinter(&project, &protected);
+    let python = python_tools(
+        &environment,
+        &state_dir,
+        args.reinstall,
+        args.error_on_missing_interpreters || environment.ci(),
     );
-    let path_var = environment.get("PATH").map(std::ffi::OsString::from);
-    let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
-    let surroundings = Surroundings {
-        path: path_var,
-        current_dir: environment.current_dir.clone(),
-        shim_vars: environment
-            .vars()
-            .iter()
-            .filter(|(name, _)| name.to_str().is_some_and(Surroundings::is_shim_var))
-            .map(|(name, value)| Some((name.to_str()?.to_string(), value.to_str()?.to_string())))
-            .collect(),
-    };
-    let python = python::Tools {
-        finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
-        reinstall: args.reinstall,
-        error_on_missing: args.error_on_missing_interpreters || environment.ci(),
-        made: Default::default(),
-    };
     let mut planner = Planner {
         project: &project,
         environment: &environment,
@@ -270,4 +255,40 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     } else {
         Exit::SessionFailed
     })
+}
+
+/// What hashes the project's inputs, with the stat cache of its state directory.
+pub(crate) fn fingerprinter(project: &Project, protected: &Protected) -> Fingerprinter {
+    Fingerprinter::new(
+        &project.root,
+        protected.dirs().to_vec(),
+        Some(project.root.join(STATE_DIR).join(STAT_CACHE)),
+    )
+}
+
+/// What finds interpreters and makes environments, as this machine has them.
+pub(crate) fn python_tools(
+    environment: &Environment,
+    state_dir: &Path,
+    reinstall: bool,
+    error_on_missing: bool,
+) -> python::Tools {
+    let path_var = environment.get("PATH").map(std::ffi::OsString::from);
+    let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
+    let surroundings = Surroundings {
+        path: path_var,
+        current_dir: environment.current_dir.clone(),
+        shim_vars: environment
+            .vars()
+            .iter()
+            .filter(|(name, _)| name.to_str().is_some_and(Surroundings::is_shim_var))
+            .map(|(name, value)| Some((name.to_str()?.to_string(), value.to_str()?.to_string())))
+            .collect(),
+    };
+    python::Tools {
+        finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
+        reinstall,
+        error_on_missing,
+        made: Default::default(),
+    }
 }

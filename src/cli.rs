@@ -1,8 +1,33 @@
-//! The command line, as clap parses it.
+//! The command line, as clap parses it: running sessions, or `rtask cache ...`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// What an invocation of rtask does.
+#[derive(Debug)]
+pub enum Command {
+    /// Run (or list, or explain) sessions.
+    Run(Args),
+    /// `rtask cache ...`: work on the cache itself.
+    Cache(CacheArgs),
+}
+
+/// The word that starts the cache commands when it is the first argument; a session named so
+/// runs with `-s cache`.
+const CACHE: &str = "cache";
+
+/// Parse the command line: `rtask cache ...` when the first argument is `cache`, otherwise
+/// a run.
+pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
+    let mut arguments: Vec<OsString> = arguments.into_iter().collect();
+    if arguments.get(1).is_some_and(|first| first == CACHE) {
+        arguments.remove(0);
+        return CacheArgs::try_parse_from(arguments).map(Command::Cache);
+    }
+    Args::try_parse_from(arguments).map(Command::Run)
+}
 
 /// Run the sessions of a `tasks.toml`, reusing cached results when nothing they depend on changed.
 ///
@@ -13,8 +38,14 @@ use clap::{Parser, ValueEnum};
 ///   rtask -t test -j 4         run every session tagged `test`, four at a time
 ///   rtask unit_tests -- -k db  pass `-k db` to the session's `{posargs}`
 ///   rtask --dry-run            say what would run or be restored, and why
+///
+/// Cache bundles, to carry results between CI jobs without a server (`rtask cache --help`):
+///
+///   rtask cache export -o FILE [SESSION]...  write their cached results to FILE
+///   rtask cache import FILE                  add a bundle's results to this cache
 #[derive(Debug, Parser)]
 #[command(name = "rtask", version, about, long_about, max_term_width = 100)]
+#[command(verbatim_doc_comment)]
 #[command(group(clap::ArgGroup::new("json_mode").args(["list", "dry_run"]).multiple(true)))]
 pub struct Args {
     /// Sessions to run (with the sessions they require)
@@ -140,4 +171,66 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// Carry cached results between machines without a server
+///
+/// `export` writes the entries of sessions at their current keys to a bundle file; `import`
+/// adds a bundle's entries to this project's cache, checking each.
+///
+/// Examples:
+///
+///   rtask cache export -o rtask-cache.tar.zst          the default sessions' results
+///   rtask cache export -o tests.tar.zst unit_tests     `unit_tests` and what it requires
+///   rtask cache import rtask-cache.tar.zst
+///
+/// With `RTASK_CACHE_SIGNING_KEY` set, export signs each entry and import refuses entries not
+/// signed with that key. A session named `cache` runs with `rtask -s cache`.
+#[derive(Debug, Parser)]
+#[command(name = "rtask cache", bin_name = "rtask cache", version)]
+#[command(verbatim_doc_comment)]
+#[command(max_term_width = 100)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+
+    /// The task file to use instead of searching upward for `tasks.toml`
+    #[arg(short = 'f', long = "file", value_name = "PATH", global = true)]
+    pub file: Option<PathBuf>,
+
+    /// When to use colours
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Write the cached results of sessions (with those they require), at their current keys,
+    /// to a bundle
+    Export(ExportArgs),
+    /// Add the entries of a bundle to this project's cache, checking each
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Sessions whose results to export, with those they require [default: the default
+    /// sessions]
+    #[arg(value_name = "SESSION")]
+    pub sessions: Vec<String>,
+
+    /// The bundle to write (a zstd-compressed tar file)
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Export the results that are cached even when some session's is not
+    #[arg(long)]
+    pub allow_missing: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The bundles to read, as `rtask cache export` wrote them
+    #[arg(value_name = "FILE", required = true)]
+    pub bundles: Vec<PathBuf>,
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::cache::store::{BlobFlaw, Stored};
 use crate::exit::Exit;
 use crate::taskfile::{CacheDirClash, TASK_FILE, TaskFileError};
 
@@ -66,6 +67,63 @@ pub enum Error {
     /// A remote cache setting from the command line or the environment.
     #[error(transparent)]
     Remote(crate::remote::config::BadSetting),
+    /// `rtask cache export`: sessions of the closure whose results are not stored at their
+    /// current keys, each with why (worded by the ui).
+    #[error("{}", not_exported_message(missing))]
+    NotExported { missing: Vec<(String, String)> },
+
+    #[error("cannot write the bundle `{}`: {source}", path.display())]
+    BundleWrite {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot read the bundle `{}`: {source}", path.display())]
+    BundleRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("`{}` is not an rtask bundle, or it is damaged: {why}", path.display())]
+    NotABundle { path: PathBuf, why: String },
+
+    #[error("the bundle `{}` has format {found}, this rtask reads format {}", path.display(), crate::cache::bundle::BUNDLE_FORMAT)]
+    BundleFormat {
+        path: PathBuf,
+        found: u32,
+        made_by: String,
+    },
+
+    #[error("cannot read the cache entry of `{session}`: {source}")]
+    CacheRead {
+        session: String,
+        source: std::io::Error,
+    },
+
+    #[error("cannot write to the cache: {0}")]
+    CacheWrite(std::io::Error),
+
+    #[error("the stored {what} of `{session}` {flaw}")]
+    StoredBlobDamaged {
+        session: String,
+        what: Stored,
+        flaw: BlobFlaw,
+    },
+}
+
+fn not_exported_message(missing: &[(String, String)]) -> String {
+    let mut text = match missing.len() {
+        1 => {
+            "1 session has no cache entry at its current key, so nothing was exported:".to_string()
+        }
+        count => format!(
+            "{count} sessions have no cache entry at their current keys, so nothing was exported:"
+        ),
+    };
+    for (session, why) in missing {
+        text.push_str(&format!("\n  `{session}`: {why}"));
+    }
+    text
 }
 
 fn not_found_message(searched: &std::path::Path, explicit: bool) -> String {
@@ -96,6 +154,14 @@ impl Error {
             | Error::Signals(_)
             | Error::Report { .. }
             | Error::RunLock { .. } => Exit::SessionFailed,
+            Error::NotExported { .. } => Exit::NotCached,
+            Error::BundleWrite { .. }
+            | Error::BundleRead { .. }
+            | Error::NotABundle { .. }
+            | Error::BundleFormat { .. }
+            | Error::CacheRead { .. }
+            | Error::CacheWrite(_)
+            | Error::StoredBlobDamaged { .. } => Exit::SessionFailed,
         }
     }
 
@@ -130,6 +196,18 @@ impl Error {
             Error::CacheDirOverride { clash, .. } => Some(clash.hint().to_string()),
             Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
+            Error::NotExported { .. } => Some(
+                "run those sessions first, or pass `--allow-missing` to export the entries that are stored".to_string(),
+            ),
+            Error::NotABundle { .. } => Some(
+                "a bundle is the file `rtask cache export -o FILE` writes; export it again if it was cut short".to_string(),
+            ),
+            Error::BundleFormat { made_by, .. } => Some(format!(
+                "it was made by rtask {made_by}: import it with that version, or export it again with this one"
+            )),
+            Error::StoredBlobDamaged { session, .. } => Some(format!(
+                "`rtask {session} --force` runs it again and stores its result afresh"
+            )),
             _ => None,
         }
     }

@@ -7,9 +7,11 @@
 //! (and why), skip it or fail it; [`exec`] acts on that decision under the project's run
 //! [`lock`], and `--dry-run` ([`dry_run`]) and `--list` render it; the [`ui`] words it all
 //! through the [`reporter`] interface. A [`remote`] cache, when one is set, backs the local one. [`protected`] names the places rtask keeps to itself.
+//! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles.
 
 mod app;
 mod cache;
+mod cache_command;
 mod cli;
 mod command;
 mod digest;
@@ -44,16 +46,14 @@ mod variant;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::exit::Exit;
 
 /// Run rtask with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let args = match cli::Args::try_parse() {
-        Ok(args) => args,
+    let command = match cli::parse(std::env::args_os()) {
+        Ok(command) => command,
         Err(error) => {
             let _ = error.print();
             return if error.use_stderr() {
@@ -64,13 +64,20 @@ pub fn main() -> ExitCode {
             .into();
         }
     };
-    let color = args.color;
+    let color = match &command {
+        cli::Command::Run(args) => args.color,
+        cli::Command::Cache(args) => args.color,
+    };
     let environment = match Environment::capture() {
         Ok(environment) => environment,
         Err(error) => return report(&Error::CurrentDir(error), false).into(),
     };
     let use_color = app::use_color(color, &environment);
-    match app::run(args, environment) {
+    let result = match command {
+        cli::Command::Run(args) => app::run(args, environment),
+        cli::Command::Cache(args) => cache_command::run(args, environment),
+    };
+    match result {
         Ok(exit) => exit.into(),
         Err(error) => report(&error, use_color).into(),
     }

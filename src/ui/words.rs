@@ -1,8 +1,13 @@
 //! The plan's and the executor's typed reasons, in people's words.
 
+use std::path::Path;
+
+use crate::cache::bundle::export::Exported;
+use crate::cache::bundle::import::{EntryName, Fate, Imported, Refusal, Skip};
 use crate::command;
 use crate::failure::SessionError;
 use crate::lock::Holder;
+use crate::plan::Decision;
 use crate::plan::reason::{
     AbortReason, Change, Edit, EnvironmentDifference, KeyUnknown, RunReason, SkipReason,
 };
@@ -359,4 +364,144 @@ pub(crate) fn remote(event: &RemoteEvent<'_>) -> String {
             "remote cache `{remote}`: gave up waiting for {pending} upload(s) still under way"
         ),
     }
+}
+/// Why `rtask cache export` has no entry of a session at its current key: what a run would do.
+pub(crate) fn not_exported(decision: &Decision) -> String {
+    match decision {
+        Decision::Restore(_) => "it is cached".to_string(),
+        Decision::Run { reasons, .. } => {
+            let reasons: Vec<String> = reasons.iter().map(run_reason).collect();
+            format!("it would run: {}", listed(&reasons).join("; "))
+        }
+        Decision::PrepareEnvironment { .. } => format!(
+            "it would run: {}",
+            run_reason(&RunReason::EnvironmentNotReady)
+        ),
+        Decision::Skip(reason) => format!("it would be skipped: {}", skip(reason)),
+        Decision::Fail(error) => format!("it would fail: {error}"),
+        Decision::Abort(reason) => format!("it would not start: {}", abort(reason)),
+    }
+}
+
+/// A session `--allow-missing` leaves out of a bundle.
+pub(crate) fn left_out(session: &str, why: &str) -> String {
+    format!("`{session}` is not exported: {why}")
+}
+
+/// `1 entry`, `3 blobs`.
+fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+/// `812 B`, `4.0 KiB`, `1.5 MiB`, `2.3 GiB`.
+pub(crate) fn bytes(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+pub(crate) fn exported(exported: &Exported, path: &Path) -> String {
+    format!(
+        "exported {} ({}, {}) to `{}`",
+        counted(exported.entries, "entry", "entries"),
+        counted(exported.blobs, "blob", "blobs"),
+        bytes(exported.bytes),
+        path.display()
+    )
+}
+
+fn entry(name: &EntryName) -> String {
+    format!("the entry of `{}` (key {})", name.session, name.key.short())
+}
+
+pub(crate) fn refused(name: &EntryName, refusal: &Refusal) -> String {
+    let why = match refusal {
+        Refusal::NoManifest => "the bundle holds no manifest for it".to_string(),
+        Refusal::Damaged(error) => format!("its manifest is damaged: {error}"),
+        Refusal::Format { found } => format!(
+            "its manifest has format {found}, this rtask reads format {}",
+            crate::cache::manifest::MANIFEST_FORMAT
+        ),
+        Refusal::NotItsEntry => {
+            "its manifest is of another session or key than the bundle's index says".to_string()
+        }
+        Refusal::KeyMismatch => "its manifest does not match its key".to_string(),
+        Refusal::Signature(problem) => {
+            format!("`RTASK_CACHE_SIGNING_KEY` is set and {problem}")
+        }
+        Refusal::Unsafe(error) => error.to_string(),
+        Refusal::Blob {
+            what,
+            flaw: crate::cache::store::BlobFlaw::Missing,
+        } => format!("the bundle lacks its {what}"),
+        Refusal::Blob { what, flaw } => format!("the bundle's {what} {flaw}"),
+        Refusal::Store(received) => format!("the cache would not take it: {received}"),
+    };
+    format!("refused {}: {why}", entry(name))
+}
+
+pub(crate) fn skipped(name: &EntryName, skip: Skip) -> String {
+    let why = match skip {
+        Skip::UnknownSession => format!("this project has no session `{}`", name.session),
+        Skip::OtherOutputs => format!(
+            "`{}` declares other `outputs` here, so this entry could never be restored",
+            name.session
+        ),
+        Skip::Duplicate => "the bundle lists it twice".to_string(),
+    };
+    format!("skipped {}: {why}", entry(name))
+}
+
+pub(crate) fn cut(error: &std::io::Error) -> String {
+    format!("the bundle could not be read to its end: {error}")
+}
+
+pub(crate) fn ignored(count: usize) -> String {
+    format!(
+        "ignored {} that {} not part of a bundle (links, devices, other names)",
+        counted(count, "archive member", "archive members"),
+        if count == 1 { "is" } else { "are" }
+    )
+}
+
+pub(crate) fn imported(imported: &Imported, path: &Path) -> String {
+    let count = |wanted: fn(&Fate) -> bool| {
+        imported
+            .entries
+            .iter()
+            .filter(|(_, fate)| wanted(fate))
+            .count()
+    };
+    let mut text = format!(
+        "imported {} ({}, {}) from `{}`",
+        counted(
+            count(|fate| matches!(fate, Fate::Imported)),
+            "entry",
+            "entries"
+        ),
+        counted(imported.blobs, "blob", "blobs"),
+        bytes(imported.bytes),
+        path.display()
+    );
+    for (fate, words) in [
+        (
+            count(|fate| matches!(fate, Fate::Present)),
+            "already present",
+        ),
+        (count(|fate| matches!(fate, Fate::Refused(_))), "refused"),
+        (count(|fate| matches!(fate, Fate::Skipped(_))), "skipped"),
+    ] {
+        if fate > 0 {
+            text.push_str(&format!(", {fate} {words}"));
+        }
+    }
+    text
 }

@@ -1,0 +1,181 @@
+//! `rtask cache export|import`: load the project, export the entries a run would restore or
+//! import a bundle's, and word the outcome (see `cache::bundle` for the bundle itself).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use crate::app::{fingerprinter, python_tools, use_color};
+use crate::cache::bundle;
+use crate::cache::bundle::export::Wanted;
+use crate::cache::bundle::import::{Fate, Importer};
+use crate::cache::signing::SigningKey;
+use crate::cache::store::Store;
+use crate::cli::{CacheArgs, CacheCommand, ExportArgs, ImportArgs};
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::plan::{Decision, Planner};
+use crate::project::Project;
+use crate::protected::{Protected, STATE_DIR};
+use crate::select::Request;
+use crate::ui::style::{Painter, Style};
+use crate::ui::words;
+use crate::{graph, select, taskfile};
+
+/// `rtask cache export|import`.
+pub fn run(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
+    let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
+    let project = taskfile::load(&path, &environment)?;
+    let setting = CacheSetting {
+        store: Store::new(&project.cache_dir),
+        protected: Protected::of(&project),
+        signing: environment.signing_key(),
+        lines: Lines {
+            painter: Painter {
+                color: use_color(args.color, &environment),
+            },
+        },
+        project,
+        environment,
+    };
+    match args.command {
+        CacheCommand::Export(export) => export_bundle(&setting, export),
+        CacheCommand::Import(import) => import_bundle(&setting, import),
+    }
+}
+
+/// What the cache commands work with.
+struct CacheSetting {
+    project: Project,
+    environment: Environment,
+    store: Store,
+    protected: Protected,
+    signing: Option<SigningKey>,
+    lines: Lines,
+}
+
+/// `rtask cache export`: the entries a run of the sessions would restore now, or why not.
+fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Error> {
+    let CacheSetting {
+        project,
+        environment,
+        store,
+        protected,
+        ..
+    } = setting;
+    let request = Request {
+        names: &export.sessions,
+        tags: &[],
+        keywords: None,
+        pythons: &[],
+    };
+    let selected = select::select(project, &request)?.unwrap_or_default();
+    let fingerprinter = fingerprinter(project, protected);
+    let state_dir = project.root.join(STATE_DIR);
+    let python = python_tools(environment, &state_dir, false, environment.ci());
+    let restore_only = BTreeSet::new();
+    let planner = Planner {
+        project,
+        environment,
+        store: Some(store),
+        force: false,
+        posargs: &[],
+        fingerprinter: &fingerprinter,
+        protected,
+        python: &python,
+        // What is exported is what the local cache holds.
+        remote: None,
+        restore_only: &restore_only,
+    };
+    let plans = planner.preview(&graph::closure(&project.sessions, &selected));
+    let mut wanted = Vec::new();
+    let mut missing = Vec::new();
+    for plan in &plans {
+        let session = project.sessions[plan.id].name.as_str();
+        match &plan.decision {
+            Decision::Restore(manifest) => wanted.push(Wanted {
+                session,
+                key: manifest.key,
+            }),
+            decision => missing.push((session.to_string(), words::not_exported(decision))),
+        }
+    }
+    if !missing.is_empty() && !export.allow_missing {
+        return Err(Error::NotExported { missing });
+    }
+    for (session, why) in &missing {
+        setting.lines.warning(&words::left_out(session, why));
+    }
+    let exported =
+        bundle::export::export(store, &wanted, setting.signing.as_ref(), &export.output)?;
+    setting
+        .lines
+        .line(&words::exported(&exported, &export.output));
+    Ok(Exit::Success)
+}
+
+/// `rtask cache import`: every entry imported, already there or skipped, or some refused.
+fn import_bundle(setting: &CacheSetting, import: ImportArgs) -> Result<Exit, Error> {
+    let importer = Importer {
+        store: &setting.store,
+        project: &setting.project,
+        protected: &setting.protected,
+        signing: setting.signing.as_ref(),
+    };
+    let mut refused = false;
+    for bundle in &import.bundles {
+        let imported = importer.import(bundle)?;
+        let lines = &setting.lines;
+        if let Some(error) = &imported.cut {
+            lines.warning(&words::cut(error));
+        }
+        for (name, fate) in &imported.entries {
+            match fate {
+                Fate::Refused(refusal) => lines.warning(&words::refused(name, refusal)),
+                Fate::Skipped(skip) => lines.note(&words::skipped(name, *skip)),
+                Fate::Imported | Fate::Present => {}
+            }
+        }
+        if imported.ignored > 0 {
+            lines.note(&words::ignored(imported.ignored));
+        }
+        lines.line(&words::imported(&imported, bundle));
+        refused |= imported
+            .entries
+            .iter()
+            .any(|(_, fate)| matches!(fate, Fate::Refused(_)));
+    }
+    // The refused entries are not in the cache: the run that needs them runs them. The
+    // import failed at what it was asked to do, as a session fails.
+    Ok(if refused {
+        Exit::SessionFailed
+    } else {
+        Exit::Success
+    })
+}
+
+/// rtask's own lines on stderr, outside a run.
+struct Lines {
+    painter: Painter,
+}
+
+impl Lines {
+    fn line(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{text}");
+    }
+
+    fn warning(&self, text: &str) {
+        self.line(&format!(
+            "{} {text}",
+            self.painter.paint(Style::Yellow, "warning:")
+        ));
+    }
+
+    fn note(&self, text: &str) {
+        self.line(&format!(
+            "{} {text}",
+            self.painter.paint(Style::Bold, "note:")
+        ));
+    }
+}
