@@ -74,6 +74,17 @@ fn entries(project: &Project) -> Vec<String> {
         .collect()
 }
 
+/// The cache holds no entry of `session`.
+#[track_caller]
+fn assert_no_entry_of(project: &Project, session: &str) {
+    let prefix = format!("{session}/");
+    let found = entries(project);
+    assert!(
+        found.iter().all(|entry| !entry.starts_with(&prefix)),
+        "entries of `{session}` were stored: {found:?}"
+    );
+}
+
 /// The members of a bundle: header and bytes, in archive order.
 fn members(path: &Path) -> Vec<(tar::Header, Vec<u8>)> {
     let file = fs::File::open(path).unwrap();
@@ -363,11 +374,7 @@ fn import_refuses_a_blob_longer_than_its_manifest_says() {
         .code(1)
         .stderr_has("refused the entry of `gen`")
         .stderr_has("has the wrong size");
-    assert!(
-        entries(&consumer)
-            .iter()
-            .all(|entry| !entry.starts_with("gen/"))
-    );
+    assert_no_entry_of(&consumer, "gen");
 }
 
 #[test]
@@ -386,11 +393,7 @@ fn import_refuses_an_entry_with_an_unsafe_output() {
     let import = escaping.rtask(&["cache", "import", "bundle.tar.zst"]);
     import.code(1);
     snapshot("import_unsafe_symlink", &import.stderr);
-    assert!(
-        entries(&escaping)
-            .iter()
-            .all(|entry| !entry.starts_with("gen/"))
-    );
+    assert_no_entry_of(&escaping, "gen");
 
     for path in ["/etc/evil", "out/../../evil"] {
         let consumer = tampered(
@@ -402,11 +405,7 @@ fn import_refuses_an_entry_with_an_unsafe_output() {
             .code(1)
             .stderr_has("refused the entry of `gen`")
             .stderr_has("its manifest is damaged");
-        assert!(
-            entries(&consumer)
-                .iter()
-                .all(|entry| !entry.starts_with("gen/"))
-        );
+        assert_no_entry_of(&consumer, "gen");
     }
 }
 

@@ -139,6 +139,21 @@ fn artifacts_of(project: &Project, into: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The coverage job built the reports, and neither ran pytest nor made the tests' environment.
+#[track_caller]
+fn assert_reports_without_tests(consumer: &Project) {
+    assert_eq!(
+        consumer.count("pytest-runs.txt"),
+        0,
+        "pytest ran in the coverage job"
+    );
+    assert!(consumer.exists("coverage.xml") && consumer.exists("htmlcov/index.html"));
+    assert!(
+        !consumer.exists(".rtask/venvs/unit_tests"),
+        "the coverage job made unit_tests' environment"
+    );
+}
+
 #[test]
 fn the_bundle_recipe_restores_the_tests_in_the_coverage_job_without_their_environment() {
     let (jobs, _) = recipe("bundle");
@@ -156,16 +171,7 @@ fn the_bundle_recipe_restores_the_tests_in_the_coverage_job_without_their_enviro
     let runs = run_job(&consumer, &jobs[1], None, &[], &[]);
     let last = runs.last().unwrap();
     last.stderr_has("unit_tests: cached");
-    assert_eq!(
-        consumer.count("pytest-runs.txt"),
-        0,
-        "pytest ran in the coverage job"
-    );
-    assert!(consumer.exists("coverage.xml") && consumer.exists("htmlcov/index.html"));
-    assert!(
-        !consumer.exists(".rtask/venvs/unit_tests"),
-        "the coverage job made unit_tests' environment"
-    );
+    assert_reports_without_tests(&consumer);
 }
 
 /// A Python 3.12 interpreter's directory, as `actions/setup-python` would put on `PATH`.
@@ -265,16 +271,7 @@ fn remote_recipe(url: &str, env: &[(&str, String)]) {
     last.stderr_has("unit_tests: downloaded from the remote cache")
         .stderr_has("unit_tests: cached")
         .stderr_lacks("warning");
-    assert_eq!(
-        consumer.count("pytest-runs.txt"),
-        0,
-        "pytest ran in the coverage job"
-    );
-    assert!(consumer.exists("coverage.xml") && consumer.exists("htmlcov/index.html"));
-    assert!(
-        !consumer.exists(".rtask/venvs/unit_tests"),
-        "the coverage job made unit_tests' environment"
-    );
+    assert_reports_without_tests(&consumer);
 }
 
 #[test]
