@@ -10,7 +10,7 @@ use crate::cache::store::Store;
 use crate::cli::{Args, ColorChoice};
 use crate::dry_run::CacheState;
 use crate::environment::Environment;
-use crate::error::Error;
+use crate::error::{Error, Uncacheable};
 use crate::exec::interrupts::Interrupts;
 use crate::exec::scheduler::{self, Options};
 use crate::exec::session::Context;
@@ -197,6 +197,28 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             source,
         },
     )?;
+    if run_remote.is_none()
+        && let Some(store) = &store
+    {
+        // A `--restore-only` session no entry could restore fails before its requirements run.
+        let never: Vec<(String, Uncacheable)> = restore_only
+            .iter()
+            .map(|&id| &project.sessions[id])
+            .filter_map(|session| {
+                let why = if session.inputs.is_none() {
+                    Uncacheable::NotCacheable
+                } else if !store.has_entries(&session.name) {
+                    Uncacheable::NeverStored
+                } else {
+                    return None;
+                };
+                Some((session.name.clone(), why))
+            })
+            .collect();
+        if !never.is_empty() {
+            return Err(Error::NeverCached { sessions: never });
+        }
+    }
     let sessions_environment =
         environment.with_var(lock::HELD_VAR, lock::held_value(level, &project.root));
     planner.environment = &sessions_environment;

@@ -122,6 +122,13 @@ fn import_bundle(setting: &CacheSetting, import: ImportArgs) -> Result<Exit, Err
         protected: &setting.protected,
         signing: setting.signing.as_ref(),
     };
+    // Every bundle is there before any is imported: a missing one leaves nothing half done.
+    for bundle in &import.bundles {
+        std::fs::File::open(bundle).map_err(|source| Error::BundleRead {
+            path: bundle.clone(),
+            source,
+        })?;
+    }
     let mut refused = false;
     for bundle in &import.bundles {
         let imported = importer.import(bundle)?;

@@ -72,6 +72,13 @@ pub enum Error {
     #[error("{}", not_exported_message(missing))]
     NotExported { missing: Vec<(String, String)> },
 
+    /// `--restore-only` sessions that no entry could ever restore: none is stored for them
+    /// (or they are not cacheable), and no remote cache is set. Said before anything runs.
+    #[error("{}", never_cached_message(sessions))]
+    NeverCached {
+        sessions: Vec<(String, Uncacheable)>,
+    },
+
     #[error("cannot write the bundle `{}`: {source}", path.display())]
     BundleWrite {
         path: PathBuf,
@@ -109,6 +116,30 @@ pub enum Error {
         what: Stored,
         flaw: BlobFlaw,
     },
+}
+
+/// Why no entry could ever restore a `--restore-only` session in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncacheable {
+    /// It has no `inputs`, or says `cache = false`.
+    NotCacheable,
+    /// The cache holds no entry of it, and no remote cache is set.
+    NeverStored,
+}
+
+fn never_cached_message(sessions: &[(String, Uncacheable)]) -> String {
+    let mut text = "`--restore-only` cannot restore what it names, so nothing was run:".to_string();
+    for (session, why) in sessions {
+        text.push_str(&match why {
+            Uncacheable::NotCacheable => {
+                format!("\n  `{session}` is not cacheable (no `inputs`, or `cache = false`)")
+            }
+            Uncacheable::NeverStored => format!(
+                "\n  `{session}` has no entry in the cache at all, and no remote cache is set"
+            ),
+        });
+    }
+    text
 }
 
 fn not_exported_message(missing: &[(String, String)]) -> String {
@@ -154,7 +185,7 @@ impl Error {
             | Error::Signals(_)
             | Error::Report { .. }
             | Error::RunLock { .. } => Exit::SessionFailed,
-            Error::NotExported { .. } => Exit::NotCached,
+            Error::NotExported { .. } | Error::NeverCached { .. } => Exit::NotCached,
             Error::BundleWrite { .. }
             | Error::BundleRead { .. }
             | Error::NotABundle { .. }
@@ -196,6 +227,9 @@ impl Error {
             Error::CacheDirOverride { clash, .. } => Some(clash.hint().to_string()),
             Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
+            Error::NeverCached { .. } => Some(
+                "a `--restore-only` session must be cacheable, and its entry stored where this job reads (a remote cache, or `rtask cache import`); or run it without `--restore-only`".to_string(),
+            ),
             Error::NotExported { .. } => Some(
                 "run those sessions first, or pass `--allow-missing` to export the entries that are stored".to_string(),
             ),

@@ -803,3 +803,27 @@ fn a_coverage_job_imports_the_test_job_s_bundle_and_runs_no_tests() {
     assert_eq!(coverage_job.count("pytest-runs.txt"), 0);
     assert!(coverage_job.exists("coverage.xml"));
 }
+
+#[test]
+fn bundles_are_imported_together_and_a_missing_one_imports_none() {
+    let producer = producer();
+    producer
+        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
+        .success();
+    let consumer = checkout();
+    hand_over(&producer, &consumer, "bundle.tar.zst");
+    consumer
+        .rtask(&["cache", "import", "bundle.tar.zst", "missing.tar.zst"])
+        .code(1)
+        .stderr_has("cannot read the bundle `missing.tar.zst`");
+    assert!(consumer.manifests().is_empty(), "an import was half done");
+    fs::copy(
+        consumer.path("bundle.tar.zst"),
+        consumer.path("again.tar.zst"),
+    )
+    .unwrap();
+    consumer
+        .rtask(&["cache", "import", "bundle.tar.zst", "again.tar.zst"])
+        .success();
+    assert_eq!(consumer.manifests().len(), producer.manifests().len());
+}

@@ -77,27 +77,36 @@ fn recipe(name: &str) -> (Vec<Job>, Option<String>) {
     (jobs, tasks)
 }
 
-/// A fresh checkout of the example for one job (with the recipe's `tasks.toml`, if it shows
-/// one), holding the files the earlier jobs exported.
-fn checkout(tasks: Option<&str>, artifacts: &[PathBuf]) -> Project {
-    let project = example();
+/// One job's machine: a fresh checkout of the example (with the recipe's `tasks.toml`, if it
+/// shows one) and its `RUNNER_TEMP`, holding the files the earlier jobs uploaded.
+struct Machine {
+    checkout: Project,
+    runner_temp: tempfile::TempDir,
+}
+
+fn machine(tasks: Option<&str>, artifacts: &[PathBuf]) -> Machine {
+    let checkout = example();
     if let Some(tasks) = tasks {
-        project.write("tasks.toml", tasks);
+        checkout.write("tasks.toml", tasks);
     }
+    let runner_temp = tempfile::tempdir().unwrap();
     for artifact in artifacts {
         fs::copy(
             artifact,
-            project.path(artifact.file_name().unwrap().to_str().unwrap()),
+            runner_temp.path().join(artifact.file_name().unwrap()),
         )
         .unwrap();
     }
-    project
+    Machine {
+        checkout,
+        runner_temp,
+    }
 }
 
-/// Run a job's commands in `project` as the CI runner would, with `path` put first on `PATH`
+/// Run a job's commands on `machine` as the CI runner would, with `path` put first on `PATH`
 /// (what `actions/setup-python` does); every command must succeed.
 fn run_job(
-    project: &Project,
+    machine: &Machine,
     job: &Job,
     matrix: Option<&str>,
     env: &[(&str, String)],
@@ -109,8 +118,10 @@ fn run_job(
             Some(value) => command.replace("${{ matrix.python }}", value),
             None => command.clone(),
         };
-        let mut shell = project.shell(&line, path);
-        shell.env("CI", "true");
+        let mut shell = machine.checkout.shell(&line, path);
+        shell
+            .env("CI", "true")
+            .env("RUNNER_TEMP", machine.runner_temp.path());
         for (name, value) in env {
             shell.env(name, value);
         }
@@ -125,10 +136,10 @@ fn run_job(
     runs
 }
 
-/// The bundles (`*.tar.zst`) a job left in its checkout, moved aside as its artifacts.
-fn artifacts_of(project: &Project, into: &Path) -> Vec<PathBuf> {
+/// The bundles (`*.tar.zst`) a job left in its `RUNNER_TEMP`, kept aside as its artifacts.
+fn artifacts_of(machine: &Machine, into: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for entry in fs::read_dir(project.root()).unwrap() {
+    for entry in fs::read_dir(machine.runner_temp.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.to_str().unwrap().ends_with(".tar.zst") {
             let kept = into.join(path.file_name().unwrap());
@@ -141,7 +152,8 @@ fn artifacts_of(project: &Project, into: &Path) -> Vec<PathBuf> {
 
 /// The coverage job built the reports, and neither ran pytest nor made the tests' environment.
 #[track_caller]
-fn assert_reports_without_tests(consumer: &Project) {
+fn assert_reports_without_tests(machine: &Machine) {
+    let consumer = &machine.checkout;
     assert_eq!(
         consumer.count("pytest-runs.txt"),
         0,
@@ -161,13 +173,13 @@ fn the_bundle_recipe_restores_the_tests_in_the_coverage_job_without_their_enviro
     assert_eq!(names, ["unit_tests", "coverage"]);
     let store = tempfile::tempdir().unwrap();
 
-    let producer = checkout(None, &[]);
+    let producer = machine(None, &[]);
     run_job(&producer, &jobs[0], None, &[], &[]);
-    assert_eq!(producer.count("pytest-runs.txt"), 1);
+    assert_eq!(producer.checkout.count("pytest-runs.txt"), 1);
     let artifacts = artifacts_of(&producer, store.path());
     assert_eq!(artifacts.len(), 1, "the producer exported no bundle");
 
-    let consumer = checkout(None, &artifacts);
+    let consumer = machine(None, &artifacts);
     let runs = run_job(&consumer, &jobs[1], None, &[], &[]);
     let last = runs.last().unwrap();
     last.stderr_has("unit_tests: cached");
@@ -219,32 +231,33 @@ fn the_fan_in_recipe_combines_both_matrix_jobs_coverage_without_their_environmen
 
     let mut artifacts = Vec::new();
     for version in &jobs[0].matrix {
-        let producer = checkout(Some(&tasks), &[]);
+        let producer = machine(Some(&tasks), &[]);
         let path = if version == "3.12" {
             vec![python_3_12.clone()]
         } else {
             Vec::new()
         };
         run_job(&producer, &jobs[0], Some(version), &[], &path);
-        assert_eq!(producer.count("pytest-runs.txt"), 1);
+        assert_eq!(producer.checkout.count("pytest-runs.txt"), 1);
         artifacts.extend(artifacts_of(&producer, store.path()));
     }
     assert_eq!(artifacts.len(), 2, "each matrix job exports one bundle");
 
-    let consumer = checkout(Some(&tasks), &artifacts);
+    let consumer = machine(Some(&tasks), &artifacts);
     let runs = run_job(&consumer, &jobs[1], None, &[], &[]);
     let last = runs.last().unwrap();
     last.stderr_has("tests-3.11: cached")
         .stderr_has("tests-3.12: cached");
+    let checkout = &consumer.checkout;
     assert_eq!(
-        consumer.count("pytest-runs.txt"),
+        checkout.count("pytest-runs.txt"),
         0,
         "pytest ran in the coverage job"
     );
-    assert!(consumer.exists(".coverage") && consumer.exists("htmlcov/index.html"));
+    assert!(checkout.exists(".coverage") && checkout.exists("htmlcov/index.html"));
     for session in ["tests-3.11", "tests-3.12"] {
         assert!(
-            !consumer.exists(&format!(".rtask/venvs/{session}")),
+            !checkout.exists(&format!(".rtask/venvs/{session}")),
             "the coverage job made {session}'s environment"
         );
     }
@@ -260,12 +273,12 @@ fn remote_recipe(url: &str, env: &[(&str, String)]) {
     env.push(("RTASK_REMOTE_CACHE", url.to_string()));
     env.push(("RTASK_CACHE_SIGNING_KEY", "recipe-signing-key".to_string()));
 
-    let producer = checkout(None, &[]);
+    let producer = machine(None, &[]);
     run_job(&producer, &jobs[0], None, &env, &[]);
-    assert_eq!(producer.count("pytest-runs.txt"), 1);
+    assert_eq!(producer.checkout.count("pytest-runs.txt"), 1);
 
     env.push(("RTASK_REMOTE_READ_ONLY", "1".to_string()));
-    let consumer = checkout(None, &[]);
+    let consumer = machine(None, &[]);
     let runs = run_job(&consumer, &jobs[1], None, &env, &[]);
     let last = runs.last().unwrap();
     last.stderr_has("unit_tests: downloaded from the remote cache")

@@ -226,7 +226,7 @@ outputs = ["out.txt"]
         )
         .success()
         .stderr_lacks("created")
-        .stderr_has("check: running (installed `tinypkg` is 2.0 here, 1.0 in the entry)");
+        .stderr_has("check: running (`tinypkg` is 2.0 here, 1.0 in the entry)");
     assert_eq!(second.read("out.txt"), "2.0");
     // The entry was replaced: the first checkout now differs from it the other way.
     first
@@ -238,7 +238,42 @@ outputs = ["out.txt"]
             ],
         )
         .success()
-        .stderr_has("check: running (installed `tinypkg` is 1.0 here, 2.0 in the entry)");
+        .stderr_has("check: running (`tinypkg` is 1.0 here, 2.0 in the entry)");
+    // `--restore-only` says why the entry at this very key cannot be used here.
+    let only = second.rtask_env(
+        &["check", "--restore-only", "check"],
+        &[
+            ("RTASK_CACHE_DIR", shared_dir),
+            ("PIP_FIND_LINKS", &new_links),
+        ],
+    );
+    only.code(4)
+        .stderr_has("  - `tinypkg` is 2.0 here, 1.0 in the entry")
+        .stderr_lacks("key differs");
+    // A stale environment is not made again to verify an entry `--restore-only` restores.
+    let fingerprint = second.read(".rtask/venvs/check/rtask-venv.json");
+    second.write(
+        "tasks.toml",
+        &tasks.replace("venv_backend = \"venv\"", "venv_backend = \"virtualenv\""),
+    );
+    let dry = second.rtask_env(
+        &["--dry-run", "--restore-only", "check"],
+        &[("RTASK_CACHE_DIR", shared_dir)],
+    );
+    dry.success().stdout_has("check: would be restored");
+    second
+        .rtask_env(
+            &["--restore-only", "check"],
+            &[("RTASK_CACHE_DIR", shared_dir)],
+        )
+        .success()
+        .stderr_has("check: cached");
+    assert_eq!(second.read("out.txt"), "1.0");
+    assert_eq!(
+        second.read(".rtask/venvs/check/rtask-venv.json"),
+        fingerprint,
+        "the environment was made again"
+    );
     let manifests = manifests_in(&shared.path().join("v1/entries"));
     assert_eq!(manifests.len(), 1, "one key, replaced each time");
     assert_eq!(
@@ -393,4 +428,21 @@ inputs = []
             dep.display()
         ));
     assert!(!project.exists(".rtask/venvs"));
+}
+
+#[test]
+fn a_requirement_path_named_through_a_variable_fails_rather_than_going_unkeyed() {
+    let project = producer();
+    project
+        .write(
+            "requirements.txt",
+            "pytest==9.2.0\n-r ${REQDIR}/nested.txt\n",
+        )
+        .write("reqs/nested.txt", "iniconfig==2.3.1\n");
+    let run = project.rtask_env(&["unit_tests"], &[("REQDIR", "reqs")]);
+    run.code(1).stderr_has(
+        "`${REQDIR}/nested.txt` is named through an environment variable, which pip and uv expand but rtask cannot key",
+    );
+    assert!(!project.exists("result.txt"));
+    assert!(project.manifests().is_empty());
 }

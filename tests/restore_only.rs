@@ -74,12 +74,23 @@ fn a_restore_only_session_without_any_entry_exits_4_without_running() {
     assert_eq!(project.count("runs.log"), 0, "unit_tests ran");
     assert!(!project.exists("report.txt"), "report ran");
     insta::assert_snapshot!(snapshot(&run.stderr), @r"
-    unit_tests: failed in [t] s: not in the cache, and `--restore-only` forbids running it
-      - no cache entry for this session yet
-      hint: restore it where its result was stored (the same inputs, and its job's cache: a remote cache or `rtask cache import`), or run it without `--restore-only`
-    rtask: 2 sessions in [t] s: 1 failed, 1 aborted
-      failed      unit_tests  [t] s: not in the cache, and `--restore-only` forbids running it
-      aborted     report      `unit_tests` failed
+    error: `--restore-only` cannot restore what it names, so nothing was run:
+      `unit_tests` has no entry in the cache at all, and no remote cache is set
+      hint: a `--restore-only` session must be cacheable, and its entry stored where this job reads (a remote cache, or `rtask cache import`); or run it without `--restore-only`
+    ");
+}
+
+#[test]
+fn a_restore_only_session_never_stored_fails_before_what_it_requires_runs() {
+    let project = Project::with_tasks(PIPELINE);
+    project.write("tests.txt", "1\n");
+    let run = project.rtask(&["--restore-only", "report"]);
+    run.code(4);
+    assert_eq!(project.count("runs.log"), 0, "unit_tests ran");
+    insta::assert_snapshot!(snapshot(&run.stderr), @r"
+    error: `--restore-only` cannot restore what it names, so nothing was run:
+      `report` has no entry in the cache at all, and no remote cache is set
+      hint: a `--restore-only` session must be cacheable, and its entry stored where this job reads (a remote cache, or `rtask cache import`); or run it without `--restore-only`
     ");
 }
 
@@ -142,11 +153,9 @@ run = ["sh -c 'echo ran >> runs.log'"]
     run.code(4);
     assert_eq!(project.count("runs.log"), 0);
     insta::assert_snapshot!(snapshot(&run.stderr), @r"
-    lint: failed in [t] s: not in the cache, and `--restore-only` forbids running it
-      - not cacheable: no `inputs`, or `cache = false`
-      hint: restore it where its result was stored (the same inputs, and its job's cache: a remote cache or `rtask cache import`), or run it without `--restore-only`
-    rtask: 1 session in [t] s: 1 failed
-      failed      lint  [t] s: not in the cache, and `--restore-only` forbids running it
+    error: `--restore-only` cannot restore what it names, so nothing was run:
+      `lint` is not cacheable (no `inputs`, or `cache = false`)
+      hint: a `--restore-only` session must be cacheable, and its entry stored where this job reads (a remote cache, or `rtask cache import`); or run it without `--restore-only`
     ");
 }
 

@@ -315,6 +315,16 @@ impl Store {
         serde_json::from_slice(&fs::read(newest.1).ok()?).ok()
     }
 
+    /// Whether any entry is stored for a session (readable or not).
+    pub fn has_entries(&self, session: &str) -> bool {
+        let dir = self.dir.join("entries").join(escape(session));
+        fs::read_dir(dir).is_ok_and(|mut listing| {
+            listing.any(|entry| {
+                entry.is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+            })
+        })
+    }
+
     /// Every entry stored for a session that can be read, in no order (to explain a miss).
     pub fn entries(&self, session: &str) -> Vec<Manifest> {
         let dir = self.dir.join("entries").join(escape(session));

@@ -231,7 +231,7 @@ impl Planner<'_> {
                 let store = overwrite(&manifest);
                 self.to_run(session, vec![RunReason::Forced], store)
             }
-            Found::Hit(manifest) => self.verify(session, *manifest),
+            Found::Hit(manifest) => self.verify(restore_only, session, *manifest),
         };
         let plan = SessionPlan {
             id,
@@ -265,7 +265,15 @@ impl Planner<'_> {
     /// The local dependencies that environment was found to hold are read again here (no
     /// environment needed); a local environment, when the session has one, is compared with
     /// the entry's; a session without one is restored without looking for an interpreter.
-    fn verify(&self, session: &Session, manifest: Manifest) -> (Decision, Option<Env>) {
+    ///
+    /// A `--restore-only` session never makes its environment: a stale one is not verified,
+    /// as a machine without one would not be.
+    fn verify(
+        &self,
+        restore_only: bool,
+        session: &Session,
+        manifest: Manifest,
+    ) -> (Decision, Option<Env>) {
         let root = &self.project.root;
         let overwrite = || self.store.map(|store| store.overwrite(&manifest));
         if let Some(entry) = &manifest.environment {
@@ -290,6 +298,7 @@ impl Planner<'_> {
         match self.local_env(session) {
             // Nothing here to compare with: an environment this machine cannot use or make.
             LocalEnv::Without | LocalEnv::Unavailable(_) => self.restore_checked(session, manifest),
+            LocalEnv::Stale(_) if restore_only => self.restore_checked(session, manifest),
             LocalEnv::Stale(plan) => {
                 let then = AfterPrepare::Verify;
                 (Decision::PrepareEnvironment { plan, then }, None)

@@ -14,21 +14,23 @@ impl Planner<'_> {
             return plan;
         }
         if let Decision::Run { reasons, .. } = &plan.decision {
-            plan.decision = self.not_cached(reasons.clone(), plan.keyed.as_ref());
+            // Its entry was found: the reasons say why it cannot be used here.
+            plan.decision = self.not_cached(reasons.clone(), None);
         }
         plan
     }
 
     /// The failure of a `--restore-only` session that would run for `reasons`: those reasons,
-    /// or, for a miss, its differences from the entry of the session that differs least from
-    /// its key (rather than the newest), which is what a consumer must change or fetch to hit.
-    pub(super) fn not_cached(&self, reasons: Vec<RunReason>, keyed: Option<&Keyed>) -> Decision {
-        let missed = matches!(
+    /// or, for a miss of key `missed` (`None`: not a miss), its differences from the entry of
+    /// the session that differs least from its key (rather than the newest), which is what a
+    /// consumer must change or fetch to hit.
+    pub(super) fn not_cached(&self, reasons: Vec<RunReason>, missed: Option<&Keyed>) -> Decision {
+        let compared = matches!(
             reasons.as_slice(),
             [RunReason::Changed(_), ..] | [RunReason::KeyDiffers]
         );
-        let nearer = match (self.store, keyed) {
-            (Some(store), Some(keyed)) if missed => {
+        let nearer = match (self.store, missed) {
+            (Some(store), Some(keyed)) if compared => {
                 let current = Current {
                     ingredients: &keyed.ingredients,
                     inputs: &keyed.inputs,

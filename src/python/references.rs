@@ -168,6 +168,18 @@ impl References {
     /// Digest what is referred to: files whole, local projects and archives copied into the
     /// environment by `reader`, the metadata files of editable projects.
     pub fn watched(&self, root: &Path, reader: &SourceReader<'_>) -> Result<Watched, String> {
+        // pip and uv expand `${VAR}` in requirement files: what such a path names depends on
+        // the environment, which the key cannot follow.
+        let variable = self.files.iter().chain(self.locals.keys());
+        if let Some(path) = variable
+            .into_iter()
+            .find(|path| path.to_string_lossy().contains("${"))
+        {
+            return Err(format!(
+                "`{}` is named through an environment variable, which pip and uv expand but rtask cannot key; write the path without `${{...}}`",
+                display(root, path)
+            ));
+        }
         let mut watched = Watched {
             files: self
                 .files

@@ -173,11 +173,14 @@ fn environment_difference(difference: &EnvironmentDifference) -> String {
         EnvironmentDifference::Interpreter { here, entry } => {
             format!("Python is {here} here, {entry} in the entry")
         }
-        EnvironmentDifference::Distribution { name, here, entry } => format!(
-            "installed `{name}` is {} here, {} in the entry",
-            version(here),
-            version(entry)
-        ),
+        EnvironmentDifference::Distribution { name, here, entry } => match (here, entry) {
+            (Some(here), None) => format!("`{name}` {here} is installed here, not in the entry"),
+            _ => format!(
+                "`{name}` is {} here, {} in the entry",
+                version(here),
+                version(entry)
+            ),
+        },
         EnvironmentDifference::LocalInstall { name } => {
             format!("the files `{name}` installed from its local source differ from the entry's")
         }
