@@ -827,3 +827,27 @@ fn bundles_are_imported_together_and_a_missing_one_imports_none() {
         .success();
     assert_eq!(consumer.manifests().len(), producer.manifests().len());
 }
+
+#[test]
+fn an_entry_imported_without_a_signature_check_is_never_signed_by_an_export() {
+    let producer = producer();
+    producer
+        .rtask(&["cache", "export", "-o", "unsigned.tar.zst", "build"])
+        .success();
+    // A job without the key takes in what anyone could have written...
+    let middle = checkout();
+    hand_over(&producer, &middle, "unsigned.tar.zst");
+    middle
+        .rtask(&["cache", "import", "unsigned.tar.zst"])
+        .success();
+    // ...and a later step with the key does not vouch for it.
+    let key = [("RTASK_CACHE_SIGNING_KEY", "key-a")];
+    let export = middle.rtask_env(&["cache", "export", "-o", "signed.tar.zst", "build"], &key);
+    export.code(4).stderr_has("whose signature was not checked");
+    assert!(!middle.exists("signed.tar.zst"));
+    // Its own result, run here, is signed.
+    middle.rtask(&["build", "--force"]).success();
+    middle
+        .rtask_env(&["cache", "export", "-o", "signed.tar.zst", "build"], &key)
+        .success();
+}

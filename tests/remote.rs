@@ -357,6 +357,9 @@ enum Fault {
     Truncate,
     /// Forward, but replace the bytes of CAS blobs (not manifests) with as many `X`.
     WrongBlob,
+    /// Forward, but send the body of every answer one byte at a time, each within any
+    /// timeout.
+    Trickle,
 }
 
 /// A proxy in front of nginx that injects `fault`; its port.
@@ -390,7 +393,7 @@ fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<
             std::thread::sleep(Duration::from_secs(4));
             return Ok(());
         }
-        Fault::Truncate | Fault::WrongBlob => {}
+        Fault::Truncate | Fault::WrongBlob | Fault::Trickle => {}
     }
     // Forward with `Connection: close`, so the whole answer is what upstream sends.
     let mut forwarded = Vec::new();
@@ -406,6 +409,15 @@ fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<
     server.write_all(&forwarded)?;
     let mut response = Vec::new();
     server.read_to_end(&mut response)?;
+    if matches!(fault, Fault::Trickle) {
+        let body_at = find(&response, b"\r\n\r\n").map_or(0, |at| at + 4);
+        client.write_all(&response[..body_at])?;
+        for byte in &response[body_at..] {
+            client.write_all(&[*byte])?;
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        return Ok(());
+    }
     let tampered = request_line.starts_with("GET ")
         && request_line.contains("/cas/")
         && response.starts_with(b"HTTP/1.1 200");
@@ -563,6 +575,43 @@ fn a_server_slower_than_the_timeout_is_given_up_at_once() {
         1,
         "{run}"
     );
+}
+
+#[test]
+fn a_server_that_trickles_its_answers_is_cut_off_at_a_deadline() {
+    let nginx = servers::nginx();
+    rtask(
+        &project(),
+        &["build", "--remote-cache", &nginx.url("trickle")],
+        &[],
+    )
+    .success();
+    let url = format!("http://127.0.0.1:{}/open/trickle", proxy(Fault::Trickle));
+    let consumer = project();
+    let mut command = consumer.command(&["build", "--remote-cache", &url, "--remote-read-only"]);
+    for name in CLEARED {
+        command.env_remove(name);
+    }
+    command.env("RTASK_REMOTE_TIMEOUT", "1");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every byte comes within the timeout: only a deadline ends the request. Without one the
+    // run would wait for the whole answer, a byte every 200 ms (or forever).
+    let waited = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if waited.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the run still waits for a server that trickles its answer");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.success()
+        .stderr_has("cannot fetch the entry of `build`");
+    assert_eq!(consumer.count("runs.txt"), 1);
 }
 
 #[test]
@@ -727,6 +776,14 @@ fn a_bad_remote_cache_url_in_the_task_file_points_at_it() {
     let run = rtask(&project, &["build"], &[]);
     run.code(2);
     insta::assert_snapshot!("bad_remote_cache_in_task_file", run.stderr);
+    // The snippet of the file never shows a password.
+    let secret = project_with(&format!(
+        "[settings]\nremote_cache = \"ftp://ci:hunter22@example/x\"\n{TASKS}"
+    ));
+    let run = rtask(&secret, &["build"], &[]);
+    run.code(2)
+        .stderr_has("ftp://ci:********@example/x")
+        .stderr_lacks("hunter22");
 }
 
 #[test]
@@ -749,6 +806,18 @@ fn a_bad_remote_setting_is_a_usage_error() {
     )
     .code(3)
     .stderr_has("error: `RTASK_REMOTE_TIMEOUT` must be a positive number of seconds");
+    for (name, value) in [
+        ("RTASK_REMOTE_TIMEOUT", "1e20"),
+        ("RTASK_REMOTE_HEADER", "X-Token: secret\r\nInjected: 1"),
+    ] {
+        let run = rtask(
+            &project,
+            &["build"],
+            &[("RTASK_REMOTE_CACHE", "http://127.0.0.1/x"), (name, value)],
+        );
+        run.code(3).stderr_has(&format!("error: `{name}`"));
+        assert!(!run.stderr.contains("secret"), "{run}");
+    }
 }
 
 #[test]

@@ -92,6 +92,16 @@ impl fmt::Display for Stored {
     }
 }
 
+/// Whether an entry received from elsewhere had its signature checked: an unchecked one is
+/// marked, so that it is never signed again by an export (which would vouch for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Its signature was checked with this run's signing key.
+    Signed,
+    /// No signing key was set: nothing vouches for it.
+    Unchecked,
+}
+
 /// Why a blob or an entry received from elsewhere was not stored.
 #[derive(Debug, Error)]
 pub enum Received {
@@ -278,21 +288,39 @@ impl Store {
         session: &str,
         key: &Digest,
         bytes: &[u8],
+        provenance: Provenance,
     ) -> Result<Manifest, Received> {
         let path = self.entry_path(session, key);
         let manifest = self
             .check_entry(&path, bytes, session, key)
             .map_err(Received::Entry)?;
+        if path.exists() {
+            // The entry stored here is as good, and keeps its own provenance.
+            return Ok(manifest);
+        }
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(Received::Io)?;
+        }
+        let marker = unchecked_marker(&path);
+        if provenance == Provenance::Unchecked {
+            // Marked before it exists, so that no moment shows it unmarked.
+            fs::write(&marker, b"").map_err(Received::Io)?;
         }
         let mut temp = self.temp_file().map_err(Received::Io)?;
         temp.write_all(bytes).map_err(Received::Io)?;
         match temp.persist_noclobber(&path) {
             Ok(_) => Ok(manifest),
             Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => Ok(manifest),
-            Err(error) => Err(Received::Io(error.error)),
+            Err(error) => {
+                let _ = fs::remove_file(&marker);
+                Err(Received::Io(error.error))
+            }
         }
+    }
+
+    /// Whether an entry came from a remote cache or a bundle without a signature check.
+    pub fn is_unchecked(&self, session: &str, key: &Digest) -> bool {
+        unchecked_marker(&self.entry_path(session, key)).exists()
     }
 
     fn check_blob(&self, blob: &Blob) -> Result<(), BlobFlaw> {
@@ -476,6 +504,11 @@ impl Writer {
         match self.replace {
             Replace::Always => {
                 temp.persist(&path).map_err(|error| error.error)?;
+                // This run's own result: whatever was received unchecked is gone.
+                match fs::remove_file(unchecked_marker(&path)) {
+                    Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                    _ => {}
+                }
             }
             Replace::Never => match temp.persist_noclobber(&path) {
                 Ok(_) => {}
@@ -486,6 +519,13 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Beside an entry received without a signature check: `<key>.json.unchecked`.
+fn unchecked_marker(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_os_string();
+    name.push(".unchecked");
+    PathBuf::from(name)
 }
 
 /// A session name as a file name: anything but `[A-Za-z0-9_.-]` becomes `%XX`.

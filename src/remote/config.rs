@@ -18,6 +18,8 @@ use crate::environment::Environment;
 
 /// How long a request may wait without progress when `RTASK_REMOTE_TIMEOUT` is not set.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `RTASK_REMOTE_TIMEOUT`, in seconds: an hour.
+const MAX_TIMEOUT: f64 = 3600.0;
 
 /// A remote cache's URL, checked.
 #[derive(Clone, PartialEq, Eq)]
@@ -131,7 +133,7 @@ pub enum BadSetting {
         origin: Origin,
         problem: BadRemoteUrl,
     },
-    #[error("`RTASK_REMOTE_TIMEOUT` must be a positive number of seconds")]
+    #[error("`RTASK_REMOTE_TIMEOUT` must be a positive number of seconds, at most 3600")]
     Timeout,
     #[error("`RTASK_REMOTE_HEADER` must look like `Name: value`")]
     Header,
@@ -207,7 +209,7 @@ impl RemoteConfig {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+                .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds <= MAX_TIMEOUT)
                 .map(Duration::from_secs_f64)
                 .ok_or(BadSetting::Timeout)?,
         };
@@ -218,12 +220,15 @@ impl RemoteConfig {
                 let name = name.trim();
                 let token =
                     |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
-                if name.is_empty() || !name.bytes().all(token) {
+                let value = value.trim();
+                // A field value: visible ASCII, spaces and tabs; never a line break.
+                let field = |byte: u8| byte == b'\t' || (b' '..=b'~').contains(&byte);
+                if name.is_empty() || !name.bytes().all(token) || !value.bytes().all(field) {
                     return Err(BadSetting::Header);
                 }
                 Some(Header {
                     name: name.to_string(),
-                    value: value.trim().to_string(),
+                    value: value.to_string(),
                 })
             }
         };

@@ -12,7 +12,7 @@ use super::transfer::{self, Failure};
 use super::{Shared, ac_path, cas_path};
 use crate::cache::manifest::{Blob, Manifest};
 use crate::cache::signing::SignatureProblem;
-use crate::cache::store::{Received, Store};
+use crate::cache::store::{Provenance, Received, Store};
 use crate::digest::Digest;
 use crate::reporter::{RemoteEvent, RemoteOp};
 
@@ -62,7 +62,7 @@ impl Shared {
     }
 
     fn download(&self, store: &Store, session: &str, key: &Digest) -> Result<Fetched, Stop> {
-        let Some(record) = self.client.get_small(&ac_path(session, key))? else {
+        let Some(record) = self.client.get_small(&ac_path(session, key), None)? else {
             return Ok(Fetched::Absent);
         };
         let record = ActionResult::decode(&record).map_err(Failure::Record)?;
@@ -99,7 +99,11 @@ impl Shared {
             wanted.push((blob.clone(), (*digest).clone()));
         }
         transfer::parallel(&wanted, |(blob, digest)| self.blob(store, blob, digest))?;
-        match store.receive_entry(session, key, &manifest_bytes) {
+        let provenance = match self.signing {
+            Some(_) => Provenance::Signed,
+            None => Provenance::Unchecked,
+        };
+        match store.receive_entry(session, key, &manifest_bytes, provenance) {
             Ok(_) => Ok(Fetched::Stored),
             Err(Received::Entry(problem)) => Err(Failure::Entry(problem).into()),
             Err(Received::Io(error)) => Err(Failure::Local(error).into()),
@@ -111,7 +115,7 @@ impl Shared {
     fn small_blob(&self, digest: &CasDigest, what: &'static str) -> Result<Vec<u8>, Stop> {
         let bytes = self
             .client
-            .get_small(&cas_path(&digest.hash))?
+            .get_small(&cas_path(&digest.hash), Some(digest.size))?
             .ok_or(Stop::Absent)?;
         if CasDigest::of(&bytes) != *digest {
             return Err(Failure::WrongBody(what).into());
@@ -127,7 +131,7 @@ impl Shared {
         }
         let reader = self
             .client
-            .get_reader(&cas_path(&digest.hash))?
+            .get_reader(&cas_path(&digest.hash), blob.size)?
             .ok_or(Stop::Absent)?;
         let mut checked = Checked {
             // One byte more than expected is enough to tell a body that is too long.

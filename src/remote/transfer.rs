@@ -120,7 +120,20 @@ impl Failure {
 pub(crate) struct Client {
     agent: Agent,
     server: Server,
+    timeout: Duration,
 }
+
+/// The slowest transfer rate a request's deadline allows for its bytes, beyond the timeout.
+const MIN_RATE: u64 = 256 * 1024;
+
+/// How long a request moving `bytes` may take in all: the timeout, plus the bytes at
+/// [`MIN_RATE`]. A server that trickles bytes, each read within the timeout, is cut off there.
+pub(crate) fn deadline(timeout: Duration, bytes: u64) -> Duration {
+    timeout.saturating_add(Duration::from_secs(bytes / MIN_RATE))
+}
+
+/// What a record (an action-cache entry) is given to arrive, whose size is not known before.
+const RECORD_BUDGET: u64 = 1024 * 1024;
 
 impl Client {
     pub(crate) fn new(server: Server, timeout: Duration) -> Client {
@@ -135,12 +148,25 @@ impl Client {
             .user_agent(concat!("rtask/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Client { agent, server }
+        Client {
+            agent,
+            server,
+            timeout,
+        }
     }
 
-    /// A small object's bytes (a record, a manifest), or `None` when absent.
-    pub(crate) fn get_small(&self, path: &str) -> Result<Option<Vec<u8>>, Failure> {
-        let Some(mut response) = self.get(path)? else {
+    fn deadline(&self, bytes: u64) -> Option<Duration> {
+        Some(deadline(self.timeout, bytes))
+    }
+
+    /// A small object's bytes (a record, a manifest) of `size` bytes when it is known, or
+    /// `None` when absent.
+    pub(crate) fn get_small(
+        &self,
+        path: &str,
+        size: Option<u64>,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let Some(mut response) = self.get(path, size.unwrap_or(RECORD_BUDGET))? else {
             return Ok(None);
         };
         let mut bytes = Vec::new();
@@ -153,16 +179,29 @@ impl Client {
         Ok(Some(bytes))
     }
 
-    /// An object's body as a reader, or `None` when absent.
-    pub(crate) fn get_reader(&self, path: &str) -> Result<Option<impl Read + use<>>, Failure> {
+    /// The body of an object of `size` bytes as a reader, or `None` when absent.
+    pub(crate) fn get_reader(
+        &self,
+        path: &str,
+        size: u64,
+    ) -> Result<Option<impl Read + use<>>, Failure> {
         Ok(self
-            .get(path)?
+            .get(path, size)?
             .map(|response| response.into_body().into_reader()))
     }
 
-    fn get(&self, path: &str) -> Result<Option<ureq::http::Response<ureq::Body>>, Failure> {
+    fn get(
+        &self,
+        path: &str,
+        size: u64,
+    ) -> Result<Option<ureq::http::Response<ureq::Body>>, Failure> {
         let prepared = self.server.prepare(Method::Get, path);
-        let mut request = self.agent.get(&prepared.url);
+        let mut request = self
+            .agent
+            .get(&prepared.url)
+            .config()
+            .timeout_global(self.deadline(size))
+            .build();
         for (name, value) in &prepared.headers {
             request = request.header(name, value);
         }
@@ -177,7 +216,12 @@ impl Client {
     /// Whether an object exists.
     pub(crate) fn exists(&self, path: &str) -> Result<bool, Failure> {
         let prepared = self.server.prepare(Method::Head, path);
-        let mut request = self.agent.head(&prepared.url);
+        let mut request = self
+            .agent
+            .head(&prepared.url)
+            .config()
+            .timeout_global(self.deadline(0))
+            .build();
         for (name, value) in &prepared.headers {
             request = request.header(name, value);
         }
@@ -195,6 +239,9 @@ impl Client {
         let mut request = self
             .agent
             .put(&prepared.url)
+            .config()
+            .timeout_global(self.deadline(bytes.len() as u64))
+            .build()
             .header("Content-Type", "application/octet-stream");
         for (name, value) in &prepared.headers {
             request = request.header(name, value);

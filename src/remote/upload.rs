@@ -22,6 +22,8 @@ struct Job {
 
 /// Something the uploader did: the run's end waits as long as these keep coming.
 enum Progress {
+    /// A request sending this many bytes starts: it may take until its deadline.
+    Sending(u64),
     /// A request finished.
     Step,
     /// An entry is done with (uploaded or not).
@@ -82,9 +84,18 @@ impl Uploads {
         let Some(progress) = state.progress.take() else {
             return;
         };
+        // Each request ends by its deadline: the wait for the next news is the longest
+        // deadline of the requests under way, at least one timeout.
+        let mut wait = shared.timeout;
         while state.pending > 0 {
-            match progress.recv_timeout(shared.timeout) {
-                Ok(Progress::Done) => state.pending -= 1,
+            match progress.recv_timeout(wait) {
+                Ok(Progress::Done) => {
+                    state.pending -= 1;
+                    wait = shared.timeout;
+                }
+                Ok(Progress::Sending(bytes)) => {
+                    wait = wait.max(transfer::deadline(shared.timeout, bytes));
+                }
                 Ok(Progress::Step) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     shared.report(&RemoteEvent::UploadsAbandoned {
@@ -134,12 +145,13 @@ impl Shared {
             .map(|(_, blob)| blob.clone())
             .collect();
         let sent = transfer::parallel(&blobs, |blob| {
-            let sent = self.send_blob(blob);
+            let sent = self.send_blob(blob, progress);
             let _ = progress.send(Progress::Step);
             sent
         })?;
         let mut bytes: u64 = sent.iter().map(|(_, bytes)| bytes).sum();
         let mut files = vec![(MANIFEST.to_string(), CasDigest::of(&manifest_bytes))];
+        let _ = progress.send(Progress::Sending(manifest_bytes.len() as u64));
         self.client
             .put(&cas_path(&files[0].1.hash), &manifest_bytes)?;
         bytes += manifest_bytes.len() as u64;
@@ -161,7 +173,11 @@ impl Shared {
     }
 
     /// Send a blob unless the remote has it: its CAS digest, and the bytes sent.
-    fn send_blob(&self, blob: &Blob) -> Result<(CasDigest, u64), Failure> {
+    fn send_blob(
+        &self,
+        blob: &Blob,
+        progress: &Sender<Progress>,
+    ) -> Result<(CasDigest, u64), Failure> {
         if !self.usable() {
             return Err(Failure::Unreachable(
                 "the remote cache was given up".to_string(),
@@ -175,6 +191,7 @@ impl Shared {
         if self.client.exists(&path)? {
             return Ok((digest, 0));
         }
+        let _ = progress.send(Progress::Sending(bytes.len() as u64));
         self.client.put(&path, &bytes)?;
         Ok((digest, bytes.len() as u64))
     }

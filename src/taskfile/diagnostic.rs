@@ -105,12 +105,52 @@ impl TaskFileError {
         for problem in &self.problems {
             let rendered = Rendered {
                 problem,
-                source: NamedSource::new(&name, self.source.clone()),
+                source: NamedSource::new(&name, mask_passwords(&self.source)),
             };
             if problem.span.is_none() || handler.render_report(&mut out, &rendered).is_err() {
                 out.push_str(&format!("error: {name}: {}\n", problem.message));
             }
         }
         out
+    }
+}
+
+/// `text` with the password of every URL (`scheme://user:PASSWORD@host`) masked, byte for
+/// byte, so that the spans into it stay where they were: snippets never show a secret.
+fn mask_passwords(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let start = from + found + 3;
+        let end = text[start..]
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .map_or(text.len(), |length| start + length);
+        let authority = &text[start..end];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            // Whole characters between two ASCII bytes: the result stays UTF-8.
+            for byte in &mut bytes[start + colon + 1..start + at] {
+                *byte = b'*';
+            }
+        }
+        from = end;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_passwords;
+
+    #[test]
+    fn passwords_in_urls_are_masked_in_place() {
+        let text = "a = \"https://ci:s3cr3t@cache.example/x\"\nb = \"s3://bucket/p\" # u:p@h";
+        let masked = mask_passwords(text);
+        assert_eq!(masked.len(), text.len());
+        assert!(masked.contains("https://ci:******@cache.example/x"));
+        assert!(masked.contains("s3://bucket/p\" # u:p@h"));
+        assert!(!masked.contains("s3cr3t"));
+        assert_eq!(mask_passwords("x://u:pä@h"), "x://u:***@h");
     }
 }

@@ -21,7 +21,7 @@ use super::{BUNDLE_FORMAT, Index, IndexEntry, IndexFormat, Member};
 use crate::cache::manifest::{Blob, MANIFEST_FORMAT, Manifest};
 use crate::cache::restore::{self, RestoreError, Target};
 use crate::cache::signing::{SignatureProblem, SigningKey};
-use crate::cache::store::{BlobFlaw, Received, Store, Stored};
+use crate::cache::store::{BlobFlaw, Provenance, Received, Store, Stored};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::project::Project;
@@ -140,9 +140,12 @@ impl Importer<'_> {
 
         // The blobs: those the accepted entries need and the store lacks are read; the rest
         // are skipped, within what the manifests say they weigh.
-        meter
-            .limit
-            .set(meter.read.get() + allowance(head.manifests.values()));
+        meter.limit.set(
+            meter
+                .read
+                .get()
+                .saturating_add(allowance(head.manifests.values())),
+        );
         let mut receiving = Receiving {
             store: self.store,
             wanted: BTreeMap::new(),
@@ -298,9 +301,14 @@ impl Importer<'_> {
                 return Ok(Fate::Refused(Refusal::Blob { what, flaw }));
             }
         }
+        // Its signature was checked when this run has a key (or it was refused).
+        let provenance = match self.signing {
+            Some(_) => Provenance::Signed,
+            None => Provenance::Unchecked,
+        };
         match self
             .store
-            .receive_entry(&entry.session, &entry.key, accepted.bytes)
+            .receive_entry(&entry.session, &entry.key, accepted.bytes, provenance)
         {
             Ok(_) => Ok(Fate::Imported),
             Err(Received::Io(error)) => Err(Error::CacheWrite(error)),
@@ -488,7 +496,7 @@ fn allowance<'m>(manifests: impl Iterator<Item = &'m Vec<u8>>) -> u64 {
     }
     sizes.values().fold(MARGIN, |total, size| {
         total
-            .saturating_add(size.next_multiple_of(512))
+            .saturating_add(size.checked_next_multiple_of(512).unwrap_or(u64::MAX))
             .saturating_add(MEMBER_OVERHEAD)
     })
 }
