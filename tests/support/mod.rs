@@ -166,7 +166,10 @@ impl Project {
         if let Ok(sessions) = fs::read_dir(entries) {
             for session in sessions {
                 for manifest in fs::read_dir(session.unwrap().path()).unwrap() {
-                    found.push(manifest.unwrap().path());
+                    let path = manifest.unwrap().path();
+                    if path.extension().is_some_and(|ext| ext == "json") {
+                        found.push(path);
+                    }
                 }
             }
         }
