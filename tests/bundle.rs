@@ -48,6 +48,17 @@ fn producer() -> Project {
     project
 }
 
+/// A producer that ran `build` and exported it to `file`, and a fresh checkout holding `file`.
+fn exported(file: &str) -> (Project, Project) {
+    let producer = producer();
+    producer
+        .rtask(&["cache", "export", "-o", file, "build"])
+        .success();
+    let consumer = checkout();
+    hand_over(&producer, &consumer, file);
+    (producer, consumer)
+}
+
 /// Copy `file` of `from` into `to`, under the same name.
 fn hand_over(from: &Project, to: &Project, file: &str) {
     fs::copy(from.path(file), to.path(file)).unwrap();
@@ -316,12 +327,7 @@ fn tampered(
     manifest: impl FnOnce(&mut serde_json::Value),
     blob: impl Fn(&str, &mut Vec<u8>),
 ) -> Project {
-    let producer = producer();
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
-    let consumer = checkout();
-    hand_over(&producer, &consumer, "bundle.tar.zst");
+    let (_producer, consumer) = exported("bundle.tar.zst");
     tamper(&consumer.path("bundle.tar.zst"), manifest, blob);
     consumer
 }
@@ -447,12 +453,7 @@ fn import_skips_entries_made_for_other_output_declarations() {
 
 #[test]
 fn import_ignores_links_devices_and_odd_names_and_writes_only_into_the_cache() {
-    let producer = producer();
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
-    let consumer = checkout();
-    hand_over(&producer, &consumer, "bundle.tar.zst");
+    let (_producer, consumer) = exported("bundle.tar.zst");
     let path = consumer.path("bundle.tar.zst");
     let mut members = members(&path);
     let blob = members
@@ -582,12 +583,7 @@ fn signed_bundles_are_imported_only_with_the_key_they_were_signed_with() {
 
 #[test]
 fn importing_twice_keeps_what_is_there() {
-    let producer = producer();
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
-    let consumer = checkout();
-    hand_over(&producer, &consumer, "bundle.tar.zst");
+    let (_producer, consumer) = exported("bundle.tar.zst");
     consumer
         .rtask(&["cache", "import", "bundle.tar.zst"])
         .success();
@@ -714,12 +710,7 @@ fn bundles_follow_the_task_file_and_cache_dir_options() {
 
 #[test]
 fn import_reads_no_further_than_the_manifests_say() {
-    let producer = producer();
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
-    let consumer = checkout();
-    hand_over(&producer, &consumer, "bundle.tar.zst");
+    let (_producer, consumer) = exported("bundle.tar.zst");
     let path = consumer.path("bundle.tar.zst");
     let mut members = members(&path);
     // 64 MiB of zeros after the first blob: a few kilobytes once compressed.
@@ -806,12 +797,7 @@ fn a_coverage_job_imports_the_test_job_s_bundle_and_runs_no_tests() {
 
 #[test]
 fn bundles_are_imported_together_and_a_missing_one_imports_none() {
-    let producer = producer();
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
-    let consumer = checkout();
-    hand_over(&producer, &consumer, "bundle.tar.zst");
+    let (producer, consumer) = exported("bundle.tar.zst");
     consumer
         .rtask(&["cache", "import", "bundle.tar.zst", "missing.tar.zst"])
         .code(1)
@@ -830,13 +816,8 @@ fn bundles_are_imported_together_and_a_missing_one_imports_none() {
 
 #[test]
 fn an_entry_imported_without_a_signature_check_is_never_signed_by_an_export() {
-    let producer = producer();
-    producer
-        .rtask(&["cache", "export", "-o", "unsigned.tar.zst", "build"])
-        .success();
     // A job without the key takes in what anyone could have written...
-    let middle = checkout();
-    hand_over(&producer, &middle, "unsigned.tar.zst");
+    let (_producer, middle) = exported("unsigned.tar.zst");
     middle
         .rtask(&["cache", "import", "unsigned.tar.zst"])
         .success();

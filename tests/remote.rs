@@ -614,22 +614,29 @@ fn a_server_that_trickles_its_answers_is_cut_off_at_a_deadline() {
     assert_eq!(consumer.count("runs.txt"), 1);
 }
 
-#[test]
-fn a_truncated_body_is_a_miss_and_nothing_of_it_is_stored() {
+/// `build` stored on nginx under `prefix`, then a fresh checkout looking it up (read-only)
+/// through a proxy that injects `fault`: the checkout and what rtask printed.
+fn through_fault(prefix: &str, fault: Fault) -> (Project, Run) {
     let nginx = servers::nginx();
     rtask(
         &project(),
-        &["build", "--remote-cache", &nginx.url("truncated")],
+        &["build", "--remote-cache", &nginx.url(prefix)],
         &[],
     )
     .success();
-    let url = format!("http://127.0.0.1:{}/open/truncated", proxy(Fault::Truncate));
+    let url = format!("http://127.0.0.1:{}/open/{prefix}", proxy(fault));
     let consumer = project();
     let run = rtask(
         &consumer,
         &["build", "--remote-cache", &url, "--remote-read-only"],
         &[],
     );
+    (consumer, run)
+}
+
+#[test]
+fn a_truncated_body_is_a_miss_and_nothing_of_it_is_stored() {
+    let (consumer, run) = through_fault("truncated", Fault::Truncate);
     run.success().stderr_has(
         "warning: remote cache: cannot fetch the entry of `build` (the answer broke off",
     );
@@ -638,20 +645,7 @@ fn a_truncated_body_is_a_miss_and_nothing_of_it_is_stored() {
 
 #[test]
 fn a_blob_whose_bytes_differ_is_never_stored() {
-    let nginx = servers::nginx();
-    rtask(
-        &project(),
-        &["build", "--remote-cache", &nginx.url("wrong")],
-        &[],
-    )
-    .success();
-    let url = format!("http://127.0.0.1:{}/open/wrong", proxy(Fault::WrongBlob));
-    let consumer = project();
-    let run = rtask(
-        &consumer,
-        &["build", "--remote-cache", &url, "--remote-read-only"],
-        &[],
-    );
+    let (consumer, run) = through_fault("wrong", Fault::WrongBlob);
     run.success().stderr_has(
         "warning: remote cache: cannot fetch the entry of `build` (a blob received does not match its digest); it is a miss",
     );
