@@ -8,7 +8,7 @@ use crate::app::{fingerprinter, python_tools, use_color};
 use crate::cache::bundle;
 use crate::cache::bundle::export::Wanted;
 use crate::cache::bundle::import::{Fate, Importer};
-use crate::cache::signing::SigningKey;
+use crate::cache::signing::Signing;
 use crate::cache::store::Store;
 use crate::cli::{CacheArgs, CacheCommand, ExportArgs, ImportArgs};
 use crate::environment::Environment;
@@ -29,7 +29,7 @@ pub fn run(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
     let setting = CacheSetting {
         store: Store::new(&project.cache_dir),
         protected: Protected::of(&project),
-        signing: environment.signing_key(),
+        signing: environment.signing(),
         lines: Lines {
             painter: Painter {
                 color: use_color(args.color, &environment),
@@ -38,6 +38,9 @@ pub fn run(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
         project,
         environment,
     };
+    if matches!(setting.signing, Signing::Empty) {
+        setting.lines.warning(&words::empty_signing_key());
+    }
     match args.command {
         CacheCommand::Export(export) => export_bundle(&setting, export),
         CacheCommand::Import(import) => import_bundle(&setting, import),
@@ -50,7 +53,7 @@ struct CacheSetting {
     environment: Environment,
     store: Store,
     protected: Protected,
-    signing: Option<SigningKey>,
+    signing: Signing,
     lines: Lines,
 }
 
@@ -95,7 +98,8 @@ fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Err
         match &plan.decision {
             // Signing it would vouch for an entry nothing checked.
             Decision::Restore(manifest)
-                if setting.signing.is_some() && store.is_unchecked(session, &manifest.key) =>
+                if setting.signing.key().is_some()
+                    && store.is_unchecked(session, &manifest.key) =>
             {
                 missing.push((session.to_string(), words::not_resigned()));
             }
@@ -112,8 +116,7 @@ fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Err
     for (session, why) in &missing {
         setting.lines.warning(&words::left_out(session, why));
     }
-    let exported =
-        bundle::export::export(store, &wanted, setting.signing.as_ref(), &export.output)?;
+    let exported = bundle::export::export(store, &wanted, setting.signing.key(), &export.output)?;
     setting
         .lines
         .line(&words::exported(&exported, &export.output));
@@ -126,7 +129,7 @@ fn import_bundle(setting: &CacheSetting, import: ImportArgs) -> Result<Exit, Err
         store: &setting.store,
         project: &setting.project,
         protected: &setting.protected,
-        signing: setting.signing.as_ref(),
+        signing: setting.signing.key(),
     };
     // Every bundle is there before any is imported: a missing one leaves nothing half done.
     for bundle in &import.bundles {

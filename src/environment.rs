@@ -56,9 +56,10 @@ impl Environment {
 
     /// `RTASK_CACHE_SIGNING_KEY`: entries from remote caches and bundles must be signed with it
     /// (and this run signs what it shares).
-    pub fn signing_key(&self) -> Option<crate::cache::signing::SigningKey> {
+    pub fn signing(&self) -> crate::cache::signing::Signing {
         use std::os::unix::ffi::OsStrExt;
-        crate::cache::signing::SigningKey::new(self.get_os("RTASK_CACHE_SIGNING_KEY")?.as_bytes())
+        let value = self.get_os("RTASK_CACHE_SIGNING_KEY");
+        crate::cache::signing::Signing::of(value.map(|value| value.as_bytes()))
     }
 
     /// `RTASK_REMOTE_CACHE`: the remote cache's URL, unless `--remote-cache` gives one.

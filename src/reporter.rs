@@ -152,6 +152,8 @@ pub(crate) enum RemoteEvent<'a> {
         session: &'a str,
         problem: SignatureProblem,
     },
+    /// `RTASK_CACHE_SIGNING_KEY` is set but empty: nothing is signed or checked.
+    SigningKeyEmpty,
     /// The run ended before these uploads were done.
     UploadsAbandoned {
         remote: &'a RemoteUrl,

@@ -847,3 +847,22 @@ fn the_flag_wins_over_the_variable_and_listing_never_asks_the_remote() {
         .stderr_has("build: cached");
     assert_eq!(consumer.count("runs.txt"), 0);
 }
+
+#[test]
+fn an_empty_signing_key_is_said_to_check_nothing() {
+    let nginx = servers::nginx();
+    let url = nginx.url("empty-key");
+    let empty = [("RTASK_CACHE_SIGNING_KEY", "")];
+    let warning = "warning: `RTASK_CACHE_SIGNING_KEY` is set but empty";
+    rtask(&project(), &["build", "--remote-cache", &url], &empty)
+        .success()
+        .stderr_has(warning);
+    let consumer = project();
+    consumer
+        .rtask_env(&["cache", "export", "-o", "b.tar.zst", "build"], &empty)
+        .code(4)
+        .stderr_has(warning);
+    rtask(&consumer, &["build", "--remote-cache", &url], &[])
+        .success()
+        .stderr_lacks("warning");
+}

@@ -23,6 +23,33 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// What `RTASK_CACHE_SIGNING_KEY` asks for.
+#[derive(Debug, Clone)]
+pub enum Signing {
+    /// Unset: entries are neither signed nor checked.
+    Unset,
+    /// Set, but empty (as CI passes a secret a job may not read): as unset, with a warning.
+    Empty,
+    Key(SigningKey),
+}
+
+impl Signing {
+    /// The variable's value, if it is set.
+    pub fn of(value: Option<&[u8]>) -> Signing {
+        match value {
+            None => Signing::Unset,
+            Some(secret) => SigningKey::new(secret).map_or(Signing::Empty, Signing::Key),
+        }
+    }
+
+    pub fn key(&self) -> Option<&SigningKey> {
+        match self {
+            Signing::Key(key) => Some(key),
+            Signing::Unset | Signing::Empty => None,
+        }
+    }
+}
+
 /// Why an entry's signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum SignatureProblem {

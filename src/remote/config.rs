@@ -13,7 +13,7 @@ use url::Url;
 use super::http::Http;
 use super::s3::{BadEndpoint, S3};
 use super::transfer::Server;
-use crate::cache::signing::SigningKey;
+use crate::cache::signing::Signing;
 use crate::environment::Environment;
 
 /// How long a request may wait without progress when `RTASK_REMOTE_TIMEOUT` is not set.
@@ -174,7 +174,7 @@ pub struct RemoteConfig {
     pub access: Access,
     pub timeout: Duration,
     pub(crate) server: Server,
-    pub(crate) signing: Option<SigningKey>,
+    pub(crate) signing: Signing,
 }
 
 /// The command line's remote choices.
@@ -248,7 +248,7 @@ impl RemoteConfig {
             access,
             timeout,
             server,
-            signing: environment.signing_key(),
+            signing: environment.signing(),
         }))
     }
 }

@@ -28,6 +28,8 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::cache::signing::Signing;
+
 use self::config::{Access, RemoteConfig, RemoteUrl};
 use self::transfer::{Client, Failure};
 use crate::cache::signing::SigningKey;
@@ -66,11 +68,14 @@ impl Remote {
         cache_dir: &Path,
         reporter: Arc<dyn RemoteReporter>,
     ) -> Remote {
+        if matches!(config.signing, Signing::Empty) {
+            reporter.remote(&RemoteEvent::SigningKeyEmpty);
+        }
         Remote {
             shared: Arc::new(Shared {
                 client: Client::new(config.server, config.timeout),
                 url: config.url,
-                signing: config.signing,
+                signing: config.signing.key().cloned(),
                 timeout: config.timeout,
                 store: Store::new(cache_dir),
                 failures: Mutex::new(0),

@@ -363,6 +363,7 @@ pub(crate) fn remote(event: &RemoteEvent<'_>) -> String {
         RemoteEvent::SignatureRefused { session, problem } => format!(
             "remote cache: refusing the entry of `{session}`: {problem}; it is a miss (`RTASK_CACHE_SIGNING_KEY` is set)"
         ),
+        RemoteEvent::SigningKeyEmpty => empty_signing_key(),
         RemoteEvent::UploadsAbandoned { remote, pending } => format!(
             "remote cache `{remote}`: gave up waiting for {pending} upload(s) still under way"
         ),
@@ -384,6 +385,11 @@ pub(crate) fn not_exported(decision: &Decision) -> String {
         Decision::Fail(error) => format!("it would fail: {error}"),
         Decision::Abort(reason) => format!("it would not start: {}", abort(reason)),
     }
+}
+
+/// `RTASK_CACHE_SIGNING_KEY` set to nothing.
+pub(crate) fn empty_signing_key() -> String {
+    "`RTASK_CACHE_SIGNING_KEY` is set but empty (as CI passes a secret this job cannot read): entries are neither signed nor checked".to_string()
 }
 
 /// Why a signed export leaves out an entry received without a signature check.
