@@ -96,13 +96,6 @@ fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Err
     for plan in &plans {
         let session = project.sessions[plan.id].name.as_str();
         match &plan.decision {
-            // Signing it would vouch for an entry nothing checked.
-            Decision::Restore(manifest)
-                if setting.signing.key().is_some()
-                    && store.is_unchecked(session, &manifest.key) =>
-            {
-                missing.push((session.to_string(), words::not_resigned()));
-            }
             Decision::Restore(manifest) => wanted.push(Wanted {
                 session,
                 key: manifest.key,

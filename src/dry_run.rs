@@ -81,10 +81,7 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
             then: AfterPrepare::Verify,
             ..
         } => (
-            format!(
-                "would run: {}",
-                words::run_reason(&RunReason::EnvironmentNotReady)
-            ),
+            "would be restored if its environment, made again first, matches the entry's (else it would run)".to_string(),
             Vec::new(),
         ),
         Decision::Skip(reason) => (

@@ -255,6 +255,8 @@ fn the_fan_in_recipe_combines_both_matrix_jobs_coverage_without_their_environmen
         "pytest ran in the coverage job"
     );
     assert!(checkout.exists(".coverage") && checkout.exists("htmlcov/index.html"));
+    // The restored data files are left as they were: the reports do not consume them.
+    assert!(checkout.exists(".coverage.3.11") && checkout.exists(".coverage.3.12"));
     for session in ["tests-3.11", "tests-3.12"] {
         assert!(
             !checkout.exists(&format!(".rtask/venvs/{session}")),

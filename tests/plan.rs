@@ -270,7 +270,7 @@ inputs = []
     let run = project.rtask(&["--dry-run", "--reinstall", "after"]);
     run.success();
     insta::assert_snapshot!(run.stdout, @r"
-    env: would run: its environment would be (re)created first, then compared with the one its cache entry was made in
+    env: would be restored if its environment, made again first, matches the entry's (else it would run)
     after: would run: `env`'s environment would be (re)created first, so its key is not known yet
     ");
     // Without an environment, the entry is restored as it is.

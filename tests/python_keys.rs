@@ -445,4 +445,14 @@ fn a_requirement_path_named_through_a_variable_fails_rather_than_going_unkeyed()
     );
     assert!(!project.exists("result.txt"));
     assert!(project.manifests().is_empty());
+    // Not even when `..` would fold the variable away.
+    project.write(
+        "requirements.txt",
+        "pytest==9.2.0\n-r ${REQDIR}/../pins.txt\n",
+    );
+    project
+        .rtask_env(&["unit_tests"], &[("REQDIR", "reqs")])
+        .code(1)
+        .stderr_has("`${REQDIR}/../pins.txt` is named through an environment variable");
+    assert!(project.manifests().is_empty());
 }

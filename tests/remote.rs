@@ -360,6 +360,8 @@ enum Fault {
     /// Forward, but send the body of every answer one byte at a time, each within any
     /// timeout.
     Trickle,
+    /// Read request bodies at 512 KiB/s, then forward.
+    SlowReader,
 }
 
 /// A proxy in front of nginx that injects `fault`; its port.
@@ -378,7 +380,10 @@ fn proxy(fault: Fault) -> u16 {
 }
 
 fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<()> {
-    let request = read_request(&mut client)?;
+    let request = match fault {
+        Fault::SlowReader => read_slowly(&mut client)?,
+        _ => read_request(&mut client)?,
+    };
     let head_end = find(&request, b"\r\n\r\n").unwrap_or(request.len());
     let head = String::from_utf8_lossy(&request[..head_end]).to_string();
     let request_line = head.lines().next().unwrap_or_default().to_string();
@@ -393,7 +398,7 @@ fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<
             std::thread::sleep(Duration::from_secs(4));
             return Ok(());
         }
-        Fault::Truncate | Fault::WrongBlob | Fault::Trickle => {}
+        Fault::Truncate | Fault::WrongBlob | Fault::Trickle | Fault::SlowReader => {}
     }
     // Forward with `Connection: close`, so the whole answer is what upstream sends.
     let mut forwarded = Vec::new();
@@ -438,6 +443,31 @@ fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<
         }
     }
     Ok(())
+}
+
+/// A request read 64 KiB at a time, 8 times a second.
+fn read_slowly(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut request = Vec::new();
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(request);
+        }
+        request.extend_from_slice(&buffer[..read]);
+        if let Some(end) = find(&request, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(0);
+            if request.len() >= end + 4 + length {
+                return Ok(request);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(125));
+    }
 }
 
 fn read_request(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
@@ -772,12 +802,12 @@ fn a_bad_remote_cache_url_in_the_task_file_points_at_it() {
     insta::assert_snapshot!("bad_remote_cache_in_task_file", run.stderr);
     // The snippet of the file never shows a password.
     let secret = project_with(&format!(
-        "[settings]\nremote_cache = \"ftp://ci:hunter22@example/x\"\n{TASKS}"
+        "[settings]\nremote_cache = \"ftp://ci:hunter/22@example/x\"\n{TASKS}"
     ));
     let run = rtask(&secret, &["build"], &[]);
     run.code(2)
-        .stderr_has("ftp://ci:********@example/x")
-        .stderr_lacks("hunter22");
+        .stderr_has("ftp://**:*********@example/x")
+        .stderr_lacks("hunter");
 }
 
 #[test]
@@ -865,4 +895,55 @@ fn an_empty_signing_key_is_said_to_check_nothing() {
     rtask(&consumer, &["build", "--remote-cache", &url], &[])
         .success()
         .stderr_lacks("warning");
+}
+
+#[test]
+fn an_upload_slower_than_the_timeout_but_moving_completes() {
+    let project = project_with(
+        r#"
+[sessions.big]
+run = ["cp seed.bin out.bin"]
+inputs = ["seed.bin"]
+outputs = ["out.bin"]
+"#,
+    );
+    // 3 MiB of bytes that do not compress: 6 s at the proxy's pace, against a 1 s timeout.
+    let seed: Vec<u8> = (0..3u32 * 1024 * 1024)
+        .map(|at| (at.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(project.path("seed.bin"), &seed).unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/open/slow-upload",
+        proxy(Fault::SlowReader)
+    );
+    rtask(
+        &project,
+        &["big", "--remote-cache", &url],
+        &[("RTASK_REMOTE_TIMEOUT", "1")],
+    )
+    .success()
+    .stderr_lacks("warning");
+    let consumer = project_with(
+        r#"
+[sessions.big]
+run = ["cp seed.bin out.bin"]
+inputs = ["seed.bin"]
+outputs = ["out.bin"]
+"#,
+    );
+    fs::write(consumer.path("seed.bin"), &seed).unwrap();
+    let nginx = servers::nginx();
+    rtask(
+        &consumer,
+        &[
+            "big",
+            "--remote-cache",
+            &nginx.url("slow-upload"),
+            "--remote-read-only",
+        ],
+        &[],
+    )
+    .success()
+    .stderr_has("big: downloaded from the remote cache");
+    assert_eq!(fs::read(consumer.path("out.bin")).unwrap(), seed);
 }

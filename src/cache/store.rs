@@ -68,6 +68,12 @@ pub enum EntryProblem {
     /// A check made while restoring refused the entry.
     #[error("refusing to restore `{path}`: {why}")]
     Unsafe { path: RelPath, why: String },
+    /// It came from a remote cache or a bundle without a signature check, and this run has a
+    /// signing key: nothing vouches for it.
+    #[error(
+        "it came from a remote cache or a bundle without a signature check, and `RTASK_CACHE_SIGNING_KEY` is set"
+    )]
+    Unchecked,
     /// A restore found an output's stored copy damaged, or missing from the entry.
     #[error("stored copy of `{path}` is damaged: {why}")]
     DamagedOutput { path: RelPath, why: String },

@@ -434,6 +434,17 @@ impl Planner<'_> {
         let key = ingredients.key();
         let remote = self.remote.filter(|_| !self.force);
         let found = match crate::remote::lookup(remote, store, &session.name, &key) {
+            // With a signing key set, an entry nothing checked is not trusted: the session runs
+            // and its own result replaces it.
+            Lookup::Hit(manifest)
+                if self.environment.signing().key().is_some()
+                    && store.is_unchecked(&session.name, &key) =>
+            {
+                Found::Miss {
+                    reasons: vec![RunReason::EntryUnusable(EntryProblem::Unchecked)],
+                    store: store.overwrite(&manifest),
+                }
+            }
             Lookup::Hit(manifest) => Found::Hit(manifest),
             Lookup::Miss(writer, Miss::NoEntry) => {
                 let current = Current {

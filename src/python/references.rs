@@ -27,6 +27,9 @@ pub struct References {
     files: BTreeSet<PathBuf>,
     /// Local projects and archives, and how each is installed (copied, if it is both).
     locals: BTreeMap<PathBuf, Mode>,
+    /// The first file or project named through an environment variable (`${VAR}`), as
+    /// written: pip and uv expand it, so what it names cannot be known, nor keyed.
+    variable: Option<String>,
 }
 
 /// What the environment is made from on disk, digested; paths relative to the project root
@@ -130,6 +133,13 @@ impl References {
         let mut pending = Vec::new();
         let mut add = |base: &Path, found: Vec<Reference<'_>>, pending: &mut Vec<PathBuf>| {
             for reference in found {
+                let written = match reference {
+                    Reference::RequirementFile(text) | Reference::Group(text) => text,
+                    Reference::Local(text, _) => text,
+                };
+                if written.contains("${") && references.variable.is_none() {
+                    references.variable = Some(written.to_string());
+                }
                 match reference {
                     Reference::RequirementFile(file) => pending.push(normalise(&base.join(file))),
                     Reference::Group(group) => {
@@ -170,14 +180,9 @@ impl References {
     pub fn watched(&self, root: &Path, reader: &SourceReader<'_>) -> Result<Watched, String> {
         // pip and uv expand `${VAR}` in requirement files: what such a path names depends on
         // the environment, which the key cannot follow.
-        let variable = self.files.iter().chain(self.locals.keys());
-        if let Some(path) = variable
-            .into_iter()
-            .find(|path| path.to_string_lossy().contains("${"))
-        {
+        if let Some(written) = &self.variable {
             return Err(format!(
-                "`{}` is named through an environment variable, which pip and uv expand but rtask cannot key; write the path without `${{...}}`",
-                display(root, path)
+                "`{written}` is named through an environment variable, which pip and uv expand but rtask cannot key; write the path without `${{...}}`"
             ));
         }
         let mut watched = Watched {

@@ -241,6 +241,12 @@ impl Client {
             .put(&prepared.url)
             .config()
             .timeout_global(self.deadline(bytes.len() as u64))
+            // A slow reader holds writes up, and answers once it has read the body, much of
+            // which may still wait in the sockets' buffers when the last write returns: the
+            // deadline bounds both.
+            .timeout_per_write(self.deadline(bytes.len() as u64))
+            .timeout_per_read(self.deadline(bytes.len() as u64))
+            .timeout_recv_response(self.deadline(bytes.len() as u64))
             .build()
             .header("Content-Type", "application/octet-stream");
         for (name, value) in &prepared.headers {

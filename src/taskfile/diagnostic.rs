@@ -115,23 +115,23 @@ impl TaskFileError {
     }
 }
 
-/// `text` with the password of every URL (`scheme://user:PASSWORD@host`) masked, byte for
-/// byte, so that the spans into it stay where they were: snippets never show a secret.
+/// `text` with the user information of every URL (`scheme://USER:PASSWORD@host`) masked, byte
+/// for byte, so that the spans into it stay where they were: snippets never show a secret (a
+/// password may hold `/`, a token may stand as the user).
 fn mask_passwords(text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
     let mut from = 0;
     while let Some(found) = text[from..].find("://") {
         let start = from + found + 3;
         let end = text[start..]
-            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .find(|c: char| c == '"' || c == '\'' || c.is_whitespace())
             .map_or(text.len(), |length| start + length);
-        let authority = &text[start..end];
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority[..at].find(':')
-        {
+        if let Some(at) = text[start..end].rfind('@') {
             // Whole characters between two ASCII bytes: the result stays UTF-8.
-            for byte in &mut bytes[start + colon + 1..start + at] {
-                *byte = b'*';
+            for byte in &mut bytes[start..start + at] {
+                if *byte != b':' {
+                    *byte = b'*';
+                }
             }
         }
         from = end;
@@ -148,9 +148,11 @@ mod tests {
         let text = "a = \"https://ci:s3cr3t@cache.example/x\"\nb = \"s3://bucket/p\" # u:p@h";
         let masked = mask_passwords(text);
         assert_eq!(masked.len(), text.len());
-        assert!(masked.contains("https://ci:******@cache.example/x"));
+        assert!(masked.contains("https://**:******@cache.example/x"));
         assert!(masked.contains("s3://bucket/p\" # u:p@h"));
         assert!(!masked.contains("s3cr3t"));
-        assert_eq!(mask_passwords("x://u:pä@h"), "x://u:***@h");
+        assert_eq!(mask_passwords("x://u:pä@h"), "x://*:***@h");
+        assert_eq!(mask_passwords("x://u:a/b@h/p"), "x://*:***@h/p");
+        assert_eq!(mask_passwords("x://ghp_token@h"), "x://*********@h");
     }
 }

@@ -392,11 +392,6 @@ pub(crate) fn empty_signing_key() -> String {
     "`RTASK_CACHE_SIGNING_KEY` is set but empty (as CI passes a secret this job cannot read): entries are neither signed nor checked".to_string()
 }
 
-/// Why a signed export leaves out an entry received without a signature check.
-pub(crate) fn not_resigned() -> String {
-    "its entry came from a remote cache or a bundle whose signature was not checked (`RTASK_CACHE_SIGNING_KEY` was not set then), so it is not signed now".to_string()
-}
-
 /// A session `--allow-missing` leaves out of a bundle.
 pub(crate) fn left_out(session: &str, why: &str) -> String {
     format!("`{session}` is not exported: {why}")
