@@ -380,10 +380,9 @@ fn proxy(fault: Fault) -> u16 {
 }
 
 fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<()> {
-    let request = match fault {
-        Fault::SlowReader => read_slowly(&mut client)?,
-        _ => read_request(&mut client)?,
-    };
+    // 64 KiB 8 times a second: 512 KiB/s.
+    let pace = matches!(fault, Fault::SlowReader).then_some(Duration::from_millis(125));
+    let request = read_request(&mut client, pace)?;
     let head_end = find(&request, b"\r\n\r\n").unwrap_or(request.len());
     let head = String::from_utf8_lossy(&request[..head_end]).to_string();
     let request_line = head.lines().next().unwrap_or_default().to_string();
@@ -445,8 +444,9 @@ fn serve(mut client: TcpStream, fault: Fault, upstream: u16) -> std::io::Result<
     Ok(())
 }
 
-/// A request read 64 KiB at a time, 8 times a second.
-fn read_slowly(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+/// A whole request; with a `pace`, read 64 KiB at a time with that pause between reads (a
+/// slow reader).
+fn read_request(stream: &mut TcpStream, pace: Option<Duration>) -> std::io::Result<Vec<u8>> {
     let mut request = Vec::new();
     let mut buffer = vec![0; 64 * 1024];
     loop {
@@ -466,29 +466,8 @@ fn read_slowly(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
                 return Ok(request);
             }
         }
-        std::thread::sleep(Duration::from_millis(125));
-    }
-}
-
-fn read_request(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut request = Vec::new();
-    let mut buffer = [0; 8192];
-    loop {
-        let read = stream.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(request);
-        }
-        request.extend_from_slice(&buffer[..read]);
-        if let Some(end) = find(&request, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse().ok())
-                .unwrap_or(0);
-            if request.len() >= end + 4 + length {
-                return Ok(request);
-            }
+        if let Some(pace) = pace {
+            std::thread::sleep(pace);
         }
     }
 }
