@@ -705,10 +705,9 @@ inputs = ["tests"]
         .stderr_lacks("created")
         .stderr_has("t: cached");
     project.write("src/mypkg/_gen.py", "V = 2\n");
-    project
-        .rtask(&["--dry-run", "t"])
-        .success()
-        .stdout_has("t: would run: its environment would be (re)created first");
+    project.rtask(&["--dry-run", "t"]).success().stdout_has(
+        "t: would be restored if its environment, made again first, matches the entry's",
+    );
     project
         .rtask(&["t"])
         .code(1)
