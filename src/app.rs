@@ -240,7 +240,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let results = scheduler::run(&context, &order, &options);
     fingerprinter.save();
     if let Some(remote) = &run_remote {
-        remote.finish();
+        remote.finish(&|| interrupts.interrupted());
     }
     let named: Vec<(&str, &Outcome)> = results
         .iter()

@@ -926,3 +926,48 @@ outputs = ["out.bin"]
     .stderr_has("big: downloaded from the remote cache");
     assert_eq!(fs::read(consumer.path("out.bin")).unwrap(), seed);
 }
+
+#[test]
+fn an_interrupted_run_gives_its_uploads_up_at_once() {
+    let project = project_with(
+        r#"
+[sessions.big]
+run = ["cp seed.bin out.bin"]
+inputs = ["seed.bin"]
+outputs = ["out.bin"]
+"#,
+    );
+    // 3 MiB at the proxy's 512 KiB/s: an upload that takes 6 s, allowed 13 s.
+    let seed: Vec<u8> = (0..3u32 * 1024 * 1024)
+        .map(|at| (at.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(project.path("seed.bin"), &seed).unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/open/interrupted",
+        proxy(Fault::SlowReader)
+    );
+    let mut command = project.command(&["big", "--remote-cache", &url]);
+    for name in CLEARED {
+        command.env_remove(name);
+    }
+    let child = command
+        .env("RTASK_REMOTE_TIMEOUT", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.code(130)
+        .stderr_has("gave up waiting for 1 upload(s) still under way");
+    // The run did not wait for the upload to end: the record, sent last, never arrived.
+    let records = servers::nginx().dir("interrupted").join("ac");
+    assert!(
+        !records.exists() || files_in(&records).is_empty(),
+        "the upload finished after Ctrl-C\n{run}"
+    );
+}

@@ -96,9 +96,10 @@ impl Remote {
         self.uploads.start(&self.shared, session, key);
     }
 
-    /// Wait for the uploads still under way, for as long as they make progress.
-    pub(crate) fn finish(&self) {
-        self.uploads.finish(&self.shared);
+    /// Wait for the uploads still under way, for as long as they make progress and the run
+    /// is not `interrupted`.
+    pub(crate) fn finish(&self, interrupted: &dyn Fn() -> bool) {
+        self.uploads.finish(&self.shared, interrupted);
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::action_result::{ActionResult, BLOBS, CasDigest, MANIFEST, SIGNATURE};
 use super::transfer::{self, Failure};
@@ -14,6 +15,9 @@ use super::{Shared, ac_path, cas_path};
 use crate::cache::manifest::{Blob, Manifest};
 use crate::digest::Digest;
 use crate::reporter::{RemoteEvent, RemoteOp};
+
+/// How often the end of a run looks whether it was interrupted while it waits for uploads.
+const POLL: Duration = Duration::from_millis(100);
 
 struct Job {
     session: String,
@@ -78,7 +82,9 @@ impl Uploads {
         }
     }
 
-    pub(super) fn finish(&self, shared: &Shared) {
+    /// Wait for the uploads under way while they make progress, or until `interrupted`
+    /// (Ctrl-C, SIGTERM): then they are given up, as the run ends.
+    pub(super) fn finish(&self, shared: &Shared, interrupted: &dyn Fn() -> bool) {
         let mut state = self.state();
         state.jobs = None;
         let Some(progress) = state.progress.take() else {
@@ -87,23 +93,26 @@ impl Uploads {
         // Each request ends by its deadline: the wait for the next news is the longest
         // deadline of the requests under way, at least one timeout.
         let mut wait = shared.timeout;
+        let mut since = Instant::now();
         while state.pending > 0 {
-            match progress.recv_timeout(wait) {
+            if interrupted() || since.elapsed() >= wait {
+                shared.report(&RemoteEvent::UploadsAbandoned {
+                    remote: &shared.url,
+                    pending: state.pending,
+                });
+                return;
+            }
+            match progress.recv_timeout(POLL.min(wait.saturating_sub(since.elapsed()))) {
                 Ok(Progress::Done) => {
                     state.pending -= 1;
                     wait = shared.timeout;
+                    since = Instant::now();
                 }
                 Ok(Progress::Sending(bytes)) => {
                     wait = wait.max(transfer::deadline(shared.timeout, bytes));
                 }
-                Ok(Progress::Step) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    shared.report(&RemoteEvent::UploadsAbandoned {
-                        remote: &shared.url,
-                        pending: state.pending,
-                    });
-                    return;
-                }
+                Ok(Progress::Step) => since = Instant::now(),
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
