@@ -75,6 +75,12 @@ impl Digest {
     }
 }
 
+/// Bytes as lowercase hex, two digits a byte (a sha256 or an HMAC; a [`Digest`] has
+/// [`Digest::to_hex`]).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 impl From<blake3::Hash> for Digest {
     fn from(hash: blake3::Hash) -> Digest {
         Digest(*hash.as_bytes())

@@ -76,7 +76,7 @@ impl SigningKey {
     pub fn sign(&self, manifest: &[u8]) -> String {
         let mut mac = self.mac();
         mac.update(manifest);
-        hex(&mac.finalize().into_bytes())
+        crate::digest::hex(&mac.finalize().into_bytes())
     }
 
     /// Check a manifest's signature (`None`: it came without one), in constant time.
@@ -88,10 +88,6 @@ impl SigningKey {
         mac.verify_slice(&bytes)
             .map_err(|_| SignatureProblem::Wrong)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

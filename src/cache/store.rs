@@ -339,37 +339,33 @@ impl Store {
 
     /// The newest entry stored for a session, to explain a miss.
     pub fn newest(&self, session: &str) -> Option<Manifest> {
-        let dir = self.dir.join("entries").join(escape(session));
-        let newest = fs::read_dir(dir)
-            .ok()?
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+        let (_, newest) = self
+            .entry_files(session)
             .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
             .max()?;
-        serde_json::from_slice(&fs::read(newest.1).ok()?).ok()
+        serde_json::from_slice(&fs::read(newest).ok()?).ok()
     }
 
     /// Whether any entry is stored for a session (readable or not).
     pub fn has_entries(&self, session: &str) -> bool {
-        let dir = self.dir.join("entries").join(escape(session));
-        fs::read_dir(dir).is_ok_and(|mut listing| {
-            listing.any(|entry| {
-                entry.is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
-            })
-        })
+        self.entry_files(session).next().is_some()
     }
 
     /// Every entry stored for a session that can be read, in no order (to explain a miss).
     pub fn entries(&self, session: &str) -> Vec<Manifest> {
-        let dir = self.dir.join("entries").join(escape(session));
-        let Ok(listing) = fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        listing
-            .filter_map(Result::ok)
-            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+        self.entry_files(session)
             .filter_map(|entry| serde_json::from_slice(&fs::read(entry.path()).ok()?).ok())
             .collect()
+    }
+
+    /// The manifest files stored for a session (not the marks beside received entries).
+    fn entry_files(&self, session: &str) -> impl Iterator<Item = fs::DirEntry> {
+        let dir = self.dir.join("entries").join(escape(session));
+        fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
     }
 
     /// The input list stored with an entry, if it can be read.

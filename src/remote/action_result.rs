@@ -47,7 +47,7 @@ pub(crate) struct CasDigest {
 impl CasDigest {
     pub(crate) fn of(bytes: &[u8]) -> CasDigest {
         CasDigest {
-            hash: hex(&Sha256::digest(bytes)),
+            hash: crate::digest::hex(&Sha256::digest(bytes)),
             size: bytes.len() as u64,
         }
     }
@@ -240,10 +240,6 @@ fn put_bytes(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
     put_varint(out, number << 3 | LENGTH_DELIMITED);
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use super::action_result::{self, ActionResult, BLOBS, CasDigest, MANIFEST, SIGNATURE};
+use super::action_result::{ActionResult, BLOBS, CasDigest, MANIFEST, SIGNATURE};
 use super::transfer::{self, Failure};
 use super::{Shared, ac_path, cas_path};
 use crate::cache::manifest::{Blob, Manifest};
@@ -173,7 +173,7 @@ impl<R: Read> Read for Checked<'_, R> {
             }
         };
         if read == 0 {
-            let hash = action_result::hex(&self.hasher.clone().finalize());
+            let hash = crate::digest::hex(&self.hasher.clone().finalize());
             if hash != self.expected {
                 self.failure = Some(Failure::WrongBody("a blob"));
                 return Err(io::Error::new(

@@ -174,7 +174,7 @@ fn ac_path(session: &str, key: &Digest) -> String {
     hasher.update(session.as_bytes());
     hasher.update(b"\0");
     hasher.update(key.to_hex().as_bytes());
-    format!("ac/{}", action_result::hex(&hasher.finalize()))
+    format!("ac/{}", crate::digest::hex(&hasher.finalize()))
 }
 
 fn cas_path(hash: &str) -> String {

@@ -553,16 +553,22 @@ impl<R: Read> Read for Tapped<R> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_meter_stops_reading_past_its_limit() {
+    /// `bytes` read through a meter that allows 10 bytes; the meter too.
+    fn metered(bytes: &[u8]) -> (Metered<&[u8]>, Rc<Meter>) {
         let meter = Rc::new(Meter {
             read: Cell::new(0),
             limit: Cell::new(10),
         });
-        let mut reader = Metered {
-            inner: &[7u8; 100][..],
+        let reader = Metered {
+            inner: bytes,
             meter: Rc::clone(&meter),
         };
+        (reader, meter)
+    }
+
+    #[test]
+    fn the_meter_stops_reading_past_its_limit() {
+        let (mut reader, _) = metered(&[7u8; 100]);
         let mut bytes = vec![0; 10];
         reader.read_exact(&mut bytes).unwrap();
         let error = reader.read(&mut [0; 1]).unwrap_err();
@@ -571,14 +577,7 @@ mod tests {
 
     #[test]
     fn a_raised_limit_lets_more_through() {
-        let meter = Rc::new(Meter {
-            read: Cell::new(0),
-            limit: Cell::new(10),
-        });
-        let mut reader = Metered {
-            inner: &[7u8; 100][..],
-            meter: Rc::clone(&meter),
-        };
+        let (mut reader, meter) = metered(&[7u8; 100]);
         let mut bytes = vec![0; 10];
         reader.read_exact(&mut bytes).unwrap();
         meter.limit.set(meter.read.get() + 90);
@@ -588,14 +587,7 @@ mod tests {
 
     #[test]
     fn the_meter_lets_an_archive_end_at_its_limit() {
-        let meter = Rc::new(Meter {
-            read: Cell::new(0),
-            limit: Cell::new(10),
-        });
-        let mut reader = Metered {
-            inner: &[7u8; 10][..],
-            meter,
-        };
+        let (mut reader, _) = metered(&[7u8; 10]);
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).unwrap();
         assert_eq!(bytes.len(), 10);
