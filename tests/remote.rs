@@ -40,21 +40,6 @@ run = ["sh -c 'echo d >> runs.txt'"]
 inputs = ["src/d.txt"]
 "#;
 
-/// Variables of the outer environment that would change what these tests see.
-const CLEARED: &[&str] = &[
-    "RTASK_REMOTE_CACHE",
-    "RTASK_REMOTE_HEADER",
-    "RTASK_REMOTE_READ_ONLY",
-    "RTASK_REMOTE_TIMEOUT",
-    "RTASK_CACHE_SIGNING_KEY",
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_PROFILE",
-];
-
 fn project_with(tasks: &str) -> Project {
     let project = Project::with_tasks(tasks);
     for name in ["a", "b", "c", "d"] {
@@ -68,14 +53,7 @@ fn project() -> Project {
 }
 
 fn rtask(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = project.command(args);
-    for name in CLEARED {
-        command.env_remove(name);
-    }
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    Run::from(command.output().unwrap())
+    project.rtask_env(args, env)
 }
 
 fn s3_env(secret: &'static str) -> Vec<(&'static str, &'static str)> {
@@ -598,9 +576,6 @@ fn a_server_that_trickles_its_answers_is_cut_off_at_a_deadline() {
     let url = format!("http://127.0.0.1:{}/open/trickle", proxy(Fault::Trickle));
     let consumer = project();
     let mut command = consumer.command(&["build", "--remote-cache", &url, "--remote-read-only"]);
-    for name in CLEARED {
-        command.env_remove(name);
-    }
     command.env("RTASK_REMOTE_TIMEOUT", "1");
     let mut child = command
         .stdout(std::process::Stdio::piped())
@@ -876,8 +851,9 @@ fn an_empty_signing_key_is_said_to_check_nothing() {
         .stderr_lacks("warning");
 }
 
-#[test]
-fn an_upload_slower_than_the_timeout_but_moving_completes() {
+/// A session `big` copying `seed.bin`, 3 MiB of bytes that do not compress (the same in every
+/// project), to its output: a project, and the seed.
+fn big_project() -> (Project, Vec<u8>) {
     let project = project_with(
         r#"
 [sessions.big]
@@ -886,11 +862,17 @@ inputs = ["seed.bin"]
 outputs = ["out.bin"]
 "#,
     );
-    // 3 MiB of bytes that do not compress: 6 s at the proxy's pace, against a 1 s timeout.
     let seed: Vec<u8> = (0..3u32 * 1024 * 1024)
         .map(|at| (at.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     fs::write(project.path("seed.bin"), &seed).unwrap();
+    (project, seed)
+}
+
+#[test]
+fn an_upload_slower_than_the_timeout_but_moving_completes() {
+    // 6 s at the proxy's pace, against a 1 s timeout.
+    let (project, seed) = big_project();
     let url = format!(
         "http://127.0.0.1:{}/open/slow-upload",
         proxy(Fault::SlowReader)
@@ -902,15 +884,7 @@ outputs = ["out.bin"]
     )
     .success()
     .stderr_lacks("warning");
-    let consumer = project_with(
-        r#"
-[sessions.big]
-run = ["cp seed.bin out.bin"]
-inputs = ["seed.bin"]
-outputs = ["out.bin"]
-"#,
-    );
-    fs::write(consumer.path("seed.bin"), &seed).unwrap();
+    let (consumer, _) = big_project();
     let nginx = servers::nginx();
     rtask(
         &consumer,
@@ -929,27 +903,13 @@ outputs = ["out.bin"]
 
 #[test]
 fn an_interrupted_run_gives_its_uploads_up_at_once() {
-    let project = project_with(
-        r#"
-[sessions.big]
-run = ["cp seed.bin out.bin"]
-inputs = ["seed.bin"]
-outputs = ["out.bin"]
-"#,
-    );
-    // 3 MiB at the proxy's 512 KiB/s: an upload that takes 6 s, allowed 13 s.
-    let seed: Vec<u8> = (0..3u32 * 1024 * 1024)
-        .map(|at| (at.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    fs::write(project.path("seed.bin"), &seed).unwrap();
+    // An upload that takes 6 s at the proxy's pace, allowed 13 s.
+    let (project, _) = big_project();
     let url = format!(
         "http://127.0.0.1:{}/open/interrupted",
         proxy(Fault::SlowReader)
     );
     let mut command = project.command(&["big", "--remote-cache", &url]);
-    for name in CLEARED {
-        command.env_remove(name);
-    }
     let child = command
         .env("RTASK_REMOTE_TIMEOUT", "1")
         .stdout(std::process::Stdio::piped())

@@ -125,11 +125,23 @@ impl Project {
             .env_remove("FORGEJO_ACTIONS")
             .env_remove("RTASK_CACHE_DIR")
             .env_remove("PYTEST_ADDOPTS")
-            .env_remove("RTASK_REMOTE_CACHE")
-            .env_remove("RTASK_REMOTE_READ_ONLY")
-            .env_remove("RTASK_REMOTE_HEADER")
-            .env_remove("RTASK_CACHE_SIGNING_KEY")
             .env("NO_COLOR", "1");
+        // A remote cache, its credentials and a signing key come only from the test.
+        for name in [
+            "RTASK_REMOTE_CACHE",
+            "RTASK_REMOTE_HEADER",
+            "RTASK_REMOTE_READ_ONLY",
+            "RTASK_REMOTE_TIMEOUT",
+            "RTASK_CACHE_SIGNING_KEY",
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_PROFILE",
+        ] {
+            command.env_remove(name);
+        }
         // Virtual environments install from the wheelhouse `.ci/prepare` downloads, never the network.
         let wheelhouse = wheelhouse();
         command
