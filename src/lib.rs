@@ -39,6 +39,7 @@ mod report;
 mod reporter;
 mod select;
 mod shell_words;
+mod spool;
 mod suggest;
 mod taskfile;
 mod ui;

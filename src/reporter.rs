@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::blob::BlobReader;
 use crate::cache::manifest::Manifest;
 use crate::cache::restore::Restored;
 use crate::cache::signing::SignatureProblem;
@@ -16,6 +17,7 @@ use crate::plan::reason::{AbortReason, RunReason, SkipReason};
 use crate::project::Backend;
 use crate::remote::config::RemoteUrl;
 use crate::remote::transfer::Failure;
+use crate::spool::Spool;
 
 /// How a session ended.
 #[derive(Debug, Clone)]
@@ -23,7 +25,8 @@ pub(crate) enum Outcome {
     Ran {
         duration: Duration,
     },
-    /// Restored from the cache; `saved` is how long the run that made the entry took.
+    /// Restored from the cache; `saved` is how long the run that made the entry took, less
+    /// what restoring and replaying it took (never a saving that did not happen).
     Cached {
         saved: Duration,
     },
@@ -116,15 +119,16 @@ pub(crate) trait Reporter: Sync {
     fn started(&self, session: &str, reasons: &[RunReason]);
     /// Output of a running session (its command echoes included), as it arrives.
     fn output(&self, session: &str, bytes: &[u8]);
-    /// A session was restored from the cache; `log` is its captured output.
-    fn restored(&self, session: &str, manifest: &Manifest, log: &[u8], restored: &Restored);
+    /// A session was restored from the cache; `log` streams its captured output (checked
+    /// against its digest already).
+    fn restored(&self, session: &str, manifest: &Manifest, log: BlobReader, restored: &Restored);
     /// A session that started has ended (ran, failed or was interrupted), or a session failed
     /// or was skipped before its commands could start.
     fn finished(&self, session: &str, outcome: &Outcome);
     /// A session's virtual environment was made.
     fn environment_made(&self, session: &str, made: &EnvironmentMade);
     /// Making a session's virtual environment failed; `log` is what its commands printed.
-    fn environment_failed(&self, session: &str, log: &[u8]);
+    fn environment_failed(&self, session: &str, log: Spool);
     /// Something went wrong that does not stop the run.
     fn warning(&self, warning: &Warning<'_>);
 }

@@ -1,6 +1,7 @@
 //! The output cache: the store, its manifests, saving and restoring outputs, and bundles that
 //! carry entries to other machines.
 
+pub mod blob;
 pub mod bundle;
 pub mod explain;
 pub mod manifest;

@@ -8,8 +8,8 @@
 mod check;
 
 use std::ffi::OsStr;
-use std::fs::{self, File};
-use std::io;
+use std::fs;
+use std::io::{self, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
@@ -18,8 +18,8 @@ use thiserror::Error;
 use self::check::{Parent, Stored, guarded_below, inspect_parent, parents};
 use super::manifest::{Blob, Manifest, OutputEntry};
 use super::outputs::{dir_mode, file_mode};
-use super::store::Store;
-use crate::digest::{self, Digest};
+use super::store::{BlobFlaw, Store};
+use crate::digest;
 use crate::patterns::OutputPattern;
 use crate::protected;
 use crate::relpath::RelPath;
@@ -271,7 +271,7 @@ fn restore_file(
     if blob.matches_file(destination) {
         return set_mode(destination, mode).map_err(WriteError::Io);
     }
-    write_file(store, destination, &blob.hash, mode)?;
+    write_file(store, destination, blob, mode)?;
     Ok(true)
 }
 
@@ -281,30 +281,33 @@ enum WriteError {
     Damaged(&'static str),
 }
 
-/// Copy a blob to `destination` through a temporary file beside it, checking its digest; a
-/// copy that does not match is discarded from the store.
-fn write_file(
-    store: &Store,
-    destination: &Path,
-    hash: &Digest,
-    mode: u32,
-) -> Result<(), WriteError> {
+/// Copy a blob to `destination` through a temporary file beside it, decoding it and checking
+/// its digest; a copy that does not match (or cannot be decoded) is discarded from the store.
+fn write_file(store: &Store, destination: &Path, blob: &Blob, mode: u32) -> Result<(), WriteError> {
     let parent = destination.parent().unwrap_or(destination);
-    let mut source = match File::open(store.blob_path(hash)) {
-        Ok(source) => source,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            return Err(WriteError::Damaged("it is gone from the cache"));
-        }
-        Err(error) => return Err(WriteError::Io(error)),
-    };
+    let mut source = store.open_blob(blob).map_err(|flaw| match flaw {
+        BlobFlaw::Missing => WriteError::Damaged("it is gone from the cache"),
+        BlobFlaw::WrongSize => WriteError::Damaged("it has the wrong size"),
+        BlobFlaw::WrongDigest => WriteError::Damaged("its content does not match its digest"),
+    })?;
     let mut temp = tempfile::Builder::new()
         .prefix(".rtask-restore")
         .tempfile_in(parent)
         .map_err(WriteError::Io)?;
-    let (actual, _) =
-        digest::copy_hashing(&mut source, temp.as_file_mut()).map_err(WriteError::Io)?;
-    if &actual != hash {
-        store.discard_blob(hash);
+    let copied = {
+        let mut out = io::BufWriter::with_capacity(1024 * 1024, temp.as_file_mut());
+        digest::copy_hashing(&mut source, &mut out).and_then(|copied| {
+            out.flush()?;
+            Ok(copied)
+        })
+    };
+    let (actual, size) = match copied {
+        Ok((digest, size)) => (Some(digest), size),
+        Err(_) if source.failed() => (None, 0),
+        Err(error) => return Err(WriteError::Io(error)),
+    };
+    if actual != Some(blob.hash) || size != blob.size {
+        store.discard_blob(&blob.hash);
         return Err(WriteError::Damaged("its content does not match its digest"));
     }
     set_mode(temp.path(), mode).map_err(WriteError::Io)?;

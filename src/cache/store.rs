@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <cache_dir>/CACHEDIR.TAG
-//! <cache_dir>/v1/blobs/<2 hex>/<64 hex>           file contents and logs
+//! <cache_dir>/v1/blobs/<2 hex>/<64 hex>[.zst]     file contents and logs (see `blob.rs`)
 //! <cache_dir>/v1/entries/<session>/<key>.json     manifests
 //! <cache_dir>/v1/tmp/                             temporary files, renamed into place
 //! ```
@@ -13,16 +13,17 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tempfile::NamedTempFile;
 use thiserror::Error;
 
+use super::blob::{BlobReader, BlobWriter, Encoding, Written};
 use super::manifest::{Blob, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
-use crate::digest::{self, Digest};
+use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
 use crate::python::Realised;
@@ -150,7 +151,8 @@ pub struct Run<'a> {
     pub ingredients: Ingredients,
     pub inputs: &'a [InputFile],
     pub outputs: &'a [FoundOutput],
-    pub log: &'a [u8],
+    /// The log, written while the commands ran (see [`Store::blob_writer`]).
+    pub log: Written<NamedTempFile>,
     pub duration: Duration,
     pub posargs: &'a [String],
     /// What the session's environment held.
@@ -272,9 +274,10 @@ impl Store {
         reader: &mut impl io::Read,
         expected: &Blob,
     ) -> Result<(), Received> {
-        let mut temp = self.temp_file().map_err(Received::Io)?;
-        let (hash, size) =
-            digest::copy_hashing(reader, temp.as_file_mut()).map_err(Received::Io)?;
+        let mut writer = self.blob_writer().map_err(Received::Io)?;
+        copy(reader, &mut writer).map_err(Received::Io)?;
+        let written = writer.finish().map_err(Received::Io)?;
+        let Blob { hash, size } = written.blob;
         if hash != expected.hash || size != expected.size {
             return Err(Received::Mismatch(if size == expected.size {
                 BlobFlaw::WrongDigest
@@ -282,7 +285,7 @@ impl Store {
                 BlobFlaw::WrongSize
             }));
         }
-        self.persist_blob(temp, &hash, size).map_err(Received::Io)?;
+        self.keep_blob(written).map_err(Received::Io)?;
         Ok(())
     }
 
@@ -330,11 +333,24 @@ impl Store {
     }
 
     fn check_blob(&self, blob: &Blob) -> Result<(), BlobFlaw> {
-        match fs::metadata(self.blob_path(&blob.hash)) {
-            Ok(metadata) if metadata.len() == blob.size => Ok(()),
-            Ok(_) => Err(BlobFlaw::WrongSize),
-            Err(_) => Err(BlobFlaw::Missing),
+        self.locate_blob(blob).map(|_| ())
+    }
+
+    /// A blob's file, open, in whichever encoding holds the right size: checked without
+    /// reading it. `Missing` when no file holds it, `WrongSize` when one does with another size.
+    fn locate_blob(&self, blob: &Blob) -> Result<(File, Encoding), BlobFlaw> {
+        let mut flaw = BlobFlaw::Missing;
+        for encoding in Encoding::ALL {
+            let Ok(file) = File::open(self.blob_path(&blob.hash, encoding)) else {
+                continue;
+            };
+            match encoding.stored_size(&file) {
+                Ok(Some(size)) if size == blob.size => return Ok((file, encoding)),
+                Ok(_) => flaw = BlobFlaw::WrongSize,
+                Err(_) => flaw = BlobFlaw::Missing,
+            }
         }
+        Err(flaw)
     }
 
     /// The newest entry stored for a session, to explain a miss.
@@ -373,24 +389,52 @@ impl Store {
         serde_json::from_slice(&self.read_blob(&manifest.inputs).ok()?).ok()
     }
 
-    pub fn blob_path(&self, hash: &Digest) -> PathBuf {
+    fn blob_path(&self, hash: &Digest, encoding: Encoding) -> PathBuf {
         let hex = hash.to_hex();
-        self.dir.join("blobs").join(&hex[..2]).join(hex)
+        self.dir
+            .join("blobs")
+            .join(&hex[..2])
+            .join(encoding.file_name(hash))
     }
 
-    /// A blob's bytes, checked against its digest.
+    /// A stream of a blob's bytes (decoded), not checked against its digest yet: whoever
+    /// reads it checks what passed (see [`BlobReader::failed`] for read errors).
+    pub(crate) fn open_blob(&self, blob: &Blob) -> Result<BlobReader, BlobFlaw> {
+        let (file, encoding) = self.locate_blob(blob)?;
+        BlobReader::new(file, encoding, blob).map_err(|_| BlobFlaw::Missing)
+    }
+
+    /// A stream of a blob's bytes, read through once to check them against its digest first
+    /// (a damaged copy is discarded): what it gives is what the entry stored. It reads the
+    /// same open file, so a copy replaced meanwhile does not matter.
+    pub(crate) fn checked_blob(&self, blob: &Blob) -> Result<BlobReader, BlobFlaw> {
+        let mut reader = self.open_blob(blob)?;
+        let mut hasher = blake3::Hasher::new();
+        let read = copy(&mut reader, &mut hasher);
+        if read.ok() != Some(blob.size) || Digest::from(hasher.finalize()) != blob.hash {
+            self.discard_blob(&blob.hash);
+            return Err(BlobFlaw::WrongDigest);
+        }
+        reader.restart(blob).map_err(|_| BlobFlaw::Missing)
+    }
+
+    /// A blob's bytes, checked against its digest (a damaged copy is discarded).
     pub fn read_blob(&self, blob: &Blob) -> Result<Vec<u8>, BlobFlaw> {
-        let bytes = fs::read(self.blob_path(&blob.hash)).map_err(|_| BlobFlaw::Missing)?;
-        if Digest::of_bytes(&bytes) != blob.hash {
+        let mut bytes = Vec::new();
+        let read = self.open_blob(blob)?.read_to_end(&mut bytes);
+        if read.is_err() || bytes.len() as u64 != blob.size || Digest::of_bytes(&bytes) != blob.hash
+        {
             self.discard_blob(&blob.hash);
             return Err(BlobFlaw::WrongDigest);
         }
         Ok(bytes)
     }
 
-    /// Delete a blob found damaged, so that the next store writes it afresh.
+    /// Delete a blob found damaged, in any encoding, so that the next store writes it afresh.
     pub fn discard_blob(&self, hash: &Digest) {
-        let _ = fs::remove_file(self.blob_path(hash));
+        for encoding in Encoding::ALL {
+            let _ = fs::remove_file(self.blob_path(hash, encoding));
+        }
     }
 
     fn entry_path(&self, session: &str, key: &Digest) -> PathBuf {
@@ -422,25 +466,35 @@ impl Store {
         Ok(())
     }
 
-    /// Store `reader`'s bytes as a blob, named by their digest.
-    fn put_blob(&self, reader: &mut impl io::Read) -> io::Result<Blob> {
-        let mut temp = self.temp_file()?;
-        let (hash, size) = digest::copy_hashing(reader, temp.as_file_mut())?;
-        self.persist_blob(temp, &hash, size)?;
-        Ok(Blob { hash, size })
+    /// A writer of a new blob, into a temporary file of the store: compressed when it pays,
+    /// hashed as it goes. [`Store::keep_blob`] stores what it wrote.
+    pub(crate) fn blob_writer(&self) -> io::Result<BlobWriter<NamedTempFile>> {
+        Ok(BlobWriter::new(self.temp_file()?))
     }
 
-    /// Rename a written blob into place, unless the store has it already.
-    fn persist_blob(&self, temp: NamedTempFile, hash: &Digest, size: u64) -> io::Result<()> {
-        let path = self.blob_path(hash);
-        if fs::metadata(&path).is_ok_and(|metadata| metadata.len() == size) {
-            return Ok(());
+    /// Store `reader`'s bytes as a blob, named by their digest.
+    fn put_blob(&self, reader: &mut impl io::Read) -> io::Result<Blob> {
+        let mut writer = self.blob_writer()?;
+        copy(reader, &mut writer)?;
+        self.keep_blob(writer.finish()?)
+    }
+
+    /// Rename a written blob into place, unless the store has it already (in any encoding).
+    pub(crate) fn keep_blob(&self, written: Written<NamedTempFile>) -> io::Result<Blob> {
+        let Written {
+            out: temp,
+            blob,
+            encoding,
+        } = written;
+        if self.check_blob(&blob).is_ok() {
+            return Ok(blob);
         }
+        let path = self.blob_path(&blob.hash, encoding);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
         temp.persist(&path).map_err(|error| error.error)?;
-        Ok(())
+        Ok(blob)
     }
 }
 
@@ -467,7 +521,7 @@ impl Writer {
                 },
             });
         }
-        let log = store.put_blob(&mut &run.log[..])?;
+        let log = store.keep_blob(run.log)?;
         let listed = serde_json::to_vec(run.inputs)?;
         let inputs = store.put_blob(&mut &listed[..])?;
         let manifest = Manifest {
@@ -520,6 +574,22 @@ impl Writer {
             },
         }
         Ok(())
+    }
+}
+
+/// Copy all of `reader` to `writer`, a megabyte at a time.
+fn copy(reader: &mut impl io::Read, writer: &mut impl Write) -> io::Result<u64> {
+    let mut buffer = vec![0; 1024 * 1024];
+    let mut total = 0;
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        writer.write_all(&buffer[..read])?;
+        total += read as u64;
     }
 }
 

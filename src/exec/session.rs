@@ -3,12 +3,16 @@
 //! the decision: restore the entry, or run the commands and store the result.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tempfile::NamedTempFile;
 
 use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
 use super::sharing::{Presence, Shared, Sharing};
+use crate::cache::blob::{BlobWriter, Written};
 use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored};
@@ -256,16 +260,20 @@ impl Act<'_> {
             .planner
             .store
             .expect("only a store can decide to restore");
-        let log = store.read_blob(&manifest.log).map_err(Replay::Log)?;
+        let started = Instant::now();
+        // Read through once before a byte is shown: a damaged log is a miss, never shown.
+        let log = store.checked_blob(&manifest.log).map_err(Replay::Log)?;
         let restored = self
             .context
             .restore(&self.session.outputs, manifest)
             .map_err(Replay::Restore)?;
         self.context
             .reporter
-            .restored(&self.session.name, manifest, &log, &restored);
+            .restored(&self.session.name, manifest, log, &restored);
+        // What the hit saved: the run it spares, less the restore and the replay.
+        let ran = Duration::from_millis(manifest.duration_ms);
         Ok(Outcome::Cached {
-            saved: Duration::from_millis(manifest.duration_ms),
+            saved: ran.saturating_sub(started.elapsed()),
         })
     }
 
@@ -279,7 +287,7 @@ impl Act<'_> {
         let ran = self.run_commands(&run);
         let shared = self.presence.leave();
         let (outcome, finished) = match ran {
-            Ok(log) => match self.finish(run, &own, shared, &log) {
+            Ok(log) => match self.finish(run, &own, shared, log) {
                 Ok(finished) => {
                     let duration = self.started.elapsed();
                     (Outcome::Ran { duration }, Some(finished))
@@ -330,7 +338,7 @@ impl Act<'_> {
     }
 
     /// Run the commands in order; the captured log, or how the session ended early.
-    fn run_commands(&self, run: &Running<'_>) -> Result<Vec<u8>, Outcome> {
+    fn run_commands(&self, run: &Running<'_>) -> Result<Capture, Outcome> {
         let (context, session) = (self.context, self.session);
         let failed = |error| Outcome::failed(self.started.elapsed(), error);
         let interrupted = || Outcome::Interrupted {
@@ -343,7 +351,7 @@ impl Act<'_> {
             }));
         }
         let env = process::session_env(context.planner.environment, session, run.venv);
-        let mut log = Vec::new();
+        let mut log = Capture::for_run(run, context.planner.store);
         for argv in run.commands {
             if context.interrupts.interrupted() {
                 return Err(interrupted());
@@ -354,7 +362,7 @@ impl Act<'_> {
                 command::display(argv)
             };
             let echo = format!("$ {shown}\n");
-            log.extend_from_slice(echo.as_bytes());
+            log.push(echo.as_bytes());
             context.reporter.output(&session.name, echo.as_bytes());
             let spec = CommandSpec {
                 argv,
@@ -362,7 +370,7 @@ impl Act<'_> {
                 env: &env,
             };
             let result = process::run(&spec, context.interrupts, &mut |bytes| {
-                log.extend_from_slice(bytes);
+                log.push(bytes);
                 context.reporter.output(&session.name, bytes);
             });
             context.planner.fingerprinter.invalidate();
@@ -392,7 +400,7 @@ impl Act<'_> {
         run: Running<'_>,
         own: &outputs::Snapshot,
         shared: Shared,
-        log: &[u8],
+        log: Capture,
     ) -> Result<Finished, SessionError> {
         let (context, session) = (self.context, self.session);
         let planner = context.planner;
@@ -426,9 +434,12 @@ impl Act<'_> {
         }
         let stored = match (run.keyed, run.store, planner.store) {
             (Some(keyed), Some(writer), Some(store)) => {
-                match self.unchanged(&keyed, run.venv, shared) {
+                match self
+                    .unchanged(&keyed, run.venv, shared)
+                    .and_then(|()| log.finish())
+                {
                     Err(why) => Err(why),
-                    Ok(()) => {
+                    Ok(log) => {
                         let Keyed {
                             key: _,
                             ingredients,
@@ -595,6 +606,47 @@ struct Running<'a> {
     venv: Option<&'a Env>,
     keyed: Option<Keyed>,
     store: Option<Writer>,
+}
+
+/// The log of a run, written to the store as the commands print (compressed when it pays), so
+/// that it is never held in memory; captured only when the result is to be stored.
+enum Capture {
+    /// Nothing stores the result: not cacheable, or `--no-cache`.
+    Off,
+    On(Box<BlobWriter<NamedTempFile>>),
+    /// Writing it failed (a full disk): the result is not stored.
+    Failed(std::io::Error),
+}
+
+impl Capture {
+    fn for_run(run: &Running<'_>, store: Option<&Store>) -> Capture {
+        match (&run.keyed, &run.store, store) {
+            (Some(_), Some(_), Some(store)) => match store.blob_writer() {
+                Ok(writer) => Capture::On(Box::new(writer)),
+                Err(error) => Capture::Failed(error),
+            },
+            _ => Capture::Off,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if let Capture::On(writer) = self {
+            if let Err(error) = writer.write_all(bytes) {
+                *self = Capture::Failed(error);
+            }
+        }
+    }
+
+    /// The log, written whole.
+    fn finish(self) -> Result<Written<NamedTempFile>, NotStored> {
+        match self {
+            Capture::On(writer) => writer.finish().map_err(NotStored::Write),
+            Capture::Failed(error) => Err(NotStored::Write(error)),
+            Capture::Off => Err(NotStored::Write(std::io::Error::other(
+                "its log was not captured",
+            ))),
+        }
+    }
 }
 
 /// Why an entry the plan chose could not be restored.

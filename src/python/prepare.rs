@@ -12,6 +12,7 @@ use crate::exec::process::{self, CommandSpec, Exit};
 use crate::failure::{Ended, SessionError};
 use crate::project::Session;
 use crate::reporter::{EnvironmentMade, Reporter};
+use crate::spool::Spool;
 use crate::{command, fingerprint::Fingerprinter};
 
 /// Why an environment was not made.
@@ -45,17 +46,15 @@ impl Maker<'_> {
         env.remove(&OsString::from("PYTHONHOME"));
         env.entry("UV_PYTHON_DOWNLOADS".into())
             .or_insert_with(|| "never".into());
-        let mut log = Vec::new();
+        let mut log = Spool::new();
         for argv in &commands {
-            log.extend_from_slice(format!("$ {}\n", command::display(argv)).as_bytes());
+            log.push(format!("$ {}\n", command::display(argv)).as_bytes());
             let spec = CommandSpec {
                 argv,
                 cwd: self.root,
                 env: &env,
             };
-            let result = process::run(&spec, self.interrupts, &mut |bytes| {
-                log.extend_from_slice(bytes)
-            });
+            let result = process::run(&spec, self.interrupts, &mut |bytes| log.push(bytes));
             if self.interrupts.interrupted() {
                 return Err(NotMade::Interrupted);
             }
@@ -64,7 +63,7 @@ impl Maker<'_> {
                 Ok(exit) => Ended::Exit(exit),
                 Err(error) => Ended::NotStarted(error),
             };
-            self.reporter.environment_failed(&session.name, &log);
+            self.reporter.environment_failed(&session.name, log);
             let program = argv.first().cloned().unwrap_or_default();
             return Err(NotMade::Failed(SessionError::CreateEnvironment {
                 program,

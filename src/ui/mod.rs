@@ -1,6 +1,9 @@
 //! What the user sees while sessions run: headers, live or grouped output, warnings.
 //!
-//! Session output goes to stdout, rtask's own lines to stderr. A session that starts while no
+//! Session output goes to stdout, rtask's own lines to stderr. Output is written as it was
+//! printed, byte for byte: when it ends without a newline, the line is ended on stderr before
+//! rtask's next line (under GitHub Actions on stdout, where the group markers go). Blocks are
+//! streamed from a [`Spool`] or from the store, never held whole in memory. A session that starts while no
 //! other runs streams live; sessions that run side by side are buffered and shown as one block
 //! each when they finish (held back while a live session streams, so blocks never cut into it).
 //! On a terminal an indicatif spinner shows each running session; under GitHub Actions (or
@@ -11,19 +14,26 @@ pub mod summary;
 pub mod words;
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use self::style::{Painter, Style};
+use crate::cache::blob::BlobReader;
 use crate::cache::manifest::Manifest;
 use crate::cache::restore::Restored;
 use crate::lock::Holder;
 use crate::plan::reason::RunReason;
 use crate::python::venv;
 use crate::reporter::{EnvironmentMade, Outcome, RemoteEvent, RemoteReporter, Reporter, Warning};
+use crate::spool::Spool;
+
+/// The most of a live session's unfinished line held back while spinners are drawn: a longer
+/// line is written as it comes.
+const LONGEST_HELD_LINE: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -45,6 +55,8 @@ pub struct Ui {
     options: UiOptions,
     progress: Option<MultiProgress>,
     state: Mutex<State>,
+    /// Session output on stdout ends in the middle of a line.
+    open_line: AtomicBool,
 }
 
 #[derive(Default)]
@@ -69,8 +81,15 @@ enum Held {
 /// Something to print in one go: a header line, output, a closing line.
 struct Block {
     header: String,
-    output: Vec<u8>,
+    output: Body,
     footer: Option<String>,
+}
+
+/// Where a block's output is.
+enum Body {
+    Spool(Spool),
+    /// A restored entry's log, read from the store as it is shown.
+    Stored(BlobReader),
 }
 
 impl Ui {
@@ -82,6 +101,7 @@ impl Ui {
             options,
             progress,
             state: Mutex::new(State::default()),
+            open_line: AtomicBool::new(false),
         }
     }
 
@@ -99,9 +119,28 @@ impl Ui {
         }
     }
 
+    /// End the line session output left open, before a line of rtask's own: on stderr, so
+    /// that stdout holds exactly what the session printed; under GitHub Actions on stdout,
+    /// where the group markers must start a line.
+    fn end_open_line(&self) {
+        if !self.open_line.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        if self.options.github {
+            let mut stdout = io::stdout().lock();
+            let _ = stdout.write_all(b"\n");
+            let _ = stdout.flush();
+        } else {
+            let mut stderr = io::stderr().lock();
+            let _ = stderr.write_all(b"\n");
+            let _ = stderr.flush();
+        }
+    }
+
     /// A line of rtask's own, on stderr.
     pub fn line(&self, text: &str) {
         self.print(|| {
+            self.end_open_line();
             let mut stderr = io::stderr().lock();
             let _ = writeln!(stderr, "{text}");
             let _ = stderr.flush();
@@ -110,6 +149,7 @@ impl Ui {
 
     fn open(&self, header: &str) {
         self.print(|| {
+            self.end_open_line();
             if self.options.github {
                 let mut stdout = io::stdout().lock();
                 let _ = writeln!(stdout, "::group::{header}");
@@ -127,9 +167,33 @@ impl Ui {
     }
 
     fn write_output(&self, bytes: &[u8]) {
+        let Some(&last) = bytes.last() else {
+            return;
+        };
         self.print(|| {
             let mut stdout = io::stdout().lock();
             let _ = stdout.write_all(bytes);
+            let _ = stdout.flush();
+            self.open_line.store(last != b'\n', Ordering::SeqCst);
+        });
+    }
+
+    /// Copy a block's output to stdout as it is read.
+    fn stream_output(&self, output: &mut dyn Read) {
+        self.print(|| {
+            let mut stdout = io::stdout().lock();
+            let mut buffer = vec![0; 256 * 1024];
+            loop {
+                let read = match output.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => read,
+                };
+                if stdout.write_all(&buffer[..read]).is_err() {
+                    break;
+                }
+                self.open_line
+                    .store(buffer[read - 1] != b'\n', Ordering::SeqCst);
+            }
             let _ = stdout.flush();
         });
     }
@@ -137,6 +201,7 @@ impl Ui {
     fn close(&self, footer: Option<&str>) {
         if self.options.github {
             self.print(|| {
+                self.end_open_line();
                 let mut stdout = io::stdout().lock();
                 let _ = writeln!(stdout, "::endgroup::");
                 let _ = stdout.flush();
@@ -147,15 +212,22 @@ impl Ui {
         }
     }
 
-    fn show(&self, block: &Block) {
-        self.open(&block.header);
-        if !block.output.is_empty() {
-            self.write_output(&block.output);
-            if !block.output.ends_with(b"\n") {
-                self.write_output(b"\n");
+    fn show(&self, block: Block) {
+        let Block {
+            header,
+            output,
+            footer,
+        } = block;
+        self.open(&header);
+        match output {
+            Body::Spool(mut spool) => {
+                if let Ok(mut reader) = spool.reader() {
+                    self.stream_output(&mut reader);
+                }
             }
+            Body::Stored(mut reader) => self.stream_output(&mut reader),
         }
-        self.close(block.footer.as_deref());
+        self.close(footer.as_deref());
     }
 
     /// Show a block now, or after the live session when one streams.
@@ -163,7 +235,7 @@ impl Ui {
         if state.live.is_some() {
             state.pending.push(Held::Block(block));
         } else {
-            self.show(&block);
+            self.show(block);
         }
     }
 
@@ -281,7 +353,7 @@ impl Reporter for Ui {
         } else {
             let block = Block {
                 header,
-                output: Vec::new(),
+                output: Body::Spool(Spool::new()),
                 footer: None,
             };
             state.buffers.insert(session.to_string(), block);
@@ -297,17 +369,26 @@ impl Reporter for Ui {
                 return;
             }
             state.partial.extend_from_slice(bytes);
-            if let Some(end) = state.partial.iter().rposition(|&byte| byte == b'\n') {
+            let end = if state.partial.len() > LONGEST_HELD_LINE {
+                Some(state.partial.len() - 1)
+            } else {
+                state.partial.iter().rposition(|&byte| byte == b'\n')
+            };
+            if let Some(end) = end {
                 let lines: Vec<u8> = state.partial.drain(..=end).collect();
                 drop(state);
                 self.write_output(&lines);
             }
-        } else if let Some(block) = state.buffers.get_mut(session) {
-            block.output.extend_from_slice(bytes);
+        } else if let Some(Block {
+            output: Body::Spool(spool),
+            ..
+        }) = state.buffers.get_mut(session)
+        {
+            spool.push(bytes);
         }
     }
 
-    fn restored(&self, session: &str, manifest: &Manifest, log: &[u8], restored: &Restored) {
+    fn restored(&self, session: &str, manifest: &Manifest, log: BlobReader, restored: &Restored) {
         if self.options.verbosity == Verbosity::Quiet {
             return;
         }
@@ -334,7 +415,7 @@ impl Reporter for Ui {
         });
         let block = Block {
             header,
-            output: log.to_vec(),
+            output: Body::Stored(log),
             footer,
         };
         let mut state = self.state();
@@ -355,16 +436,13 @@ impl Reporter for Ui {
         }
         let footer = self.footer(session, outcome);
         if state.live.as_deref() == Some(session) {
-            let mut rest = std::mem::take(&mut state.partial);
-            if !rest.is_empty() {
-                rest.push(b'\n');
-                self.write_output(&rest);
-            }
+            let rest = std::mem::take(&mut state.partial);
+            self.write_output(&rest);
             self.close(Some(&footer));
             state.live = None;
             for held in std::mem::take(&mut state.pending) {
                 match held {
-                    Held::Block(block) => self.show(&block),
+                    Held::Block(block) => self.show(block),
                     Held::Line(line) => self.line(&line),
                 }
             }
@@ -400,10 +478,10 @@ impl Reporter for Ui {
         self.line_or_hold(&mut state, line);
     }
 
-    fn environment_failed(&self, session: &str, log: &[u8]) {
+    fn environment_failed(&self, session: &str, log: Spool) {
         let block = Block {
             header: format!("{session}: creating its environment"),
-            output: log.to_vec(),
+            output: Body::Spool(log),
             footer: None,
         };
         let mut state = self.state();

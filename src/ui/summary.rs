@@ -37,7 +37,8 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
         }
     }
     let mut totals = parts.join(", ");
-    if !saved.is_zero() {
+    // Said whenever something was restored, even when restoring took as long as running.
+    if count(|o| matches!(o, Outcome::Cached { .. })) > 0 {
         totals.push_str(&format!(" (saved {})", style::duration(saved)));
     }
     let plural = if results.len() == 1 {
@@ -103,6 +104,23 @@ mod tests {
             "rtask: 2 sessions in 1.3 s: 1 ran, 1 cached (saved 3.9 s)\n  \
              cached      unit_tests       saved 3.9 s\n  \
              ran         coverage_report  1.2 s\n"
+        );
+    }
+
+    #[test]
+    fn a_hit_that_saved_nothing_says_so() {
+        let cached = Outcome::Cached {
+            saved: Duration::ZERO,
+        };
+        let text = render(
+            &[("replay", &cached)],
+            Duration::from_millis(14_400),
+            Painter { color: false },
+        );
+        assert_eq!(
+            text,
+            "rtask: 1 session in 14.4 s: 1 cached (saved 0.0 s)\n  \
+             cached      replay  saved 0.0 s\n"
         );
     }
 }

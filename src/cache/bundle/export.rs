@@ -3,7 +3,7 @@
 //! into place, so a bundle that exists is whole.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -145,17 +145,14 @@ fn write_members<W: Write>(
                 what: what.clone(),
                 flaw,
             };
-            let file =
-                File::open(store.blob_path(&blob.hash)).map_err(|_| damaged(BlobFlaw::Missing))?;
-            if !file
-                .metadata()
-                .is_ok_and(|metadata| metadata.len() == blob.size)
-            {
-                return Err(damaged(BlobFlaw::WrongSize));
+            // Decoded as it is read: a bundle carries the bytes themselves.
+            let source = store.open_blob(blob).map_err(damaged)?;
+            let mut reader = Checked::new(source.take(blob.size));
+            let appended = append(builder, &blob_name(&blob.hash), blob.size, &mut reader);
+            if reader.inner.get_ref().failed() {
+                return Err(damaged(BlobFlaw::WrongDigest));
             }
-            let mut reader = Checked::new(file.take(blob.size));
-            append(builder, &blob_name(&blob.hash), blob.size, &mut reader)
-                .map_err(&write_error)?;
+            appended.map_err(&write_error)?;
             reader.verify(blob).map_err(damaged)?;
             exported.blobs += 1;
             exported.bytes += blob.size;
