@@ -139,76 +139,81 @@ impl Ui {
 
     /// A line of rtask's own, on stderr.
     pub fn line(&self, text: &str) {
-        self.print(|| {
-            self.end_open_line();
-            let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "{text}");
-            let _ = stderr.flush();
-        });
+        self.print(|| self.line_now(text));
+    }
+
+    // The `*_now` functions write with the spinners already out of the way: what must not be
+    // cut by a redrawn spinner (output, the end of its line, a footer) is written in one go.
+
+    fn line_now(&self, text: &str) {
+        self.end_open_line();
+        let mut stderr = io::stderr().lock();
+        let _ = writeln!(stderr, "{text}");
+        let _ = stderr.flush();
     }
 
     fn open(&self, header: &str) {
-        self.print(|| {
-            self.end_open_line();
-            if self.options.github {
-                let mut stdout = io::stdout().lock();
-                let _ = writeln!(stdout, "::group::{header}");
-                let _ = stdout.flush();
-            } else {
-                let mut stderr = io::stderr().lock();
-                let _ = writeln!(
-                    stderr,
-                    "{}",
-                    self.options.painter.paint(Style::Bold, header)
-                );
-                let _ = stderr.flush();
-            }
-        });
+        self.print(|| self.open_now(header));
+    }
+
+    fn open_now(&self, header: &str) {
+        self.end_open_line();
+        if self.options.github {
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "::group::{header}");
+            let _ = stdout.flush();
+        } else {
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(
+                stderr,
+                "{}",
+                self.options.painter.paint(Style::Bold, header)
+            );
+            let _ = stderr.flush();
+        }
     }
 
     fn write_output(&self, bytes: &[u8]) {
+        self.print(|| self.write_now(bytes));
+    }
+
+    fn write_now(&self, bytes: &[u8]) {
         let Some(&last) = bytes.last() else {
             return;
         };
-        self.print(|| {
-            let mut stdout = io::stdout().lock();
-            let _ = stdout.write_all(bytes);
-            let _ = stdout.flush();
-            self.open_line.store(last != b'\n', Ordering::SeqCst);
-        });
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(bytes);
+        let _ = stdout.flush();
+        self.open_line.store(last != b'\n', Ordering::SeqCst);
     }
 
     /// Copy a block's output to stdout as it is read.
-    fn stream_output(&self, output: &mut dyn Read) {
-        self.print(|| {
-            let mut stdout = io::stdout().lock();
-            let mut buffer = vec![0; 256 * 1024];
-            loop {
-                let read = match output.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(read) => read,
-                };
-                if stdout.write_all(&buffer[..read]).is_err() {
-                    break;
-                }
-                self.open_line
-                    .store(buffer[read - 1] != b'\n', Ordering::SeqCst);
+    fn stream_now(&self, output: &mut dyn Read) {
+        let mut stdout = io::stdout().lock();
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let read = match output.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(read) => read,
+            };
+            if stdout.write_all(&buffer[..read]).is_err() {
+                break;
             }
-            let _ = stdout.flush();
-        });
+            self.open_line
+                .store(buffer[read - 1] != b'\n', Ordering::SeqCst);
+        }
+        let _ = stdout.flush();
     }
 
-    fn close(&self, footer: Option<&str>) {
+    fn close_now(&self, footer: Option<&str>) {
         if self.options.github {
-            self.print(|| {
-                self.end_open_line();
-                let mut stdout = io::stdout().lock();
-                let _ = writeln!(stdout, "::endgroup::");
-                let _ = stdout.flush();
-            });
+            self.end_open_line();
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "::endgroup::");
+            let _ = stdout.flush();
         }
         if let Some(footer) = footer {
-            self.line(footer);
+            self.line_now(footer);
         }
     }
 
@@ -218,16 +223,18 @@ impl Ui {
             output,
             footer,
         } = block;
-        self.open(&header);
-        match output {
-            Body::Spool(mut spool) => {
-                if let Ok(mut reader) = spool.reader() {
-                    self.stream_output(&mut reader);
+        self.print(|| {
+            self.open_now(&header);
+            match output {
+                Body::Spool(mut spool) => {
+                    if let Ok(mut reader) = spool.reader() {
+                        self.stream_now(&mut reader);
+                    }
                 }
+                Body::Stored(mut reader) => self.stream_now(&mut reader),
             }
-            Body::Stored(mut reader) => self.stream_output(&mut reader),
-        }
-        self.close(footer.as_deref());
+            self.close_now(footer.as_deref());
+        });
     }
 
     /// Show a block now, or after the live session when one streams.
@@ -437,8 +444,10 @@ impl Reporter for Ui {
         let footer = self.footer(session, outcome);
         if state.live.as_deref() == Some(session) {
             let rest = std::mem::take(&mut state.partial);
-            self.write_output(&rest);
-            self.close(Some(&footer));
+            self.print(|| {
+                self.write_now(&rest);
+                self.close_now(Some(&footer));
+            });
             state.live = None;
             for held in std::mem::take(&mut state.pending) {
                 match held {
