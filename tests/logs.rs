@@ -295,3 +295,72 @@ inputs = ["input.txt"]
         .success()
         .stderr_has("build: cached");
 }
+
+/// A session with a compressible log and a compressible output, both stored compressed.
+const TRAVELS: &str = r#"
+[sessions.build]
+shell = true
+run = ["echo run >> runs.txt", "mkdir -p out && yes 'output line' | head -c 3000000 > out/big.txt", "yes 'log line' | head -c 1000000"]
+inputs = ["input.txt"]
+outputs = ["out/"]
+"#;
+
+#[test]
+fn compressed_blobs_travel_as_their_bytes_through_a_remote_cache() {
+    let nginx = crate::support::servers::nginx();
+    let url = nginx.url("logs-travel");
+    let producer = project(TRAVELS);
+    let (live_out, live) = run(&producer, &["build", "--remote-cache", &url]);
+    live.success().stderr_lacks("warning");
+    let made = fs::read(producer.path("out/big.txt")).unwrap();
+    assert!(
+        big_output_blob(&producer)
+            .to_string_lossy()
+            .ends_with(".zst")
+    );
+    // The remote holds the bytes themselves: its objects are named by their sha256.
+    let sizes: Vec<u64> = fs::read_dir(nginx.dir("logs-travel").join("cas"))
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .collect();
+    assert!(sizes.contains(&(made.len() as u64)), "{sizes:?}");
+    assert!(sizes.contains(&(live_out.len() as u64)), "{sizes:?}");
+
+    let consumer = project(TRAVELS);
+    let (hit_out, hit) = run(&consumer, &["build", "--remote-cache", &url]);
+    hit.success().stderr_has("build: cached");
+    assert_eq!(consumer.count("runs.txt"), 0, "the consumer ran\n{hit}");
+    assert_same_bytes(&live_out, &hit_out);
+    assert_eq!(fs::read(consumer.path("out/big.txt")).unwrap(), made);
+    // Stored compressed in the consumer's cache too.
+    assert!(
+        big_output_blob(&consumer)
+            .to_string_lossy()
+            .ends_with(".zst")
+    );
+}
+
+#[test]
+fn compressed_blobs_travel_as_their_bytes_in_a_bundle() {
+    let producer = project(TRAVELS);
+    let (live_out, live) = run(&producer, &["build"]);
+    live.success();
+    let made = fs::read(producer.path("out/big.txt")).unwrap();
+    producer
+        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
+        .success();
+    let consumer = project(TRAVELS);
+    fs::copy(
+        producer.path("bundle.tar.zst"),
+        consumer.path("bundle.tar.zst"),
+    )
+    .unwrap();
+    consumer
+        .rtask(&["cache", "import", "bundle.tar.zst"])
+        .success();
+    let (hit_out, hit) = run(&consumer, &["build"]);
+    hit.success().stderr_has("build: cached");
+    assert_eq!(consumer.count("runs.txt"), 0, "the consumer ran\n{hit}");
+    assert_same_bytes(&live_out, &hit_out);
+    assert_eq!(fs::read(consumer.path("out/big.txt")).unwrap(), made);
+}

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
-use ureq::Agent;
+use ureq::{Agent, SendBody};
 
 use super::action_result::Undecodable;
 use super::http::Http;
@@ -235,24 +235,38 @@ impl Client {
 
     /// Store an object (an overwrite is fine: objects are named by their contents or key).
     pub(crate) fn put(&self, path: &str, bytes: &[u8]) -> Result<(), Failure> {
+        let mut body = bytes;
+        self.put_reader(path, bytes.len() as u64, &mut body)
+    }
+
+    /// Store an object of `size` bytes read from `body` as they are sent, never held whole.
+    pub(crate) fn put_reader(
+        &self,
+        path: &str,
+        size: u64,
+        body: &mut dyn Read,
+    ) -> Result<(), Failure> {
+        let body = SendBody::from_reader(body);
         let prepared = self.server.prepare(Method::Put, path);
         let mut request = self
             .agent
             .put(&prepared.url)
             .config()
-            .timeout_global(self.deadline(bytes.len() as u64))
+            .timeout_global(self.deadline(size))
             // A slow reader holds writes up, and answers once it has read the body, much of
             // which may still wait in the sockets' buffers when the last write returns: the
             // deadline bounds both.
-            .timeout_per_write(self.deadline(bytes.len() as u64))
-            .timeout_per_read(self.deadline(bytes.len() as u64))
-            .timeout_recv_response(self.deadline(bytes.len() as u64))
+            .timeout_per_write(self.deadline(size))
+            .timeout_per_read(self.deadline(size))
+            .timeout_recv_response(self.deadline(size))
             .build()
-            .header("Content-Type", "application/octet-stream");
+            .header("Content-Type", "application/octet-stream")
+            // Given, so that a body read as it is sent goes with its length, not chunked.
+            .header("Content-Length", size.to_string());
         for (name, value) in &prepared.headers {
             request = request.header(name, value);
         }
-        let response = request.send(bytes).map_err(Failure::of)?;
+        let response = request.send(body).map_err(Failure::of)?;
         match response.status().as_u16() {
             200..=299 => Ok(()),
             status => Err(Failure::Status(status)),

@@ -5,14 +5,18 @@
 //! progress.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
 
 use super::action_result::{ActionResult, BLOBS, CasDigest, MANIFEST, SIGNATURE};
 use super::transfer::{self, Failure};
 use super::{Shared, ac_path, cas_path};
 use crate::cache::manifest::{Blob, Manifest};
+use crate::cache::store::BlobFlaw;
 use crate::digest::Digest;
 use crate::reporter::{RemoteEvent, RemoteOp};
 
@@ -192,16 +196,47 @@ impl Shared {
                 "the remote cache was given up".to_string(),
             ));
         }
-        let bytes = self.store.read_blob(blob).map_err(|flaw| {
-            Failure::Local(std::io::Error::other(format!("a stored blob {flaw}")))
-        })?;
-        let digest = CasDigest::of(&bytes);
+        let flawed = |flaw| Failure::Local(std::io::Error::other(format!("a stored blob {flaw}")));
+        // Read twice from the same open file, never held whole: once for its sha256 (the CAS
+        // name) with its digest checked, so that a damaged copy is never sent; then to send.
+        let mut reader = self.store.open_blob(blob).map_err(flawed)?;
+        let mut hashes = Hashes::default();
+        let size = std::io::copy(&mut reader, &mut hashes).ok();
+        if size != Some(blob.size) || Digest::from(hashes.blake3.finalize()) != blob.hash {
+            self.store.discard_blob(&blob.hash);
+            return Err(flawed(BlobFlaw::WrongDigest));
+        }
+        let size = blob.size;
+        let digest = CasDigest {
+            hash: crate::digest::hex(&hashes.sha256.finalize()),
+            size,
+        };
         let path = cas_path(&digest.hash);
         if self.client.exists(&path)? {
             return Ok((digest, 0));
         }
-        let _ = progress.send(Progress::Sending(bytes.len() as u64));
-        self.client.put(&path, &bytes)?;
-        Ok((digest, bytes.len() as u64))
+        let _ = progress.send(Progress::Sending(size));
+        let mut reader = reader.restart(blob).map_err(Failure::Local)?;
+        self.client.put_reader(&path, size, &mut reader)?;
+        Ok((digest, size))
+    }
+}
+
+/// The two digests of a blob being read: blake3 to check it, sha256 to name it in the CAS.
+#[derive(Default)]
+struct Hashes {
+    blake3: blake3::Hasher,
+    sha256: Sha256,
+}
+
+impl Write for Hashes {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.blake3.update(bytes);
+        self.sha256.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
