@@ -364,3 +364,78 @@ fn compressed_blobs_travel_as_their_bytes_in_a_bundle() {
     assert_same_bytes(&live_out, &hit_out);
     assert_eq!(fs::read(consumer.path("out/big.txt")).unwrap(), made);
 }
+
+/// A small tmpfs, unmounted when dropped; `None` (with the reason printed) unless the test
+/// runs as root and can mount one.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(SmallDisk { dir }),
+            Ok(output) => {
+                println!(
+                    "skipped: cannot mount a tmpfs (root is needed): {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+                None
+            }
+            Err(error) => {
+                println!("skipped: cannot run `mount`: {error}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_log_that_fills_the_disk_is_not_stored_and_the_run_succeeds() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        return;
+    };
+    let project = project(
+        r#"
+[sessions.build]
+shell = true
+run = ["head -c 6000000 /dev/urandom | base64"]
+inputs = ["input.txt"]
+"#,
+    );
+    let cache = disk.dir.path().to_str().unwrap().to_string();
+    let output = project
+        .command(&["build"])
+        .env("RTASK_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    let stdout = output.stdout.clone();
+    let run = Run::from(output);
+    run.success()
+        .stderr_has("warning: cannot store the result of `build` in the cache")
+        .stderr_has("No space left on device");
+    // Shown whole all the same: the echo, then 6 MB as base64, 76 letters a line.
+    let echo = "$ head -c 6000000 /dev/urandom | base64\n";
+    let lines = 8_000_000usize.div_ceil(76);
+    assert_eq!(stdout.len(), echo.len() + 8_000_000 + lines, "{run}");
+    assert!(stdout.starts_with(echo.as_bytes()));
+    // Nothing is left of the partial log, and there is no entry.
+    assert!(project.manifests().is_empty());
+    let tmp: Vec<_> = fs::read_dir(disk.dir.path().join("v1/tmp"))
+        .unwrap()
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
