@@ -2,6 +2,7 @@
 //! carry entries to other machines.
 
 pub mod blob;
+pub mod blob_capture;
 pub mod bundle;
 pub mod explain;
 pub mod manifest;

@@ -3,16 +3,13 @@
 //! the decision: restore the entry, or run the commands and store the result.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use tempfile::NamedTempFile;
 
 use super::interrupts::Interrupts;
 use super::process::{self, CommandSpec, Exit};
 use super::sharing::{Presence, Shared, Sharing};
-use crate::cache::blob::{BlobWriter, Written};
+use crate::cache::blob_capture::Capture;
 use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored};
@@ -351,7 +348,11 @@ impl Act<'_> {
             }));
         }
         let env = process::session_env(context.planner.environment, session, run.venv);
-        let mut log = Capture::for_run(run, context.planner.store);
+        // Captured only when the result is to be stored, written to the store as it comes.
+        let mut log = match (&run.keyed, &run.store, context.planner.store) {
+            (Some(_), Some(_), Some(store)) => Capture::into_store(store),
+            _ => Capture::off(),
+        };
         for argv in run.commands {
             if context.interrupts.interrupted() {
                 return Err(interrupted());
@@ -436,7 +437,7 @@ impl Act<'_> {
             (Some(keyed), Some(writer), Some(store)) => {
                 match self
                     .unchanged(&keyed, run.venv, shared)
-                    .and_then(|()| log.finish())
+                    .and_then(|()| log.finish().map_err(NotStored::Write))
                 {
                     Err(why) => Err(why),
                     Ok(log) => {
@@ -606,47 +607,6 @@ struct Running<'a> {
     venv: Option<&'a Env>,
     keyed: Option<Keyed>,
     store: Option<Writer>,
-}
-
-/// The log of a run, written to the store as the commands print (compressed when it pays), so
-/// that it is never held in memory; captured only when the result is to be stored.
-enum Capture {
-    /// Nothing stores the result: not cacheable, or `--no-cache`.
-    Off,
-    On(Box<BlobWriter<NamedTempFile>>),
-    /// Writing it failed (a full disk): the result is not stored.
-    Failed(std::io::Error),
-}
-
-impl Capture {
-    fn for_run(run: &Running<'_>, store: Option<&Store>) -> Capture {
-        match (&run.keyed, &run.store, store) {
-            (Some(_), Some(_), Some(store)) => match store.blob_writer() {
-                Ok(writer) => Capture::On(Box::new(writer)),
-                Err(error) => Capture::Failed(error),
-            },
-            _ => Capture::Off,
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        if let Capture::On(writer) = self {
-            if let Err(error) = writer.write_all(bytes) {
-                *self = Capture::Failed(error);
-            }
-        }
-    }
-
-    /// The log, written whole.
-    fn finish(self) -> Result<Written<NamedTempFile>, NotStored> {
-        match self {
-            Capture::On(writer) => writer.finish().map_err(NotStored::Write),
-            Capture::Failed(error) => Err(NotStored::Write(error)),
-            Capture::Off => Err(NotStored::Write(std::io::Error::other(
-                "its log was not captured",
-            ))),
-        }
-    }
 }
 
 /// Why an entry the plan chose could not be restored.
