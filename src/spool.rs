@@ -5,8 +5,9 @@
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, Write};
 
-/// Bytes kept in memory before they go to a file.
-const IN_MEMORY: usize = 1024 * 1024;
+/// Bytes kept in memory before they go to a file: many spools may wait at once (the logs of
+/// sessions restored while another streams), each larger one costs an open file.
+const IN_MEMORY: usize = 256 * 1024;
 
 #[derive(Default)]
 pub(crate) struct Spool {
@@ -24,6 +25,17 @@ pub(crate) struct Spool {
 struct Spilled {
     file: File,
     len: u64,
+}
+
+impl Write for Spool {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.push(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Spool {

@@ -136,6 +136,35 @@ inputs = ["input.txt"]
 }
 
 #[test]
+fn a_log_restored_while_another_session_streams_is_shown_whole_after_it() {
+    let project = project(
+        r#"
+[sessions.live]
+shell = true
+run = ["printf 'live starts\\n'; sleep 0.5; printf 'live ends'"]
+
+[sessions.cached]
+shell = true
+run = ["sleep 0.1; printf 'cached\\000bytes'"]
+inputs = ["input.txt"]
+"#,
+    );
+    project.rtask(&["cached"]).success();
+    let live = b"$ printf 'live starts\\n'; sleep 0.5; printf 'live ends'\nlive starts\nlive ends"
+        .to_vec();
+    let cached = b"$ sleep 0.1; printf 'cached\\000bytes'\ncached\x00bytes".to_vec();
+    let (stdout, run) = run(&project, &["-j2", "live", "cached"]);
+    run.success().stderr_has("cached: cached");
+    let one = [live.clone(), cached.clone()].concat();
+    let other = [cached, live].concat();
+    assert!(
+        stdout == one || stdout == other,
+        "not the two logs whole: {:?}",
+        String::from_utf8_lossy(&stdout)
+    );
+}
+
+#[test]
 fn a_large_log_is_stored_compressed_and_replayed_whole() {
     let project = project(&format!(
         r#"

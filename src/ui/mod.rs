@@ -238,8 +238,14 @@ impl Ui {
     }
 
     /// Show a block now, or after the live session when one streams.
-    fn show_or_hold(&self, state: &mut State, block: Block) {
+    fn show_or_hold(&self, state: &mut State, mut block: Block) {
         if state.live.is_some() {
+            // Many may wait: a stored log is copied, so that each does not keep a file open.
+            if let Body::Stored(mut reader) = block.output {
+                let mut spool = Spool::new();
+                let _ = io::copy(&mut reader, &mut spool);
+                block.output = Body::Spool(spool);
+            }
             state.pending.push(Held::Block(block));
         } else {
             self.show(block);
