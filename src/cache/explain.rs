@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::input_list::Listed;
 use super::manifest::Manifest;
 use super::store::Store;
 use crate::fingerprint::InputFile;
@@ -48,7 +49,7 @@ pub fn against_nearest(store: &Store, current: &Current<'_>) -> Option<Vec<Chang
 pub fn differences(
     old: &Manifest,
     current: &Current<'_>,
-    old_inputs: Option<&[InputFile]>,
+    old_inputs: Option<&[Listed]>,
 ) -> Vec<Change> {
     let (old_key, new) = (&old.ingredients, current.ingredients);
     let mut reasons = Vec::new();
@@ -113,13 +114,17 @@ pub fn differences(
     if old_key.success_codes != new.success_codes {
         reasons.push(Change::SuccessCodes);
     }
-    match old_inputs {
-        _ if old_key.inputs == new.inputs => {}
-        Some(before) => file_changes(&mut reasons, before, current.inputs),
-        None => reasons.push(Change::InputFiles {
-            old: old_key.inputs.count,
-            new: new.inputs.count,
-        }),
+    if old_key.inputs != new.inputs {
+        let named = old_inputs.map_or(0, |before| {
+            file_changes(&mut reasons, before, current.inputs)
+        });
+        if named == 0 {
+            // The list cannot be read, or cannot tell (digests that agree on their prefix).
+            reasons.push(Change::InputFiles {
+                old: old_key.inputs.count,
+                new: new.inputs.count,
+            });
+        }
     }
     edits(
         &mut reasons,
@@ -207,18 +212,42 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
     );
 }
 
-fn file_changes(reasons: &mut Vec<Change>, before: &[InputFile], after: &[InputFile]) {
-    let before: BTreeMap<_, _> = before.iter().map(|file| (&file.path, file)).collect();
-    let after: BTreeMap<_, _> = after.iter().map(|file| (&file.path, file)).collect();
-    for (path, edit, (old, new)) in changes(&before, &after) {
-        let path = (*path).clone();
-        reasons.push(match (edit, old, new) {
-            (Edit::Added, ..) => Change::InputAdded(path),
-            (Edit::Removed, ..) => Change::InputRemoved(path),
-            (Edit::Changed, Some(old), Some(new)) if old.hash == new.hash => {
-                Change::InputMode(path)
-            }
-            (Edit::Changed, ..) => Change::InputChanged(path),
-        });
+/// One change for each file that differs between the stored list `before` and `after`: those
+/// of `after` in path order, then those removed. Returns how many.
+fn file_changes(reasons: &mut Vec<Change>, before: &[Listed], after: &[InputFile]) -> usize {
+    let mut after: Vec<&InputFile> = after.iter().collect();
+    if !after.is_sorted_by(|a, b| a.path < b.path) {
+        after.sort_by(|a, b| a.path.cmp(&b.path));
     }
+    let found = reasons.len();
+    let mut removed = Vec::new();
+    let (mut old, mut new) = (before.iter().peekable(), after.into_iter().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(stored), Some(file)) if stored.path == file.path => {
+                if !stored.same_content(file) {
+                    reasons.push(Change::InputChanged(file.path.clone()));
+                } else if stored.executable != file.executable {
+                    reasons.push(Change::InputMode(file.path.clone()));
+                }
+                old.next();
+                new.next();
+            }
+            (Some(stored), Some(file)) if stored.path < file.path => {
+                removed.push(Change::InputRemoved(stored.path.clone()));
+                old.next();
+            }
+            (Some(stored), None) => {
+                removed.push(Change::InputRemoved(stored.path.clone()));
+                old.next();
+            }
+            (_, Some(file)) => {
+                reasons.push(Change::InputAdded(file.path.clone()));
+                new.next();
+            }
+        }
+    }
+    reasons.extend(removed);
+    reasons.len() - found
 }

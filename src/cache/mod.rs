@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod explain;
+pub mod input_list;
 pub mod manifest;
 pub mod outputs;
 pub mod restore;

@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tempfile::NamedTempFile;
 use thiserror::Error;
 
-use super::manifest::{Blob, MANIFEST_FORMAT, Manifest, OutputEntry};
+use super::input_list::{self, Listed};
+use super::manifest::{Blob, Format, InputList, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::{self, Digest};
 use crate::fingerprint::InputFile;
@@ -220,20 +221,16 @@ impl Store {
         session: &str,
         key: &Digest,
     ) -> Result<Manifest, EntryProblem> {
-        let manifest: Manifest = match serde_json::from_slice(bytes) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                return Err(EntryProblem::Damaged {
-                    path: path.to_path_buf(),
-                    error: error.to_string(),
-                });
-            }
+        let damaged = |error: serde_json::Error| EntryProblem::Damaged {
+            path: path.to_path_buf(),
+            error: error.to_string(),
         };
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(EntryProblem::Format {
-                found: manifest.format,
-            });
+        // The format first: an older manifest may not parse as this one.
+        let Format { format } = serde_json::from_slice(bytes).map_err(damaged)?;
+        if format != MANIFEST_FORMAT {
+            return Err(EntryProblem::Format { found: format });
         }
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(damaged)?;
         if &manifest.key != key || &manifest.ingredients.key() != key || manifest.session != session
         {
             return Err(EntryProblem::KeyMismatch {
@@ -368,9 +365,33 @@ impl Store {
             .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
     }
 
-    /// The input list stored with an entry, if it can be read.
-    pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<InputFile>> {
-        serde_json::from_slice(&self.read_blob(&manifest.inputs).ok()?).ok()
+    /// The list of input files stored with an entry, in path order, if every chunk of it can
+    /// be read and they hold as many files as its key counts.
+    pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<Listed>> {
+        let mut files = Vec::new();
+        for chunk in &manifest.inputs.chunks {
+            let bytes = self.read_blob(chunk).ok()?;
+            input_list::decode_into(&bytes, &mut files).ok()?;
+        }
+        let ordered = files.windows(2).all(|pair| pair[0].path < pair[1].path);
+        (ordered && files.len() == manifest.ingredients.inputs.count).then_some(files)
+    }
+
+    /// Store the list of input files (sorted by path) as chunks, each a blob: a chunk stored
+    /// already, by this entry's predecessors, is not written again.
+    fn put_inputs(&self, files: &[InputFile]) -> io::Result<InputList> {
+        let mut chunks = Vec::new();
+        for bytes in input_list::encode(files)? {
+            let blob = Blob {
+                hash: Digest::of_bytes(&bytes),
+                size: bytes.len() as u64,
+            };
+            if !self.has_blob(&blob) {
+                self.put_blob(&mut &bytes[..])?;
+            }
+            chunks.push(blob);
+        }
+        Ok(InputList { chunks })
     }
 
     pub fn blob_path(&self, hash: &Digest) -> PathBuf {
@@ -468,8 +489,7 @@ impl Writer {
             });
         }
         let log = store.put_blob(&mut &run.log[..])?;
-        let listed = serde_json::to_vec(run.inputs)?;
-        let inputs = store.put_blob(&mut &listed[..])?;
+        let inputs = store.put_inputs(run.inputs)?;
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             rtask_version: env!("CARGO_PKG_VERSION").to_string(),
