@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::Project;
+use crate::support::{Project, servers};
 
 const TASKS: &str = r#"
 [sessions.build]
@@ -17,8 +17,8 @@ run = ["echo run >> runs.txt"]
 inputs = ["src/**/*.txt"]
 "#;
 
-/// A project with `count` small input files under `src/`, 100 per folder, and one entry.
-fn cached_project(count: usize) -> Project {
+/// A project with `count` small input files under `src/`, 100 per folder.
+fn project_with_files(count: usize) -> Project {
     let project = Project::with_tasks(TASKS);
     for index in 0..count {
         let path = project.path(&file_name(index));
@@ -27,6 +27,12 @@ fn cached_project(count: usize) -> Project {
         }
         fs::write(path, format!("file {index}\n")).unwrap();
     }
+    project
+}
+
+/// A project with `count` small input files, and one entry.
+fn cached_project(count: usize) -> Project {
+    let project = project_with_files(count);
     project.rtask(&["build"]).success();
     project
 }
@@ -197,12 +203,7 @@ fn a_bundled_entry_still_names_the_file_that_differs() {
     producer
         .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
         .success();
-    let consumer = Project::with_tasks(TASKS);
-    for index in 0..2000 {
-        let path = consumer.path(&file_name(index));
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, format!("file {index}\n")).unwrap();
-    }
+    let consumer = project_with_files(2000);
     fs::copy(
         producer.path("bundle.tar.zst"),
         consumer.path("bundle.tar.zst"),
@@ -218,5 +219,22 @@ fn a_bundled_entry_still_names_the_file_that_differs() {
     consumer.write("src/d019/f01999.txt", "changed\n");
     consumer.rtask(&["--dry-run", "build"]).success().stdout_has(
         "build: would run, differences from the newest entry:\n  - input `src/d019/f01999.txt` changed\n",
+    );
+}
+
+#[test]
+fn an_entry_from_a_remote_cache_still_names_the_file_that_differs() {
+    let url = servers::nginx().url("entries-handoff");
+    let producer = project_with_files(2000);
+    producer.rtask(&["build", "--remote-cache", &url]).success();
+    let consumer = project_with_files(2000);
+    consumer
+        .rtask(&["build", "--remote-cache", &url])
+        .success()
+        .stderr_has("build: downloaded from the remote cache");
+    assert_eq!(consumer.count("runs.txt"), 0);
+    consumer.write("src/d007/f00777.txt", "changed\n");
+    consumer.rtask(&["--dry-run", "build"]).success().stdout_has(
+        "build: would run, differences from the newest entry:\n  - input `src/d007/f00777.txt` changed\n",
     );
 }

@@ -124,10 +124,34 @@ pub fn encode(files: &[InputFile]) -> std::io::Result<Vec<Vec<u8>>> {
     Ok(chunks)
 }
 
-/// Append the files of a compressed chunk to `files`.
-pub fn decode_into(compressed: &[u8], files: &mut Vec<Listed>) -> Result<(), Undecodable> {
-    let raw = zstd::bulk::decompress(compressed, MAX_BYTES).map_err(Undecodable::Compression)?;
-    let mut rest = &raw[..];
+/// Reads chunks, with one decompression context and buffer for all of them.
+pub struct Decoder {
+    decompressor: zstd::bulk::Decompressor<'static>,
+    raw: Vec<u8>,
+}
+
+impl Decoder {
+    pub fn new() -> std::io::Result<Decoder> {
+        Ok(Decoder {
+            decompressor: zstd::bulk::Decompressor::new()?,
+            raw: Vec::with_capacity(MAX_BYTES),
+        })
+    }
+
+    /// The files of a compressed chunk, checked: in order, with normalised paths.
+    pub fn decode(&mut self, compressed: &[u8]) -> Result<Vec<Listed>, Undecodable> {
+        self.raw.clear();
+        self.decompressor
+            .decompress_to_buffer(compressed, &mut self.raw)
+            .map_err(Undecodable::Compression)?;
+        parse(&self.raw)
+    }
+}
+
+/// The files of a decompressed chunk.
+fn parse(raw: &[u8]) -> Result<Vec<Listed>, Undecodable> {
+    let mut files = Vec::new();
+    let mut rest = raw;
     let mut previous = String::new();
     while !rest.is_empty() {
         let shared = take_varint(&mut rest)?;
@@ -162,7 +186,7 @@ pub fn decode_into(compressed: &[u8], files: &mut Vec<Listed>) -> Result<(), Und
         });
         previous = text;
     }
-    Ok(())
+    Ok(files)
 }
 
 /// Whether `path` may end its chunk: a mixed FNV-1a hash of it is a multiple of [`SPREAD`].
@@ -238,11 +262,11 @@ mod tests {
     }
 
     fn decode(chunks: &[Vec<u8>]) -> Vec<Listed> {
-        let mut listed = Vec::new();
-        for chunk in chunks {
-            decode_into(chunk, &mut listed).unwrap();
-        }
-        listed
+        let mut decoder = Decoder::new().unwrap();
+        chunks
+            .iter()
+            .flat_map(|chunk| decoder.decode(chunk).unwrap())
+            .collect()
     }
 
     #[test]
@@ -301,9 +325,10 @@ mod tests {
     fn damaged_chunks_are_refused() {
         let chunk = encode(&files(10)).unwrap().remove(0);
         let raw = zstd::bulk::decompress(&chunk, MAX_BYTES).unwrap();
-        let refused = |raw: &[u8]| {
+        let mut decoder = Decoder::new().unwrap();
+        let mut refused = |raw: &[u8]| {
             let compressed = zstd::bulk::compress(raw, LEVEL).unwrap();
-            decode_into(&compressed, &mut Vec::new()).is_err()
+            decoder.decode(&compressed).is_err()
         };
         assert!(refused(&raw[..raw.len() - 1]));
         assert!(refused(&[5, 1, b'a', 0, 0, 0, 0, 0, 0, 0, 0, 0]));
@@ -313,6 +338,8 @@ mod tests {
         let mut out_of_order = raw.clone();
         out_of_order.extend_from_slice(&raw);
         assert!(refused(&out_of_order));
-        assert!(decode_into(b"not zstd", &mut Vec::new()).is_err());
+        assert!(Decoder::new().unwrap().decode(b"not zstd").is_err());
+        let too_long = zstd::bulk::compress(&vec![0; MAX_BYTES + 1], LEVEL).unwrap();
+        assert!(Decoder::new().unwrap().decode(&too_long).is_err());
     }
 }

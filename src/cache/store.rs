@@ -17,10 +17,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rayon::prelude::*;
 use tempfile::NamedTempFile;
 use thiserror::Error;
 
-use super::input_list::{self, Listed};
+use super::input_list::{self, Decoder, Listed};
 use super::manifest::{Blob, Format, InputList, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::{self, Digest};
@@ -366,13 +367,18 @@ impl Store {
     }
 
     /// The list of input files stored with an entry, in path order, if every chunk of it can
-    /// be read and they hold as many files as its key counts.
+    /// be read and they hold as many files as its key counts. The chunks are read in parallel.
     pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<Listed>> {
-        let mut files = Vec::new();
-        for chunk in &manifest.inputs.chunks {
-            let bytes = self.read_blob(chunk).ok()?;
-            input_list::decode_into(&bytes, &mut files).ok()?;
-        }
+        let chunks: Vec<Vec<Listed>> = manifest
+            .inputs
+            .chunks
+            .par_iter()
+            .map_init(Decoder::new, |decoder, chunk| {
+                let bytes = self.read_blob(chunk).ok()?;
+                decoder.as_mut().ok()?.decode(&bytes).ok()
+            })
+            .collect::<Option<_>>()?;
+        let files: Vec<Listed> = chunks.into_iter().flatten().collect();
         let ordered = files.windows(2).all(|pair| pair[0].path < pair[1].path);
         (ordered && files.len() == manifest.ingredients.inputs.count).then_some(files)
     }
