@@ -238,3 +238,23 @@ fn an_entry_from_a_remote_cache_still_names_the_file_that_differs() {
         "build: would run, differences from the newest entry:\n  - input `src/d007/f00777.txt` changed\n",
     );
 }
+
+#[test]
+fn a_restore_only_miss_among_many_inputs_names_the_files_against_the_nearest_entry() {
+    let project = cached_project(3000);
+    project.write("src/d000/f00010.txt", "second\n");
+    project.rtask(&["build"]).success();
+    project.write("src/d000/f00020.txt", "third\n");
+    project.rtask(&["build"]).success();
+    assert_eq!(project.manifests().len(), 3);
+    // One file away from the first entry, two and three from the others.
+    project.write("src/d000/f00010.txt", "file 10\n");
+    project.write("src/d000/f00020.txt", "file 20\n");
+    project.write("src/d025/f02500.txt", "fourth\n");
+    project
+        .rtask(&["--restore-only", "build"])
+        .code(4)
+        .stderr_has("  - input `src/d025/f02500.txt` changed\n  hint:")
+        .stderr_lacks("f00010");
+    assert_eq!(project.count("runs.txt"), 3);
+}

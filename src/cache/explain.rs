@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::input_list::Listed;
+use super::input_list::{InputLists, Listed};
 use super::manifest::Manifest;
 use super::store::Store;
 use crate::fingerprint::InputFile;
@@ -22,20 +22,17 @@ pub struct Current<'a> {
 /// `None` when it has no entry at all.
 pub fn against_newest(store: &Store, current: &Current<'_>) -> Option<Vec<Change>> {
     let newest = store.newest(&current.ingredients.session)?;
-    let stored = store.inputs_of(&newest);
-    Some(differences(&newest, current, stored.as_deref()))
+    Some(differences(&newest, current, &mut InputLists::new(store)))
 }
 
 /// Why `current` misses: its differences from the entry of the session that differs least
 /// (the newest of those), or `None` when it has no entry at all.
 pub fn against_nearest(store: &Store, current: &Current<'_>) -> Option<Vec<Change>> {
+    let mut lists = InputLists::new(store);
     store
         .entries(&current.ingredients.session)
         .into_iter()
-        .map(|entry| {
-            let stored = store.inputs_of(&entry);
-            (differences(&entry, current, stored.as_deref()), entry)
-        })
+        .map(|entry| (differences(&entry, current, &mut lists), entry))
         .min_by(|(a, first), (b, second)| {
             a.len()
                 .cmp(&b.len())
@@ -45,12 +42,9 @@ pub fn against_nearest(store: &Store, current: &Current<'_>) -> Option<Vec<Chang
 }
 
 /// The differences between an entry (`old`) and what a run would be keyed on now; the entry's
-/// input list, when it can be read, names the files that differ.
-pub fn differences(
-    old: &Manifest,
-    current: &Current<'_>,
-    old_inputs: Option<&[Listed]>,
-) -> Vec<Change> {
+/// list of input files, read from `lists` when its input files differ and it can be read,
+/// names the files that differ.
+fn differences(old: &Manifest, current: &Current<'_>, lists: &mut InputLists<'_>) -> Vec<Change> {
     let (old_key, new) = (&old.ingredients, current.ingredients);
     let mut reasons = Vec::new();
     if old_key.schema != new.schema {
@@ -115,8 +109,8 @@ pub fn differences(
         reasons.push(Change::SuccessCodes);
     }
     if old_key.inputs != new.inputs {
-        let named = old_inputs.map_or(0, |before| {
-            file_changes(&mut reasons, before, current.inputs)
+        let named = lists.of(old).map_or(0, |before| {
+            file_changes(&mut reasons, before.iter(), current.inputs)
         });
         if named == 0 {
             // The list cannot be read, or cannot tell (digests that agree on their prefix).
@@ -214,14 +208,18 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
 
 /// One change for each file that differs between the stored list `before` and `after`: those
 /// of `after` in path order, then those removed. Returns how many.
-fn file_changes(reasons: &mut Vec<Change>, before: &[Listed], after: &[InputFile]) -> usize {
+fn file_changes<'a>(
+    reasons: &mut Vec<Change>,
+    before: impl Iterator<Item = &'a Listed>,
+    after: &[InputFile],
+) -> usize {
     let mut after: Vec<&InputFile> = after.iter().collect();
     if !after.is_sorted_by(|a, b| a.path < b.path) {
         after.sort_by(|a, b| a.path.cmp(&b.path));
     }
     let found = reasons.len();
     let mut removed = Vec::new();
-    let (mut old, mut new) = (before.iter().peekable(), after.into_iter().peekable());
+    let (mut old, mut new) = (before.peekable(), after.into_iter().peekable());
     loop {
         match (old.peek(), new.peek()) {
             (None, None) => break,

@@ -17,8 +17,14 @@
 //! (about one chance in 2^64) make a changed file look unchanged here, which can only make an
 //! explanation say less (that the input files changed, with counts), never make a miss a hit.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
 use thiserror::Error;
 
+use super::manifest::Manifest;
+use super::store::Store;
 use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::relpath::RelPath;
@@ -81,6 +87,65 @@ pub enum Undecodable {
     Order,
     #[error("a file has unknown flags")]
     Flags,
+}
+
+/// The list of input files of an entry, in path order: its chunks, decoded.
+pub struct StoredInputs(Vec<Arc<[Listed]>>);
+
+impl StoredInputs {
+    pub fn iter(&self) -> impl Iterator<Item = &Listed> {
+        self.0.iter().flat_map(|chunk| chunk.iter())
+    }
+}
+
+/// Reads the lists of input files of entries, each chunk once (entries share most of theirs).
+pub struct InputLists<'a> {
+    store: &'a Store,
+    decoded: HashMap<Digest, Arc<[Listed]>>,
+}
+
+impl<'a> InputLists<'a> {
+    pub fn new(store: &'a Store) -> InputLists<'a> {
+        InputLists {
+            store,
+            decoded: HashMap::new(),
+        }
+    }
+
+    /// The list of an entry, if every chunk of it can be read and they hold, in order, as many
+    /// files as its key counts. Chunks not read yet are read in parallel.
+    pub fn of(&mut self, manifest: &Manifest) -> Option<StoredInputs> {
+        let chunks = &manifest.inputs.chunks;
+        let missing: Vec<_> = chunks
+            .iter()
+            .filter(|chunk| !self.decoded.contains_key(&chunk.hash))
+            .collect();
+        let read: Vec<(Digest, Vec<Listed>)> = missing
+            .par_iter()
+            .map_init(Decoder::new, |decoder, chunk| {
+                let bytes = self.store.read_blob(chunk).ok()?;
+                Some((chunk.hash, decoder.as_mut().ok()?.decode(&bytes).ok()?))
+            })
+            .collect::<Option<_>>()?;
+        self.decoded
+            .extend(read.into_iter().map(|(hash, files)| (hash, files.into())));
+        let list = StoredInputs(
+            chunks
+                .iter()
+                .map(|chunk| self.decoded.get(&chunk.hash).cloned())
+                .collect::<Option<_>>()?,
+        );
+        // Each chunk is in order: so is the list when each chunk starts after the last ends.
+        let ordered = list
+            .0
+            .windows(2)
+            .all(|pair| match (pair[0].last(), pair[1].first()) {
+                (Some(last), Some(first)) => last.path < first.path,
+                _ => false,
+            });
+        let count: usize = list.0.iter().map(|chunk| chunk.len()).sum();
+        (ordered && count == manifest.ingredients.inputs.count).then_some(list)
+    }
 }
 
 /// The start of `digest`, as a list keeps it.

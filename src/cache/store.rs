@@ -17,11 +17,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rayon::prelude::*;
 use tempfile::NamedTempFile;
 use thiserror::Error;
 
-use super::input_list::{self, Decoder, Listed};
+use super::input_list;
 use super::manifest::{Blob, Format, InputList, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::{self, Digest};
@@ -364,23 +363,6 @@ impl Store {
             .flatten()
             .filter_map(Result::ok)
             .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
-    }
-
-    /// The list of input files stored with an entry, in path order, if every chunk of it can
-    /// be read and they hold as many files as its key counts. The chunks are read in parallel.
-    pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<Listed>> {
-        let chunks: Vec<Vec<Listed>> = manifest
-            .inputs
-            .chunks
-            .par_iter()
-            .map_init(Decoder::new, |decoder, chunk| {
-                let bytes = self.read_blob(chunk).ok()?;
-                decoder.as_mut().ok()?.decode(&bytes).ok()
-            })
-            .collect::<Option<_>>()?;
-        let files: Vec<Listed> = chunks.into_iter().flatten().collect();
-        let ordered = files.windows(2).all(|pair| pair[0].path < pair[1].path);
-        (ordered && files.len() == manifest.ingredients.inputs.count).then_some(files)
     }
 
     /// Store the list of input files (sorted by path) as chunks, each a blob: a chunk stored
