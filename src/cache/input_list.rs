@@ -45,8 +45,10 @@ const SPREAD: u64 = 384;
 /// The most files a chunk holds.
 const MAX_FILES: usize = 2048;
 
-/// The most bytes a chunk holds before compression (unless one path alone is longer); a chunk
-/// that decompresses to more is damaged.
+/// The most bytes a chunk holds before compression, and a chunk that decompresses to more is
+/// refused: a hostile chunk cannot make a reader allocate more. (A path too long to fit, far
+/// beyond what file systems allow, gets a chunk of its own that is refused: the explanation
+/// then falls back to counts.)
 const MAX_BYTES: usize = 256 * 1024;
 
 /// The zstd level: fast, and most of the gain.
