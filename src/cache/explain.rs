@@ -249,3 +249,71 @@ fn file_changes<'a>(
     reasons.extend(removed);
     reasons.len() - found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::input_list::prefix;
+    use crate::digest::Digest;
+    use crate::relpath::RelPath;
+
+    fn file(path: &str, content: &[u8], executable: bool) -> InputFile {
+        InputFile {
+            path: RelPath::parse(path).unwrap(),
+            hash: Digest::of_bytes(content),
+            executable,
+        }
+    }
+
+    fn listed(file: &InputFile) -> Listed {
+        Listed {
+            path: file.path.clone(),
+            prefix: prefix(&file.hash),
+            executable: file.executable,
+        }
+    }
+
+    #[test]
+    fn files_are_named_in_path_order_then_those_removed() {
+        let before = [
+            file("a", b"a", false),
+            file("b", b"b", false),
+            file("c", b"c", false),
+            file("e", b"e", false),
+        ];
+        let after = [
+            file("a", b"a", true),
+            file("b", b"B", false),
+            file("d", b"d", false),
+            file("e", b"e", false),
+        ];
+        let stored: Vec<Listed> = before.iter().map(listed).collect();
+        let mut reasons = Vec::new();
+        assert_eq!(file_changes(&mut reasons, stored.iter(), &after), 4);
+        let path = |text: &str| RelPath::parse(text).unwrap();
+        assert_eq!(
+            reasons,
+            [
+                Change::InputMode(path("a")),
+                Change::InputChanged(path("b")),
+                Change::InputAdded(path("d")),
+                Change::InputRemoved(path("c")),
+            ]
+        );
+    }
+
+    #[test]
+    fn digests_that_agree_on_their_prefix_name_nothing() {
+        let before = file("a", b"a", false);
+        let mut after = file("a", b"other", false);
+        let mut bytes = *after.hash.as_bytes();
+        bytes[..8].copy_from_slice(&before.hash.as_bytes()[..8]);
+        after.hash = Digest::from_bytes(bytes);
+        let mut reasons = Vec::new();
+        assert_eq!(
+            file_changes(&mut reasons, [listed(&before)].iter(), &[after]),
+            0
+        );
+        assert!(reasons.is_empty());
+    }
+}
