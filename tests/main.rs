@@ -8,6 +8,7 @@ mod bundle;
 mod cache;
 mod ci_recipe;
 mod cli;
+mod entries;
 mod errors;
 mod graph;
 mod inputs;

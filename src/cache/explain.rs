@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::input_list::{InputLists, Listed};
 use super::manifest::Manifest;
 use super::store::Store;
 use crate::fingerprint::InputFile;
@@ -21,20 +22,17 @@ pub struct Current<'a> {
 /// `None` when it has no entry at all.
 pub fn against_newest(store: &Store, current: &Current<'_>) -> Option<Vec<Change>> {
     let newest = store.newest(&current.ingredients.session)?;
-    let stored = store.inputs_of(&newest);
-    Some(differences(&newest, current, stored.as_deref()))
+    Some(differences(&newest, current, &mut InputLists::new(store)))
 }
 
 /// Why `current` misses: its differences from the entry of the session that differs least
 /// (the newest of those), or `None` when it has no entry at all.
 pub fn against_nearest(store: &Store, current: &Current<'_>) -> Option<Vec<Change>> {
+    let mut lists = InputLists::new(store);
     store
         .entries(&current.ingredients.session)
         .into_iter()
-        .map(|entry| {
-            let stored = store.inputs_of(&entry);
-            (differences(&entry, current, stored.as_deref()), entry)
-        })
+        .map(|entry| (differences(&entry, current, &mut lists), entry))
         .min_by(|(a, first), (b, second)| {
             a.len()
                 .cmp(&b.len())
@@ -44,12 +42,9 @@ pub fn against_nearest(store: &Store, current: &Current<'_>) -> Option<Vec<Chang
 }
 
 /// The differences between an entry (`old`) and what a run would be keyed on now; the entry's
-/// input list, when it can be read, names the files that differ.
-pub fn differences(
-    old: &Manifest,
-    current: &Current<'_>,
-    old_inputs: Option<&[InputFile]>,
-) -> Vec<Change> {
+/// list of input files, read from `lists` when its input files differ and it can be read,
+/// names the files that differ.
+fn differences(old: &Manifest, current: &Current<'_>, lists: &mut InputLists<'_>) -> Vec<Change> {
     let (old_key, new) = (&old.ingredients, current.ingredients);
     let mut reasons = Vec::new();
     if old_key.schema != new.schema {
@@ -113,13 +108,17 @@ pub fn differences(
     if old_key.success_codes != new.success_codes {
         reasons.push(Change::SuccessCodes);
     }
-    match old_inputs {
-        _ if old_key.inputs == new.inputs => {}
-        Some(before) => file_changes(&mut reasons, before, current.inputs),
-        None => reasons.push(Change::InputFiles {
-            old: old_key.inputs.count,
-            new: new.inputs.count,
-        }),
+    if old_key.inputs != new.inputs {
+        let named = lists.of(old).map_or(0, |before| {
+            file_changes(&mut reasons, before.iter(), current.inputs)
+        });
+        if named == 0 {
+            // The list cannot be read, or cannot tell (digests that agree on their prefix).
+            reasons.push(Change::InputFiles {
+                old: old_key.inputs.count,
+                new: new.inputs.count,
+            });
+        }
     }
     edits(
         &mut reasons,
@@ -207,18 +206,114 @@ fn python_changes(reasons: &mut Vec<Change>, old: Option<&PythonKey>, new: Optio
     );
 }
 
-fn file_changes(reasons: &mut Vec<Change>, before: &[InputFile], after: &[InputFile]) {
-    let before: BTreeMap<_, _> = before.iter().map(|file| (&file.path, file)).collect();
-    let after: BTreeMap<_, _> = after.iter().map(|file| (&file.path, file)).collect();
-    for (path, edit, (old, new)) in changes(&before, &after) {
-        let path = (*path).clone();
-        reasons.push(match (edit, old, new) {
-            (Edit::Added, ..) => Change::InputAdded(path),
-            (Edit::Removed, ..) => Change::InputRemoved(path),
-            (Edit::Changed, Some(old), Some(new)) if old.hash == new.hash => {
-                Change::InputMode(path)
+/// One change for each file that differs between the stored list `before` and `after`: those
+/// of `after` in path order, then those removed. Returns how many.
+fn file_changes<'a>(
+    reasons: &mut Vec<Change>,
+    before: impl Iterator<Item = &'a Listed>,
+    after: &[InputFile],
+) -> usize {
+    let mut after: Vec<&InputFile> = after.iter().collect();
+    if !after.is_sorted_by(|a, b| a.path < b.path) {
+        after.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    let found = reasons.len();
+    let mut removed = Vec::new();
+    let (mut old, mut new) = (before.peekable(), after.into_iter().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(stored), Some(file)) if stored.path == file.path => {
+                if !stored.same_content(file) {
+                    reasons.push(Change::InputChanged(file.path.clone()));
+                } else if stored.executable != file.executable {
+                    reasons.push(Change::InputMode(file.path.clone()));
+                }
+                old.next();
+                new.next();
             }
-            (Edit::Changed, ..) => Change::InputChanged(path),
-        });
+            (Some(stored), Some(file)) if stored.path < file.path => {
+                removed.push(Change::InputRemoved(stored.path.clone()));
+                old.next();
+            }
+            (Some(stored), None) => {
+                removed.push(Change::InputRemoved(stored.path.clone()));
+                old.next();
+            }
+            (_, Some(file)) => {
+                reasons.push(Change::InputAdded(file.path.clone()));
+                new.next();
+            }
+        }
+    }
+    reasons.extend(removed);
+    reasons.len() - found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::input_list::prefix;
+    use crate::digest::Digest;
+    use crate::relpath::RelPath;
+
+    fn file(path: &str, content: &[u8], executable: bool) -> InputFile {
+        InputFile {
+            path: RelPath::parse(path).unwrap(),
+            hash: Digest::of_bytes(content),
+            executable,
+        }
+    }
+
+    fn listed(file: &InputFile) -> Listed {
+        Listed {
+            path: file.path.clone(),
+            prefix: prefix(&file.hash),
+            executable: file.executable,
+        }
+    }
+
+    #[test]
+    fn files_are_named_in_path_order_then_those_removed() {
+        let before = [
+            file("a", b"a", false),
+            file("b", b"b", false),
+            file("c", b"c", false),
+            file("e", b"e", false),
+        ];
+        let after = [
+            file("a", b"a", true),
+            file("b", b"B", false),
+            file("d", b"d", false),
+            file("e", b"e", false),
+        ];
+        let stored: Vec<Listed> = before.iter().map(listed).collect();
+        let mut reasons = Vec::new();
+        assert_eq!(file_changes(&mut reasons, stored.iter(), &after), 4);
+        let path = |text: &str| RelPath::parse(text).unwrap();
+        assert_eq!(
+            reasons,
+            [
+                Change::InputMode(path("a")),
+                Change::InputChanged(path("b")),
+                Change::InputAdded(path("d")),
+                Change::InputRemoved(path("c")),
+            ]
+        );
+    }
+
+    #[test]
+    fn digests_that_agree_on_their_prefix_name_nothing() {
+        let before = file("a", b"a", false);
+        let mut after = file("a", b"other", false);
+        let mut bytes = *after.hash.as_bytes();
+        bytes[..8].copy_from_slice(&before.hash.as_bytes()[..8]);
+        after.hash = Digest::from_bytes(bytes);
+        let mut reasons = Vec::new();
+        assert_eq!(
+            file_changes(&mut reasons, [listed(&before)].iter(), &[after]),
+            0
+        );
+        assert!(reasons.is_empty());
     }
 }

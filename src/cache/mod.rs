@@ -5,6 +5,7 @@ pub mod blob;
 pub mod blob_capture;
 pub mod bundle;
 pub mod explain;
+pub mod input_list;
 pub mod manifest;
 pub mod outputs;
 pub mod restore;

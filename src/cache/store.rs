@@ -21,7 +21,8 @@ use tempfile::NamedTempFile;
 use thiserror::Error;
 
 use super::blob::{BlobReader, BlobWriter, Encoding, Written};
-use super::manifest::{Blob, MANIFEST_FORMAT, Manifest, OutputEntry};
+use super::input_list;
+use super::manifest::{Blob, Format, InputList, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use crate::digest::Digest;
 use crate::fingerprint::InputFile;
@@ -222,20 +223,16 @@ impl Store {
         session: &str,
         key: &Digest,
     ) -> Result<Manifest, EntryProblem> {
-        let manifest: Manifest = match serde_json::from_slice(bytes) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                return Err(EntryProblem::Damaged {
-                    path: path.to_path_buf(),
-                    error: error.to_string(),
-                });
-            }
+        let damaged = |error: serde_json::Error| EntryProblem::Damaged {
+            path: path.to_path_buf(),
+            error: error.to_string(),
         };
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(EntryProblem::Format {
-                found: manifest.format,
-            });
+        // The format first: an older manifest may not parse as this one.
+        let Format { format } = serde_json::from_slice(bytes).map_err(damaged)?;
+        if format != MANIFEST_FORMAT {
+            return Err(EntryProblem::Format { found: format });
         }
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(damaged)?;
         if &manifest.key != key || &manifest.ingredients.key() != key || manifest.session != session
         {
             return Err(EntryProblem::KeyMismatch {
@@ -384,9 +381,21 @@ impl Store {
             .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
     }
 
-    /// The input list stored with an entry, if it can be read.
-    pub fn inputs_of(&self, manifest: &Manifest) -> Option<Vec<InputFile>> {
-        serde_json::from_slice(&self.read_blob(&manifest.inputs).ok()?).ok()
+    /// Store the list of input files (sorted by path) as chunks, each a blob: a chunk stored
+    /// already, by this entry's predecessors, is not written again.
+    fn put_inputs(&self, files: &[InputFile]) -> io::Result<InputList> {
+        let mut chunks = Vec::new();
+        for bytes in input_list::encode(files)? {
+            let blob = Blob {
+                hash: Digest::of_bytes(&bytes),
+                size: bytes.len() as u64,
+            };
+            if !self.has_blob(&blob) {
+                self.put_blob(&mut &bytes[..])?;
+            }
+            chunks.push(blob);
+        }
+        Ok(InputList { chunks })
     }
 
     fn blob_path(&self, hash: &Digest, encoding: Encoding) -> PathBuf {
@@ -522,8 +531,7 @@ impl Writer {
             });
         }
         let log = store.keep_blob(run.log)?;
-        let listed = serde_json::to_vec(run.inputs)?;
-        let inputs = store.put_blob(&mut &listed[..])?;
+        let inputs = store.put_inputs(run.inputs)?;
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             rtask_version: env!("CARGO_PKG_VERSION").to_string(),
