@@ -297,10 +297,7 @@ fn write_file(
         }
         Err(error) => return Err(WriteError::Io(error)),
     };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rtask-restore")
-        .tempfile_in(parent)
-        .map_err(WriteError::Io)?;
+    let mut temp = store.restore_temp_file(parent).map_err(WriteError::Io)?;
     let (actual, _) =
         digest::copy_hashing(&mut source, temp.as_file_mut()).map_err(WriteError::Io)?;
     if &actual != hash {

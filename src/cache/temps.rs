@@ -1,0 +1,342 @@
+//! Temporary files, and taking back those a killed run left.
+//!
+//! A store or a restore writes to a temporary file and renames it into place. When rtask is
+//! killed meanwhile, the temporary file stays: this module makes sure the next run removes it,
+//! and never removes one a live run (another checkout sharing the cache, a nested run) still
+//! writes.
+//!
+//! ```text
+//! <cache_dir>/v1/tmp/run-XXXXXXXX/lock       flocked by its process while it lives
+//! <cache_dir>/v1/tmp/run-XXXXXXXX/restores   directories it made restore temps in
+//! <cache_dir>/v1/tmp/run-XXXXXXXX/.tmpXXXXX  store temps (blobs, manifests)
+//! <project>/out/.rtask-restore.run-XXXXXXXX.XXXXXX   restore temps, beside their destination
+//! ```
+//!
+//! A process makes its run directory when it first needs a temp (a no-op run never does),
+//! locks it, and removes it when its store is dropped. A restore temp must sit on the file
+//! system of its destination, so it cannot live in the run directory: the directory it is
+//! made in is written to the run's `restores` journal first, and its name carries the run's.
+//! [`reclaim`] (at the start of a run) reads `tmp/` alone, never the project: a run directory
+//! whose lock it can take belongs to a dead process, and goes with the restore temps its
+//! journal leads to.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use tempfile::NamedTempFile;
+
+use crate::protected::RESTORE_TEMP;
+
+/// The name of run directories starts so.
+const RUN_PREFIX: &str = "run-";
+const LOCK: &str = "lock";
+const JOURNAL: &str = "restores";
+/// A run directory without a lock is being made, unless it is older than this (its maker died
+/// before it locked it).
+const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
+/// Files directly in `tmp/` come from an rtask older than run directories; any not written to
+/// for this long is left over.
+const LOOSE_GRACE: Duration = Duration::from_secs(60 * 60);
+
+/// The temporary files of one store: made in this process's run directory, made on first use.
+pub(crate) struct Temps {
+    tmp: PathBuf,
+    own: Mutex<Option<Arc<RunDir>>>,
+}
+
+/// This process's run directory, locked while it lives.
+struct RunDir {
+    dir: PathBuf,
+    name: String,
+    /// Held, never read: the lock tells other runs this one is alive.
+    _lock: Flock<File>,
+    /// The directories written to the journal already.
+    journaled: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl Temps {
+    pub(crate) fn new(tmp: PathBuf) -> Temps {
+        Temps {
+            tmp,
+            own: Mutex::new(None),
+        }
+    }
+
+    /// A temporary file in the store, removed when dropped unless persisted. `initialise`
+    /// makes the store's directories when `tmp/` is missing.
+    pub(crate) fn file(
+        &self,
+        initialise: impl FnOnce() -> io::Result<()>,
+    ) -> io::Result<NamedTempFile> {
+        NamedTempFile::new_in(&self.run_dir(initialise)?.dir)
+    }
+
+    /// A temporary file in `dir` (a restore's destination directory), named so that it
+    /// matches no output glob rtask collects and so that the next run takes it back if this
+    /// one is killed.
+    pub(crate) fn restore_file(
+        &self,
+        dir: &Path,
+        initialise: impl FnOnce() -> io::Result<()>,
+    ) -> io::Result<NamedTempFile> {
+        let run = self.run_dir(initialise)?;
+        // Best effort: a cache disk too full for a line of journal must not fail a restore
+        // to another disk. Unjournaled, a killed restore's temp stays, still never an output.
+        let _ = run.journal(dir);
+        tempfile::Builder::new()
+            .prefix(&format!("{RESTORE_TEMP}.{}.", run.name))
+            .tempfile_in(dir)
+    }
+
+    fn run_dir(&self, initialise: impl FnOnce() -> io::Result<()>) -> io::Result<Arc<RunDir>> {
+        let mut own = self
+            .own
+            .lock()
+            .expect("no thread panics holding the run directory");
+        if let Some(run) = own.as_ref() {
+            return Ok(Arc::clone(run));
+        }
+        let run = match RunDir::make(&self.tmp) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                initialise()?;
+                RunDir::make(&self.tmp)?
+            }
+            result => result?,
+        };
+        let run = Arc::new(run);
+        *own = Some(Arc::clone(&run));
+        Ok(run)
+    }
+}
+
+impl RunDir {
+    fn make(tmp: &Path) -> io::Result<RunDir> {
+        loop {
+            let dir = tempfile::Builder::new()
+                .prefix(RUN_PREFIX)
+                .rand_bytes(8)
+                .tempdir_in(tmp)?
+                .keep();
+            let lock_path = dir.join(LOCK);
+            let file = match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock_path)
+            {
+                Ok(file) => file,
+                // A reclaiming run took it for a dead one's before it was locked: make another.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error),
+            };
+            let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => lock,
+                Err((_, Errno::EWOULDBLOCK)) => continue,
+                Err((_, errno)) => return Err(errno.into()),
+            };
+            if !still_there(&lock, &lock_path) {
+                continue;
+            }
+            let name = dir
+                .file_name()
+                .and_then(OsStr::to_str)
+                .expect("tempfile names are ASCII")
+                .to_string();
+            return Ok(RunDir {
+                dir,
+                name,
+                _lock: lock,
+                journaled: Mutex::new(BTreeSet::new()),
+            });
+        }
+    }
+
+    /// Write `dir` to the journal, once.
+    fn journal(&self, dir: &Path) -> io::Result<()> {
+        let mut journaled = self
+            .journaled
+            .lock()
+            .expect("no thread panics holding the journal");
+        if journaled.contains(dir) {
+            return Ok(());
+        }
+        let mut record = dir.as_os_str().as_bytes().to_vec();
+        record.push(0);
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(JOURNAL))?
+            .write_all(&record)?;
+        journaled.insert(dir.to_path_buf());
+        Ok(())
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        // Every temp it held is persisted or removed by now; the lock goes with the directory.
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the locked file is still the one at `path` (a reclaiming run may have removed it
+/// between its opening and its locking).
+fn still_there(lock: &File, path: &Path) -> bool {
+    match (lock.metadata(), fs::metadata(path)) {
+        (Ok(held), Ok(there)) => held.dev() == there.dev() && held.ino() == there.ino(),
+        _ => false,
+    }
+}
+
+/// Take back what dead runs left in `tmp` and, through their journals, in the directories
+/// they restored to. Live runs' temps are never touched. Reads `tmp/` and the journals of
+/// dead runs only.
+pub(crate) fn reclaim(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    let now = SystemTime::now();
+    let older_than = |metadata: &fs::Metadata, grace: Duration| {
+        metadata
+            .modified()
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > grace)
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(metadata) = path.symlink_metadata() else {
+            continue;
+        };
+        let is_run = entry
+            .file_name()
+            .as_bytes()
+            .starts_with(RUN_PREFIX.as_bytes());
+        if !metadata.is_dir() {
+            if older_than(&metadata, LOOSE_GRACE) {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
+        if !is_run {
+            continue;
+        }
+        match take_dead(&path) {
+            Dead::Locked(lock) => {
+                remove_restore_temps(&path, &entry.file_name());
+                let _ = fs::remove_dir_all(&path);
+                drop(lock);
+            }
+            Dead::Unlocked if older_than(&metadata, UNLOCKED_GRACE) => {
+                let _ = fs::remove_dir_all(&path);
+            }
+            Dead::Unlocked | Dead::Alive => {}
+        }
+    }
+}
+
+enum Dead {
+    /// Its process is gone: the lock is now held by the reclaiming run.
+    Locked(Flock<File>),
+    /// It has no lock: being made, or its maker died first.
+    Unlocked,
+    /// Its process lives (or another run reclaims it right now).
+    Alive,
+}
+
+fn take_dead(run: &Path) -> Dead {
+    let path = run.join(LOCK);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Dead::Unlocked,
+        Err(_) => return Dead::Alive,
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) if still_there(&lock, &path) => Dead::Locked(lock),
+        _ => Dead::Alive,
+    }
+}
+
+/// Remove the restore temps of the dead run `name` from the directories its journal names.
+fn remove_restore_temps(run: &Path, name: &OsStr) {
+    let Ok(journal) = fs::read(run.join(JOURNAL)) else {
+        return;
+    };
+    let mut prefix = format!("{RESTORE_TEMP}.").into_bytes();
+    prefix.extend_from_slice(name.as_bytes());
+    prefix.push(b'.');
+    for dir in journal
+        .split(|&byte| byte == 0)
+        .filter(|dir| !dir.is_empty())
+    {
+        let Ok(entries) = fs::read_dir(Path::new(OsStr::from_bytes(dir))) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_name().as_bytes().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(dir: &Path) -> usize {
+        fs::read_dir(dir).map_or(0, |entries| entries.count())
+    }
+
+    #[test]
+    fn a_live_runs_temps_stay_and_a_dead_runs_go() {
+        let cache = tempfile::tempdir().unwrap();
+        let tmp = cache.path().join("tmp");
+        let out = cache.path().join("out");
+        fs::create_dir_all(&out).unwrap();
+        let initialise = || fs::create_dir_all(&tmp);
+        let live = Temps::new(tmp.clone());
+        let store_temp = live.file(initialise).unwrap();
+        let restore_temp = live.restore_file(&out, || Ok(())).unwrap();
+        reclaim(&tmp);
+        assert!(store_temp.path().exists() && restore_temp.path().exists());
+
+        // A dead run, as a kill leaves it: an unlocked lock file, a store temp, a journal,
+        // and a restore temp in the directory the journal names.
+        let dir = tmp.join("run-deadbeef");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join(LOCK), "").unwrap();
+        fs::write(dir.join(".tmpXYZ"), "partial blob").unwrap();
+        let mut journal = out.as_os_str().as_bytes().to_vec();
+        journal.push(0);
+        fs::write(dir.join(JOURNAL), journal).unwrap();
+        let left_restore = out.join(format!("{RESTORE_TEMP}.run-deadbeef.Ab12Cd"));
+        fs::write(&left_restore, "partial output").unwrap();
+
+        reclaim(&tmp);
+        assert!(!dir.exists() && !left_restore.exists());
+        assert!(store_temp.path().exists() && restore_temp.path().exists());
+        assert_eq!(count(&out), 1);
+        drop((store_temp, restore_temp));
+        drop(live);
+        assert_eq!(count(&tmp), 0, "a run removes its own directory");
+    }
+
+    #[test]
+    fn restore_temps_match_no_usual_output_glob_rtask_collects() {
+        let name = format!("{RESTORE_TEMP}.run-0123abcd.a1B2c3");
+        assert!(crate::protected::is_restore_temp(OsStr::new(&name)));
+        for glob in ["*.txt", "**/*.json", "out/*.bin", "out/**/*.txt"] {
+            let matcher = globset::Glob::new(glob).unwrap().compile_matcher();
+            assert!(!matcher.is_match(format!("out/{name}")), "{glob}");
+        }
+    }
+}
