@@ -242,6 +242,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let started = Instant::now();
     let results = scheduler::run(&context, &order, &options);
+    interrupts.finish();
     fingerprinter.save();
     if let Some(remote) = &run_remote {
         remote.finish(&|| interrupts.interrupted());

@@ -20,3 +20,4 @@ mod remote;
 mod restore_only;
 mod safety;
 mod validation;
+mod watchdog;

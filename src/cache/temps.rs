@@ -6,19 +6,19 @@
 //! writes.
 //!
 //! ```text
-//! <cache_dir>/v1/tmp/run-XXXXXXXX/lock       flocked by its process while it lives
+//! <cache_dir>/v1/tmp/run-XXXXXXXX.lock       flocked by its process while it lives
 //! <cache_dir>/v1/tmp/run-XXXXXXXX/restores   directories it made restore temps in
 //! <cache_dir>/v1/tmp/run-XXXXXXXX/.tmpXXXXX  store temps (blobs, manifests)
 //! <project>/out/.rtask-restore.run-XXXXXXXX.XXXXXX   restore temps, beside their destination
 //! ```
 //!
-//! A process makes its run directory when it first needs a temp (a no-op run never does),
-//! locks it, and removes it when its store is dropped. A restore temp must sit on the file
+//! A process makes and locks its lock file, then its run directory, when it first needs a
+//! temp (a no-op run never does), and removes both when its store is dropped. A restore temp must sit on the file
 //! system of its destination, so it cannot live in the run directory: the directory it is
 //! made in is written to the run's `restores` journal first, and its name carries the run's.
-//! [`reclaim`] (at the start of a run) reads `tmp/` alone, never the project: a run directory
-//! whose lock it can take belongs to a dead process, and goes with the restore temps its
-//! journal leads to.
+//! [`reclaim`] (at the start of a run) reads `tmp/` alone, never the project: a lock it can
+//! take belongs to a dead process, whose run directory goes with the restore temps its journal
+//! leads to; a run directory without a lock file (its maker died while removing it) goes too.
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -38,11 +38,8 @@ use crate::protected::RESTORE_TEMP;
 
 /// The name of run directories starts so.
 const RUN_PREFIX: &str = "run-";
-const LOCK: &str = "lock";
+const LOCK_SUFFIX: &str = ".lock";
 const JOURNAL: &str = "restores";
-/// A run directory without a lock is being made, unless it is older than this (its maker died
-/// before it locked it).
-const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
 /// Files directly in `tmp/` come from an rtask older than run directories; any not written to
 /// for this long is left over.
 const LOOSE_GRACE: Duration = Duration::from_secs(60 * 60);
@@ -57,6 +54,7 @@ pub(crate) struct Temps {
 struct RunDir {
     dir: PathBuf,
     name: String,
+    lock_path: PathBuf,
     /// Held, never read: the lock tells other runs this one is alive.
     _lock: Flock<File>,
     /// The directories written to the journal already.
@@ -121,38 +119,37 @@ impl Temps {
 impl RunDir {
     fn make(tmp: &Path) -> io::Result<RunDir> {
         loop {
-            let dir = tempfile::Builder::new()
+            let (file, lock_path) = tempfile::Builder::new()
                 .prefix(RUN_PREFIX)
+                .suffix(LOCK_SUFFIX)
                 .rand_bytes(8)
-                .tempdir_in(tmp)?
-                .keep();
-            let lock_path = dir.join(LOCK);
-            let file = match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&lock_path)
-            {
-                Ok(file) => file,
-                // A reclaiming run took it for a dead one's before it was locked: make another.
-                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-                Err(error) => return Err(error),
-            };
+                .tempfile_in(tmp)?
+                .keep()
+                .map_err(|error| error.error)?;
             let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => lock,
                 Err((_, Errno::EWOULDBLOCK)) => continue,
                 Err((_, errno)) => return Err(errno.into()),
             };
+            // A reclaiming run took it for a dead one's before it was locked: make another.
             if !still_there(&lock, &lock_path) {
                 continue;
             }
-            let name = dir
+            let name = lock_path
                 .file_name()
                 .and_then(OsStr::to_str)
-                .expect("tempfile names are ASCII")
+                .and_then(|name| name.strip_suffix(LOCK_SUFFIX))
+                .expect("tempfile names are as asked")
                 .to_string();
+            let dir = tmp.join(&name);
+            if let Err(error) = fs::create_dir(&dir) {
+                let _ = fs::remove_file(&lock_path);
+                return Err(error);
+            }
             return Ok(RunDir {
                 dir,
                 name,
+                lock_path,
                 _lock: lock,
                 journaled: Mutex::new(BTreeSet::new()),
             });
@@ -182,8 +179,10 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        // Every temp it held is persisted or removed by now; the lock goes with the directory.
+        // Every temp it held is persisted or removed by now. The lock file goes last, still
+        // locked: a directory is never without it while its run lives.
         let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.lock_path);
     }
 }
 
@@ -213,55 +212,43 @@ pub(crate) fn reclaim(tmp: &Path) {
     };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
+        let name = entry.file_name();
         let Ok(metadata) = path.symlink_metadata() else {
             continue;
         };
-        let is_run = entry
-            .file_name()
-            .as_bytes()
-            .starts_with(RUN_PREFIX.as_bytes());
-        if !metadata.is_dir() {
-            if older_than(&metadata, LOOSE_GRACE) {
+        let run = name
+            .to_str()
+            .filter(|name| name.starts_with(RUN_PREFIX))
+            .map(|name| name.strip_suffix(LOCK_SUFFIX).unwrap_or(name));
+        match run {
+            // Its maker creates the lock file first and removes it last: without one, it is
+            // what a run that died while removing it left.
+            Some(run) if metadata.is_dir() && !tmp.join(format!("{run}{LOCK_SUFFIX}")).exists() => {
+                let _ = fs::remove_dir_all(&path);
+            }
+            Some(run) if name.len() > run.len() => {
+                if let Some(lock) = take_dead(&path) {
+                    let dir = tmp.join(run);
+                    remove_restore_temps(&dir, OsStr::new(run));
+                    let _ = fs::remove_dir_all(&dir);
+                    let _ = fs::remove_file(&path);
+                    drop(lock);
+                }
+            }
+            _ if !metadata.is_dir() && older_than(&metadata, LOOSE_GRACE) => {
                 let _ = fs::remove_file(&path);
             }
-            continue;
-        }
-        if !is_run {
-            continue;
-        }
-        match take_dead(&path) {
-            Dead::Locked(lock) => {
-                remove_restore_temps(&path, &entry.file_name());
-                let _ = fs::remove_dir_all(&path);
-                drop(lock);
-            }
-            Dead::Unlocked if older_than(&metadata, UNLOCKED_GRACE) => {
-                let _ = fs::remove_dir_all(&path);
-            }
-            Dead::Unlocked | Dead::Alive => {}
+            _ => {}
         }
     }
 }
 
-enum Dead {
-    /// Its process is gone: the lock is now held by the reclaiming run.
-    Locked(Flock<File>),
-    /// It has no lock: being made, or its maker died first.
-    Unlocked,
-    /// Its process lives (or another run reclaims it right now).
-    Alive,
-}
-
-fn take_dead(run: &Path) -> Dead {
-    let path = run.join(LOCK);
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Dead::Unlocked,
-        Err(_) => return Dead::Alive,
-    };
+/// The lock at `path`, when its process is dead.
+fn take_dead(path: &Path) -> Option<Flock<File>> {
+    let file = File::open(path).ok()?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) if still_there(&lock, &path) => Dead::Locked(lock),
-        _ => Dead::Alive,
+        Ok(lock) if still_there(&lock, path) => Some(lock),
+        _ => None,
     }
 }
 
@@ -313,7 +300,7 @@ mod tests {
         // and a restore temp in the directory the journal names.
         let dir = tmp.join("run-deadbeef");
         fs::create_dir(&dir).unwrap();
-        fs::write(dir.join(LOCK), "").unwrap();
+        fs::write(tmp.join("run-deadbeef.lock"), "").unwrap();
         fs::write(dir.join(".tmpXYZ"), "partial blob").unwrap();
         let mut journal = out.as_os_str().as_bytes().to_vec();
         journal.push(0);
@@ -323,6 +310,7 @@ mod tests {
 
         reclaim(&tmp);
         assert!(!dir.exists() && !left_restore.exists());
+        assert!(!tmp.join("run-deadbeef.lock").exists());
         assert!(store_temp.path().exists() && restore_temp.path().exists());
         assert_eq!(count(&out), 1);
         drop((store_temp, restore_temp));
