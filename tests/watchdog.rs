@@ -84,7 +84,11 @@ fn start_blocking(project: &Project) -> (Child, Vec<i32>) {
 fn a_killed_rtask_takes_its_commands_and_their_children_with_it() {
     let project = Project::with_tasks(BLOCKING);
     let (mut rtask, pids) = start_blocking(&project);
-    assert_eq!(watchdogs_in(project.root()).len(), 1, "a command runs: watched");
+    assert_eq!(
+        watchdogs_in(project.root()).len(),
+        1,
+        "a command runs: watched"
+    );
     rtask.kill().unwrap();
     rtask.wait().unwrap();
     wait_until("the command and its child to end", || {

@@ -43,7 +43,10 @@ pub(crate) enum Watch {
     /// No command started yet (listing and no-op runs never start one).
     #[default]
     NotStarted,
-    Watching { child: Child, pipe: ChildStdin },
+    Watching {
+        child: Child,
+        pipe: ChildStdin,
+    },
     /// It could not be started, or died: commands run unwatched.
     Unavailable,
     /// The run is over: rtask ended the watchdog.
