@@ -9,6 +9,7 @@ mod cache;
 mod ci_recipe;
 mod cli;
 mod errors;
+mod full_disk;
 mod graph;
 mod inputs;
 mod leftovers;
