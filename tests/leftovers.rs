@@ -15,7 +15,7 @@ use crate::watchdog::{wait_until, watchdogs_in};
 const BIG: &str = r#"
 [sessions.big]
 shell = true
-run = ["rm -rf out; mkdir -p out/parts; for i in $(seq 1 20); do seq $i 200000 > out/parts/p$i.txt; done; seq 1 3000000 > out/big.bin"]
+run = ["mkdir -p out/parts; for i in $(seq 1 20); do seq $i 200000 > out/parts/p$i.txt; done; seq 1 3000000 > out/big.bin"]
 inputs = ["seed.txt"]
 outputs = ["out/"]
 "#;
@@ -153,6 +153,30 @@ fn kills_during_stores_and_restores_leave_nothing_behind_and_nothing_wrong() {
     project.remove("out");
     project.rtask(&["big"]).success().stderr_has("big: cached");
     assert!(outputs(&project) == good);
+}
+
+#[test]
+fn a_forced_run_after_killed_restores_stores_no_temp() {
+    let project = Project::with_tasks(BIG);
+    project.write("seed.txt", "1\n");
+    project.rtask(&["big"]).success();
+    let good = outputs(&project);
+    let mut random = XorShift(0xfade);
+    for _ in 0..8 {
+        project.remove("out");
+        kill_after(&project, &["big"], Duration::from_millis(random.below(400)));
+        wait_until("the killed run's watchdog to exit", || {
+            watchdogs_in(project.root()).is_empty()
+        });
+    }
+    project.rtask(&["big", "--force"]).success();
+    assert!(outputs(&project) == good);
+    let manifest = &project.manifests()[0];
+    let text = fs::read_to_string(manifest).unwrap();
+    assert!(!text.contains(".rtask-restore"), "a temp was stored");
+    let mut left = Vec::new();
+    restore_temps(project.root(), &mut left);
+    assert_eq!(left, Vec::<String>::new());
 }
 
 #[test]
