@@ -86,13 +86,17 @@ impl Temps {
         dir: &Path,
         initialise: impl FnOnce() -> io::Result<()>,
     ) -> io::Result<NamedTempFile> {
-        let run = self.run_dir(initialise)?;
-        // Best effort: a cache disk too full for a line of journal must not fail a restore
-        // to another disk. Unjournaled, a killed restore's temp stays, still never an output.
-        let _ = run.journal(dir);
-        tempfile::Builder::new()
-            .prefix(&format!("{RESTORE_TEMP}.{}.", run.name))
-            .tempfile_in(dir)
+        // Best effort: a cache disk too full for a run directory or a line of journal must not
+        // fail a restore to another disk. Unjournaled, a killed restore's temp stays, still
+        // never an output.
+        let prefix = match self.run_dir(initialise) {
+            Ok(run) => {
+                let _ = run.journal(dir);
+                format!("{RESTORE_TEMP}.{}.", run.name)
+            }
+            Err(_) => format!("{RESTORE_TEMP}."),
+        };
+        tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)
     }
 
     fn run_dir(&self, initialise: impl FnOnce() -> io::Result<()>) -> io::Result<Arc<RunDir>> {
