@@ -83,8 +83,9 @@ impl XorShift {
     }
 }
 
-/// Run rtask with `args`, and SIGKILL it after `delay` unless it ended before.
-fn kill_after(project: &Project, args: &[&str], delay: Duration) {
+/// Run rtask with `args`, and SIGKILL it after `delay` unless it ended before; whether it was
+/// killed.
+fn kill_after(project: &Project, args: &[&str], delay: Duration) -> bool {
     let mut child = project
         .command(args)
         .stdout(Stdio::null())
@@ -94,12 +95,13 @@ fn kill_after(project: &Project, args: &[&str], delay: Duration) {
     let deadline = Instant::now() + delay;
     while Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
-            return;
+            return false;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    true
 }
 
 #[test]
@@ -119,26 +121,31 @@ fn kills_during_stores_and_restores_leave_nothing_behind_and_nothing_wrong() {
 
     let seed = 0x5eed_u64;
     let mut random = XorShift(seed);
-    for round in 0..24 {
-        // Anywhere from the start to a little past the end of a store or a restore.
-        if round % 2 == 0 {
+    // Kills anywhere from the start to a little past the end of a store or a restore, until
+    // twelve of each landed before their run ended.
+    let (mut store_kills, mut restore_kills) = (0, 0);
+    for _ in 0..200 {
+        if store_kills >= 12 && restore_kills >= 12 {
+            break;
+        }
+        if store_kills <= restore_kills {
             let window = store_time.as_millis() as u64 * 5 / 4;
             let delay = Duration::from_millis(random.below(window));
-            kill_after(&project, &["big", "--force"], delay);
+            store_kills += usize::from(kill_after(&project, &["big", "--force"], delay));
         } else {
             // The killed run's command may still write there until its watchdog ends it.
             wait_until("the killed run's commands to end", || {
                 watchdogs_in(project.root()).is_empty()
             });
             wait_until("out/ to be removed", || {
-                fs::remove_dir_all(project.path("out")).is_ok_and(|()| !project.exists("out"))
-                    || !project.exists("out")
+                fs::remove_dir_all(project.path("out")).is_ok() || !project.exists("out")
             });
             let window = restore_time.as_millis() as u64 * 5 / 4;
             let delay = Duration::from_millis(random.below(window));
-            kill_after(&project, &["big"], delay);
+            restore_kills += usize::from(kill_after(&project, &["big"], delay));
         }
     }
+    assert!(store_kills >= 12 && restore_kills >= 12);
 
     project.rtask(&["big"]).success();
     assert!(
@@ -163,8 +170,10 @@ fn a_forced_run_after_killed_restores_stores_no_temp() {
     let good = outputs(&project);
     let mut random = XorShift(0xfade);
     for _ in 0..8 {
-        project.remove("out");
-        kill_after(&project, &["big"], Duration::from_millis(random.below(400)));
+        if project.exists("out") {
+            project.remove("out");
+        }
+        let _ = kill_after(&project, &["big"], Duration::from_millis(random.below(400)));
         wait_until("the killed run's watchdog to exit", || {
             watchdogs_in(project.root()).is_empty()
         });

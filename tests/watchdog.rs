@@ -101,6 +101,28 @@ fn a_killed_rtask_takes_its_commands_and_their_children_with_it() {
 }
 
 #[test]
+fn the_next_run_after_a_kill_waits_only_until_the_commands_are_ended() {
+    let project = Project::with_tasks(&format!(
+        "{BLOCKING}\n[sessions.next]\nshell = true\nrun = [\"echo next > next.txt\"]\n"
+    ));
+    let (mut rtask, pids) = start_blocking(&project);
+    rtask.kill().unwrap();
+    rtask.wait().unwrap();
+    // The killed run's commands hold the run lock they inherited: the next run waits for
+    // them (never reading what they still write), and the watchdog ends them.
+    project
+        .rtask(&["next"])
+        .success()
+        .stderr_has("waiting for the commands started by process");
+    // Ended: their exit completes a moment after their pipe closes.
+    wait_until("the commands to end", || {
+        !pids.iter().any(|&pid| running(pid))
+    });
+    assert_eq!(project.read("next.txt"), "next\n");
+    assert!(!project.exists("late.txt"));
+}
+
+#[test]
 fn ctrl_c_is_rtasks_to_handle_and_leaves_no_watchdog() {
     let project = Project::with_tasks(BLOCKING);
     let (mut rtask, pids) = start_blocking(&project);
@@ -109,7 +131,10 @@ fn ctrl_c_is_rtasks_to_handle_and_leaves_no_watchdog() {
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
     let status = rtask.wait().unwrap();
     assert_eq!(status.code(), Some(130), "rtask says it was interrupted");
-    assert!(!pids.iter().any(|&pid| running(pid)));
+    // Ended: their exit completes a moment after their pipe closes.
+    wait_until("the commands to end", || {
+        !pids.iter().any(|&pid| running(pid))
+    });
     assert!(watchdogs_in(project.root()).is_empty());
     assert!(!project.exists("late.txt"));
 }
@@ -120,9 +145,11 @@ fn a_run_that_ends_leaves_no_watchdog_and_commands_left_behind_are_their_own() {
         r#"
 [sessions.s]
 shell = true
-run = ["sleep 600 > /dev/null 2>&1 & echo $! > pids.txt"]
+run = ["true", "sleep 600 > /dev/null 2>&1 & echo $! > pids.txt"]
 "#,
     );
+    // The second command starts once the watchdog runs: had it inherited the watchdog's pipe,
+    // its background child would keep the watchdog, and rtask waiting for it, alive.
     project.rtask(&["s"]).success();
     assert!(watchdogs_in(project.root()).is_empty());
     // A command the session left in the background once its group's leader exited is no
