@@ -102,7 +102,8 @@ pub(crate) enum NotStored {
     /// What its key read of its environment's declaration (requirement files, the sources of
     /// local projects) changed while its environment was made or it ran.
     DeclaredEnvironmentChanged,
-    /// The cache's file system is full: nothing of the entry was kept, its temps are removed.
+    /// The cache's file system is full: no manifest was written and its temps are removed
+    /// (blobs written before the disk filled stay, unreferenced).
     NoSpace,
     /// Writing the entry failed (permissions, a read-only file system).
     Write(std::io::Error),
