@@ -197,6 +197,10 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             source,
         },
     )?;
+    if let Some(store) = &store {
+        // What runs killed while storing or restoring left (never a live run's).
+        store.reclaim_temps();
+    }
     if run_remote.is_none()
         && let Some(store) = &store
     {
@@ -238,6 +242,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     let started = Instant::now();
     let results = scheduler::run(&context, &order, &options);
+    interrupts.finish();
     fingerprinter.save();
     if let Some(remote) = &run_remote {
         remote.finish(&|| interrupts.interrupted());

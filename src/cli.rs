@@ -12,6 +12,8 @@ pub enum Command {
     Run(Args),
     /// `rtask cache ...`: work on the cache itself.
     Cache(CacheArgs),
+    /// Internal: be the watchdog of the rtask that started this one (`exec::watchdog`).
+    Watchdog,
 }
 
 /// The word that starts the cache commands when it is the first argument; a session named so
@@ -22,6 +24,9 @@ const CACHE: &str = "cache";
 /// a run.
 pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
     let mut arguments: Vec<OsString> = arguments.into_iter().collect();
+    if arguments.len() == 2 && arguments[1] == crate::exec::watchdog::ARGUMENT {
+        return Ok(Command::Watchdog);
+    }
     if arguments.get(1).is_some_and(|first| first == CACHE) {
         arguments.remove(0);
         return CacheArgs::try_parse_from(arguments).map(Command::Cache);

@@ -68,6 +68,7 @@ pub fn main() -> ExitCode {
     let color = match &command {
         cli::Command::Run(args) => args.color,
         cli::Command::Cache(args) => args.color,
+        cli::Command::Watchdog => cli::ColorChoice::Never,
     };
     let environment = match Environment::capture() {
         Ok(environment) => environment,
@@ -77,6 +78,7 @@ pub fn main() -> ExitCode {
     let result = match command {
         cli::Command::Run(args) => app::run(args, environment),
         cli::Command::Cache(args) => cache_command::run(args, environment),
+        cli::Command::Watchdog => Ok(exec::watchdog::serve()),
     };
     match result {
         Ok(exit) => exit.into(),

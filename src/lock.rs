@@ -5,7 +5,10 @@
 //! The lock is an `flock` on `.rtask/run.lock`, released by the kernel when the last process
 //! holding it exits, however it exits. The commands a run starts inherit it: when rtask is
 //! killed (SIGKILL) while a command still runs and writes, the next run waits for that command
-//! too, instead of reading and storing what it is still writing. The holder writes its process
+//! too, instead of reading and storing what it is still writing. Such a wait is short: rtask's
+//! watchdog (`exec::watchdog`, which inherits the lock too) ends those commands' process groups
+//! when rtask dies, and exits once they are gone; only a process that left its command's group
+//! can hold the lock longer. The holder writes its process
 //! id and command line into the file (readable by its owner only: the command line may hold
 //! secrets passed as posargs), so that a run that waits can say whom it waits for. Listing
 //! and `--dry-run` never take it.

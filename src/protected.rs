@@ -20,6 +20,16 @@ pub(crate) const STAT_CACHE: &str = "stat-cache";
 pub(crate) const RUN_LOCK: &str = "run.lock";
 pub(crate) const MACHINE_STATE: [&str; 4] = [VENVS, INTERPRETERS, STAT_CACHE, RUN_LOCK];
 
+/// Restore temps, written beside their destination and renamed into place, are named
+/// `.rtask-restore.<run>.<random>` (and `.rtask-restore<random>` by older versions): output
+/// collection never takes them for outputs, whatever the globs (see `cache::temps`).
+pub(crate) const RESTORE_TEMP: &str = ".rtask-restore";
+
+/// Whether a file name is that of a restore temp.
+pub(crate) fn is_restore_temp(name: &OsStr) -> bool {
+    name.as_encoded_bytes().starts_with(RESTORE_TEMP.as_bytes())
+}
+
 /// Whether a file name is `.git`, in any letter case: a case-insensitive file system (macOS,
 /// Windows) takes `.GIT` for it.
 pub(crate) fn is_git(name: &OsStr) -> bool {

@@ -105,11 +105,25 @@ pub(crate) enum NotStored {
     /// What its key read of its environment's declaration (requirement files, the sources of
     /// local projects) changed while its environment was made or it ran.
     DeclaredEnvironmentChanged,
-    /// Writing the entry failed (a full disk, permissions).
+    /// The cache's file system is full: no manifest was written and its temps are removed
+    /// (blobs written before the disk filled stay, unreferenced).
+    NoSpace,
+    /// Writing the entry failed (permissions, a read-only file system).
     Write(std::io::Error),
     /// A restore would refuse the entry in this workspace (an output reached through a
     /// symlink that leads out of the project).
     Unrestorable(crate::cache::restore::RestoreError),
+}
+
+impl NotStored {
+    /// Why writing the entry failed: a full disk is told apart.
+    pub(crate) fn write(error: std::io::Error) -> NotStored {
+        if error.raw_os_error() == Some(nix::libc::ENOSPC) {
+            NotStored::NoSpace
+        } else {
+            NotStored::Write(error)
+        }
+    }
 }
 
 pub(crate) trait Reporter: Sync {

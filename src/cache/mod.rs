@@ -11,3 +11,4 @@ pub mod outputs;
 pub mod restore;
 pub mod signing;
 pub mod store;
+pub(crate) mod temps;

@@ -193,8 +193,8 @@ pub fn dir_mode(mode: u32) -> u32 {
 }
 
 /// Calls `visit` with every entry directly or indirectly below `dir` (not following symlinks),
-/// files and directories alike, skipping `skipped` and `.git` in any letter case (a restore
-/// never writes `.GIT`, which a case-insensitive file system takes for `.git`).
+/// files and directories alike, skipping `skipped`, restore temps, and `.git` in any letter
+/// case (a restore never writes `.GIT`, which a case-insensitive file system takes for `.git`).
 fn visit(
     root: &Path,
     dir: &Path,
@@ -209,7 +209,10 @@ fn visit(
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
-        if protected::is_git(&entry.file_name()) || skipped.contains(&path) {
+        let name = entry.file_name();
+        // A restore temp (a killed restore's, or a concurrent one's) is never an output.
+        if protected::is_git(&name) || protected::is_restore_temp(&name) || skipped.contains(&path)
+        {
             continue;
         }
         let relative = RelPath::from_path(root, &path).ok_or_else(|| {

@@ -290,10 +290,7 @@ fn write_file(store: &Store, destination: &Path, blob: &Blob, mode: u32) -> Resu
         BlobFlaw::WrongSize => WriteError::Damaged("it has the wrong size"),
         BlobFlaw::WrongDigest => WriteError::Damaged("its content does not match its digest"),
     })?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rtask-restore")
-        .tempfile_in(parent)
-        .map_err(WriteError::Io)?;
+    let mut temp = store.restore_temp_file(parent).map_err(WriteError::Io)?;
     let copied = {
         let mut out = io::BufWriter::with_capacity(1024 * 1024, temp.as_file_mut());
         digest::copy_hashing(&mut source, &mut out).and_then(|copied| {

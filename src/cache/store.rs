@@ -4,7 +4,8 @@
 //! <cache_dir>/CACHEDIR.TAG
 //! <cache_dir>/v1/blobs/<2 hex>/<64 hex>[.zst]     file contents and logs (see `blob.rs`)
 //! <cache_dir>/v1/entries/<session>/<key>.json     manifests
-//! <cache_dir>/v1/tmp/                             temporary files, renamed into place
+//! <cache_dir>/v1/tmp/run-XXXXXXXX/                 one run's temporary files, renamed into
+//!                                                  place (see `temps`)
 //! ```
 //!
 //! Every write goes to a temporary file in the store and is renamed into place, and a manifest
@@ -24,6 +25,7 @@ use super::blob::{BlobReader, BlobWriter, Encoding, Written};
 use super::input_list;
 use super::manifest::{Blob, Format, InputList, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
+use super::temps::{self, Temps};
 use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
@@ -39,6 +41,7 @@ const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 pub struct Store {
     cache_dir: PathBuf,
     dir: PathBuf,
+    temps: Temps,
 }
 
 /// The result of looking a key up. Only a miss gives a [`Writer`], so only a miss can store.
@@ -162,9 +165,11 @@ pub struct Run<'a> {
 
 impl Store {
     pub fn new(cache_dir: &Path) -> Store {
+        let dir = cache_dir.join(LAYOUT);
         Store {
             cache_dir: cache_dir.to_path_buf(),
-            dir: cache_dir.join(LAYOUT),
+            temps: Temps::new(dir.join("tmp")),
+            dir,
         }
     }
 
@@ -453,15 +458,23 @@ impl Store {
             .join(format!("{key}.json"))
     }
 
-    fn temp_file(&self) -> io::Result<NamedTempFile> {
-        let tmp = self.dir.join("tmp");
-        match NamedTempFile::new_in(&tmp) {
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                self.initialise()?;
-                NamedTempFile::new_in(&tmp)
-            }
-            result => result,
-        }
+    /// A temporary file in the store (on the file system of its blobs, to be renamed into
+    /// place), removed when dropped unless persisted; if this process is killed first, the
+    /// next run removes it.
+    pub(crate) fn temp_file(&self) -> io::Result<NamedTempFile> {
+        self.temps.file(|| self.initialise())
+    }
+
+    /// A temporary file in `dir`, where a restore writes before renaming into place: it
+    /// matches no output glob, and if this process is killed first the next run removes it.
+    pub(crate) fn restore_temp_file(&self, dir: &Path) -> io::Result<NamedTempFile> {
+        self.temps.restore_file(dir, || self.initialise())
+    }
+
+    /// Remove the temporary files killed runs left, in the store and where they restored to;
+    /// never a live run's. Cheap: reads the store's `tmp/` only.
+    pub(crate) fn reclaim_temps(&self) {
+        temps::reclaim(&self.dir.join("tmp"))
     }
 
     fn initialise(&self) -> io::Result<()> {

@@ -2,7 +2,10 @@
 //!
 //! Each command runs in a process group of its own, so a signal reaches the whole tree it
 //! started. The first signal is forwarded as is; commands still alive after [`GRACE`] are
-//! killed. A second signal kills at once.
+//! killed. A second signal kills at once. The groups are announced to the [`watchdog`] too,
+//! which ends them if rtask dies without doing so.
+//!
+//! [`watchdog`]: super::watchdog
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +17,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+use super::watchdog::Watch;
 
 /// How long commands get to exit after the first signal.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -27,6 +32,7 @@ pub struct Interrupts {
 struct Inner {
     interrupted: AtomicBool,
     groups: Mutex<BTreeSet<i32>>,
+    watch: Mutex<Watch>,
 }
 
 impl Interrupts {
@@ -62,6 +68,7 @@ impl Interrupts {
 
     /// Track a running command's process group; signal it at once if an interrupt came first.
     pub fn register(&self, group: i32) {
+        self.watch().started(group);
         self.inner
             .groups
             .lock()
@@ -78,6 +85,19 @@ impl Interrupts {
             .lock()
             .expect("no thread panics holding the group set")
             .remove(&group);
+        self.watch().ended(group);
+    }
+
+    /// The run is over: no command is left to watch, the watchdog exits.
+    pub fn finish(&self) {
+        self.watch().end();
+    }
+
+    fn watch(&self) -> std::sync::MutexGuard<'_, Watch> {
+        self.inner
+            .watch
+            .lock()
+            .expect("no thread panics holding the watchdog")
     }
 }
 

@@ -5,3 +5,4 @@ pub mod process;
 pub mod scheduler;
 pub mod session;
 pub mod sharing;
+pub(crate) mod watchdog;

@@ -498,10 +498,10 @@ impl Act<'_> {
         let planner = self.context.planner;
         let manifest = writer
             .stage(store, &planner.project.root, run)
-            .map_err(NotStored::Write)?;
+            .map_err(NotStored::write)?;
         restore::check(&planner.target(&self.session.outputs), &manifest.outputs)
             .map_err(NotStored::Unrestorable)?;
-        writer.commit(store, &manifest).map_err(NotStored::Write)?;
+        writer.commit(store, &manifest).map_err(NotStored::write)?;
         if let Some(remote) = planner.remote {
             remote.upload(&manifest.session, &manifest.key);
         }

@@ -263,6 +263,9 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
         NotStored::Unrestorable(error) => {
             format!("`{session}` is not cached: no restore could use its result here ({error})")
         }
+        NotStored::NoSpace => format!(
+            "no space left on the device of the cache: the result of `{session}` is not cached (the session succeeded; free some space to cache it)"
+        ),
         NotStored::Write(error) => {
             format!("cannot store the result of `{session}` in the cache: {error}")
         }
