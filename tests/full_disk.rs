@@ -93,7 +93,7 @@ fn a_store_on_a_full_disk_leaves_no_entry_and_the_session_succeeds() {
         r#"
 [sessions.big]
 shell = true
-run = ["echo run >> runs.txt; mkdir -p out; echo small > out/small.txt; head -c 6000000 /dev/zero | tr '\\0' x > out/large.bin"]
+run = ["echo run >> runs.txt; mkdir -p out; echo small > out/small.txt; head -c 6000000 /dev/urandom > out/large.bin"]
 inputs = ["seed.txt"]
 outputs = ["out/"]
 "#,

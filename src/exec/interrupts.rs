@@ -66,6 +66,11 @@ impl Interrupts {
         self.inner.interrupted.load(Ordering::SeqCst)
     }
 
+    /// A command is about to start: have the watchdog ready to hear of its group.
+    pub fn prepare(&self) {
+        self.watch().prepare();
+    }
+
     /// Track a running command's process group; signal it at once if an interrupt came first.
     pub fn register(&self, group: i32) {
         self.watch().started(group);

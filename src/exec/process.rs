@@ -48,6 +48,7 @@ pub fn run(
         program: program.clone(),
         source,
     };
+    interrupts.prepare();
     let reader = duct::cmd(resolved, args)
         .dir(spec.cwd)
         .full_env(spec.env)

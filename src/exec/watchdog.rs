@@ -1,7 +1,7 @@
 //! The watchdog: the sessions' commands die with rtask, even when rtask is killed (SIGKILL,
 //! the out-of-memory killer, a crash) and cannot end them itself.
 //!
-//! When the first command starts, rtask starts a watchdog: itself again, with
+//! Before the first command starts, rtask starts a watchdog: itself again, with
 //! [`ARGUMENT`], in a process group of its own, reading a pipe whose write end only rtask holds
 //! (std's pipes are close-on-exec, so no command inherits it). rtask writes `+PGID` when a
 //! command's process group starts and `-PGID` when its leader has exited, so a reused group id
@@ -54,14 +54,20 @@ pub(crate) enum Watch {
 }
 
 impl Watch {
-    /// A command's process group started: start the watchdog first if need be.
-    pub(crate) fn started(&mut self, group: i32) {
+    /// A command is about to start: start the watchdog now if need be, so that announcing the
+    /// command's group once it has started takes one write, not the start of a process.
+    pub(crate) fn prepare(&mut self) {
         if matches!(self, Watch::NotStarted) {
             *self = start().map_or(Watch::Unavailable, |(child, pipe)| Watch::Watching {
                 child,
                 pipe,
             });
         }
+    }
+
+    /// A command's process group started.
+    pub(crate) fn started(&mut self, group: i32) {
+        self.prepare();
         self.send(&format!("+{group}\n"));
     }
 
