@@ -13,6 +13,7 @@ mod graph;
 mod inputs;
 mod model;
 mod plan;
+mod prune;
 mod python;
 mod python_envs;
 mod python_keys;
