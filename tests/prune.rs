@@ -429,3 +429,46 @@ fn bad_sizes_and_durations_are_errors_with_a_hint() {
     text.push_str(&format!("$ rtask cache stats\n{}", file.stderr));
     snapshot("bad_limits", &text);
 }
+
+#[test]
+fn prune_beside_a_run_that_restores_leaves_its_outputs_whole() {
+    let project = Project::with_tasks(CONCURRENT);
+    fs::create_dir_all(project.path("data/many")).unwrap();
+    for seed in 0..200 {
+        fs::write(
+            project.path(&format!("data/many/{seed:03}.bin")),
+            noise(seed, 40_000),
+        )
+        .unwrap();
+    }
+    project.write("seed.txt", "0");
+    for _ in 0..4 {
+        project.rtask(&["big"]).success();
+        project.remove("big");
+        let run = project
+            .command(&["big"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        project
+            .rtask(&["cache", "prune", "--max-size", "0"])
+            .success();
+        let run = Run::from(run.wait_with_output().unwrap());
+        // Restored whole, or (pruned before it was looked up) run again: never a mix.
+        run.success();
+        for seed in 0..200 {
+            assert_eq!(
+                fs::read(project.path(&format!("big/{seed:03}.bin"))).unwrap(),
+                noise(seed, 40_000),
+                "{run}"
+            );
+        }
+        let strays: Vec<_> = fs::read_dir(project.path("big"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .filter(|name| !name.to_string_lossy().ends_with(".bin"))
+            .collect();
+        assert!(strays.is_empty(), "{strays:?}");
+    }
+}
