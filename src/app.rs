@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cache::prune;
 use crate::cache::store::Store;
 use crate::cli::{Args, ColorChoice};
 use crate::dry_run::CacheState;
@@ -25,7 +26,7 @@ use crate::python::interpreter::{Finder, Surroundings};
 use crate::remote::Remote;
 use crate::remote::config::RemoteConfig;
 use crate::reporter::Outcome;
-use crate::reporter::Reporter;
+use crate::reporter::{Reporter, Warning};
 use crate::select::Request;
 use crate::ui::style::Painter;
 use crate::ui::{Ui, UiOptions, Verbosity, Warnings, summary};
@@ -246,6 +247,12 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     fingerprinter.save();
     if let Some(remote) = &run_remote {
         remote.finish(&|| interrupts.interrupted());
+    }
+    if let (Some(store), Some(max_size)) = (&store, project.cache_max_size)
+        && !interrupts.interrupted()
+        && let Err(error) = prune::auto(store.layout_dir(), max_size)
+    {
+        ui.warning(&Warning::NotPruned(error));
     }
     let named: Vec<(&str, &Outcome)> = results
         .iter()

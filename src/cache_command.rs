@@ -1,16 +1,20 @@
-//! `rtask cache export|import`: load the project, export the entries a run would restore or
-//! import a bundle's, and word the outcome (see `cache::bundle` for the bundle itself).
+//! `rtask cache export|import|stats|prune`: load the project, export the entries a run would
+//! restore or import a bundle's (see `cache::bundle` for the bundle itself), count the cache or
+//! prune it (see `cache::prune`), and word the outcome.
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::app::{fingerprinter, python_tools, use_color};
 use crate::cache::bundle;
 use crate::cache::bundle::export::Wanted;
 use crate::cache::bundle::import::{Fate, Importer};
+use crate::cache::limits::{Age, ByteSize, LimitKind};
+use crate::cache::prune::{self, Limits, Stats};
 use crate::cache::signing::Signing;
 use crate::cache::store::Store;
-use crate::cli::{CacheArgs, CacheCommand, ExportArgs, ImportArgs};
+use crate::cli::{CacheArgs, CacheCommand, ExportArgs, ImportArgs, PruneArgs, StatsArgs};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -44,7 +48,109 @@ pub fn run(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
     match args.command {
         CacheCommand::Export(export) => export_bundle(&setting, export),
         CacheCommand::Import(import) => import_bundle(&setting, import),
+        CacheCommand::Stats(stats) => show_stats(&setting, stats),
+        CacheCommand::Prune(prune) => prune_cache(&setting, prune),
     }
+}
+
+/// The cache directory as messages show it: relative to the current directory when below it.
+fn shown_dir(setting: &CacheSetting) -> String {
+    let dir = &setting.project.cache_dir;
+    dir.strip_prefix(&setting.environment.current_dir)
+        .unwrap_or(dir)
+        .display()
+        .to_string()
+}
+
+/// `rtask cache stats`: what the cache holds, on standard output.
+fn show_stats(setting: &CacheSetting, args: StatsArgs) -> Result<Exit, Error> {
+    let dir = setting.store.layout_dir();
+    let stats = prune::stats(dir).map_err(|source| Error::CacheCount {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let shown = shown_dir(setting);
+    let text = if args.json {
+        stats_json(&shown, stats.as_ref())
+    } else {
+        words::cache_stats(&shown, stats.as_ref(), SystemTime::now())
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)?;
+    Ok(Exit::Success)
+}
+
+fn stats_json(shown: &str, stats: Option<&Stats>) -> String {
+    let millis = |time: SystemTime| {
+        time.duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64)
+    };
+    let value = match stats {
+        None => serde_json::json!({ "cache_dir": shown, "exists": false }),
+        Some(stats) => serde_json::json!({
+            "cache_dir": shown,
+            "exists": true,
+            "entries": stats.entries,
+            "bytes": stats.bytes,
+            "unreferenced_bytes": stats.unreferenced,
+            "sessions": stats.sessions.iter().map(|session| serde_json::json!({
+                "name": session.session,
+                "entries": session.entries,
+                "bytes": session.bytes,
+                "last_used_unix_ms": millis(session.last_use),
+            })).collect::<Vec<_>>(),
+        }),
+    };
+    format!("{value:#}\n")
+}
+
+/// `rtask cache prune`: to the limits given, else to `cache_max_size`.
+fn prune_cache(setting: &CacheSetting, args: PruneArgs) -> Result<Exit, Error> {
+    let max_size = match &args.max_size {
+        Some(value) => Some(
+            value
+                .parse::<ByteSize>()
+                .map_err(|problem| Error::BadLimit {
+                    flag: "--max-size",
+                    value: value.clone(),
+                    kind: LimitKind::Size,
+                    problem,
+                })?
+                .0,
+        ),
+        None => None,
+    };
+    let older_than = match &args.older_than {
+        Some(value) => Some(
+            value
+                .parse::<Age>()
+                .map_err(|problem| Error::BadLimit {
+                    flag: "--older-than",
+                    value: value.clone(),
+                    kind: LimitKind::Age,
+                    problem,
+                })?
+                .0,
+        ),
+        None => None,
+    };
+    let limits = match (max_size, older_than) {
+        (None, None) => Limits {
+            max_size: Some(setting.project.cache_max_size.ok_or(Error::NoPruneLimit)?),
+            older_than: None,
+        },
+        (max_size, older_than) => Limits {
+            max_size,
+            older_than,
+        },
+    };
+    let pruned = prune::prune(setting.store.layout_dir(), limits).map_err(Error::CacheWrite)?;
+    setting
+        .lines
+        .line(&words::pruned(&shown_dir(setting), pruned.as_ref()));
+    Ok(Exit::Success)
 }
 
 /// What the cache commands work with.

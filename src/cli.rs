@@ -178,16 +178,20 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Carry cached results between machines without a server
+/// Carry cached results between machines without a server, and keep the cache bounded
 ///
 /// `export` writes the entries of sessions at their current keys to a bundle file; `import`
-/// adds a bundle's entries to this project's cache, checking each.
+/// adds a bundle's entries to this project's cache, checking each. `stats` says what the
+/// cache holds; `prune` removes the entries used least recently.
 ///
 /// Examples:
 ///
 ///   rtask cache export -o rtask-cache.tar.zst          the default sessions' results
 ///   rtask cache export -o tests.tar.zst unit_tests     `unit_tests` and what it requires
 ///   rtask cache import rtask-cache.tar.zst
+///   rtask cache stats                                  entries and sizes, by session
+///   rtask cache prune --max-size 5GiB                  least recently used entries first
+///   rtask cache prune --older-than 30d                 entries unused for 30 days
 ///
 /// With `RTASK_CACHE_SIGNING_KEY` set, export signs each entry and import refuses entries not
 /// signed with that key. A session named `cache` runs with `rtask -s cache`.
@@ -215,6 +219,30 @@ pub enum CacheCommand {
     Export(ExportArgs),
     /// Add the entries of a bundle to this project's cache, checking each
     Import(ImportArgs),
+    /// Say what the cache holds: entries, bytes, and by session their last use
+    Stats(StatsArgs),
+    /// Remove the entries used least recently until the cache fits a size, or those unused
+    /// for a while, then the stored files no entry refers to any more
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Remove the least recently used entries until the cache holds at most SIZE: `500MB`,
+    /// `5GiB`, `0` [default: `cache_max_size` of `[settings]`, or `RTASK_CACHE_MAX_SIZE`]
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+
+    /// Remove the entries not used for longer than DURATION: `90m`, `12h`, `30d`
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

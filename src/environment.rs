@@ -111,6 +111,12 @@ impl Environment {
         (!value.is_empty()).then(|| self.current_dir.join(value))
     }
 
+    /// `RTASK_CACHE_MAX_SIZE`, when set and not empty: overrides `[settings] cache_max_size`.
+    pub fn cache_max_size_override(&self) -> Option<&str> {
+        self.get("RTASK_CACHE_MAX_SIZE")
+            .filter(|value| !value.is_empty())
+    }
+
     /// Running under a CI service (`CI` set to anything but `false`/`0`).
     pub fn ci(&self) -> bool {
         self.get("CI")

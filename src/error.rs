@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::cache::limits::{BadLimit, LimitKind};
 use crate::cache::store::{BlobFlaw, Stored};
 use crate::exit::Exit;
 use crate::taskfile::{CacheDirClash, TASK_FILE, TaskFileError};
@@ -26,6 +27,29 @@ pub enum Error {
     /// `RTASK_CACHE_DIR` names a directory the cache cannot use; it has no place in the file.
     #[error("{}", clash.message("RTASK_CACHE_DIR", &path.display().to_string()))]
     CacheDirOverride { path: PathBuf, clash: CacheDirClash },
+
+    /// `RTASK_CACHE_MAX_SIZE` is not a size; it has no place in the file.
+    #[error("`RTASK_CACHE_MAX_SIZE` is not a size: {problem}")]
+    CacheMaxSizeOverride { value: String, problem: BadLimit },
+
+    /// `rtask cache prune --max-size`/`--older-than` with a value that cannot be read.
+    #[error("`{flag} {value}` is not a {}: {problem}", match kind { LimitKind::Size => "size", LimitKind::Age => "duration" })]
+    BadLimit {
+        flag: &'static str,
+        value: String,
+        kind: LimitKind,
+        problem: BadLimit,
+    },
+
+    /// `rtask cache prune` with no flag, and no `cache_max_size` to fall back on.
+    #[error("`rtask cache prune` needs a limit to prune to")]
+    NoPruneLimit,
+
+    #[error("cannot read the cache `{}`: {source}", path.display())]
+    CacheCount {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("unknown session `{name}`")]
     UnknownSession {
@@ -174,12 +198,15 @@ impl Error {
             Error::TaskFileNotFound { .. }
             | Error::ReadTaskFile { .. }
             | Error::TaskFile(_)
-            | Error::CacheDirOverride { .. } => Exit::InvalidTaskFile,
+            | Error::CacheDirOverride { .. }
+            | Error::CacheMaxSizeOverride { .. } => Exit::InvalidTaskFile,
             Error::UnknownSession { .. }
             | Error::UnknownTag { .. }
             | Error::Keywords { .. }
             | Error::NothingSelected
-            | Error::Remote(_) => Exit::Usage,
+            | Error::Remote(_)
+            | Error::BadLimit { .. }
+            | Error::NoPruneLimit => Exit::Usage,
             Error::CurrentDir(_)
             | Error::Output(_)
             | Error::Signals(_)
@@ -192,6 +219,7 @@ impl Error {
             | Error::BundleFormat { .. }
             | Error::CacheRead { .. }
             | Error::CacheWrite(_)
+            | Error::CacheCount { .. }
             | Error::StoredBlobDamaged { .. } => Exit::SessionFailed,
         }
     }
@@ -225,6 +253,11 @@ impl Error {
                 "words match parts of session names; join them with `and`, `or`, `not` and parentheses".to_string(),
             ),
             Error::CacheDirOverride { clash, .. } => Some(clash.hint().to_string()),
+            Error::CacheMaxSizeOverride { .. } => Some(LimitKind::Size.hint().to_string()),
+            Error::BadLimit { kind, .. } => Some(kind.hint().to_string()),
+            Error::NoPruneLimit => Some(
+                "give `--max-size SIZE` (`5GiB`) or `--older-than DURATION` (`30d`), or set `cache_max_size` in the `[settings]` of `tasks.toml`".to_string(),
+            ),
             Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             Error::NeverCached { .. } => Some(

@@ -7,7 +7,8 @@
 //! (and why), skip it or fail it; [`exec`] acts on that decision under the project's run
 //! [`lock`], and `--dry-run` ([`dry_run`]) and `--list` render it; the [`ui`] words it all
 //! through the [`reporter`] interface. A [`remote`] cache, when one is set, backs the local one. [`protected`] names the places rtask keeps to itself.
-//! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles.
+//! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles;
+//! `rtask cache stats|prune` counts the cache and keeps it bounded.
 
 mod app;
 mod cache;

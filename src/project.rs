@@ -20,6 +20,8 @@ pub struct Project {
     pub cache_dir: PathBuf,
     /// `[settings] remote_cache`, when given.
     pub remote_cache: Option<crate::remote::config::RemoteUrl>,
+    /// `[settings] cache_max_size`, in bytes: the cache is pruned to it after a run.
+    pub cache_max_size: Option<u64>,
     /// `[settings] default`, when given.
     pub default: Option<Vec<SessionId>>,
     /// In the order the task file defines them.

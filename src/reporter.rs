@@ -87,6 +87,8 @@ pub(crate) enum Warning<'a> {
         session: &'a str,
         paths: &'a [crate::relpath::RelPath],
     },
+    /// The cache outgrew `cache_max_size` and could not be pruned.
+    NotPruned(std::io::Error),
 }
 
 /// Why a successful run's result is not stored.

@@ -17,6 +17,7 @@ mod leftovers;
 mod logs;
 mod model;
 mod plan;
+mod prune;
 mod python;
 mod python_envs;
 mod python_keys;

@@ -50,6 +50,12 @@ impl Encoding {
         }
     }
 
+    /// The digest a blob file's name says, in any encoding; `None` for any other name.
+    pub(crate) fn digest_named(name: &str) -> Option<Digest> {
+        let hex = name.strip_suffix(".zst").unwrap_or(name);
+        Digest::try_from(hex.to_string()).ok()
+    }
+
     /// The size of the bytes a blob file of this encoding holds, read from the open file.
     pub(crate) fn stored_size(self, file: &File) -> io::Result<Option<u64>> {
         let length = file.metadata()?.len();

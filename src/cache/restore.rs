@@ -134,6 +134,8 @@ pub fn restore(
     store: &Store,
     manifest: &Manifest,
 ) -> Result<Restored, RestoreError> {
+    // No prune removes the blobs while they are copied.
+    let _in_use = store.in_use();
     let site = Site::new(target).map_err(|source| RestoreError::Io {
         path: RelPath::root(),
         source,

@@ -16,6 +16,7 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tempfile::NamedTempFile;
@@ -26,6 +27,7 @@ use super::input_list;
 use super::manifest::{Blob, Format, InputList, MANIFEST_FORMAT, Manifest, OutputEntry};
 use super::outputs::{FoundKind, FoundOutput};
 use super::temps::{self, Temps};
+use super::usage::{self, InUse};
 use crate::digest::Digest;
 use crate::fingerprint::InputFile;
 use crate::key::Ingredients;
@@ -148,6 +150,9 @@ pub struct Writer {
     session: String,
     key: Digest,
     replace: Replace,
+    /// Held from the first blob staged until the manifest is stored, so that no prune removes
+    /// a blob the entry is about to refer to.
+    hold: OnceLock<InUse>,
 }
 
 /// What a successful run produced, to be stored.
@@ -183,12 +188,16 @@ impl Store {
                         Miss::NoEntry => Replace::Never,
                         Miss::Unusable(_) => Replace::Always,
                     },
+                    hold: OnceLock::new(),
                 },
                 reason,
             )
         };
         match self.read_entry(session, key) {
-            Ok(Some(manifest)) => Lookup::Hit(Box::new(manifest)),
+            Ok(Some(manifest)) => {
+                self.used(session, key);
+                Lookup::Hit(Box::new(manifest))
+            }
             Ok(None) => miss(Miss::NoEntry),
             Err(reason) => miss(Miss::Unusable(reason)),
         }
@@ -200,7 +209,25 @@ impl Store {
             session: manifest.session.clone(),
             key: manifest.key,
             replace: Replace::Always,
+            hold: OnceLock::new(),
         }
+    }
+
+    /// The layout directory (`<cache_dir>/v1`), which prune counts and bounds.
+    pub(crate) fn layout_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Hold the cache against prunes while reading an entry's blobs (see `usage`).
+    pub(crate) fn in_use(&self) -> InUse {
+        usage::in_use(&self.dir)
+    }
+
+    /// An entry was found: its last use is now. Its manifest's time is set, the manifest left
+    /// as it is (it may be signed); a cache this process may not change is left alone.
+    fn used(&self, session: &str, key: &Digest) {
+        let _ = File::open(self.entry_path(session, key))
+            .and_then(|file| file.set_modified(SystemTime::now()));
     }
 
     fn read_entry(&self, session: &str, key: &Digest) -> Result<Option<Manifest>, EntryProblem> {
@@ -320,7 +347,10 @@ impl Store {
         let mut temp = self.temp_file().map_err(Received::Io)?;
         temp.write_all(bytes).map_err(Received::Io)?;
         match temp.persist_noclobber(&path) {
-            Ok(_) => Ok(manifest),
+            Ok(_) => {
+                usage::add(&self.dir, entry_bytes(bytes.len(), &manifest));
+                Ok(manifest)
+            }
             Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => Ok(manifest),
             Err(error) => {
                 let _ = fs::remove_file(&marker);
@@ -508,7 +538,9 @@ impl Store {
             blob,
             encoding,
         } = written;
-        if self.check_blob(&blob).is_ok() {
+        if let Ok((file, _)) = self.locate_blob(&blob) {
+            // Reused: a prune that counted it unused must now leave it.
+            let _ = file.set_modified(SystemTime::now());
             return Ok(blob);
         }
         let path = self.blob_path(&blob.hash, encoding);
@@ -524,6 +556,7 @@ impl Writer {
     /// Store a successful run's files as blobs, and make its manifest (not stored yet: see
     /// [`Writer::commit`]).
     pub fn stage(&self, store: &Store, root: &Path, run: Run<'_>) -> io::Result<Manifest> {
+        self.hold.get_or_init(|| store.in_use());
         let mut outputs = Vec::with_capacity(run.outputs.len());
         for found in run.outputs {
             let path = found.path.clone();
@@ -578,9 +611,11 @@ impl Writer {
             out.write_all(b"\n")?;
             out.flush()?;
         }
+        let written = temp.as_file().metadata()?.len();
         match self.replace {
             Replace::Always => {
                 temp.persist(&path).map_err(|error| error.error)?;
+                usage::add(&store.dir, entry_bytes(written, manifest));
                 // This run's own result: whatever was received unchecked is gone.
                 match fs::remove_file(unchecked_marker(&path)) {
                     Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
@@ -588,7 +623,7 @@ impl Writer {
                 }
             }
             Replace::Never => match temp.persist_noclobber(&path) {
-                Ok(_) => {}
+                Ok(_) => usage::add(&store.dir, entry_bytes(written, manifest)),
                 // Another process stored this key meanwhile: its entry is as good as this one.
                 Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(error) => return Err(error.error),
@@ -612,6 +647,12 @@ fn copy(reader: &mut impl io::Read, writer: &mut impl Write) -> io::Result<u64> 
         writer.write_all(&buffer[..read])?;
         total += read as u64;
     }
+}
+
+/// What storing an entry added to the cache at most: its manifest and all its blobs.
+fn entry_bytes(manifest_bytes: impl TryInto<u64>, manifest: &Manifest) -> u64 {
+    let blobs: u64 = manifest.blobs().map(|(_, blob)| blob.size).sum();
+    blobs.saturating_add(manifest_bytes.try_into().unwrap_or(u64::MAX))
 }
 
 /// Beside an entry received without a signature check: `<key>.json.unchecked`.

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub use cache_dir::CacheDirClash;
 pub use diagnostic::TaskFileError;
 
+use crate::cache::limits::ByteSize;
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::project::Project;
@@ -70,7 +71,16 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         display_path: &display_path,
         cache_dir_override: cache_dir_override.clone(),
     };
-    let project = validate::validate(wire, context).map_err(fail)?;
+    let mut project = validate::validate(wire, context).map_err(fail)?;
+    if let Some(value) = env.cache_max_size_override() {
+        let size = value
+            .parse::<ByteSize>()
+            .map_err(|problem| Error::CacheMaxSizeOverride {
+                value: value.to_string(),
+                problem,
+            })?;
+        project.cache_max_size = Some(size.0);
+    }
     // `[settings] cache_dir` is checked with the file, where its span is; the override here.
     if let Some(path) = cache_dir_override
         && let Some(clash) = cache_dir::check(&project.root, &path, &project.sessions)

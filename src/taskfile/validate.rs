@@ -10,6 +10,7 @@ use super::diagnostic::Problem;
 use super::session::SessionChecker;
 use super::wire::WireFile;
 use super::{cache_dir, outputs, python};
+use crate::cache::limits::{ByteSize, LimitKind};
 use crate::project::{Project, Session};
 use crate::remote::config::RemoteUrl;
 use crate::{graph, suggest, variant};
@@ -245,6 +246,23 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                 None
             }
         });
+    let cache_max_size =
+        settings
+            .and_then(|s| s.cache_max_size.as_ref())
+            .and_then(|size| match size.get_ref().parse::<ByteSize>() {
+                Ok(parsed) => Some(parsed.0),
+                Err(problem) => {
+                    problems.push(
+                        Problem::new(
+                            format!("`cache_max_size` is not a size: {problem}"),
+                            size.span(),
+                            "here",
+                        )
+                        .hint(LimitKind::Size.hint()),
+                    );
+                    None
+                }
+            });
     outputs::check(
         &sessions,
         &output_spans,
@@ -261,6 +279,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         display_path: context.display_path.display().to_string(),
         cache_dir,
         remote_cache,
+        cache_max_size,
         default,
         sessions,
     })

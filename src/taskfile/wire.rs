@@ -23,6 +23,7 @@ pub(crate) struct WireSettings {
     pub default: Option<Vec<SpannedString>>,
     pub cache_dir: Option<SpannedString>,
     pub remote_cache: Option<SpannedString>,
+    pub cache_max_size: Option<SpannedString>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -507,6 +507,7 @@ impl Reporter for Ui {
         let text = match warning {
             Warning::NotStored { session, why } => words::not_stored(session, why),
             Warning::Untouched { session, paths } => words::untouched(session, paths),
+            Warning::NotPruned(error) => words::not_pruned(error),
         };
         let label = self.options.painter.paint(Style::Yellow, "warning:");
         let mut state = self.state();

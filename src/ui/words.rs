@@ -1,9 +1,11 @@
 //! The plan's and the executor's typed reasons, in people's words.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use crate::cache::bundle::export::Exported;
 use crate::cache::bundle::import::{EntryName, Fate, Imported, Refusal, Skip};
+use crate::cache::prune::{Pruned, Stats};
 use crate::command;
 use crate::failure::SessionError;
 use crate::lock::Holder;
@@ -516,4 +518,101 @@ pub(crate) fn imported(imported: &Imported, path: &Path) -> String {
         }
     }
     text
+}
+
+/// How long ago something happened, in its largest whole unit: `just now`, `5s ago`, `3d ago`.
+fn ago(then: SystemTime, now: SystemTime) -> String {
+    let seconds = now.duration_since(then).map_or(0, |since| since.as_secs());
+    let (count, unit) = match seconds {
+        0 => return "just now".to_string(),
+        1..60 => (seconds, "s"),
+        60..3600 => (seconds / 60, "m"),
+        3600..86_400 => (seconds / 3600, "h"),
+        _ => (seconds / 86_400, "d"),
+    };
+    format!("{count}{unit} ago")
+}
+
+/// `rtask cache stats`: the cache's totals, then a table of its sessions.
+pub(crate) fn cache_stats(dir: &str, stats: Option<&Stats>, now: SystemTime) -> String {
+    let Some(stats) = stats else {
+        return format!("there is no cache at `{dir}` yet\n");
+    };
+    if stats.entries == 0 && stats.bytes == 0 {
+        return format!("the cache at `{dir}` is empty\n");
+    }
+    let mut text = format!(
+        "the cache at `{dir}` holds {} ({}) of {}\n",
+        counted(stats.entries, "entry", "entries"),
+        bytes(stats.bytes),
+        counted(stats.sessions.len(), "session", "sessions"),
+    );
+    let rows: Vec<[String; 4]> = stats
+        .sessions
+        .iter()
+        .map(|session| {
+            [
+                session.session.clone(),
+                session.entries.to_string(),
+                bytes(session.bytes),
+                ago(session.last_use, now),
+            ]
+        })
+        .collect();
+    let header = ["session", "entries", "size", "last used"].map(str::to_string);
+    let width = |column: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|row| row[column].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths = [width(0), width(1), width(2)];
+    if !rows.is_empty() {
+        for row in [&header].into_iter().chain(&rows) {
+            text.push_str(&format!(
+                "  {:<w0$}  {:>w1$}  {:>w2$}  {}\n",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+            ));
+        }
+    }
+    if stats.unreferenced > 0 {
+        text.push_str(&format!(
+            "{} of it no entry refers to (left by an interrupted or replaced store): `rtask cache prune` removes it once it is an hour old\n",
+            bytes(stats.unreferenced)
+        ));
+    }
+    text
+}
+
+/// `rtask cache prune`: what it removed and what is left.
+pub(crate) fn pruned(dir: &str, pruned: Option<&Pruned>) -> String {
+    let Some(pruned) = pruned else {
+        return format!("there is no cache at `{dir}` yet: nothing to prune");
+    };
+    let left = format!(
+        "the cache at `{dir}` holds {} ({})",
+        counted(pruned.remaining_entries, "entry", "entries"),
+        bytes(pruned.remaining_bytes)
+    );
+    if pruned.entries == 0 && pruned.blobs == 0 {
+        return format!("nothing to prune: {left}");
+    }
+    format!(
+        "removed {} and {} ({}); {left}",
+        counted(pruned.entries, "entry", "entries"),
+        counted(pruned.blobs, "blob", "blobs"),
+        bytes(pruned.bytes),
+    )
+}
+
+/// The cache could not be pruned after a run.
+pub(crate) fn not_pruned(error: &std::io::Error) -> String {
+    format!("the cache could not be pruned to `cache_max_size`: {error}")
 }
