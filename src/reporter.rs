@@ -120,7 +120,10 @@ pub(crate) enum NotStored {
 impl NotStored {
     /// Why writing the entry failed: a full disk is told apart.
     pub(crate) fn write(error: std::io::Error) -> NotStored {
-        if error.raw_os_error() == Some(nix::libc::ENOSPC) {
+        // A temporary file's error names its path and keeps only the kind of the OS error.
+        if error.kind() == std::io::ErrorKind::StorageFull
+            || error.raw_os_error() == Some(nix::libc::ENOSPC)
+        {
             NotStored::NoSpace
         } else {
             NotStored::Write(error)

@@ -437,7 +437,7 @@ impl Act<'_> {
             (Some(keyed), Some(writer), Some(store)) => {
                 match self
                     .unchanged(&keyed, run.venv, shared)
-                    .and_then(|()| log.finish().map_err(NotStored::Write))
+                    .and_then(|()| log.finish().map_err(NotStored::write))
                 {
                     Err(why) => Err(why),
                     Ok(log) => {
