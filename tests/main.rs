@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod graph;
 mod inputs;
+mod listing;
 mod model;
 mod plan;
 mod python;
