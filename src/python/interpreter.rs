@@ -10,6 +10,17 @@
 //! factors pyenv documents, as pex keys its own cache of shims. Any other script, and a shim
 //! that led elsewhere (pyenv's `system`), is run every time: what it runs cannot be known
 //! without running it.
+//!
+//! The outcome of a whole search, an interpreter found or none, is remembered too, with
+//! everything the search looked at ([`Places`]): `PATH`, each directory on it and each name
+//! looked for there, every candidate's stamp (a pyenv shim's with the versions pyenv has),
+//! and, when uv is asked, uv itself, its variables and what it reads (its managed Pythons,
+//! virtual environments and configuration from the current directory up). While all of it is
+//! the same, no candidate is run again: an interpreter missing on one `rtask -l` costs nothing
+//! on the next, and one that appears anywhere the search looks changes a stamp and is found.
+//! A search that ran a candidate whose answer cannot be remembered, or looked at something
+//! changed in the last seconds (as in git's racy index, a change in the same clock tick may
+//! keep the mtime), is not remembered.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -46,13 +57,49 @@ pub struct Surroundings {
     /// The variables a pyenv shim's choice depends on ([`Surroundings::is_shim_var`]); `None`
     /// when one is not UTF-8, and so cannot be remembered: shims are then run every time.
     pub shim_vars: Option<BTreeMap<String, String>>,
+    /// The variables uv's discovery depends on ([`Surroundings::is_uv_var`]); `None` when one
+    /// is not UTF-8: a search that asks uv is then not remembered.
+    pub uv_vars: Option<BTreeMap<String, String>>,
 }
 
 impl Surroundings {
+    /// From the process environment `vars`, run in `current_dir`.
+    pub fn of(vars: &BTreeMap<OsString, OsString>, current_dir: &Path) -> Surroundings {
+        let picked = |wanted: fn(&str) -> bool| {
+            vars.iter()
+                .filter(|(name, _)| name.to_str().is_some_and(wanted))
+                .map(|(name, value)| {
+                    Some((name.to_str()?.to_string(), value.to_str()?.to_string()))
+                })
+                .collect()
+        };
+        Surroundings {
+            path: vars.get(std::ffi::OsStr::new("PATH")).cloned(),
+            current_dir: current_dir.to_path_buf(),
+            shim_vars: picked(Surroundings::is_shim_var),
+            uv_vars: picked(Surroundings::is_uv_var),
+        }
+    }
+
     /// `PYENV*`, `PATH`, `VIRTUAL_ENV` (pyenv-virtualenv's hooks) and `PWD` (where pyenv starts
     /// looking for `.python-version`).
     pub fn is_shim_var(name: &str) -> bool {
         name.starts_with("PYENV") || ["PATH", "VIRTUAL_ENV", "PWD"].contains(&name)
+    }
+
+    /// `UV_*` (uv's settings, its managed Pythons' directory among them), where uv finds its
+    /// data and configuration, and the environments it looks in first.
+    pub fn is_uv_var(name: &str) -> bool {
+        name.starts_with("UV_")
+            || [
+                "HOME",
+                "XDG_DATA_HOME",
+                "XDG_CONFIG_HOME",
+                "XDG_CONFIG_DIRS",
+                "VIRTUAL_ENV",
+                "CONDA_PREFIX",
+            ]
+            .contains(&name)
     }
 }
 
@@ -102,74 +149,93 @@ impl Finder {
     }
 
     fn search(&self, version: &str, use_uv: bool) -> Option<Interpreter> {
-        let implementation = version.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        let numbers = &version[implementation.len()..];
-        let family = if implementation.is_empty() {
-            "python"
-        } else {
-            implementation
-        };
-        let major = numbers.split('.').next().unwrap_or(numbers);
-        let names = [
-            format!("{family}{numbers}"),
-            format!("{family}{major}"),
-            family.to_string(),
-        ];
+        let wanted = Wanted::of(version);
         let cwd = Path::new("/");
         let mut candidates: Vec<PathBuf> = Vec::new();
-        for name in &names {
+        for name in &wanted.names {
             if let Ok(found) = which::which_in_all(name, self.surroundings.path.clone(), cwd) {
                 candidates.extend(found);
             }
         }
-        let wanted = if implementation.is_empty() {
-            "cpython"
-        } else {
-            implementation
-        };
-        let fits = |interpreter: &Interpreter| {
-            interpreter.implementation == wanted && matches_version(&interpreter.version, numbers)
-        };
-        // uv's discovery is asked only when PATH has nothing that fits.
-        let from_uv = || {
-            self.uv
-                .as_deref()
-                .filter(|_| use_uv)
-                .and_then(|uv| uv_find(uv, version))
-        };
-        candidates
+        let stamps: Vec<Option<Stamp>> = candidates
             .iter()
-            .filter_map(|candidate| self.probe_cached(candidate))
-            .find(fits)
-            .or_else(|| {
-                from_uv()
-                    .and_then(|path| self.probe_cached(&path))
-                    .filter(fits)
-            })
+            .map(|candidate| Stamp::of(candidate, &self.surroundings))
+            .collect();
+        let uv = self.uv.as_deref().filter(|_| use_uv);
+        let places = self
+            .cache
+            .as_ref()
+            .and_then(|_| Places::of(&self.surroundings, &wanted.names, &stamps, uv));
+        let memo = format!("{version}{}", if use_uv { " uv" } else { "" });
+        if let (Some(cache), Some(places)) = (&self.cache, &places)
+            && let Some(searched) = cache.load().searches.get(&memo)
+            && searched.places == *places
+        {
+            return searched.found.as_deref().and_then(|path| {
+                let stamp = Stamp::of(path, &self.surroundings);
+                self.probe_cached(path, stamp)
+                    .interpreter
+                    .filter(|found| wanted.fits(found))
+            });
+        }
+        let mut lasting = Lasting::WhileStamped;
+        let mut found = None;
+        for (candidate, stamp) in candidates.iter().zip(stamps) {
+            let probed = self.probe_cached(candidate, stamp);
+            lasting = lasting.and(probed.lasting);
+            if let Some(interpreter) = probed.interpreter.filter(|found| wanted.fits(found)) {
+                found = Some((candidate.clone(), interpreter));
+                break;
+            }
+        }
+        // uv's discovery is asked only when PATH has nothing that fits.
+        if found.is_none()
+            && let Some(path) = uv.and_then(|uv| uv_find(uv, version))
+        {
+            let stamp = Stamp::of(&path, &self.surroundings);
+            let probed = self.probe_cached(&path, stamp);
+            lasting = lasting.and(probed.lasting);
+            found = probed
+                .interpreter
+                .filter(|found| wanted.fits(found))
+                .map(|interpreter| (path, interpreter));
+        }
+        if let (Some(cache), Some(places)) = (&self.cache, places)
+            && lasting == Lasting::WhileStamped
+            && places.settled()
+        {
+            let mut known = cache.load();
+            let found = found.as_ref().map(|(path, _)| path.clone());
+            known.searches.insert(memo, Searched { places, found });
+            cache.save(&known);
+        }
+        found.map(|(_, interpreter)| interpreter)
     }
 
-    /// `probe`, remembered across runs for real executables and pyenv shims (see the module).
-    fn probe_cached(&self, executable: &Path) -> Option<Interpreter> {
-        let Some(cache) = &self.cache else {
-            return probe(executable);
-        };
-        let Some(stamp) = Stamp::of(executable, &self.surroundings) else {
-            return probe(executable);
+    /// `probe`, remembered across runs for real executables and pyenv shims (see the module);
+    /// `stamp` is the executable's, when it has one.
+    fn probe_cached(&self, executable: &Path, stamp: Option<Stamp>) -> Probed {
+        let (Some(cache), Some(stamp)) = (&self.cache, stamp) else {
+            return Probed::this_run(probe(executable));
         };
         let mut known = cache.load();
         let name = executable.display().to_string();
-        if let Some(seen) = known.get(&name)
+        if let Some(seen) = known.probes.get(&name)
             && seen.stamp == stamp
             && seen.led_to == stamp.leads_to(&seen.interpreter)
         {
-            return Some(seen.interpreter.clone());
+            return Probed::lasting(Some(seen.interpreter.clone()));
         }
-        let interpreter = probe(executable)?;
+        // An executable that does not answer as Python does: what the stamp records decides
+        // that (a shim that finds no interpreter of its name, a binary of something else).
+        let Some(interpreter) = probe(executable) else {
+            return Probed::lasting(None);
+        };
         let led_to = stamp.leads_to(&interpreter);
         if matches!(stamp, Stamp::PyenvShim { .. }) && led_to.is_none() {
-            return Some(interpreter);
+            return Probed::this_run(Some(interpreter));
         }
-        known.insert(
+        known.probes.insert(
             name,
             Remembered {
                 stamp,
@@ -178,8 +244,243 @@ impl Finder {
             },
         );
         cache.save(&known);
-        Some(interpreter)
+        Probed::lasting(Some(interpreter))
     }
+}
+
+/// What a request (`3.12`, `pypy3.10`) looks for.
+struct Wanted {
+    /// `cpython`, `pypy`.
+    implementation: String,
+    /// `3.12`.
+    numbers: String,
+    /// The executables' names, most specific first: `python3.12`, `python3`, `python`.
+    names: [String; 3],
+}
+
+impl Wanted {
+    fn of(version: &str) -> Wanted {
+        let implementation = version.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let numbers = &version[implementation.len()..];
+        let family = if implementation.is_empty() {
+            "python"
+        } else {
+            implementation
+        };
+        let major = numbers.split('.').next().unwrap_or(numbers);
+        Wanted {
+            implementation: if implementation.is_empty() {
+                "cpython".to_string()
+            } else {
+                implementation.to_string()
+            },
+            numbers: numbers.to_string(),
+            names: [
+                format!("{family}{numbers}"),
+                format!("{family}{major}"),
+                family.to_string(),
+            ],
+        }
+    }
+
+    fn fits(&self, interpreter: &Interpreter) -> bool {
+        interpreter.implementation == self.implementation
+            && matches_version(&interpreter.version, &self.numbers)
+    }
+}
+
+/// Whether an answer can be remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lasting {
+    /// It holds while the stamps it was found with are the same.
+    WhileStamped,
+    /// It holds for this run only: what gave it cannot be known without running it.
+    ThisRunOnly,
+}
+
+impl Lasting {
+    fn and(self, other: Lasting) -> Lasting {
+        match (self, other) {
+            (Lasting::WhileStamped, Lasting::WhileStamped) => Lasting::WhileStamped,
+            _ => Lasting::ThisRunOnly,
+        }
+    }
+}
+
+/// One candidate's answer.
+struct Probed {
+    interpreter: Option<Interpreter>,
+    lasting: Lasting,
+}
+
+impl Probed {
+    fn lasting(interpreter: Option<Interpreter>) -> Probed {
+        Probed {
+            interpreter,
+            lasting: Lasting::WhileStamped,
+        }
+    }
+
+    fn this_run(interpreter: Option<Interpreter>) -> Probed {
+        Probed {
+            interpreter,
+            lasting: Lasting::ThisRunOnly,
+        }
+    }
+}
+
+/// How long after a change what changed is trusted to show any further change in its mtime (the
+/// stat cache's rule, as git's racy index).
+const RACY_NS: i64 = 2_000_000_000;
+
+/// A file or directory as it was seen (`None`: absent), following symlinks.
+type Seen = (PathBuf, Option<FileStat>);
+
+fn seen(path: PathBuf) -> Seen {
+    let stat = path.metadata().ok().map(|metadata| FileStat::of(&metadata));
+    (path, stat)
+}
+
+/// Everything a search for an interpreter looked at: while it is all the same, the search
+/// comes to the same outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Places {
+    /// `PATH`, as given.
+    path: String,
+    /// Each directory on `PATH`, and each name looked for in it.
+    looked_at: Vec<Seen>,
+    /// Each candidate found there.
+    candidates: Vec<Stamp>,
+    /// What uv's discovery depends on, when uv is asked.
+    uv: Option<UvPlaces>,
+}
+
+/// What `uv python find` looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct UvPlaces {
+    uv: Stamp,
+    vars: BTreeMap<String, String>,
+    looked_at: Vec<Seen>,
+}
+
+impl Places {
+    /// `None` when something cannot be stamped: a `PATH` or a variable that is not UTF-8, or a
+    /// candidate (or uv) that is a script other than a pyenv shim.
+    fn of(
+        surroundings: &Surroundings,
+        names: &[String],
+        stamps: &[Option<Stamp>],
+        uv: Option<&Path>,
+    ) -> Option<Places> {
+        let path = match &surroundings.path {
+            Some(path) => path.to_str()?.to_string(),
+            None => String::new(),
+        };
+        let mut looked_at = Vec::new();
+        for dir in std::env::split_paths(&path) {
+            looked_at.extend(names.iter().map(|name| seen(dir.join(name))));
+            looked_at.push(seen(dir));
+        }
+        let candidates: Vec<Stamp> = stamps.iter().cloned().collect::<Option<_>>()?;
+        // A shim runs `versions/<version>/bin/<name>` of the version pyenv chooses: one that
+        // has none now may have one later, in a version that was there already.
+        for stamp in &candidates {
+            if let Stamp::PyenvShim { shim, root, .. } = stamp
+                && let Some(name) = shim.file_name()
+            {
+                let versions = std::fs::read_dir(root.join("versions"))
+                    .map(|entries| {
+                        entries
+                            .filter_map(|entry| Some(entry.ok()?.path()))
+                            .collect()
+                    })
+                    .unwrap_or_else(|_| Vec::new());
+                for version in versions {
+                    looked_at.push(seen(version.join("bin")));
+                    looked_at.push(seen(version.join("bin").join(name)));
+                }
+            }
+        }
+        let uv = match uv {
+            Some(uv) => Some(UvPlaces::of(uv, surroundings)?),
+            None => None,
+        };
+        Some(Places {
+            path,
+            looked_at,
+            candidates,
+            uv,
+        })
+    }
+
+    /// Whether nothing it records changed in the last [`RACY_NS`]: a change in the same clock
+    /// tick as the look may have kept the mtime, and so go unseen.
+    fn settled(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(i64::MAX, |since| {
+                i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+            });
+        let mut stats: Vec<&FileStat> = self.candidates.iter().flat_map(Stamp::stats).collect();
+        let mut looked_at: Vec<&Seen> = self.looked_at.iter().collect();
+        if let Some(uv) = &self.uv {
+            stats.extend(uv.uv.stats());
+            looked_at.extend(&uv.looked_at);
+        }
+        stats.extend(looked_at.into_iter().filter_map(|(_, stat)| stat.as_ref()));
+        let recent = now.saturating_sub(RACY_NS);
+        stats.iter().all(|stat| stat.mtime_ns < recent)
+    }
+}
+
+impl UvPlaces {
+    fn of(uv: &Path, surroundings: &Surroundings) -> Option<UvPlaces> {
+        let stamp = Stamp::of(uv, surroundings)?;
+        let vars = surroundings.uv_vars.clone()?;
+        let var = |name: &str| {
+            vars.get(name)
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+        };
+        let home = var("HOME");
+        let data =
+            var("XDG_DATA_HOME").or_else(|| home.as_ref().map(|home| home.join(".local/share")));
+        let config =
+            var("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|home| home.join(".config")));
+        let mut looked_at = Vec::new();
+        // Its managed Pythons.
+        let managed =
+            var("UV_PYTHON_INSTALL_DIR").or_else(|| data.map(|data| data.join("uv/python")));
+        looked_at.extend(managed.into_iter().map(seen));
+        // Its configuration, and the environments and version files from here up.
+        looked_at.extend(config.map(|config| seen(config.join("uv/uv.toml"))));
+        looked_at.push(seen(PathBuf::from("/etc/uv/uv.toml")));
+        for dir in surroundings.current_dir.ancestors() {
+            for name in [
+                ".venv",
+                ".venv/bin/python",
+                "uv.toml",
+                "pyproject.toml",
+                ".python-version",
+                ".python-versions",
+            ] {
+                looked_at.push(seen(dir.join(name)));
+            }
+        }
+        Some(UvPlaces {
+            uv: stamp,
+            vars,
+            looked_at,
+        })
+    }
+}
+
+/// A remembered search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Searched {
+    places: Places,
+    /// The interpreter it found (its own answer is remembered, or not, as any candidate's).
+    found: Option<PathBuf>,
 }
 
 /// What a remembered answer depends on: a change of any of it means the candidate may run
@@ -299,6 +600,18 @@ impl Stamp {
         })
     }
 
+    /// Every stat it records.
+    fn stats(&self) -> Vec<&FileStat> {
+        match self {
+            Stamp::Binary { stat, .. } => vec![stat],
+            Stamp::PyenvShim {
+                stat, consulted, ..
+            } => std::iter::once(stat)
+                .chain(consulted.iter().filter_map(|(_, stat)| stat.as_ref()))
+                .collect(),
+        }
+    }
+
     /// For a shim, the stamp of the interpreter it ran, which must be one pyenv installed (and
     /// stay the same file); `None` otherwise.
     fn leads_to(&self, interpreter: &Interpreter) -> Option<Box<Stamp>> {
@@ -355,7 +668,15 @@ struct ProbeCache {
     file: PathBuf,
 }
 
-type Known = BTreeMap<String, Remembered>;
+/// What the file holds: each executable's answer, by path, and each search's outcome, by
+/// request (`3.12`, `3.12 uv` when uv is asked).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Known {
+    #[serde(default)]
+    probes: BTreeMap<String, Remembered>,
+    #[serde(default)]
+    searches: BTreeMap<String, Searched>,
+}
 
 impl ProbeCache {
     fn load(&self) -> Known {
