@@ -155,11 +155,14 @@ fn a_missing_interpreter_is_found_once_pyenv_installs_it() {
     );
 }
 
-/// `s0` <- `s1` <- ... <- `s<n-1>`, each requiring the one before.
+/// `s0` <- `s1` <- ... <- `s<n-1>`, each requiring the one before, each with an output of its
+/// own (which validation checks against every other).
 fn chain(n: usize) -> String {
     let mut tasks = String::from("[settings]\ndefault = [\"s0\"]\n\n");
     for i in 0..n {
-        tasks.push_str(&format!("[sessions.s{i}]\nrun = [\"true\"]\ninputs = []\n"));
+        tasks.push_str(&format!(
+            "[sessions.s{i}]\nrun = [\"true\"]\ninputs = []\noutputs = [\"out/s{i}.txt\"]\n"
+        ));
         if i > 0 {
             tasks.push_str(&format!("requires = [\"s{}\"]\n", i - 1));
         }

@@ -377,7 +377,8 @@ impl Places {
             None => String::new(),
         };
         let mut looked_at = Vec::new();
-        for dir in std::env::split_paths(&path) {
+        // As the search takes them: a relative directory from `/`.
+        for dir in std::env::split_paths(&path).map(|dir| Path::new("/").join(dir)) {
             looked_at.extend(names.iter().map(|name| seen(dir.join(name))));
             looked_at.push(seen(dir));
         }
