@@ -216,7 +216,10 @@ impl Finder {
     /// `stamp` is the executable's, when it has one.
     fn probe_cached(&self, executable: &Path, stamp: Option<Stamp>) -> Probed {
         let (Some(cache), Some(stamp)) = (&self.cache, stamp) else {
-            return Probed::this_run(probe(executable));
+            return Probed::this_run(match probe(executable) {
+                Answer::Python(interpreter) => Some(interpreter),
+                Answer::NotPython | Answer::Unanswered => None,
+            });
         };
         let mut known = cache.load();
         let name = executable.display().to_string();
@@ -228,8 +231,10 @@ impl Finder {
         }
         // An executable that does not answer as Python does: what the stamp records decides
         // that (a shim that finds no interpreter of its name, a binary of something else).
-        let Some(interpreter) = probe(executable) else {
-            return Probed::lasting(None);
+        let interpreter = match probe(executable) {
+            Answer::Python(interpreter) => interpreter,
+            Answer::NotPython => return Probed::lasting(None),
+            Answer::Unanswered => return Probed::this_run(None),
         };
         let led_to = stamp.leads_to(&interpreter);
         if matches!(stamp, Stamp::PyenvShim { .. }) && led_to.is_none() {
@@ -712,18 +717,33 @@ fn matches_version(actual: &str, wanted: &str) -> bool {
         .all(|(index, part)| actual.get(index) == Some(&part))
 }
 
-/// Run an interpreter to learn what it is; `None` when it does not answer as Python does.
-pub fn probe(executable: &Path) -> Option<Interpreter> {
-    let output = Command::new(executable)
+/// What running a candidate said.
+enum Answer {
+    Python(Interpreter),
+    /// It ran, and does not answer as Python does.
+    NotPython,
+    /// It could not be run to the end (it could not start, or a signal ended it): that says
+    /// nothing of what it is, and is never remembered.
+    Unanswered,
+}
+
+/// Run an interpreter to learn what it is.
+fn probe(executable: &Path) -> Answer {
+    let Ok(output) = Command::new(executable)
         .args(["-I", "-c", PROBE])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
+    else {
+        return Answer::Unanswered;
+    };
+    if output.status.code().is_none() {
+        return Answer::Unanswered;
     }
-    serde_json::from_slice(&output.stdout).ok()
+    match serde_json::from_slice(&output.stdout) {
+        Ok(interpreter) if output.status.success() => Answer::Python(interpreter),
+        _ => Answer::NotPython,
+    }
 }
 
 fn uv_find(uv: &Path, version: &str) -> Option<PathBuf> {
