@@ -43,13 +43,14 @@ impl SpannedOutputs<'_> {
         sessions: &[Session],
         spans: &'a [Vec<Range<usize>>],
     ) -> SpannedOutputs<'a> {
+        let mut resolver = resolve::Aliases::new(root);
         let aliases = sessions
             .iter()
             .map(|session| {
                 session
                     .outputs
                     .iter()
-                    .map(|output| resolve::aliased(root, output))
+                    .map(|output| resolver.of(output))
                     .collect()
             })
             .collect();
