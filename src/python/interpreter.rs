@@ -109,6 +109,7 @@ pub struct Finder {
     uv: Option<PathBuf>,
     found: Mutex<HashMap<(String, bool), Option<Interpreter>>>,
     cache: Option<ProbeCache>,
+    pyenvs: Mutex<PyenvsConsulted>,
 }
 
 impl Finder {
@@ -122,7 +123,11 @@ impl Finder {
             surroundings,
             uv,
             found: Mutex::new(HashMap::new()),
-            cache: cache_file.map(|file| ProbeCache { file }),
+            cache: cache_file.map(|file| ProbeCache {
+                file,
+                loaded: Mutex::new(None),
+            }),
+            pyenvs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -159,20 +164,20 @@ impl Finder {
         }
         let stamps: Vec<Option<Stamp>> = candidates
             .iter()
-            .map(|candidate| Stamp::of(candidate, &self.surroundings))
+            .map(|candidate| self.stamp(candidate))
             .collect();
         let uv = self.uv.as_deref().filter(|_| use_uv);
         let places = self
             .cache
             .as_ref()
-            .and_then(|_| Places::of(&self.surroundings, &wanted.names, &stamps, uv));
+            .and_then(|_| Places::of(self, &wanted.names, &stamps, uv));
         let memo = format!("{version}{}", if use_uv { " uv" } else { "" });
         if let (Some(cache), Some(places)) = (&self.cache, &places)
             && let Some(searched) = cache.load().searches.get(&memo)
             && searched.places == *places
         {
             return searched.found.as_deref().and_then(|path| {
-                let stamp = Stamp::of(path, &self.surroundings);
+                let stamp = self.stamp(path);
                 self.probe_cached(path, stamp)
                     .interpreter
                     .filter(|found| wanted.fits(found))
@@ -192,7 +197,7 @@ impl Finder {
         if found.is_none()
             && let Some(path) = uv.and_then(|uv| uv_find(uv, version))
         {
-            let stamp = Stamp::of(&path, &self.surroundings);
+            let stamp = self.stamp(&path);
             let probed = self.probe_cached(&path, stamp);
             lasting = lasting.and(probed.lasting);
             found = probed
@@ -210,6 +215,11 @@ impl Finder {
             cache.save(&known);
         }
         found.map(|(_, interpreter)| interpreter)
+    }
+
+    /// What an executable's answer depends on, when it can be known without running it.
+    fn stamp(&self, executable: &Path) -> Option<Stamp> {
+        Stamp::of(executable, &self.surroundings, &self.pyenvs)
     }
 
     /// `probe`, remembered across runs for real executables and pyenv shims (see the module);
@@ -372,11 +382,12 @@ impl Places {
     /// `None` when something cannot be stamped: a `PATH` or a variable that is not UTF-8, or a
     /// candidate (or uv) that is a script other than a pyenv shim.
     fn of(
-        surroundings: &Surroundings,
+        finder: &Finder,
         names: &[String],
         stamps: &[Option<Stamp>],
         uv: Option<&Path>,
     ) -> Option<Places> {
+        let surroundings = &finder.surroundings;
         let path = match &surroundings.path {
             Some(path) => path.to_str()?.to_string(),
             None => String::new(),
@@ -408,7 +419,7 @@ impl Places {
             }
         }
         let uv = match uv {
-            Some(uv) => Some(UvPlaces::of(uv, surroundings)?),
+            Some(uv) => Some(UvPlaces::of(uv, finder)?),
             None => None,
         };
         Some(Places {
@@ -440,8 +451,9 @@ impl Places {
 }
 
 impl UvPlaces {
-    fn of(uv: &Path, surroundings: &Surroundings) -> Option<UvPlaces> {
-        let stamp = Stamp::of(uv, surroundings)?;
+    fn of(uv: &Path, finder: &Finder) -> Option<UvPlaces> {
+        let surroundings = &finder.surroundings;
+        let stamp = finder.stamp(uv)?;
         let vars = surroundings.uv_vars.clone()?;
         let var = |name: &str| {
             vars.get(name)
@@ -509,7 +521,12 @@ enum Stamp {
 
 impl Stamp {
     /// `None` for scripts other than pyenv shims, which must be run to know what they run.
-    fn of(executable: &Path, surroundings: &Surroundings) -> Option<Stamp> {
+    /// `known`: what pyenvs consult, as this run found it (the same for each of their shims).
+    fn of(
+        executable: &Path,
+        surroundings: &Surroundings,
+        known: &Mutex<PyenvsConsulted>,
+    ) -> Option<Stamp> {
         use std::io::Read;
         let canonical = executable.canonicalize().ok()?;
         let mut file = std::fs::File::open(&canonical).ok()?;
@@ -521,82 +538,12 @@ impl Stamp {
         }
         let (root, pyenv) = pyenv_of_shim(&String::from_utf8(head).ok()?)?;
         let vars = surroundings.shim_vars.clone()?;
-        let stat_of = |path: PathBuf| {
-            let stat = path.metadata().ok().map(|metadata| FileStat::of(&metadata));
-            (path, stat)
-        };
-        let listed = |dir: PathBuf| -> Vec<PathBuf> {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .filter_map(|entry| Some(entry.ok()?.path()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            entries.sort();
-            entries
-        };
-        // pyenv looks for `.python-version` from PYENV_DIR up, then from the (logical) current
-        // directory up.
-        let current = &surroundings.current_dir;
-        let mut starts: Vec<PathBuf> = ["PYENV_DIR", "PWD"]
-            .iter()
-            .filter_map(|name| vars.get(*name))
-            .map(|dir| current.join(dir))
-            .collect();
-        starts.push(current.clone());
-        let mut consulted: Vec<(PathBuf, Option<FileStat>)> = starts
-            .iter()
-            .flat_map(|start| start.ancestors())
-            .map(|dir| stat_of(dir.join(".python-version")))
-            .collect();
-        // pyenv itself (its commands, replaced by an upgrade) and what it keeps under its root.
-        let libexec = pyenv.parent().map(Path::to_path_buf);
-        let install = libexec
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .filter(|install| *install != root);
-        consulted.extend(libexec.into_iter().map(stat_of));
-        for part in ["version", "versions", "plugins"] {
-            consulted.push(stat_of(root.join(part)));
-        }
-        // Plugins' commands come first on pyenv's PATH; their hooks, and the others on its hook
-        // path (as `libexec/pyenv` builds it), are sourced by `exec`, `which` and
-        // `version-name`: each hook directory and each file in it is stamped.
-        let root_plugins = listed(root.join("plugins"));
-        let mut plugins = root_plugins.clone();
-        if let Some(install) = &install {
-            plugins.extend(listed(install.join("plugins")));
-        }
-        consulted.extend(plugins.iter().map(|plugin| stat_of(plugin.join("bin"))));
-        let mut hooks: Vec<PathBuf> = vars
-            .get("PYENV_HOOK_PATH")
-            .map(|path| {
-                path.split(':')
-                    .filter(|dir| !dir.is_empty())
-                    .map(PathBuf::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        hooks.push(root.join("pyenv.d"));
-        hooks.extend(install.map(|install| install.join("pyenv.d")));
-        for dir in [
-            "/usr/etc/pyenv.d",
-            "/usr/local/etc/pyenv.d",
-            "/etc/pyenv.d",
-            "/usr/lib/pyenv/hooks",
-        ] {
-            hooks.push(PathBuf::from(dir));
-        }
-        hooks.extend(root_plugins.iter().map(|plugin| plugin.join("etc/pyenv.d")));
-        for dir in hooks {
-            for command in ["exec", "which", "version-name"] {
-                let dir = dir.join(command);
-                consulted.extend(listed(dir.clone()).into_iter().map(stat_of));
-                consulted.push(stat_of(dir));
-            }
-        }
+        let consulted = known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((root.clone(), pyenv.clone()))
+            .or_insert_with(|| consulted_by_pyenv(&root, &pyenv, &vars, surroundings))
+            .clone();
         Some(Stamp::PyenvShim {
             shim: canonical,
             stat,
@@ -635,6 +582,94 @@ impl Stamp {
     }
 }
 
+/// Each file and directory a pyenv at `pyenv`, keeping its versions under `root`, consults to
+/// choose what a shim runs, with its stat (`None`: absent).
+fn consulted_by_pyenv(
+    root: &Path,
+    pyenv: &Path,
+    vars: &BTreeMap<String, String>,
+    surroundings: &Surroundings,
+) -> Vec<(PathBuf, Option<FileStat>)> {
+    let root = root.to_path_buf();
+    let stat_of = |path: PathBuf| {
+        let stat = path.metadata().ok().map(|metadata| FileStat::of(&metadata));
+        (path, stat)
+    };
+    let listed = |dir: PathBuf| -> Vec<PathBuf> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| Some(entry.ok()?.path()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.sort();
+        entries
+    };
+    // pyenv looks for `.python-version` from PYENV_DIR up, then from the (logical) current
+    // directory up.
+    let current = &surroundings.current_dir;
+    let mut starts: Vec<PathBuf> = ["PYENV_DIR", "PWD"]
+        .iter()
+        .filter_map(|name| vars.get(*name))
+        .map(|dir| current.join(dir))
+        .collect();
+    starts.push(current.clone());
+    let mut consulted: Vec<(PathBuf, Option<FileStat>)> = starts
+        .iter()
+        .flat_map(|start| start.ancestors())
+        .map(|dir| stat_of(dir.join(".python-version")))
+        .collect();
+    // pyenv itself (its commands, replaced by an upgrade) and what it keeps under its root.
+    let libexec = pyenv.parent().map(Path::to_path_buf);
+    let install = libexec
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .filter(|install| *install != root);
+    consulted.extend(libexec.into_iter().map(stat_of));
+    for part in ["version", "versions", "plugins"] {
+        consulted.push(stat_of(root.join(part)));
+    }
+    // Plugins' commands come first on pyenv's PATH; their hooks, and the others on its hook
+    // path (as `libexec/pyenv` builds it), are sourced by `exec`, `which` and
+    // `version-name`: each hook directory and each file in it is stamped.
+    let root_plugins = listed(root.join("plugins"));
+    let mut plugins = root_plugins.clone();
+    if let Some(install) = &install {
+        plugins.extend(listed(install.join("plugins")));
+    }
+    consulted.extend(plugins.iter().map(|plugin| stat_of(plugin.join("bin"))));
+    let mut hooks: Vec<PathBuf> = vars
+        .get("PYENV_HOOK_PATH")
+        .map(|path| {
+            path.split(':')
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    hooks.push(root.join("pyenv.d"));
+    hooks.extend(install.map(|install| install.join("pyenv.d")));
+    for dir in [
+        "/usr/etc/pyenv.d",
+        "/usr/local/etc/pyenv.d",
+        "/etc/pyenv.d",
+        "/usr/lib/pyenv/hooks",
+    ] {
+        hooks.push(PathBuf::from(dir));
+    }
+    hooks.extend(root_plugins.iter().map(|plugin| plugin.join("etc/pyenv.d")));
+    for dir in hooks {
+        for command in ["exec", "which", "version-name"] {
+            let dir = dir.join(command);
+            consulted.extend(listed(dir.clone()).into_iter().map(stat_of));
+            consulted.push(stat_of(dir));
+        }
+    }
+    consulted
+}
+
 /// The `PYENV_ROOT` a pyenv shim exports and the pyenv it runs, if the script is one: pyenv
 /// writes every shim as `export PYENV_ROOT="…"` followed by
 /// `exec "…/libexec/pyenv" exec "$program" "$@"`.
@@ -660,6 +695,9 @@ fn pyenv_of_shim(script: &str) -> Option<(PathBuf, PathBuf)> {
     Some((root, pyenv))
 }
 
+/// What each pyenv (its root and its `libexec/pyenv`) consults, found once per run.
+type PyenvsConsulted = HashMap<(PathBuf, PathBuf), Vec<(PathBuf, Option<FileStat>)>>;
+
 /// A remembered answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Remembered {
@@ -672,11 +710,13 @@ struct Remembered {
 /// Probe answers kept in a small JSON file; unreadable or damaged means empty.
 struct ProbeCache {
     file: PathBuf,
+    /// The file as this run read it, and then wrote it.
+    loaded: Mutex<Option<Known>>,
 }
 
 /// What the file holds: each executable's answer, by path, and each search's outcome, by
 /// request (`3.12`, `3.12 uv` when uv is asked).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Known {
     #[serde(default)]
     probes: BTreeMap<String, Remembered>,
@@ -685,15 +725,27 @@ struct Known {
 }
 
 impl ProbeCache {
+    /// What the file holds, read once per run.
     fn load(&self) -> Known {
-        std::fs::read(&self.file)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        self.loaded()
+            .get_or_insert_with(|| {
+                std::fs::read(&self.file)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
+    fn loaded(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
+        self.loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Best effort: an accelerator only, so a failed write changes nothing but speed.
     fn save(&self, known: &Known) {
+        *self.loaded() = Some(known.clone());
         let Some(dir) = self.file.parent() else {
             return;
         };
