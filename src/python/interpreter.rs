@@ -166,6 +166,15 @@ impl Finder {
             .iter()
             .map(|candidate| self.stamp(candidate))
             .collect();
+        // The first candidate that fits, when it and every one before it answered before: the
+        // search would come to it again, without a look anywhere else.
+        for (candidate, stamp) in candidates.iter().zip(&stamps) {
+            match self.remembered(candidate, stamp.as_ref()) {
+                Some(interpreter) if wanted.fits(&interpreter) => return Some(interpreter),
+                Some(_) => {}
+                None => break,
+            }
+        }
         let uv = self.uv.as_deref().filter(|_| use_uv);
         let places = self
             .cache
@@ -173,10 +182,12 @@ impl Finder {
             .and_then(|_| Places::of(self, &wanted.names, &stamps, uv));
         let memo = format!("{version}{}", if use_uv { " uv" } else { "" });
         if let (Some(cache), Some(places)) = (&self.cache, &places)
-            && let Some(searched) = cache.load().searches.get(&memo)
-            && searched.places == *places
+            && let Some(found) = cache.read(|known| {
+                let searched = known.searches.get(&memo)?;
+                (searched.places == *places).then(|| searched.found.clone())
+            })
         {
-            return searched.found.as_deref().and_then(|path| {
+            return found.as_deref().and_then(|path| {
                 let stamp = self.stamp(path);
                 self.probe_cached(path, stamp)
                     .interpreter
@@ -222,6 +233,16 @@ impl Finder {
         Stamp::of(executable, &self.surroundings, &self.pyenvs)
     }
 
+    /// The interpreter `executable` was found to be, while its stamp says it still is.
+    fn remembered(&self, executable: &Path, stamp: Option<&Stamp>) -> Option<Interpreter> {
+        let (cache, stamp) = (self.cache.as_ref()?, stamp?);
+        cache.read(|known| {
+            let seen = known.probes.get(&executable.display().to_string())?;
+            (seen.stamp == *stamp && seen.led_to == stamp.leads_to(&seen.interpreter))
+                .then(|| seen.interpreter.clone())
+        })
+    }
+
     /// `probe`, remembered across runs for real executables and pyenv shims (see the module);
     /// `stamp` is the executable's, when it has one.
     fn probe_cached(&self, executable: &Path, stamp: Option<Stamp>) -> Probed {
@@ -231,13 +252,8 @@ impl Finder {
                 Answer::NotPython | Answer::Unanswered => None,
             });
         };
-        let mut known = cache.load();
-        let name = executable.display().to_string();
-        if let Some(seen) = known.probes.get(&name)
-            && seen.stamp == stamp
-            && seen.led_to == stamp.leads_to(&seen.interpreter)
-        {
-            return Probed::lasting(Some(seen.interpreter.clone()));
+        if let Some(interpreter) = self.remembered(executable, Some(&stamp)) {
+            return Probed::lasting(Some(interpreter));
         }
         // An executable that does not answer as Python does: what the stamp records decides
         // that (a shim that finds no interpreter of its name, a binary of something else).
@@ -250,8 +266,9 @@ impl Finder {
         if matches!(stamp, Stamp::PyenvShim { .. }) && led_to.is_none() {
             return Probed::this_run(Some(interpreter));
         }
+        let mut known = cache.load();
         known.probes.insert(
-            name,
+            executable.display().to_string(),
             Remembered {
                 stamp,
                 led_to,
@@ -727,14 +744,17 @@ struct Known {
 impl ProbeCache {
     /// What the file holds, read once per run.
     fn load(&self) -> Known {
-        self.loaded()
-            .get_or_insert_with(|| {
-                std::fs::read(&self.file)
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .unwrap_or_default()
-            })
-            .clone()
+        self.read(Known::clone)
+    }
+
+    /// `look` at what the file holds, read once per run.
+    fn read<R>(&self, look: impl FnOnce(&Known) -> R) -> R {
+        look(self.loaded().get_or_insert_with(|| {
+            std::fs::read(&self.file)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default()
+        }))
     }
 
     fn loaded(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
