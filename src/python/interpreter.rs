@@ -110,6 +110,8 @@ pub struct Finder {
     found: Mutex<HashMap<(String, bool), Option<Interpreter>>>,
     cache: Option<ProbeCache>,
     pyenvs: Mutex<PyenvsConsulted>,
+    /// Each executable's stamp, as this run found it.
+    stamps: Mutex<HashMap<PathBuf, Option<Stamp>>>,
 }
 
 impl Finder {
@@ -128,6 +130,7 @@ impl Finder {
                 loaded: Mutex::new(None),
             }),
             pyenvs: Mutex::new(HashMap::new()),
+            stamps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -155,13 +158,8 @@ impl Finder {
 
     fn search(&self, version: &str, use_uv: bool) -> Option<Interpreter> {
         let wanted = Wanted::of(version);
-        let cwd = Path::new("/");
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        for name in &wanted.names {
-            if let Ok(found) = which::which_in_all(name, self.surroundings.path.clone(), cwd) {
-                candidates.extend(found);
-            }
-        }
+        let on_path = OnPath::of(self.surroundings.path.as_deref(), &wanted.names);
+        let candidates = on_path.candidates.clone();
         let stamps: Vec<Option<Stamp>> = candidates
             .iter()
             .map(|candidate| self.stamp(candidate))
@@ -179,7 +177,7 @@ impl Finder {
         let places = self
             .cache
             .as_ref()
-            .and_then(|_| Places::of(self, &wanted.names, &stamps, uv));
+            .and_then(|_| Places::of(self, on_path, &stamps, uv));
         let memo = format!("{version}{}", if use_uv { " uv" } else { "" });
         if let (Some(cache), Some(places)) = (&self.cache, &places)
             && let Some(found) = cache.read(|known| {
@@ -230,7 +228,17 @@ impl Finder {
 
     /// What an executable's answer depends on, when it can be known without running it.
     fn stamp(&self, executable: &Path) -> Option<Stamp> {
-        Stamp::of(executable, &self.surroundings, &self.pyenvs)
+        let stamps = || {
+            self.stamps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(stamp) = stamps().get(executable) {
+            return stamp.clone();
+        }
+        let stamp = Stamp::of(executable, &self.surroundings, &self.pyenvs);
+        stamps().insert(executable.to_path_buf(), stamp.clone());
+        stamp
     }
 
     /// The interpreter `executable` was found to be, while its stamp says it still is.
@@ -373,6 +381,42 @@ fn seen(path: PathBuf) -> Seen {
     (path, stat)
 }
 
+/// What a search finds on `PATH`.
+struct OnPath {
+    /// The executables of each name in turn, each in `PATH` order.
+    candidates: Vec<PathBuf>,
+    /// Each directory, and each name looked for in it.
+    looked_at: Vec<Seen>,
+}
+
+impl OnPath {
+    /// One look at each name in each directory of `path` (a relative one from `/`).
+    fn of(path: Option<&std::ffi::OsStr>, names: &[String]) -> OnPath {
+        use std::os::unix::fs::PermissionsExt;
+        let mut by_name: Vec<Vec<PathBuf>> = vec![Vec::new(); names.len()];
+        let mut looked_at = Vec::new();
+        for dir in path.into_iter().flat_map(std::env::split_paths) {
+            let dir = Path::new("/").join(dir);
+            for (found, name) in by_name.iter_mut().zip(names) {
+                let file = dir.join(name);
+                let metadata = file.metadata().ok();
+                let executable = metadata.as_ref().is_some_and(|metadata| {
+                    metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+                });
+                if executable {
+                    found.push(file.clone());
+                }
+                looked_at.push((file, metadata.as_ref().map(FileStat::of)));
+            }
+            looked_at.push(seen(dir));
+        }
+        OnPath {
+            candidates: by_name.concat(),
+            looked_at,
+        }
+    }
+}
+
 /// Everything a search for an interpreter looked at: while it is all the same, the search
 /// comes to the same outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -400,21 +444,15 @@ impl Places {
     /// candidate (or uv) that is a script other than a pyenv shim.
     fn of(
         finder: &Finder,
-        names: &[String],
+        on_path: OnPath,
         stamps: &[Option<Stamp>],
         uv: Option<&Path>,
     ) -> Option<Places> {
-        let surroundings = &finder.surroundings;
-        let path = match &surroundings.path {
+        let path = match &finder.surroundings.path {
             Some(path) => path.to_str()?.to_string(),
             None => String::new(),
         };
-        let mut looked_at = Vec::new();
-        // As the search takes them: a relative directory from `/`.
-        for dir in std::env::split_paths(&path).map(|dir| Path::new("/").join(dir)) {
-            looked_at.extend(names.iter().map(|name| seen(dir.join(name))));
-            looked_at.push(seen(dir));
-        }
+        let mut looked_at = on_path.looked_at;
         let candidates: Vec<Stamp> = stamps.iter().cloned().collect::<Option<_>>()?;
         // A shim runs `versions/<version>/bin/<name>` of the version pyenv chooses: one that
         // has none now may have one later, in a version that was there already.
