@@ -91,12 +91,12 @@ def pool(out: Path, rounds: list[Path]) -> None:
 
 
 def verdict(target: str, row: Row, ratio: float | None) -> str:
-    """'≤ 1.20×' against the ratio, '≤ 100 MiB' against the median."""
-    match = re.fullmatch(r"\s*≤\s*([0-9.]+)\s*(×|MiB)\s*", target)
+    """'≤ 1.20×' against the ratio, '≤ 100 MiB' and '≤ 1 s' against the median."""
+    match = re.fullmatch(r"\s*≤\s*([0-9.]+)\s*(×|MiB|s)\s*", target)
     if not match:
         return target
     limit, unit = float(match.group(1)), match.group(2)
-    value = row.median if unit == "MiB" else ratio
+    value = ratio if unit == "×" else row.median
     if value is None:
         return f"{target} (no yardstick)"
     return f"{target} {'✅ met' if value <= limit else '❌ missed'}"
@@ -172,14 +172,15 @@ def main() -> int:
     parser.add_argument("--warmup", default="3")
     parser.add_argument("--rounds", default="2")
     parser.add_argument("--append", type=Path, action="append", default=[])
+    parser.add_argument("--by", default="bench/run", help="the script that measured")
     args = parser.parse_args()
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     facts = [l.split("\t", 1) for l in args.facts.read_text().splitlines() if "\t" in l]
     out = [
-        "# rtask benchmarks: latest results",
+        "# rtask benchmarks: latest results" + ("" if args.by == "bench/run" else f" of {args.by}"),
         "",
-        f"{now}, by `bench/run`: hyperfine, {args.runs} runs per command in {args.rounds} rounds"
+        f"{now}, by `{args.by}`: hyperfine, {args.runs} runs per command in {args.rounds} rounds"
         f" (`--warmup {args.warmup}` in each; the commands' order reversed in every other round)"
         " after a priming run of each command; the median, the range of the runs, and the median over the yardstick's"
         " median. The first row of each measurement is rtask (bold), the second the yardstick."

@@ -308,17 +308,8 @@ pub(crate) fn python_tools(
     error_on_missing: bool,
 ) -> python::Tools {
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
-    let uv = which::which_in("uv", path_var.clone(), &environment.current_dir).ok();
-    let surroundings = Surroundings {
-        path: path_var,
-        current_dir: environment.current_dir.clone(),
-        shim_vars: environment
-            .vars()
-            .iter()
-            .filter(|(name, _)| name.to_str().is_some_and(Surroundings::is_shim_var))
-            .map(|(name, value)| Some((name.to_str()?.to_string(), value.to_str()?.to_string())))
-            .collect(),
-    };
+    let uv = which::which_in("uv", path_var, &environment.current_dir).ok();
+    let surroundings = Surroundings::of(environment.vars(), &environment.current_dir);
     python::Tools {
         finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
         reinstall,

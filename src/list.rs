@@ -69,13 +69,13 @@ pub fn text(
     selected: Option<&[SessionId]>,
     states: &BTreeMap<SessionId, CacheState>,
 ) -> String {
+    let mut marked = vec![false; project.sessions.len()];
+    for &id in selected.unwrap_or_default() {
+        marked[id] = true;
+    }
     let mut out = format!("Sessions defined in {}:\n\n", project.display_path);
     for (id, session) in project.sessions.iter().enumerate() {
-        let mark = if selected.is_some_and(|selected| selected.contains(&id)) {
-            '*'
-        } else {
-            '-'
-        };
+        let mark = if marked[id] { '*' } else { '-' };
         out.push_str(&format!("{mark} {}", session.name));
         if !session.tags.is_empty() {
             out.push_str(&format!(" [{}]", session.tags.join(",")));

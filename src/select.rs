@@ -57,9 +57,10 @@ pub fn select(project: &Project, request: &Request<'_>) -> Result<Option<Vec<Ses
 
 fn named(project: &Project, request: &Request<'_>) -> Result<Vec<SessionId>, Error> {
     let mut selected = Vec::new();
+    let mut added = vec![false; project.sessions.len()];
     let mut add = |ids: Vec<SessionId>| {
         for id in ids {
-            if !selected.contains(&id) {
+            if !std::mem::replace(&mut added[id], true) {
                 selected.push(id);
             }
         }

@@ -14,6 +14,7 @@ mod full_disk;
 mod graph;
 mod inputs;
 mod leftovers;
+mod listing;
 mod logs;
 mod model;
 mod plan;

@@ -2,6 +2,7 @@
 //! `.rtask` or the cache, hold an input of its session, be a symlinked directory declared with
 //! `/`, or name a path that another output of its session or another session names too.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
@@ -42,13 +43,14 @@ impl SpannedOutputs<'_> {
         sessions: &[Session],
         spans: &'a [Vec<Range<usize>>],
     ) -> SpannedOutputs<'a> {
+        let mut resolver = resolve::Aliases::new(root);
         let aliases = sessions
             .iter()
             .map(|session| {
                 session
                     .outputs
                     .iter()
-                    .map(|output| resolve::aliased(root, output))
+                    .map(|output| resolver.of(output))
                     .collect()
             })
             .collect();
@@ -276,24 +278,21 @@ fn check_overlapping_outputs(
     outputs: &SpannedOutputs,
     problems: &mut Vec<Problem>,
 ) {
+    let places = Places::of(sessions, outputs);
     for (later, session) in sessions.iter().enumerate() {
         for (index, output) in session.outputs.iter().enumerate() {
             let alias = outputs.alias(later, index);
-            // Variants of one session may write the same paths (`.coverage.*` in a matrix).
-            let earlier = sessions[..later]
-                .iter()
-                .enumerate()
-                .filter(|(_, other)| other.base != session.base)
-                .find_map(|(id, other)| {
-                    other
-                        .outputs
-                        .iter()
-                        .enumerate()
-                        .find_map(|(theirs_index, theirs)| {
-                            let their_alias = outputs.alias(id, theirs_index);
-                            claim(output, alias, theirs, their_alias)
-                                .map(|claim| (other, theirs, claim))
-                        })
+            // The first earlier output, in order, that claims a common path. Variants of one
+            // session may write the same paths (`.coverage.*` in a matrix).
+            let earlier = places
+                .near(output, alias)
+                .into_iter()
+                .filter(|&(id, _)| id < later && sessions[id].base != session.base)
+                .find_map(|(id, theirs_index)| {
+                    let other = &sessions[id];
+                    let theirs = &other.outputs[theirs_index];
+                    let their_alias = outputs.alias(id, theirs_index);
+                    claim(output, alias, theirs, their_alias).map(|claim| (other, theirs, claim))
                 });
             if let Some((other, theirs, claim)) = earlier {
                 let through = match claim {
@@ -316,6 +315,69 @@ fn check_overlapping_outputs(
                 );
             }
         }
+    }
+}
+
+/// Every output by the place it lies under (a literal's path, a glob's fixed base), as written
+/// and where symlinks take it: two outputs can claim a common path only when one's place holds
+/// the other's, so each output is compared with those few, not with every other.
+struct Places {
+    /// Place to the outputs under it, as (session, output) pairs.
+    outputs: BTreeMap<String, Vec<(usize, usize)>>,
+}
+
+impl Places {
+    fn of(sessions: &[Session], outputs: &SpannedOutputs) -> Places {
+        let mut places: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        for (id, session) in sessions.iter().enumerate() {
+            for (index, output) in session.outputs.iter().enumerate() {
+                let real = outputs.alias(id, index).map(|alias| &alias.real);
+                for pattern in std::iter::once(output).chain(real) {
+                    places
+                        .entry(place(pattern).as_str().to_string())
+                        .or_default()
+                        .push((id, index));
+                }
+            }
+        }
+        Places { outputs: places }
+    }
+
+    /// The outputs whose place holds, or lies in, that of `output` as written or as `alias`
+    /// takes it: in order of session, then of output.
+    fn near(&self, output: &OutputPattern, alias: Option<&Aliased>) -> Vec<(usize, usize)> {
+        let mut near = Vec::new();
+        for pattern in std::iter::once(output).chain(alias.map(|alias| &alias.real)) {
+            let place = place(pattern);
+            if place.is_root() {
+                near.extend(self.outputs.values().flatten());
+                continue;
+            }
+            let text = place.as_str();
+            // Those holding it: the root, then each leading directory, then itself.
+            let mut end = 0;
+            near.extend(self.outputs.get(".").into_iter().flatten());
+            while let Some(slash) = text[end..].find('/') {
+                end += slash;
+                near.extend(self.outputs.get(&text[..end]).into_iter().flatten());
+                end += 1;
+            }
+            // Itself, and those in it: from `a/` up to `a0` (`0` follows `/`).
+            near.extend(self.outputs.get(text).into_iter().flatten());
+            let inside = self.outputs.range(format!("{text}/")..format!("{text}0"));
+            near.extend(inside.flat_map(|(_, outputs)| outputs));
+        }
+        near.sort_unstable();
+        near.dedup();
+        near
+    }
+}
+
+/// Where an output lies: a literal's path, a glob's fixed leading directories.
+fn place(output: &OutputPattern) -> &RelPath {
+    match output {
+        OutputPattern::Literal { path, .. } => path,
+        OutputPattern::Glob { base, .. } => base,
     }
 }
 

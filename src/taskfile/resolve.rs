@@ -29,18 +29,44 @@ pub(super) struct Aliased {
     pub link: RelPath,
 }
 
-/// Where `output` really lies, when a symlink in its leading directories moves it elsewhere in
-/// the project.
-pub(super) fn aliased(root: &Path, output: &OutputPattern) -> Option<Aliased> {
-    let leading = output.leading_dirs()?;
-    let real = RelPath::from_path(root, &resolve(&leading.to_path(root)))?;
-    if real == leading {
-        return None;
+/// Where outputs really lie, when symlinks in their leading directories move them elsewhere in
+/// the project: each directory resolved once (most outputs of a project share a few).
+pub(super) struct Aliases<'a> {
+    root: &'a Path,
+    /// Leading directories to where they really are and the first symlink on the way, when
+    /// symlinks move them elsewhere in the project.
+    moved: std::collections::HashMap<RelPath, Option<(RelPath, RelPath)>>,
+}
+
+impl Aliases<'_> {
+    pub(super) fn new(root: &Path) -> Aliases<'_> {
+        Aliases {
+            root,
+            moved: std::collections::HashMap::new(),
+        }
     }
-    Some(Aliased {
-        real: output.moved_to(&real)?,
-        link: first_symlink(root, &leading)?,
-    })
+
+    /// Where `output` really lies, when a symlink in its leading directories moves it
+    /// elsewhere in the project.
+    pub(super) fn of(&mut self, output: &OutputPattern) -> Option<Aliased> {
+        let leading = output.leading_dirs()?;
+        let root = self.root;
+        let (real, link) = self
+            .moved
+            .entry(leading)
+            .or_insert_with_key(|leading| {
+                let real = RelPath::from_path(root, &resolve(&leading.to_path(root)))?;
+                if real == *leading {
+                    return None;
+                }
+                Some((real, first_symlink(root, leading)?))
+            })
+            .as_ref()?;
+        Some(Aliased {
+            real: output.moved_to(real)?,
+            link: link.clone(),
+        })
+    }
 }
 
 /// Where an input is read once symlinks are followed, as the input walk follows them (a
@@ -142,14 +168,17 @@ mod tests {
         assert_eq!(resolve(&root.join("none/../z")), root.join("z"));
 
         let output = OutputPattern::compile("link/sub/*.txt").unwrap();
-        let moved = aliased(&root, &output).unwrap();
+        let moved = Aliases::new(&root).of(&output).unwrap();
         assert_eq!(moved.real.declaration(), "real/sub/*.txt");
         assert_eq!(moved.link.as_str(), "link");
         assert!(aliased_none(&root, "real/sub/x"));
         assert!(aliased_none(&root, "x"));
         assert!(aliased_none(&root, "link"));
         let dir = OutputPattern::compile("link/").unwrap();
-        assert_eq!(aliased(&root, &dir).unwrap().real.declaration(), "real/");
+        assert_eq!(
+            Aliases::new(&root).of(&dir).unwrap().real.declaration(),
+            "real/"
+        );
     }
 
     #[test]
@@ -184,6 +213,8 @@ mod tests {
     }
 
     fn aliased_none(root: &Path, output: &str) -> bool {
-        aliased(root, &OutputPattern::compile(output).unwrap()).is_none()
+        Aliases::new(root)
+            .of(&OutputPattern::compile(output).unwrap())
+            .is_none()
     }
 }

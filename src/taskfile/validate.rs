@@ -1,6 +1,6 @@
 //! Turning the raw task file into a validated [`Project`], reporting every problem with its span.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -114,11 +114,11 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             output_spans.push(checked.output_spans);
         }
     }
+    let mut first_named: HashMap<&str, usize> = HashMap::with_capacity(sessions.len());
     for (later, session) in sessions.iter().enumerate() {
-        if let Some(earlier) = sessions[..later]
-            .iter()
-            .find(|other| other.name == session.name)
-        {
+        let first = *first_named.entry(session.name.as_str()).or_insert(later);
+        if first != later {
+            let earlier = &sessions[first];
             problems.push(
                 Problem::new(
                     format!("two sessions are named `{}`", session.name),
@@ -132,23 +132,31 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             );
         }
     }
+    let names = Names::of(&sessions);
     let mut requires_spans = Vec::new();
+    let mut resolved = Vec::with_capacity(sessions.len());
     for (id, entries) in pending.into_iter().enumerate() {
         let mut spans = Vec::new();
+        let mut requires = Vec::new();
+        let mut added = HashSet::new();
         for (entry, span) in entries {
-            let matched = matching(&sessions, &entry);
+            let matched = names.matching(&entry);
             if matched.is_empty() {
                 let place = format!("in `{}`'s `requires`", sessions[id].base);
                 problems.push(unknown_session(&sessions, &entry, span.clone(), &place));
             }
-            for dep in matched {
-                if !sessions[id].requires.contains(&dep) {
-                    sessions[id].requires.push(dep);
+            for &dep in matched {
+                if added.insert(dep) {
+                    requires.push(dep);
                     spans.push(span.clone());
                 }
             }
         }
+        resolved.push(requires);
         requires_spans.push(spans);
+    }
+    for (session, requires) in sessions.iter_mut().zip(resolved) {
+        session.requires = requires;
     }
 
     if let Some(cycle) = graph::find_cycle(&sessions) {
@@ -173,8 +181,9 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     let mut default = None;
     if let Some(list) = settings.and_then(|settings| settings.default.as_ref()) {
         let mut ids = Vec::new();
+        let mut added = HashSet::new();
         for entry in list {
-            let matched = matching(&sessions, entry.get_ref());
+            let matched = names.matching(entry.get_ref());
             if matched.is_empty() {
                 problems.push(unknown_session(
                     &sessions,
@@ -183,12 +192,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                     "in `default`",
                 ));
             }
-            ids.extend(
-                matched
-                    .into_iter()
-                    .filter(|id| !ids.contains(id))
-                    .collect::<Vec<_>>(),
-            );
+            ids.extend(matched.iter().filter(|&&id| added.insert(id)));
         }
         default = Some(ids);
     } else if defined
@@ -287,23 +291,41 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
 
 /// The problems, each once: the same problem is found in every variant of a session.
 fn once_each(problems: Vec<Problem>) -> Vec<Problem> {
-    let mut seen = Vec::new();
+    let mut seen = HashSet::new();
     problems
         .into_iter()
-        .filter(|problem| {
-            let key = (problem.message.clone(), problem.span.clone());
-            let new = !seen.contains(&key);
-            seen.push(key);
-            new
-        })
+        .filter(|problem| seen.insert((problem.message.clone(), problem.span.clone())))
         .collect()
 }
 
-/// The sessions `name` selects: by full name, by `[sessions.NAME]`, or `NAME-VERSION`.
-fn matching(sessions: &[Session], name: &str) -> Vec<usize> {
-    (0..sessions.len())
-        .filter(|&id| sessions[id].answers_to(name))
-        .collect()
+/// Every name that selects sessions, with the sessions it selects in order: a session's full
+/// name, its `[sessions.NAME]` and `NAME-VERSION` ([`Session::answers_to`]), looked up in
+/// constant time however many sessions there are.
+struct Names {
+    ids: HashMap<String, Vec<usize>>,
+}
+
+impl Names {
+    fn of(sessions: &[Session]) -> Names {
+        let mut ids: HashMap<String, Vec<usize>> = HashMap::with_capacity(sessions.len());
+        for (id, session) in sessions.iter().enumerate() {
+            let names = [&session.name, &session.base]
+                .into_iter()
+                .chain(&session.signatures);
+            for name in names {
+                let selected = ids.entry(name.clone()).or_default();
+                if selected.last() != Some(&id) {
+                    selected.push(id);
+                }
+            }
+        }
+        Names { ids }
+    }
+
+    /// The sessions `name` selects: by full name, by `[sessions.NAME]`, or `NAME-VERSION`.
+    fn matching(&self, name: &str) -> &[usize] {
+        self.ids.get(name).map_or(&[], Vec::as_slice)
+    }
 }
 
 fn unknown_session(sessions: &[Session], name: &str, span: Range<usize>, place: &str) -> Problem {
