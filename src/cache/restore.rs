@@ -136,6 +136,7 @@ pub fn restore(
 ) -> Result<Restored, RestoreError> {
     // No prune removes the blobs while they are copied.
     let _in_use = store.in_use();
+    store.used(manifest);
     let site = Site::new(target).map_err(|source| RestoreError::Io {
         path: RelPath::root(),
         source,

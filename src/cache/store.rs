@@ -194,10 +194,7 @@ impl Store {
             )
         };
         match self.read_entry(session, key) {
-            Ok(Some(manifest)) => {
-                self.used(session, key);
-                Lookup::Hit(Box::new(manifest))
-            }
+            Ok(Some(manifest)) => Lookup::Hit(Box::new(manifest)),
             Ok(None) => miss(Miss::NoEntry),
             Err(reason) => miss(Miss::Unusable(reason)),
         }
@@ -223,10 +220,11 @@ impl Store {
         usage::in_use(&self.dir)
     }
 
-    /// An entry was found: its last use is now. Its manifest's time is set, the manifest left
-    /// as it is (it may be signed); a cache this process may not change is left alone.
-    fn used(&self, session: &str, key: &Digest) {
-        let _ = File::open(self.entry_path(session, key))
+    /// An entry is restored: its last use is now. Its manifest's time is set, the manifest left
+    /// as it is (it may be signed); a cache this process may not change is left alone. Looking
+    /// an entry up (`-l`, `--dry-run`) is no use of it.
+    pub(crate) fn used(&self, manifest: &Manifest) {
+        let _ = File::open(self.entry_path(&manifest.session, &manifest.key))
             .and_then(|file| file.set_modified(SystemTime::now()));
     }
 
