@@ -200,18 +200,8 @@ fn an_entry_of_the_older_format_is_a_miss_saying_so() {
 #[test]
 fn a_bundled_entry_still_names_the_file_that_differs() {
     let producer = cached_project(2000);
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
     let consumer = project_with_files(2000);
-    fs::copy(
-        producer.path("bundle.tar.zst"),
-        consumer.path("bundle.tar.zst"),
-    )
-    .unwrap();
-    consumer
-        .rtask(&["cache", "import", "bundle.tar.zst"])
-        .success();
+    producer.hand_over_bundle(&consumer, &["build"]);
     consumer
         .rtask(&["build"])
         .success()

@@ -3,49 +3,10 @@
 //! The disks are small tmpfs mounts, which need root: without it the tests say why and pass.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::Project;
-
-/// A tmpfs of `size` mounted on `dir`, unmounted when dropped.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    /// `None` (with the reason printed) when this process may not mount.
-    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
-        fs::create_dir_all(dir).unwrap();
-        let uid = std::process::Command::new("id").arg("-u").output().unwrap();
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            eprintln!("skipped: mounting a small tmpfs needs root");
-            return None;
-        }
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .unwrap();
-        if !status.success() {
-            eprintln!("skipped: `mount -t tmpfs` failed here (a container without the right?)");
-            return None;
-        }
-        Some(SmallDisk(dir.to_path_buf()))
-    }
-
-    /// Fill what is left of the disk with `file`.
-    fn fill(&self, file: &str) {
-        let mut filler = fs::File::create(self.0.join(file)).unwrap();
-        let chunk = vec![b'f'; 64 * 1024];
-        while filler.write_all(&chunk).is_ok() {}
-        let _ = filler.write_all(b"f");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
+use crate::support::disk::SmallDisk;
 
 /// rtask's stderr with durations and the temporary paths of this test replaced.
 #[track_caller]

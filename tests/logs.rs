@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::support::disk::SmallDisk;
 use crate::support::{Project, Run};
 
 /// A compressible text of `size` bytes, for blobs worth compressing.
@@ -375,18 +376,8 @@ fn compressed_blobs_travel_as_their_bytes_in_a_bundle() {
     let (live_out, live) = run(&producer, &["build"]);
     live.success();
     let made = fs::read(producer.path("out/big.txt")).unwrap();
-    producer
-        .rtask(&["cache", "export", "-o", "bundle.tar.zst", "build"])
-        .success();
     let consumer = project(TRAVELS);
-    fs::copy(
-        producer.path("bundle.tar.zst"),
-        consumer.path("bundle.tar.zst"),
-    )
-    .unwrap();
-    consumer
-        .rtask(&["cache", "import", "bundle.tar.zst"])
-        .success();
+    producer.hand_over_bundle(&consumer, &["build"]);
     let (hit_out, hit) = run(&consumer, &["build"]);
     hit.success().stderr_has("build: cached");
     assert_eq!(consumer.count("runs.txt"), 0, "the consumer ran\n{hit}");
@@ -394,49 +385,8 @@ fn compressed_blobs_travel_as_their_bytes_in_a_bundle() {
     assert_eq!(fs::read(consumer.path("out/big.txt")).unwrap(), made);
 }
 
-/// A small tmpfs, unmounted when dropped; `None` (with the reason printed) unless the test
-/// runs as root and can mount one.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output();
-        match mounted {
-            Ok(output) if output.status.success() => Some(SmallDisk { dir }),
-            Ok(output) => {
-                println!(
-                    "skipped: cannot mount a tmpfs (root is needed): {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                );
-                None
-            }
-            Err(error) => {
-                println!("skipped: cannot run `mount`: {error}");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 #[test]
 fn a_log_that_fills_the_disk_is_not_stored_and_the_run_succeeds() {
-    let Some(disk) = SmallDisk::mount("2m") else {
-        return;
-    };
     let project = project(
         r#"
 [sessions.build]
@@ -445,7 +395,10 @@ run = ["head -c 6000000 /dev/urandom | base64"]
 inputs = ["input.txt"]
 "#,
     );
-    let cache = disk.dir.path().to_str().unwrap().to_string();
+    let Some(disk) = SmallDisk::mount(&project.path("disk"), "2m") else {
+        return;
+    };
+    let cache = disk.path().to_str().unwrap().to_string();
     let output = project
         .command(&["build"])
         .env("RTASK_CACHE_DIR", &cache)
@@ -463,8 +416,6 @@ inputs = ["input.txt"]
     assert!(stdout.starts_with(echo.as_bytes()));
     // Nothing is left of the partial log, and there is no entry.
     assert!(project.manifests().is_empty());
-    let tmp: Vec<_> = fs::read_dir(disk.dir.path().join("v1/tmp"))
-        .unwrap()
-        .collect();
+    let tmp: Vec<_> = fs::read_dir(disk.path().join("v1/tmp")).unwrap().collect();
     assert!(tmp.is_empty(), "{tmp:?}");
 }

@@ -1,5 +1,6 @@
 //! A small builder for temporary projects, and assertions on what the binary printed.
 
+pub mod disk;
 pub mod servers;
 
 use std::fs;
@@ -172,6 +173,17 @@ impl Project {
     }
 
     /// The manifests in the cache, as paths relative to the project.
+    /// Carry `sessions`' entries to `consumer` in a bundle: exported here, imported there.
+    pub fn hand_over_bundle(&self, consumer: &Project, sessions: &[&str]) {
+        let mut export = vec!["cache", "export", "-o", "bundle.tar.zst"];
+        export.extend_from_slice(sessions);
+        self.rtask(&export).success();
+        fs::copy(self.path("bundle.tar.zst"), consumer.path("bundle.tar.zst")).unwrap();
+        consumer
+            .rtask(&["cache", "import", "bundle.tar.zst"])
+            .success();
+    }
+
     pub fn manifests(&self) -> Vec<PathBuf> {
         let mut found = Vec::new();
         let entries = self.path(".rtask/cache/v1/entries");
