@@ -25,9 +25,28 @@ pub(crate) const MACHINE_STATE: [&str; 4] = [VENVS, INTERPRETERS, STAT_CACHE, RU
 /// collection never takes them for outputs, whatever the globs (see `cache::temps`).
 pub(crate) const RESTORE_TEMP: &str = ".rtask-restore";
 
-/// Whether a file name is that of a restore temp.
+/// Whether a file name is that of a restore temp, as rtask makes them and no other:
+/// `.rtask-restore.run-XXXXXXXX.XXXXXX` (a run's), `.rtask-restore.XXXXXX` (made without a run
+/// directory) or `.rtask-restoreXXXXXX` (older rtask), the Xs letters and digits. A user's
+/// `.rtask-restore-notes` is an output like any other file.
 pub(crate) fn is_restore_temp(name: &OsStr) -> bool {
-    name.as_encoded_bytes().starts_with(RESTORE_TEMP.as_bytes())
+    let Some(rest) = name
+        .as_encoded_bytes()
+        .strip_prefix(RESTORE_TEMP.as_bytes())
+    else {
+        return false;
+    };
+    let random =
+        |part: &[u8], len: usize| part.len() == len && part.iter().all(u8::is_ascii_alphanumeric);
+    match rest.strip_prefix(b".") {
+        None => random(rest, 6),
+        Some(rest) => match rest.strip_prefix(b"run-") {
+            Some(run) => {
+                run.len() == 15 && random(&run[..8], 8) && run[8] == b'.' && random(&run[9..], 6)
+            }
+            None => random(rest, 6),
+        },
+    }
 }
 
 /// Whether a file name is `.git`, in any letter case: a case-insensitive file system (macOS,
@@ -126,5 +145,24 @@ mod tests {
         let protected = Protected::new(Path::new("/p"), Path::new("/p/./x/../cache/"));
         let inside: Vec<String> = protected.inside().iter().map(ToString::to_string).collect();
         assert_eq!(inside, [".rtask", "cache"]);
+    }
+
+    #[test]
+    fn only_the_names_rtask_gives_its_restore_temps_are_taken_for_them() {
+        let temp = |name: &str| is_restore_temp(OsStr::new(name));
+        assert!(temp(".rtask-restore.run-0123abCD.a1B2c3"));
+        assert!(temp(".rtask-restore.a1B2c3"));
+        assert!(temp(".rtask-restoreXy12Zq"));
+        for name in [
+            ".rtask-restore-notes",
+            ".rtask-restore",
+            ".rtask-restore.hints.txt",
+            ".rtask-restore.run-0123abcd.a1b2c3.txt",
+            ".rtask-restore.run-0123abcd",
+            ".rtask-restoreXy12Z-",
+            "x.rtask-restore.a1B2c3",
+        ] {
+            assert!(!temp(name), "{name}");
+        }
     }
 }

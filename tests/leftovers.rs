@@ -237,6 +237,25 @@ outputs = ["gen/*", "gen/**", "**/*.json", "*.txt"]
 }
 
 #[test]
+fn a_users_file_named_like_a_temp_is_an_output_like_any_other() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.build]
+shell = true
+run = ["mkdir -p dist && echo wheel > dist/pkg.whl && echo cfg > dist/.rtask-restore-hints"]
+inputs = ["in.txt"]
+outputs = ["dist/"]
+"#,
+    );
+    project.write("in.txt", "1\n");
+    project.rtask(&["build"]).success();
+    project.remove("dist");
+    project.rtask(&["build"]).success().stderr_has("build: cached");
+    assert_eq!(project.read("dist/.rtask-restore-hints"), "cfg\n");
+    assert_eq!(project.read("dist/pkg.whl"), "wheel\n");
+}
+
+#[test]
 fn a_live_runs_temps_are_not_reclaimed_by_another_run_sharing_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let tasks = r#"
