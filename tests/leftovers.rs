@@ -250,7 +250,10 @@ outputs = ["dist/"]
     project.write("in.txt", "1\n");
     project.rtask(&["build"]).success();
     project.remove("dist");
-    project.rtask(&["build"]).success().stderr_has("build: cached");
+    project
+        .rtask(&["build"])
+        .success()
+        .stderr_has("build: cached");
     assert_eq!(project.read("dist/.rtask-restore-hints"), "cfg\n");
     assert_eq!(project.read("dist/pkg.whl"), "wheel\n");
 }

@@ -472,3 +472,22 @@ fn prune_beside_a_run_that_restores_leaves_its_outputs_whole() {
         assert!(strays.is_empty(), "{strays:?}");
     }
 }
+
+#[test]
+fn files_that_are_none_of_rtasks_are_left_out_of_the_count_and_the_prune() {
+    let project = project_with(TASKS);
+    project.rtask(&["a", "b"]).success();
+    // What a file browser or a careless hand leaves in the cache.
+    project.write(".rtask/cache/v1/entries/.DS_Store", "finder");
+    project.write(".rtask/cache/v1/blobs/.DS_Store", "finder");
+    fs::create_dir_all(project.path(".rtask/cache/v1/entries/a/stray.json")).unwrap();
+    project
+        .rtask(&["cache", "stats"])
+        .success()
+        .stdout_has("2 entries");
+    project
+        .rtask(&["cache", "prune", "--older-than", "0s"])
+        .success()
+        .stderr_has("removed 2 entries");
+    assert!(cached(&project).is_empty());
+}

@@ -388,13 +388,24 @@ fn read_dir(dir: &Path) -> io::Result<Vec<fs::DirEntry>> {
     }
 }
 
+/// Whether a directory entry is of a kind (not following symlinks).
+fn is(entry: &fs::DirEntry, kind: fn(&fs::FileType) -> bool) -> bool {
+    entry.file_type().is_ok_and(|file_type| kind(&file_type))
+}
+
 /// Every manifest file: `entries/<session>/<key>.json`.
 fn manifest_paths(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
+    // What else lies there (a `.DS_Store`, a directory named `x.json`) is none of rtask's.
     for session in read_dir(&dir.join("entries"))? {
+        if !is(&session, fs::FileType::is_dir) {
+            continue;
+        }
         for entry in read_dir(&session.path())? {
             let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == "json") {
+            if path.extension().is_some_and(|ext| ext == "json")
+                && is(&entry, fs::FileType::is_file)
+            {
                 paths.push(path);
             }
         }
@@ -405,7 +416,8 @@ fn manifest_paths(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// Count the cache: every blob, and every manifest with what it refers to (read on rayon's
 /// pool: the time goes to reading many small files).
 fn count(dir: &Path) -> io::Result<Count> {
-    let shards = read_dir(&dir.join("blobs"))?;
+    let mut shards = read_dir(&dir.join("blobs"))?;
+    shards.retain(|shard| is(shard, fs::FileType::is_dir));
     let found: Vec<Vec<(Digest, BlobFile)>> = shards
         .par_iter()
         .map(|shard| {
@@ -414,6 +426,9 @@ fn count(dir: &Path) -> io::Result<Count> {
                 let Some(hash) = file.file_name().to_str().and_then(Encoding::digest_named) else {
                     continue;
                 };
+                if !is(&file, fs::FileType::is_file) {
+                    continue;
+                }
                 let metadata = match file.metadata() {
                     Ok(metadata) => metadata,
                     Err(error) if error.kind() == io::ErrorKind::NotFound => continue,

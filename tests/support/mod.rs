@@ -189,9 +189,13 @@ impl Project {
         let entries = self.path(".rtask/cache/v1/entries");
         if let Ok(sessions) = fs::read_dir(entries) {
             for session in sessions {
-                for manifest in fs::read_dir(session.unwrap().path()).unwrap() {
+                let session = session.unwrap().path();
+                if !session.is_dir() {
+                    continue;
+                }
+                for manifest in fs::read_dir(session).unwrap() {
                     let path = manifest.unwrap().path();
-                    if path.extension().is_some_and(|ext| ext == "json") {
+                    if path.extension().is_some_and(|ext| ext == "json") && path.is_file() {
                         found.push(path);
                     }
                 }
