@@ -122,13 +122,16 @@ impl<'a> InputLists<'a> {
             .iter()
             .filter(|chunk| !self.decoded.contains_key(&chunk.hash))
             .collect();
-        let read: Vec<(Digest, Vec<Listed>)> = missing
+        // Every chunk is read, even after one fails: reading a damaged chunk discards it, so
+        // that the next entry writes it afresh rather than referring to it again.
+        let read: Vec<Option<(Digest, Vec<Listed>)>> = missing
             .par_iter()
             .map_init(Decoder::new, |decoder, chunk| {
                 let bytes = self.store.read_blob(chunk).ok()?;
                 Some((chunk.hash, decoder.as_mut().ok()?.decode(&bytes).ok()?))
             })
-            .collect::<Option<_>>()?;
+            .collect();
+        let read: Vec<(Digest, Vec<Listed>)> = read.into_iter().collect::<Option<_>>()?;
         self.decoded
             .extend(read.into_iter().map(|(hash, files)| (hash, files.into())));
         let list = StoredInputs(

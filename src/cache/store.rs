@@ -423,7 +423,9 @@ impl Store {
                 hash: Digest::of_bytes(&bytes),
                 size: bytes.len() as u64,
             };
-            if !self.has_blob(&blob) {
+            // Read back rather than only found: a chunk damaged in place (its size unchanged)
+            // is discarded and written afresh, never referred to by one more entry.
+            if self.read_blob(&blob).is_err() {
                 self.put_blob(&mut &bytes[..])?;
             }
             chunks.push(blob);

@@ -96,6 +96,9 @@ pub(crate) fn change(change: &Change) -> String {
         Change::InputRemoved(path) => format!("input `{path}` removed"),
         Change::InputChanged(path) => format!("input `{path}` changed"),
         Change::InputMode(path) => format!("input `{path}` changed mode"),
+        Change::InputFiles { old, new } if old == new => {
+            format!("the content of input files changed ({new} files)")
+        }
         Change::InputFiles { old, new } => format!("input files changed ({old} -> {new} files)"),
         Change::Required {
             name,
