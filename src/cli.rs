@@ -237,11 +237,11 @@ pub struct StatsArgs {
 pub struct PruneArgs {
     /// Remove the least recently used entries until the cache holds at most SIZE: `500MB`,
     /// `5GiB`, `0` [default: `cache_max_size` of `[settings]`, or `RTASK_CACHE_MAX_SIZE`]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub max_size: Option<String>,
 
     /// Remove the entries not used for longer than DURATION: `90m`, `12h`, `30d`
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub older_than: Option<String>,
 }
 

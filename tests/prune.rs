@@ -407,7 +407,7 @@ fn bad_sizes_and_durations_are_errors_with_a_hint() {
         &["cache", "prune", "--max-size", "5 parsecs"][..],
         &["cache", "prune", "--max-size", "12"],
         &["cache", "prune", "--older-than", "3 days"],
-        &["cache", "prune", "--older-than=-1d"],
+        &["cache", "prune", "--older-than", "-1d"],
         &["cache", "prune"],
     ] {
         let run = project.rtask(args);

@@ -43,7 +43,7 @@ impl LimitKind {
                 "a size is a number and a unit: `500MB`, `5GiB` (B, KB, MB, GB, TB in powers of 1000; KiB, MiB, GiB, TiB in powers of 1024), or `0`"
             }
             LimitKind::Age => {
-                "a duration is a number and a unit: `90m`, `12h`, `30d` (s, m, h, d, w)"
+                "a duration is a number and a unit: `90m`, `12h`, `30d` (s, m, h, d, w), or `0`"
             }
         }
     }
@@ -101,6 +101,7 @@ impl FromStr for Age {
     fn from_str(text: &str) -> Result<Age, BadLimit> {
         let (number, unit) = split(text)?;
         let seconds: f64 = match unit {
+            "" if number == 0.0 => 1.0,
             "" => return Err(BadLimit::NoUnit),
             "s" => 1.0,
             "m" => 60.0,
@@ -143,6 +144,7 @@ mod tests {
         assert_eq!(age("30d"), Ok(2_592_000));
         assert_eq!(age("1w"), Ok(604_800));
         assert_eq!(age("0s"), Ok(0));
+        assert_eq!(age("0"), Ok(0));
         assert_eq!(age("30"), Err(BadLimit::NoUnit));
         assert_eq!(age("3 days"), Err(BadLimit::UnknownUnit("days".into())));
         assert_eq!(age("-1d"), Err(BadLimit::NoNumber));
