@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::app::{fingerprinter, python_tools, use_color};
@@ -26,54 +27,77 @@ use crate::ui::style::{Painter, Style};
 use crate::ui::words;
 use crate::{graph, select, taskfile};
 
-/// `rtask cache export|import`.
+/// `rtask cache export|import|stats|prune`.
 pub fn run(args: CacheArgs, environment: Environment) -> Result<Exit, Error> {
-    let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
-    let project = taskfile::load(&path, &environment)?;
-    let setting = CacheSetting {
-        store: Store::new(&project.cache_dir),
-        protected: Protected::of(&project),
-        signing: environment.signing(),
-        lines: Lines {
-            painter: Painter {
-                color: use_color(args.color, &environment),
-            },
+    let lines = Lines {
+        painter: Painter {
+            color: use_color(args.color, &environment),
         },
-        project,
-        environment,
     };
-    if matches!(setting.signing, Signing::Empty) {
-        setting.lines.warning(&words::empty_signing_key());
-    }
+    let file = args.file.as_deref();
     match args.command {
-        CacheCommand::Export(export) => export_bundle(&setting, export),
-        CacheCommand::Import(import) => import_bundle(&setting, import),
-        CacheCommand::Stats(stats) => show_stats(&setting, stats),
-        CacheCommand::Prune(prune) => prune_cache(&setting, prune),
+        CacheCommand::Export(export) => {
+            export_bundle(&CacheSetting::load(file, environment, lines)?, export)
+        }
+        CacheCommand::Import(import) => {
+            import_bundle(&CacheSetting::load(file, environment, lines)?, import)
+        }
+        CacheCommand::Stats(stats) => show_stats(&Maintained::find(file, &environment)?, stats),
+        CacheCommand::Prune(prune) => {
+            prune_cache(&Maintained::find(file, &environment)?, &lines, prune)
+        }
     }
 }
 
-/// The cache directory as messages show it: relative to the current directory when below it.
-fn shown_dir(setting: &CacheSetting) -> String {
-    let dir = &setting.project.cache_dir;
-    dir.strip_prefix(&setting.environment.current_dir)
-        .unwrap_or(dir)
-        .display()
-        .to_string()
+/// The cache `stats` and `prune` look after: the project's, or the one `RTASK_CACHE_DIR` names
+/// when no `tasks.toml` is found (a cache that checkouts share is looked after from anywhere).
+struct Maintained {
+    store: Store,
+    max_size: Option<u64>,
+    /// The cache directory as messages show it: relative to the current directory when below.
+    shown: String,
+}
+
+impl Maintained {
+    fn find(file: Option<&Path>, environment: &Environment) -> Result<Maintained, Error> {
+        let located = taskfile::locate(file, &environment.current_dir);
+        let (dir, max_size) = match (located, environment.cache_dir_override()) {
+            (Ok(path), _) => {
+                let project = taskfile::load(&path, environment)?;
+                (project.cache_dir, project.cache_max_size)
+            }
+            (
+                Err(Error::TaskFileNotFound {
+                    explicit: false, ..
+                }),
+                Some(dir),
+            ) => (dir, taskfile::cache_max_size_override(environment)?),
+            (Err(error), _) => return Err(error),
+        };
+        Ok(Maintained {
+            store: Store::new(&dir),
+            max_size,
+            shown: dir
+                .strip_prefix(&environment.current_dir)
+                .unwrap_or(&dir)
+                .display()
+                .to_string(),
+        })
+    }
 }
 
 /// `rtask cache stats`: what the cache holds, on standard output.
-fn show_stats(setting: &CacheSetting, args: StatsArgs) -> Result<Exit, Error> {
-    let dir = setting.store.layout_dir();
+fn show_stats(cache: &Maintained, args: StatsArgs) -> Result<Exit, Error> {
+    let dir = cache.store.layout_dir();
     let stats = prune::stats(dir).map_err(|source| Error::CacheCount {
         path: dir.to_path_buf(),
         source,
     })?;
-    let shown = shown_dir(setting);
+    let shown = &cache.shown;
     let text = if args.json {
-        stats_json(&shown, stats.as_ref())
+        stats_json(shown, stats.as_ref())
     } else {
-        words::cache_stats(&shown, stats.as_ref(), SystemTime::now())
+        words::cache_stats(shown, stats.as_ref(), SystemTime::now())
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -107,7 +131,7 @@ fn stats_json(shown: &str, stats: Option<&Stats>) -> String {
 }
 
 /// `rtask cache prune`: to the limits given, else to `cache_max_size`.
-fn prune_cache(setting: &CacheSetting, args: PruneArgs) -> Result<Exit, Error> {
+fn prune_cache(cache: &Maintained, lines: &Lines, args: PruneArgs) -> Result<Exit, Error> {
     let max_size = match &args.max_size {
         Some(value) => Some(
             value
@@ -138,7 +162,7 @@ fn prune_cache(setting: &CacheSetting, args: PruneArgs) -> Result<Exit, Error> {
     };
     let limits = match (max_size, older_than) {
         (None, None) => Limits {
-            max_size: Some(setting.project.cache_max_size.ok_or(Error::NoPruneLimit)?),
+            max_size: Some(cache.max_size.ok_or(Error::NoPruneLimit)?),
             older_than: None,
         },
         (max_size, older_than) => Limits {
@@ -146,14 +170,12 @@ fn prune_cache(setting: &CacheSetting, args: PruneArgs) -> Result<Exit, Error> {
             older_than,
         },
     };
-    let pruned = prune::prune(setting.store.layout_dir(), limits).map_err(Error::CacheWrite)?;
-    setting
-        .lines
-        .line(&words::pruned(&shown_dir(setting), pruned.as_ref()));
+    let pruned = prune::prune(cache.store.layout_dir(), limits).map_err(Error::CacheWrite)?;
+    lines.line(&words::pruned(&cache.shown, pruned.as_ref()));
     Ok(Exit::Success)
 }
 
-/// What the cache commands work with.
+/// What export and import work with.
 struct CacheSetting {
     project: Project,
     environment: Environment,
@@ -161,6 +183,29 @@ struct CacheSetting {
     protected: Protected,
     signing: Signing,
     lines: Lines,
+}
+
+impl CacheSetting {
+    fn load(
+        file: Option<&Path>,
+        environment: Environment,
+        lines: Lines,
+    ) -> Result<CacheSetting, Error> {
+        let path = taskfile::locate(file, &environment.current_dir)?;
+        let project = taskfile::load(&path, &environment)?;
+        let setting = CacheSetting {
+            store: Store::new(&project.cache_dir),
+            protected: Protected::of(&project),
+            signing: environment.signing(),
+            lines,
+            project,
+            environment,
+        };
+        if matches!(setting.signing, Signing::Empty) {
+            setting.lines.warning(&words::empty_signing_key());
+        }
+        Ok(setting)
+    }
 }
 
 /// `rtask cache export`: the entries a run of the sessions would restore now, or why not.

@@ -491,3 +491,25 @@ fn files_that_are_none_of_rtasks_are_left_out_of_the_count_and_the_prune() {
         .stderr_has("removed 2 entries");
     assert!(cached(&project).is_empty());
 }
+
+#[test]
+fn a_shared_cache_is_looked_after_from_anywhere_with_rtask_cache_dir() {
+    let shared = tempfile::tempdir().unwrap();
+    let cache = [("RTASK_CACHE_DIR", shared.path().to_str().unwrap())];
+    let project = project_with(TASKS);
+    project.rtask_env(&["a", "b"], &cache).success();
+    // No tasks.toml here: the cache is the one the variable names.
+    let elsewhere = Project::new();
+    elsewhere
+        .rtask_env(&["cache", "stats"], &cache)
+        .success()
+        .stdout_has("2 entries");
+    elsewhere
+        .rtask_env(&["cache", "prune", "--max-size", "0"], &cache)
+        .success()
+        .stderr_has("removed 2 entries");
+    elsewhere
+        .rtask(&["cache", "stats"])
+        .code(2)
+        .stderr_has("no `tasks.toml`");
+}

@@ -72,14 +72,8 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         cache_dir_override: cache_dir_override.clone(),
     };
     let mut project = validate::validate(wire, context).map_err(fail)?;
-    if let Some(value) = env.cache_max_size_override() {
-        let size = value
-            .parse::<ByteSize>()
-            .map_err(|problem| Error::CacheMaxSizeOverride {
-                value: value.to_string(),
-                problem,
-            })?;
-        project.cache_max_size = Some(size.0);
+    if let Some(size) = cache_max_size_override(env)? {
+        project.cache_max_size = Some(size);
     }
     // `[settings] cache_dir` is checked with the file, where its span is; the override here.
     if let Some(path) = cache_dir_override
@@ -88,4 +82,19 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         return Err(Error::CacheDirOverride { path, clash });
     }
     Ok(project)
+}
+
+/// `RTASK_CACHE_MAX_SIZE` in bytes, when set: it overrides `[settings] cache_max_size`.
+pub fn cache_max_size_override(env: &Environment) -> Result<Option<u64>, Error> {
+    env.cache_max_size_override()
+        .map(|value| {
+            value
+                .parse::<ByteSize>()
+                .map(|size| size.0)
+                .map_err(|problem| Error::CacheMaxSizeOverride {
+                    value: value.to_string(),
+                    problem,
+                })
+        })
+        .transpose()
 }
