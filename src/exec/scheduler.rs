@@ -1,6 +1,6 @@
 //! Running the selected sessions in dependency order, up to `jobs` at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::thread;
@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::failure::SessionError;
 use crate::plan::Finished;
 use crate::plan::reason::{AbortReason, Blocked, RequirementEnd, blocked};
-use crate::project::SessionId;
+use crate::project::{Session, SessionId};
 use crate::reporter::Outcome;
 
 /// How one session of the run ended.
@@ -35,26 +35,77 @@ enum State {
     Done(Outcome),
 }
 
+/// Where the sessions of a run stand, by their position in its order: what each waits for,
+/// and who waits for it, so that each end costs what it touches (a run of many sessions, or
+/// one requiring thousands, stays linear).
+struct Board {
+    states: Vec<State>,
+    /// How many of its requirements have not ended yet.
+    pending: Vec<usize>,
+    /// The positions of the sessions that require it.
+    dependents: Vec<Vec<usize>>,
+    /// Sessions whose requirements have all ended, to be started, skipped or aborted; in
+    /// order, so that sessions start in the order given when several could.
+    settled: BTreeSet<usize>,
+}
+
+impl Board {
+    fn new(
+        sessions: &[Session],
+        order: &[SessionId],
+        position: &HashMap<SessionId, usize>,
+    ) -> Board {
+        let mut pending = vec![0; order.len()];
+        let mut dependents = vec![Vec::new(); order.len()];
+        for (at, &id) in order.iter().enumerate() {
+            for dependency in &sessions[id].requires {
+                if let Some(&required) = position.get(dependency) {
+                    pending[at] += 1;
+                    dependents[required].push(at);
+                }
+            }
+        }
+        let settled = (0..order.len()).filter(|&at| pending[at] == 0).collect();
+        Board {
+            states: order.iter().map(|_| State::Waiting).collect(),
+            pending,
+            dependents,
+            settled,
+        }
+    }
+
+    fn end(&mut self, at: usize, outcome: Outcome) {
+        self.states[at] = State::Done(outcome);
+        for &dependent in &self.dependents[at] {
+            self.pending[dependent] -= 1;
+            if self.pending[dependent] == 0 {
+                self.settled.insert(dependent);
+            }
+        }
+    }
+}
+
 /// Runs `order` (each session after what it requires) and returns each session's outcome, in
 /// that order. A failed session aborts the sessions that require it; the others go on unless
 /// `stop_on_first_error`.
 pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec<SessionResult> {
     let sessions = &context.planner.project.sessions;
-    let mut states: BTreeMap<SessionId, State> =
-        order.iter().map(|&id| (id, State::Waiting)).collect();
-    let mut finished: BTreeMap<SessionId, Finished> = BTreeMap::new();
-    let mut elapsed: BTreeMap<SessionId, Duration> = BTreeMap::new();
+    let position: HashMap<SessionId, usize> =
+        order.iter().enumerate().map(|(at, &id)| (id, at)).collect();
+    let mut board = Board::new(sessions, order, &position);
+    // Sessions free to start, in order.
+    let mut ready: BTreeSet<usize> = BTreeSet::new();
+    let mut finished: HashMap<SessionId, Finished> = HashMap::new();
+    let mut elapsed: HashMap<SessionId, Duration> = HashMap::new();
     let mut stopped = false;
     let (sender, receiver) = mpsc::channel();
     thread::scope(|scope| {
         let mut running = 0;
         loop {
-            for &id in order {
-                if !matches!(states[&id], State::Waiting) {
-                    continue;
-                }
+            while let Some(at) = board.settled.pop_first() {
+                let id = order[at];
                 let ends = sessions[id].requires.iter().map(|dep| {
-                    let end = match states.get(dep) {
+                    let end = match position.get(dep).map(|&required| &board.states[required]) {
                         Some(State::Done(outcome)) => end_of(outcome),
                         _ => RequirementEnd::Succeeded,
                     };
@@ -67,29 +118,36 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                         outcome
                     }
                     Some(Blocked::Abort(reason)) => Outcome::Aborted { reason },
-                    None if context.interrupts.interrupted() => Outcome::Aborted {
-                        reason: AbortReason::Interrupted,
-                    },
-                    None if stopped => Outcome::Aborted {
-                        reason: AbortReason::StoppedAfterFirstFailure,
-                    },
-                    None => continue,
+                    None => {
+                        ready.insert(at);
+                        continue;
+                    }
                 };
-                states.insert(id, State::Done(outcome));
+                board.end(at, outcome);
             }
-            for &id in order {
-                if running >= options.jobs {
+            let abort = if context.interrupts.interrupted() {
+                Some(AbortReason::Interrupted)
+            } else if stopped {
+                Some(AbortReason::StoppedAfterFirstFailure)
+            } else {
+                None
+            };
+            if let Some(reason) = abort {
+                for at in std::mem::take(&mut ready) {
+                    board.end(
+                        at,
+                        Outcome::Aborted {
+                            reason: reason.clone(),
+                        },
+                    );
+                }
+            }
+            while running < options.jobs {
+                let Some(at) = ready.pop_first() else {
                     break;
-                }
-                let ready = matches!(states[&id], State::Waiting)
-                    && sessions[id]
-                        .requires
-                        .iter()
-                        .all(|dep| matches!(states.get(dep), Some(State::Done(outcome)) if outcome.succeeded()));
-                if !ready {
-                    continue;
-                }
-                states.insert(id, State::Running);
+                };
+                let id = order[at];
+                board.states[at] = State::Running;
                 running += 1;
                 let upstream: BTreeMap<SessionId, Finished> = sessions[id]
                     .requires
@@ -109,32 +167,37 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                             None,
                         )
                     });
-                    let _ = sender.send((id, result, started.elapsed()));
+                    let _ = sender.send((at, result, started.elapsed()));
                 });
             }
             if running == 0 {
-                break;
+                if board.settled.is_empty() {
+                    break;
+                }
+                continue;
             }
-            let Ok((id, (outcome, done), took)) = receiver.recv() else {
+            let Ok((at, (outcome, done), took)) = receiver.recv() else {
                 break;
             };
             running -= 1;
+            let id = order[at];
             elapsed.insert(id, took);
             if outcome.is_failure() && options.stop_on_first_error {
                 stopped = true;
             }
-            states.insert(id, State::Done(outcome));
             if let Some(done) = done {
                 finished.insert(id, done);
             }
+            board.end(at, outcome);
         }
     });
     order
         .iter()
-        .map(|&id| {
-            let outcome = match states.remove(&id) {
-                Some(State::Done(outcome)) => outcome,
-                _ => Outcome::Aborted {
+        .zip(board.states)
+        .map(|(&id, state)| {
+            let outcome = match state {
+                State::Done(outcome) => outcome,
+                State::Waiting | State::Running => Outcome::Aborted {
                     reason: AbortReason::DidNotRun,
                 },
             };
