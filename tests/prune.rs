@@ -481,6 +481,7 @@ fn files_that_are_none_of_rtasks_are_left_out_of_the_count_and_the_prune() {
     project.write(".rtask/cache/v1/entries/.DS_Store", "finder");
     project.write(".rtask/cache/v1/blobs/.DS_Store", "finder");
     fs::create_dir_all(project.path(".rtask/cache/v1/entries/a/stray.json")).unwrap();
+    project.write(".rtask/cache/v1/entries/a/notakey.json", "garbage");
     project
         .rtask(&["cache", "stats"])
         .success()
@@ -489,7 +490,11 @@ fn files_that_are_none_of_rtasks_are_left_out_of_the_count_and_the_prune() {
         .rtask(&["cache", "prune", "--older-than", "0s"])
         .success()
         .stderr_has("removed 2 entries");
-    assert!(cached(&project).is_empty());
+    // Both entries are gone; what is none of rtask's is left alone.
+    assert_eq!(
+        project.manifests(),
+        [project.path(".rtask/cache/v1/entries/a/notakey.json")]
+    );
 }
 
 #[test]

@@ -403,7 +403,13 @@ fn manifest_paths(dir: &Path) -> io::Result<Vec<PathBuf>> {
         }
         for entry in read_dir(&session.path())? {
             let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == "json")
+            // `<key>.json`: another name is none of rtask's.
+            let keyed = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .is_some_and(|stem| Digest::try_from(stem.to_string()).is_ok());
+            if keyed
+                && path.extension().is_some_and(|ext| ext == "json")
                 && is(&entry, fs::FileType::is_file)
             {
                 paths.push(path);
