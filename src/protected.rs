@@ -24,6 +24,12 @@ pub(crate) const MACHINE_STATE: [&str; 4] = [VENVS, INTERPRETERS, STAT_CACHE, RU
 /// `.rtask-restore.<run>.<random>` (and `.rtask-restore<random>` by older versions): output
 /// collection never takes them for outputs, whatever the globs (see `cache::temps`).
 pub(crate) const RESTORE_TEMP: &str = ".rtask-restore";
+/// A run's name: this, then [`RUN_RANDOM`] letters or digits. Its temporary directory in the
+/// store bears it, and so do the restore temps it makes.
+pub(crate) const RUN_PREFIX: &str = "run-";
+pub(crate) const RUN_RANDOM: usize = 8;
+/// How many letters or digits end a restore temp's name.
+pub(crate) const TEMP_RANDOM: usize = 6;
 
 /// Whether a file name is that of a restore temp, as rtask makes them and no other:
 /// `.rtask-restore.run-XXXXXXXX.XXXXXX` (a run's), `.rtask-restore.XXXXXX` (made without a run
@@ -39,12 +45,18 @@ pub(crate) fn is_restore_temp(name: &OsStr) -> bool {
     let random =
         |part: &[u8], len: usize| part.len() == len && part.iter().all(u8::is_ascii_alphanumeric);
     match rest.strip_prefix(b".") {
-        None => random(rest, 6),
-        Some(rest) => match rest.strip_prefix(b"run-") {
-            Some(run) => {
-                run.len() == 15 && random(&run[..8], 8) && run[8] == b'.' && random(&run[9..], 6)
-            }
-            None => random(rest, 6),
+        None => random(rest, TEMP_RANDOM),
+        Some(rest) => match rest.strip_prefix(RUN_PREFIX.as_bytes()) {
+            Some(run) => match run.split_at_checked(RUN_RANDOM) {
+                Some((run, temp)) => {
+                    random(run, RUN_RANDOM)
+                        && temp
+                            .strip_prefix(b".")
+                            .is_some_and(|temp| random(temp, TEMP_RANDOM))
+                }
+                None => false,
+            },
+            None => random(rest, TEMP_RANDOM),
         },
     }
 }

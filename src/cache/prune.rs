@@ -28,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use rayon::iter::{IntoParallelIterator, IntoParallelRefIterator, ParallelIterator};
 
 use super::blob::Encoding;
+use super::store::unchecked_marker;
 use super::usage::{self, Total};
 use crate::digest::Digest;
 
@@ -370,13 +371,6 @@ fn remove_file(path: &Path) -> io::Result<()> {
         Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
         _ => Ok(()),
     }
-}
-
-/// Beside an entry received without a signature check (see `store`).
-fn unchecked_marker(entry: &Path) -> PathBuf {
-    let mut name = entry.as_os_str().to_os_string();
-    name.push(".unchecked");
-    PathBuf::from(name)
 }
 
 /// Read a directory that may not be there (yet, or any more).

@@ -656,7 +656,7 @@ fn entry_bytes(manifest_bytes: impl TryInto<u64>, manifest: &Manifest) -> u64 {
 }
 
 /// Beside an entry received without a signature check: `<key>.json.unchecked`.
-fn unchecked_marker(entry: &Path) -> PathBuf {
+pub(crate) fn unchecked_marker(entry: &Path) -> PathBuf {
     let mut name = entry.as_os_str().to_os_string();
     name.push(".unchecked");
     PathBuf::from(name)

@@ -34,10 +34,9 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use tempfile::NamedTempFile;
 
-use crate::protected::RESTORE_TEMP;
+use crate::protected::{RESTORE_TEMP, RUN_PREFIX, RUN_RANDOM, TEMP_RANDOM};
 
-/// The name of run directories starts so.
-const RUN_PREFIX: &str = "run-";
+/// Beside each run directory, its lock file: `run-XXXXXXXX.lock`.
 const LOCK_SUFFIX: &str = ".lock";
 const JOURNAL: &str = "restores";
 /// Files directly in `tmp/` come from an rtask older than run directories; any not written to
@@ -96,7 +95,10 @@ impl Temps {
             }
             Err(_) => format!("{RESTORE_TEMP}."),
         };
-        tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .rand_bytes(TEMP_RANDOM)
+            .tempfile_in(dir)
     }
 
     fn run_dir(&self, initialise: impl FnOnce() -> io::Result<()>) -> io::Result<Arc<RunDir>> {
@@ -126,7 +128,7 @@ impl RunDir {
             let (file, lock_path) = tempfile::Builder::new()
                 .prefix(RUN_PREFIX)
                 .suffix(LOCK_SUFFIX)
-                .rand_bytes(8)
+                .rand_bytes(RUN_RANDOM)
                 .tempfile_in(tmp)?
                 .keep()
                 .map_err(|error| error.error)?;
