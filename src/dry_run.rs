@@ -71,18 +71,19 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
         Decision::Run { reasons, .. } => describe_run(reasons),
         Decision::PrepareEnvironment {
             then: AfterPrepare::Run(reasons),
-            ..
+            plan,
         } => {
             let (headline, mut details) = describe_run(reasons);
             details.push(words::environment_first());
+            details.extend(plan.left_out.iter().map(|entry| words::marker_left_out(entry)));
             (headline, details)
         }
         Decision::PrepareEnvironment {
             then: AfterPrepare::Verify,
-            ..
+            plan,
         } => (
             "would be restored if its environment, made again first, matches the entry's (else it would run)".to_string(),
-            Vec::new(),
+            plan.left_out.iter().map(|entry| words::marker_left_out(entry)).collect(),
         ),
         Decision::Skip(reason) => (
             format!("would be skipped: {}", words::skip(reason)),

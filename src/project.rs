@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::command::CommandTemplate;
 use crate::patterns::{InputPatterns, OutputPattern};
+use crate::python::marker::{Marker, Values};
 use crate::relpath::RelPath;
 use crate::variant::ParamValue;
 
@@ -75,8 +76,69 @@ pub enum Backend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenvSpec {
     pub backend: Backend,
-    /// Each `install` entry split into pip arguments.
+    /// The `install` entries, in order.
+    pub install: Vec<InstallEntry>,
+}
+
+/// One `install` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallEntry {
+    /// Its pip arguments: the entry split as a shell would, or the requirement of an entry with
+    /// a marker.
+    pub args: Vec<String>,
+    /// `pytest-xdist; python_version >= '3.10'`: installed only where the marker holds.
+    pub marker: Option<Marker>,
+}
+
+/// The `install` entries whose markers hold for one interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluated {
+    /// The pip arguments of the entries installed.
     pub install: Vec<Vec<String>>,
+    /// The entries a marker left out, as written.
+    pub left_out: Vec<String>,
+}
+
+impl InstallEntry {
+    /// The entry as written (a marker entry as `REQUIREMENT; MARKER`), split into arguments.
+    fn written(&self) -> Vec<String> {
+        match &self.marker {
+            Some(marker) => vec![format!("{}; {marker}", self.args.join(" "))],
+            None => self.args.clone(),
+        }
+    }
+}
+
+impl VenvSpec {
+    /// The entries as written: what the cache key holds, known without an interpreter.
+    pub fn written(&self) -> Vec<Vec<String>> {
+        self.install.iter().map(InstallEntry::written).collect()
+    }
+
+    /// The pip arguments of every entry, whatever its marker.
+    pub fn requirements(&self) -> Vec<Vec<String>> {
+        self.install
+            .iter()
+            .map(|entry| entry.args.clone())
+            .collect()
+    }
+
+    /// The entries installed where the marker variables have `values`.
+    pub fn evaluated(&self, values: &Values) -> Evaluated {
+        let mut evaluated = Evaluated {
+            install: Vec::new(),
+            left_out: Vec::new(),
+        };
+        for entry in &self.install {
+            match &entry.marker {
+                Some(marker) if !marker.evaluate(values) => {
+                    evaluated.left_out.extend(entry.written());
+                }
+                _ => evaluated.install.push(entry.args.clone()),
+            }
+        }
+        evaluated
+    }
 }
 
 impl Session {

@@ -74,6 +74,8 @@ pub(crate) struct EnvironmentMade {
     pub backend: Backend,
     pub python_version: String,
     pub took: Duration,
+    /// The `install` entries a marker left out, as written.
+    pub left_out: Vec<String>,
 }
 
 /// Something that went wrong without stopping the run.

@@ -30,6 +30,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::marker::{Values, Variable};
 use crate::file_stat::FileStat;
 
 /// What an interpreter says of itself.
@@ -43,11 +44,48 @@ pub struct Interpreter {
     pub implementation: String,
     /// `linux-x86_64`.
     pub platform: String,
+    /// The marker variables that belong to the interpreter (`python_version`, `sys_platform`,
+    /// ...); those of the machine (`platform_release`, ...) are read when markers are evaluated
+    /// ([`Interpreter::marker_values`]), as they change without the executable changing.
+    pub markers: Values,
 }
 
-const PROBE: &str = "import json, platform, sys, sysconfig; print(json.dumps({\
+/// The marker variables an interpreter answers; the machine's are read by [`host_values`].
+const PROBE: &str = "import json, os, platform, sys, sysconfig; \
+i = sys.implementation.version; \
+iv = '%d.%d.%d' % tuple(i[:3]) + ('' if i[3] == 'final' else i[3][0] + str(i[4])); \
+print(json.dumps({\
 'executable': sys.executable, 'version': platform.python_version(), \
-'implementation': sys.implementation.name, 'platform': sysconfig.get_platform()}))";
+'implementation': sys.implementation.name, 'platform': sysconfig.get_platform(), \
+'markers': {'python_version': '.'.join(platform.python_version_tuple()[:2]), \
+'python_full_version': platform.python_version(), \
+'implementation_name': sys.implementation.name, 'implementation_version': iv, \
+'platform_python_implementation': platform.python_implementation(), \
+'sys_platform': sys.platform, 'os_name': os.name}}))";
+
+impl Interpreter {
+    /// The values of every marker variable for this interpreter on this machine.
+    pub fn marker_values(&self) -> Values {
+        let mut values = self.markers.clone();
+        values.extend(host_values());
+        values.insert(Variable::Extra, String::new());
+        values
+    }
+}
+
+/// The marker variables of the machine, as Python's `platform` module reads them (`uname`).
+fn host_values() -> Values {
+    let Ok(uname) = nix::sys::utsname::uname() else {
+        return Values::new();
+    };
+    let text = |value: &std::ffi::OsStr| value.to_string_lossy().into_owned();
+    Values::from([
+        (Variable::PlatformSystem, text(uname.sysname())),
+        (Variable::PlatformRelease, text(uname.release())),
+        (Variable::PlatformVersion, text(uname.version())),
+        (Variable::PlatformMachine, text(uname.machine())),
+    ])
+}
 
 /// Where interpreters are looked for, from the process environment.
 pub struct Surroundings {
@@ -887,6 +925,29 @@ mod tests {
         assert_eq!(pyenv_of_shim(other), None);
         let computed = shim.replace("\"/root/.pyenv\"", "\"$HOME/.pyenv\"");
         assert_eq!(pyenv_of_shim(&computed), None);
+    }
+
+    /// Records written before the probe answered the marker variables are not read: the
+    /// interpreters they name are probed again, never answered without their markers.
+    #[test]
+    fn records_without_marker_variables_are_probed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("interpreters.json");
+        let old = r#"{"probes": {"/usr/bin/python3.11": {"stamp": {"binary": {"canonical": "/usr/bin/python3.11", "stat": {"size": 2, "mtime_ns": 1, "ctime_ns": 1, "inode": 3, "device": 4, "mode": 33261}}}, "led_to": null, "interpreter": {"executable": "/usr/bin/python3.11", "version": "3.11.7", "implementation": "cpython", "platform": "linux-x86_64"}}}, "searches": {}}"#;
+        let read = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            let cache = ProbeCache {
+                file: file.clone(),
+                loaded: Mutex::new(None),
+            };
+            cache.load().probes.len()
+        };
+        assert_eq!(read(old), 0);
+        let new = old.replace(
+            r#""platform": "linux-x86_64""#,
+            r#""platform": "linux-x86_64", "markers": {"python_version": "3.11"}"#,
+        );
+        assert_eq!(read(&new), 1);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod installed;
 pub mod interpreter;
+pub mod marker;
 pub mod prepare;
 pub mod references;
 pub mod sources;
@@ -20,7 +21,7 @@ use self::venv::{Dependency, Env, Fingerprint};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
 use crate::plan::reason::EnvironmentDifference;
-use crate::project::{Backend, Project, Session};
+use crate::project::{Backend, Project, Session, VenvSpec};
 use crate::protected::{STATE_DIR, VENVS};
 
 /// What the Python side of a run shares.
@@ -152,7 +153,8 @@ pub fn declared(
         return Ok(None);
     };
     let root = &project.root;
-    let references = References::of(root, &spec.install);
+    // Every entry, whatever its marker: the key is known without an interpreter.
+    let references = References::of(root, &spec.requirements());
     let declared = references.declared_local_dependencies();
     let projects = projects(&references, &declared, std::iter::empty());
     let results = Results::of(project.sessions.iter().flat_map(|session| &session.outputs));
@@ -169,7 +171,7 @@ pub fn declared(
     }
     Ok(Some(PythonKey {
         request: request.clone(),
-        install: spec.install.clone(),
+        install: spec.written(),
         files: watched.files,
         local_sources,
     }))
@@ -180,8 +182,9 @@ pub fn realised(root: &Path, session: &Session, env: &Env) -> Realised {
     let install = session
         .venv
         .as_ref()
-        .map_or(&[][..], |spec| &spec.install[..]);
-    let named = References::of(root, install).named(install);
+        .map(VenvSpec::requirements)
+        .unwrap_or_default();
+    let named = References::of(root, &install).named(&install);
     realised_naming(env, &named)
 }
 
@@ -237,8 +240,9 @@ pub fn changed_dependency(
     let install = session
         .venv
         .as_ref()
-        .map_or(&[][..], |spec| &spec.install[..]);
-    let references = References::of(root, install);
+        .map(VenvSpec::requirements)
+        .unwrap_or_default();
+    let references = References::of(root, &install);
     let declared = references.declared_local_dependencies();
     let found = entry.dependencies.keys().map(|path| root.join(path));
     let projects = projects(&references, &declared, found);
@@ -269,6 +273,8 @@ pub struct Plan {
     pub dir: PathBuf,
     pub fingerprint: Fingerprint,
     pub backend: Backend,
+    /// The `install` entries a marker left out for this interpreter, as written.
+    pub left_out: Vec<String>,
     /// The local dependencies uv must build again rather than take from its cache: those the
     /// local projects declare, and those found in the environment before.
     pub rebuild: BTreeSet<String>,
@@ -318,7 +324,8 @@ impl Tools {
             .find(version, backend == Backend::Uv)
             .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
         let dir = venv_dir(root, &session.name);
-        let references = References::of(root, &spec.install);
+        let evaluated = spec.evaluated(&interpreter.marker_values());
+        let references = References::of(root, &evaluated.install);
         let declared = references.declared_local_dependencies();
         // The local dependencies found when the environment was made are watched until it is
         // made again.
@@ -336,7 +343,12 @@ impl Tools {
         let watched = references
             .watched(root, &reader)
             .map_err(NotReady::LocalProject)?;
-        let mut fingerprint = Fingerprint::new(&dir, &interpreter, backend, session, watched);
+        let made_from = venv::MadeFrom {
+            interpreter: &interpreter,
+            backend,
+            install: evaluated.install,
+        };
+        let mut fingerprint = Fingerprint::new(&dir, made_from, session, watched);
         for (path, dependency) in &known {
             let sources = reader
                 .read(&root.join(path))
@@ -349,6 +361,7 @@ impl Tools {
         let rebuild = declared.into_values().chain(known_names).collect();
         Ok(Some(Plan {
             fingerprint,
+            left_out: evaluated.left_out,
             dir,
             backend,
             rebuild,
@@ -481,6 +494,7 @@ mod tests {
                 version: "3.11.7".into(),
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
+                markers: BTreeMap::new(),
             },
             distributions: distributions
                 .iter()

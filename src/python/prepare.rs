@@ -90,6 +90,7 @@ impl Maker<'_> {
             backend: plan.backend,
             python_version: env.interpreter.version,
             took,
+            left_out: plan.left_out.clone(),
         };
         self.reporter.environment_made(&session.name, &made);
         Ok(())

@@ -22,7 +22,8 @@ use crate::project::{Backend, Session};
 /// 3: the sources of local projects installed without `-e`, and more forms of pip's options.
 /// 4: the ignored files below their package directories, and the local dependencies found in
 /// the environment.
-const FINGERPRINT_SCHEMA: u32 = 4;
+/// 5: the interpreter's marker variables, and `install` as its markers left it.
+const FINGERPRINT_SCHEMA: u32 = 5;
 const FINGERPRINT_FILE: &str = "rtask-venv.json";
 
 /// Everything an environment was made from.
@@ -33,6 +34,8 @@ pub struct Fingerprint {
     pub location: PathBuf,
     pub interpreter: Interpreter,
     pub backend: String,
+    /// The pip arguments of the `install` entries whose markers hold for the interpreter: a
+    /// change of a marker's outcome remakes the environment.
     pub install: Vec<Vec<String>>,
     /// `[env]` and the session's `env`, which the install commands see: name to digest.
     pub env: BTreeMap<String, Digest>,
@@ -89,25 +92,28 @@ pub fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
+/// What makes an environment, besides the session's `env` and what `install` reads.
+pub struct MadeFrom<'a> {
+    pub interpreter: &'a Interpreter,
+    pub backend: Backend,
+    /// The pip arguments of the `install` entries whose markers hold for `interpreter`.
+    pub install: Vec<Vec<String>>,
+}
+
 impl Fingerprint {
     /// `watched`: what the install arguments read from disk, digested.
     pub fn new(
         dir: &Path,
-        interpreter: &Interpreter,
-        backend: Backend,
+        made_from: MadeFrom<'_>,
         session: &Session,
         watched: Watched,
     ) -> Fingerprint {
-        let install = session
-            .venv
-            .as_ref()
-            .map_or(&[][..], |spec| &spec.install[..]);
         Fingerprint {
             schema: FINGERPRINT_SCHEMA,
             location: dir.to_path_buf(),
-            interpreter: interpreter.clone(),
-            backend: backend_name(backend).to_string(),
-            install: install.to_vec(),
+            interpreter: made_from.interpreter.clone(),
+            backend: backend_name(made_from.backend).to_string(),
+            install: made_from.install,
             env: session
                 .env
                 .iter()
@@ -320,6 +326,7 @@ mod tests {
                 version: "3.11.7".into(),
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
+                markers: BTreeMap::new(),
             },
             backend: "uv".into(),
             install: vec![vec![".".into()]],

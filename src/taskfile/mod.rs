@@ -69,6 +69,7 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
     let context = validate::Context {
         root: &root,
         display_path: &display_path,
+        source: &source,
         cache_dir_override: cache_dir_override.clone(),
     };
     let mut project = validate::validate(wire, context).map_err(fail)?;

@@ -140,3 +140,39 @@ pub(super) fn params(
     }
     params
 }
+
+/// `overrides` keys are versions `python` lists.
+pub(super) fn check_overrides(wire: &WireSession, pythons: &Pythons, problems: &mut Vec<Problem>) {
+    let listed: Vec<&String> = match pythons {
+        Pythons::None => Vec::new(),
+        Pythons::Single(version) => vec![version],
+        Pythons::Matrix(versions) => versions.iter().collect(),
+    };
+    for key in wire.overrides.keys() {
+        if listed.is_empty() {
+            problems.push(
+                Problem::new("`overrides` without `python`", key.span(), "here").hint(
+                    "overrides are per Python version: set `python = [\"3.11\", \"3.12\"]` and name one of them",
+                ),
+            );
+            return;
+        }
+        if !listed.contains(&key.get_ref()) {
+            let versions: Vec<String> = listed
+                .iter()
+                .map(|version| format!("\"{version}\""))
+                .collect();
+            problems.push(
+                Problem::new(
+                    format!(
+                        "`overrides.\"{}\"` names a version `python` does not list",
+                        key.get_ref()
+                    ),
+                    key.span(),
+                    "not in `python`",
+                )
+                .hint(format!("`python` lists {}", versions.join(", "))),
+            );
+        }
+    }
+}

@@ -10,7 +10,8 @@ use super::validate::check_env_name;
 use super::wire::{WireCommand, WireSession};
 use crate::command::CommandTemplate;
 use crate::patterns::{InputPatterns, OutputPattern};
-use crate::project::{Backend, Session, VenvSpec};
+use crate::project::{Backend, InstallEntry, Session, VenvSpec};
+use crate::python::marker::Marker;
 use crate::relpath::RelPath;
 use crate::shell_words::{self, SplitError};
 use crate::variant::{Variant, substitute};
@@ -31,6 +32,8 @@ pub(super) struct SessionChecker<'a> {
     pub variant: &'a Variant,
     /// `{python}` and the parameters, as placeholders see them.
     pub vars: BTreeMap<String, String>,
+    /// The task file's text: where a problem inside a string stands.
+    pub source: &'a str,
     pub problems: &'a mut Vec<Problem>,
 }
 
@@ -43,7 +46,19 @@ impl SessionChecker<'_> {
         default: bool,
     ) -> Checked {
         let shell = wire.shell.as_ref().is_some_and(|shell| *shell.get_ref());
-        let commands = self.commands(wire, shell);
+        // `[sessions.NAME.overrides."VERSION"]` of this variant's Python version.
+        let chosen = wire
+            .overrides
+            .iter()
+            .find(|(version, _)| self.variant.python.as_ref() == Some(version.get_ref()))
+            .map(|(_, chosen)| chosen.get_ref());
+        let run = chosen
+            .and_then(|chosen| chosen.run.as_ref())
+            .unwrap_or(&wire.run);
+        let commands = self.commands(run, shell);
+        let install = chosen
+            .and_then(|chosen| chosen.install.as_deref())
+            .unwrap_or(&wire.install);
         let requires = wire
             .requires
             .iter()
@@ -51,10 +66,10 @@ impl SessionChecker<'_> {
             .collect();
         let venv = backend.map(|backend| VenvSpec {
             backend,
-            install: self.install(wire),
+            install: self.install(install),
         });
         if venv.is_none()
-            && let Some(first) = wire.install.first()
+            && let Some(first) = install.first()
         {
             self.problems.push(
                 Problem::new(
@@ -91,7 +106,8 @@ impl SessionChecker<'_> {
         };
         let outputs = self.outputs(wire);
         let mut env = global_env.clone();
-        for (name, value) in &wire.env {
+        let overriding = chosen.into_iter().flat_map(|chosen| &chosen.env);
+        for (name, value) in wire.env.iter().chain(overriding) {
             check_env_name(name, self.problems);
             if let Some(value) = self.fill(value, "env") {
                 env.insert(name.get_ref().clone(), value);
@@ -232,14 +248,18 @@ impl SessionChecker<'_> {
         }
     }
 
-    fn install(&mut self, wire: &WireSession) -> Vec<Vec<String>> {
+    fn install(&mut self, entries: &[Spanned<String>]) -> Vec<InstallEntry> {
         let mut install = Vec::new();
-        for entry in &wire.install {
+        for entry in entries {
             let Some(filled) = self.fill(entry, "install") else {
                 continue;
             };
+            if let Some(semicolon) = marker_start(&filled) {
+                install.extend(self.marked(entry, &filled, semicolon));
+                continue;
+            }
             match shell_words::split(&filled) {
-                Ok(args) if !args.is_empty() => install.push(args),
+                Ok(args) if !args.is_empty() => install.push(InstallEntry { args, marker: None }),
                 Ok(_) => self.problems.push(
                     Problem::new("empty `install` entry", entry.span(), "here").hint(
                         "write requirements such as \"pytest>=8\" or \"-r requirements.txt\"",
@@ -258,19 +278,91 @@ impl SessionChecker<'_> {
         install
     }
 
-    fn commands(&mut self, wire: &WireSession, shell: bool) -> Vec<CommandTemplate> {
-        if wire.run.get_ref().is_empty() {
+    /// An entry with a marker: one requirement, installed where the marker holds.
+    fn marked(
+        &mut self,
+        entry: &Spanned<String>,
+        filled: &str,
+        semicolon: usize,
+    ) -> Option<InstallEntry> {
+        let requirement = filled[..semicolon].trim();
+        let text = &filled[semicolon + 1..];
+        let problem = if requirement.is_empty() {
+            Some(
+                Problem::new("this marker has no requirement", entry.span(), "here").hint(
+                    "write the requirement before `;`: \"pytest-xdist; python_version >= '3.10'\"",
+                ),
+            )
+        } else if requirement.starts_with('-') {
+            Some(
+                Problem::new(
+                    "a marker applies to one requirement, not to pip options",
+                    self.inside(entry, filled, 0..semicolon),
+                    "options",
+                )
+                .hint("put the options in an entry of their own, and the requirement alone before `;`"),
+            )
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.problems.push(problem);
+            return None;
+        }
+        match Marker::parse(text) {
+            Ok(marker) => Some(InstallEntry {
+                args: vec![requirement.to_string()],
+                marker: Some(marker),
+            }),
+            Err(error) => {
+                let start = semicolon + 1;
+                let at = self.inside(entry, filled, start + error.at.start..start + error.at.end);
+                self.problems.push(
+                    Problem::new(
+                        format!("cannot read this marker: {}", error.message),
+                        at,
+                        "here",
+                    )
+                    .hint(error.hint),
+                );
+                None
+            }
+        }
+    }
+
+    /// Where `within` (byte offsets in the entry's `filled` text) stands in the file: inside
+    /// the string when the file writes it as is (no escapes, no placeholders), else the whole
+    /// entry.
+    fn inside(&self, entry: &Spanned<String>, filled: &str, within: Range<usize>) -> Range<usize> {
+        let span = entry.span();
+        let written = self.source.get(span.clone()).unwrap_or_default();
+        let plain =
+            written.len() == filled.len() + 2 && written.get(1..written.len() - 1) == Some(filled);
+        if plain && entry.get_ref() == filled {
+            let start = span.start + 1 + within.start;
+            start..(span.start + 1 + within.end.max(within.start + 1)).min(span.end - 1)
+        } else {
+            span
+        }
+    }
+
+    fn commands(
+        &mut self,
+        run: &Spanned<Vec<Spanned<WireCommand>>>,
+        shell: bool,
+    ) -> Vec<CommandTemplate> {
+        if run.get_ref().is_empty() {
             self.problems.push(
                 Problem::new(
                     format!("session `{}` has nothing to run", self.variant.base),
-                    wire.run.span(),
+                    run.span(),
                     "empty",
                 )
                 .hint("add at least one command, such as `run = [\"pytest\"]`"),
             );
         }
         let mut commands = Vec::new();
-        for entry in wire.run.get_ref() {
+        for entry in run.get_ref() {
             let filled = match entry.get_ref() {
                 WireCommand::Line(line) => self
                     .fill(&Spanned::new(entry.span(), line.clone()), "run")
@@ -338,4 +430,18 @@ impl SessionChecker<'_> {
         }
         commands
     }
+}
+
+/// Where an `install` entry's marker starts: its first `;` outside quotes.
+fn marker_start(entry: &str) -> Option<usize> {
+    let mut quote = None;
+    for (at, c) in entry.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, ';') => return Some(at),
+            _ => {}
+        }
+    }
+    None
 }

@@ -21,6 +21,8 @@ pub const DEFAULT_CACHE_DIR: &str = ".rtask/cache";
 pub struct Context<'a> {
     pub root: &'a Path,
     pub display_path: &'a Path,
+    /// The file's text: where a problem inside a string stands.
+    pub source: &'a str,
     pub cache_dir_override: Option<PathBuf>,
 }
 
@@ -92,6 +94,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         let pythons = python::pythons(wire_session, &mut problems);
         let backend = python::backend(wire_session, &pythons, &mut problems);
         let params = python::params(wire_session, &mut problems);
+        python::check_overrides(wire_session, &pythons, &mut problems);
         for variant in variant::expand(name.get_ref(), &pythons, &params) {
             let mut vars: BTreeMap<String, String> = variant
                 .call_spec
@@ -104,6 +107,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             let mut checker = SessionChecker {
                 variant: &variant,
                 vars,
+                source: context.source,
                 problems: &mut problems,
             };
             let default = wire_session.default.unwrap_or(true);

@@ -56,6 +56,20 @@ pub(crate) struct WireSession {
     #[serde(default)]
     pub parametrize: BTreeMap<SpannedString, Spanned<toml::Value>>,
     pub default: Option<bool>,
+    /// Python version (as `python` lists it) to what its variants use instead.
+    #[serde(default)]
+    pub overrides: BTreeMap<SpannedString, Spanned<WireOverride>>,
+}
+
+/// `[sessions.NAME.overrides."VERSION"]`: what the variants of one Python version use in place
+/// of the session's `install` and `run`, and over its `env`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireOverride {
+    pub install: Option<Vec<SpannedString>>,
+    #[serde(default)]
+    pub env: BTreeMap<SpannedString, SpannedString>,
+    pub run: Option<Spanned<Vec<Spanned<WireCommand>>>>,
 }
 
 /// One entry of `run`: a command line split like a POSIX shell, or an argv array.

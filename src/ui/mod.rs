@@ -491,6 +491,12 @@ impl Reporter for Ui {
         );
         let mut state = self.state();
         self.line_or_hold(&mut state, line);
+        if self.options.verbosity == Verbosity::Verbose {
+            for entry in &made.left_out {
+                let line = format!("{session}: {}", words::marker_left_out(entry));
+                self.line_or_hold(&mut state, line);
+            }
+        }
     }
 
     fn environment_failed(&self, session: &str, log: Spool) {

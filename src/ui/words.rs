@@ -203,6 +203,11 @@ pub(crate) fn environment_first() -> String {
     "its environment would be (re)created first".to_string()
 }
 
+/// An `install` entry whose marker does not hold for the session's interpreter.
+pub(crate) fn marker_left_out(entry: &str) -> String {
+    format!("`{entry}` is not installed: its marker does not hold for this interpreter")
+}
+
 /// What an entry's environment was, in one short line: `made with CPython 3.11.7, 14
 /// distributions`.
 pub(crate) fn made_with(realised: &Realised) -> String {
