@@ -112,7 +112,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     if args.dry_run && selected.is_none() && !args.list {
         // Nothing selected (no session named, no default): a plan of nothing.
         stdout(&if args.json {
-            dry_run::json(&project, &[])
+            dry_run::json(&project, &[], &args.posargs)
         } else {
             dry_run::text(&project, &[])
         })?;
@@ -149,7 +149,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         planner.remote = dry_remote.as_ref();
         let plans = planner.preview(&order);
         stdout(&if args.json {
-            dry_run::json(&project, &plans)
+            dry_run::json(&project, &plans, &args.posargs)
         } else {
             dry_run::text(&project, &plans)
         })?;

@@ -141,6 +141,11 @@ struct Planned<'a> {
     entry: Option<Entry>,
     requires: Vec<&'a str>,
     cacheable: bool,
+    /// Its `install` entries as written (its Python version's override's, if any); `None`
+    /// without an environment.
+    install: Option<Vec<String>>,
+    /// Its commands' argvs as they would run (its Python version's override's, if any).
+    run: Vec<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -177,7 +182,7 @@ struct EntryEnvironment {
 }
 
 /// The plan as a JSON array, one object per session, in the order they would run.
-pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
+pub(crate) fn json(project: &Project, plans: &[SessionPlan], posargs: &[String]) -> String {
     let planned: Vec<Planned<'_>> = plans
         .iter()
         .map(|plan| {
@@ -239,6 +244,15 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan]) -> String {
                     .map(|dep| project.sessions[*dep].name.as_str())
                     .collect(),
                 cacheable: session.cacheable(),
+                install: session
+                    .venv
+                    .as_ref()
+                    .map(|spec| spec.written().iter().map(|entry| entry.join(" ")).collect()),
+                run: session
+                    .commands
+                    .iter()
+                    .map(|template| template.expand(posargs))
+                    .collect(),
             }
         })
         .collect();

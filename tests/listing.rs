@@ -21,7 +21,8 @@ fn fake_python(path: &Path) {
         path,
         &format!(
             "#!/bin/sh\necho '{{\"executable\": \"{}\", \"version\": \"3.77.0\", \
-             \"implementation\": \"cpython\", \"platform\": \"linux-x86_64\"}}'\n",
+             \"implementation\": \"cpython\", \"platform\": \"linux-x86_64\", \
+             \"markers\": {{\"python_version\": \"3.77\"}}}}'\n",
             path.display()
         ),
     );

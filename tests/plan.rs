@@ -315,7 +315,15 @@ fn dry_run_json_describes_each_decision() {
               "environment": null
             },
             "requires": [],
-            "cacheable": true
+            "cacheable": true,
+            "install": null,
+            "run": [
+              [
+                "sh",
+                "-c",
+                "echo gen >> runs.txt; : > gen.out; for i in 1 2 3 4 5 6; do printf '%0260d' $i >> gen.out; sleep 0.05; done"
+              ]
+            ]
           },
           {
             "session": "build",
@@ -331,7 +339,15 @@ fn dry_run_json_describes_each_decision() {
             "requires": [
               "gen"
             ],
-            "cacheable": true
+            "cacheable": true,
+            "install": null,
+            "run": [
+              [
+                "sh",
+                "-c",
+                "echo build >> runs.txt; cp gen.out build.out"
+              ]
+            ]
           }
         ]
         "#);
