@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::cache::prune;
 use crate::cache::store::Store;
 use crate::cli::{Args, ColorChoice};
+use crate::command::ExternalRun;
 use crate::dry_run::CacheState;
 use crate::environment::Environment;
 use crate::error::{Error, Uncacheable};
@@ -91,12 +92,17 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let protected = Protected::of(&project);
     let state_dir = project.root.join(STATE_DIR);
     let fingerprinter = fingerprinter(&project, &protected);
-    let python = python_tools(
+    let mut python = python_tools(
         &environment,
         &state_dir,
         args.reinstall,
         args.error_on_missing_interpreters || environment.ci(),
     );
+    python.external_run = if args.error_on_external_run {
+        ExternalRun::Fail
+    } else {
+        project.external_run
+    };
     let mut planner = Planner {
         project: &project,
         environment: &environment,
@@ -315,5 +321,6 @@ pub(crate) fn python_tools(
         reinstall,
         error_on_missing,
         made: Default::default(),
+        external_run: ExternalRun::default(),
     }
 }

@@ -115,6 +115,11 @@ pub struct Args {
     #[arg(long)]
     pub error_on_missing_interpreters: bool,
 
+    /// Fail a session whose command runs a program found outside its virtual environment
+    /// (unless the command is marked `external = true`); without it, a warning
+    #[arg(long)]
+    pub error_on_external_run: bool,
+
     /// Write a JSON report of the run, in nox's shape, to FILE
     #[arg(long, value_name = "FILE", conflicts_with_all = ["list", "dry_run"])]
     pub report: Option<PathBuf>,

@@ -87,6 +87,13 @@ pub(crate) enum Warning<'a> {
         session: &'a str,
         paths: &'a [crate::relpath::RelPath],
     },
+    /// A command of a session with a virtual environment runs a program found outside it,
+    /// and is not marked `external = true`.
+    ExternalProgram {
+        session: &'a str,
+        program: &'a str,
+        found: &'a std::path::Path,
+    },
     /// The cache outgrew `cache_max_size` and could not be pruned.
     NotPruned(std::io::Error),
 }

@@ -10,6 +10,7 @@ mod ci_recipe;
 mod cli;
 mod entries;
 mod errors;
+mod external;
 mod full_disk;
 mod graph;
 mod inputs;

@@ -14,7 +14,7 @@ use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored};
 use crate::cache::store::{BlobFlaw, EntryProblem, Run, Store, Stored, Writer};
-use crate::command;
+use crate::command::{self, External, ExternalRun};
 use crate::digest::Digest;
 use crate::failure::SessionError;
 use crate::key::Upstream;
@@ -353,10 +353,25 @@ impl Act<'_> {
             (Some(_), Some(_), Some(store)) => Capture::into_store(store),
             _ => Capture::off(),
         };
-        for argv in run.commands {
+        for (index, argv) in run.commands.iter().enumerate() {
             if context.interrupts.interrupted() {
                 return Err(interrupted());
             }
+            let options = &session.commands[index].options;
+            let own_env;
+            let env = if options.env.is_empty() {
+                &env
+            } else {
+                let mut merged = env.clone();
+                merged.extend(
+                    options
+                        .env
+                        .iter()
+                        .map(|(name, value)| (name.into(), value.into())),
+                );
+                own_env = merged;
+                &own_env
+            };
             let shown = if session.shell {
                 argv[2].clone()
             } else {
@@ -368,8 +383,15 @@ impl Act<'_> {
             let spec = CommandSpec {
                 argv,
                 cwd: &cwd,
-                env: &env,
+                env,
             };
+            if let Some(venv) = run.venv
+                && !session.shell
+                && options.external == External::Checked
+            {
+                self.check_external(&spec, venv)
+                    .map_err(|error| failed(error))?;
+            }
             let result = process::run(&spec, context.interrupts, &mut |bytes| {
                 log.push(bytes);
                 context.reporter.output(&session.name, bytes);
@@ -380,7 +402,7 @@ impl Act<'_> {
             }
             let program = if session.shell { "sh" } else { &argv[0] };
             match result {
-                Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
+                Ok(Exit::Code(code)) if options.succeeds(code, &session.success_codes) => {}
                 Ok(exit) => {
                     return Err(failed(SessionError::Command {
                         program: program.to_string(),
@@ -391,6 +413,33 @@ impl Act<'_> {
             }
         }
         Ok(log)
+    }
+
+    /// A command about to run in `venv` whose program is found outside it (nox's external
+    /// programs): a warning, or the session's failure. A program not found at all is left to
+    /// fail as it starts.
+    fn check_external(&self, spec: &CommandSpec<'_>, venv: &Env) -> Result<(), SessionError> {
+        let Some(found) = process::resolve(spec) else {
+            return Ok(());
+        };
+        if found.starts_with(venv.dir.join("bin")) {
+            return Ok(());
+        }
+        let program = &spec.argv[0];
+        match self.context.planner.python.external_run {
+            ExternalRun::Warn => {
+                self.context.reporter.warning(&Warning::ExternalProgram {
+                    session: &self.session.name,
+                    program,
+                    found: &found,
+                });
+                Ok(())
+            }
+            ExternalRun::Fail => Err(SessionError::ExternalProgram {
+                program: program.clone(),
+                found,
+            }),
+        }
     }
 
     /// After a successful run: check the outputs, store the result when it is cacheable and

@@ -423,6 +423,7 @@ impl Planner<'_> {
             requires,
             strays,
             python,
+            external_run: self.python.external_run,
         };
         let ingredients = Ingredients::assemble(
             &self.project.root,
@@ -617,8 +618,8 @@ fn expand_commands(
         .commands
         .iter()
         .enumerate()
-        .map(|(index, template)| {
-            let argv = template.expand(posargs);
+        .map(|(index, command)| {
+            let argv = command.template.expand(posargs);
             if argv.is_empty() {
                 Err(SessionError::EmptyCommand {
                     session: session.name.clone(),

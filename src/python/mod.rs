@@ -33,6 +33,9 @@ pub struct Tools {
     pub error_on_missing: bool,
     /// The environments made in this run: `--reinstall` remakes each once.
     pub made: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// What becomes of a command whose program is found outside its session's environment
+    /// (`--error-on-external-run`, `[settings] error_on_external_run`).
+    pub external_run: crate::command::ExternalRun,
 }
 
 /// What a session's Python adds to its cache key: what it declares, and the content of what

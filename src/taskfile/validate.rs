@@ -46,6 +46,8 @@ fn describe_parse_error(message: &str, span: Range<usize>) -> Problem {
         let name = rest.split('`').next().unwrap_or(rest);
         let hint = match name {
             "run" => "every session needs `run = [\"command\", ...]`".to_string(),
+            "cmd" => "a command table needs `cmd = \"LINE\"` or `cmd = [\"PROGRAM\", \"ARG\"]`"
+                .to_string(),
             _ => format!("add `{name}`"),
         };
         return Problem::new(format!("missing key `{name}`"), span, "in this table").hint(hint);
@@ -285,6 +287,10 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         remote_cache,
         cache_max_size,
         default,
+        external_run: match settings.and_then(|settings| settings.error_on_external_run) {
+            Some(true) => crate::command::ExternalRun::Fail,
+            Some(false) | None => crate::command::ExternalRun::Warn,
+        },
         sessions,
     })
 }

@@ -508,6 +508,11 @@ impl Reporter for Ui {
             Warning::NotStored { session, why } => words::not_stored(session, why),
             Warning::Untouched { session, paths } => words::untouched(session, paths),
             Warning::NotPruned(error) => words::not_pruned(error),
+            Warning::ExternalProgram {
+                session,
+                program,
+                found,
+            } => words::external_program(session, program, found),
         };
         let label = self.options.painter.paint(Style::Yellow, "warning:");
         let mut state = self.state();

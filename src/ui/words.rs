@@ -277,6 +277,13 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
     }
 }
 
+pub(crate) fn external_program(session: &str, program: &str, found: &std::path::Path) -> String {
+    format!(
+        "`{program}` is not installed into the virtual environment of `{session}`, it is located at `{}`\n  hint: mark the command `external = true` if it is meant to run from there",
+        found.display()
+    )
+}
+
 pub(crate) fn untouched(session: &str, paths: &[RelPath]) -> String {
     let shown: Vec<String> = paths
         .iter()
@@ -319,6 +326,7 @@ pub(crate) fn failure_details(error: &SessionError) -> Vec<String> {
         SessionError::NotCached { reasons } => {
             listed(&reasons.iter().map(run_reason).collect::<Vec<_>>())
         }
+
         _ => Vec::new(),
     }
 }
