@@ -98,6 +98,13 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         args.reinstall,
         args.error_on_missing_interpreters || environment.ci(),
     );
+    python.environments = if args.no_venv {
+        python::EnvironmentUse::Without
+    } else if args.no_install || args.reuse_no_install {
+        python::EnvironmentUse::AsTheyStand
+    } else {
+        python::EnvironmentUse::UpToDate
+    };
     python.external_run = if args.error_on_external_run {
         ExternalRun::Fail
     } else {
@@ -322,5 +329,6 @@ pub(crate) fn python_tools(
         error_on_missing,
         made: Default::default(),
         external_run: ExternalRun::default(),
+        environments: python::EnvironmentUse::default(),
     }
 }

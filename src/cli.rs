@@ -111,6 +111,29 @@ pub struct Args {
     #[arg(long)]
     pub reinstall: bool,
 
+    /// Use the environments that exist as they are, without installing (a missing one is made);
+    /// a session whose environment is not up to date runs, and its result is not stored
+    #[arg(long, conflicts_with = "reinstall")]
+    pub no_install: bool,
+
+    /// `-r --no-install`: keep environments, install nothing into those that exist
+    #[arg(short = 'R', conflicts_with = "reinstall")]
+    pub reuse_no_install: bool,
+
+    /// Make or update the environments of the selected sessions, and run no command (nothing
+    /// is restored or stored)
+    #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "no_venv", "dry_run", "list"])]
+    pub install_only: bool,
+
+    /// Run sessions on the host, without their virtual environments (`install` is skipped);
+    /// such sessions are neither restored nor stored
+    #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "reinstall"])]
+    pub no_venv: bool,
+
+    /// Prefix rtask's own lines (not the commands' output) with the time (UTC)
+    #[arg(long)]
+    pub add_timestamp: bool,
+
     /// Fail, not skip, a session whose Python interpreter is missing (the default when `CI` is set)
     #[arg(long)]
     pub error_on_missing_interpreters: bool,

@@ -111,6 +111,8 @@ pub(crate) enum NotStored {
     RequiredOutputsUnreadable(String),
     /// A command installed or removed packages in its environment.
     PackagesChanged,
+    /// `--no-install`: it ran in an environment that is not up to date with its declaration.
+    EnvironmentOutdated,
     /// What its key read of its environment's declaration (requirement files, the sources of
     /// local projects) changed while its environment was made or it ran.
     DeclaredEnvironmentChanged,

@@ -25,6 +25,7 @@ mod python_envs;
 mod python_keys;
 mod remote;
 mod restore_only;
+mod run_flags;
 mod safety;
 mod validation;
 mod watchdog;

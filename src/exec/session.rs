@@ -23,7 +23,7 @@ use crate::plan::reason::RunReason;
 use crate::plan::{Decision, Finished, Keyed, LocalEnv, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
 use crate::python::prepare::{Maker, NotMade};
-use crate::python::{self, venv::Env};
+use crate::python::{self, EnvironmentUse, venv::Env};
 use crate::relpath::RelPath;
 use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
@@ -107,7 +107,7 @@ impl Context<'_> {
         };
         match planner.local_env(session) {
             LocalEnv::Without => Ok(None),
-            LocalEnv::Ready(env) => Ok(Some(env)),
+            LocalEnv::Ready(env) | LocalEnv::Outdated(env) => Ok(Some(env)),
             LocalEnv::Unavailable(why) => Err(unavailable(why)),
             LocalEnv::Stale(plan) => {
                 self.make(session, &plan)
@@ -116,7 +116,7 @@ impl Context<'_> {
                     LocalEnv::Without => Ok(None),
                     LocalEnv::Ready(env) => Ok(Some(env)),
                     LocalEnv::Unavailable(why) => Err(unavailable(why)),
-                    LocalEnv::Stale(_) => Err(Outcome::failed(
+                    LocalEnv::Stale(_) | LocalEnv::Outdated(_) => Err(Outcome::failed(
                         started.elapsed(),
                         SessionError::EnvironmentNotMade,
                     )),
@@ -566,6 +566,14 @@ impl Act<'_> {
         shared: Shared,
     ) -> Result<(), NotStored> {
         let planner = self.context.planner;
+        // `--no-install`: a result made in an environment that is not what the session
+        // declares is no result for its key.
+        if venv.is_some()
+            && planner.python.environments == EnvironmentUse::AsTheyStand
+            && !matches!(planner.local_env(self.session), LocalEnv::Ready(_))
+        {
+            return Err(NotStored::EnvironmentOutdated);
+        }
         // A command that installed or removed packages (`pip install` in `run`) made a result
         // the environment recorded with it does not describe.
         if let Some(venv) = venv {

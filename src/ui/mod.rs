@@ -342,16 +342,23 @@ impl Reporter for Ui {
     fn started(&self, session: &str, reasons: &[RunReason]) {
         let mut state = self.state();
         for reason in reasons {
-            let text = match reason {
-                RunReason::EntryUnusable(problem) => {
-                    format!("cannot use the cache entry of `{session}`: {problem}")
-                }
-                RunReason::RestoreBlocked { path, why } => format!(
-                    "cannot restore `{session}` here: `{path}`: {why}; it runs, and its result is not stored, so the entry is kept"
+            let (label, text) = match reason {
+                RunReason::EntryUnusable(problem) => (
+                    "warning:",
+                    format!("cannot use the cache entry of `{session}`: {problem}"),
                 ),
+                RunReason::RestoreBlocked { path, why } => (
+                    "warning:",
+                    format!(
+                        "cannot restore `{session}` here: `{path}`: {why}; it runs, and its result is not stored, so the entry is kept"
+                    ),
+                ),
+                RunReason::NoVenv if self.options.verbosity != Verbosity::Quiet => {
+                    ("note:", words::no_venv(session))
+                }
                 _ => continue,
             };
-            let label = self.options.painter.paint(Style::Yellow, "warning:");
+            let label = self.options.painter.paint(Style::Yellow, label);
             self.line_or_hold(&mut state, format!("{label} {text}"));
         }
         state.running += 1;
