@@ -14,12 +14,13 @@ use crate::dry_run::CacheState;
 use crate::environment::Environment;
 use crate::error::{Error, Uncacheable};
 use crate::exec::interrupts::Interrupts;
-use crate::exec::scheduler::{self, Options};
-use crate::exec::session::Context;
+use crate::exec::scheduler::{self, Options, SessionResult};
+use crate::exec::session::{self, Context};
 use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::failure::SessionError;
 use crate::fingerprint::Fingerprinter;
+use crate::plan::reason::AbortReason;
 use crate::plan::{Decision, Planner};
 use crate::project::{Project, SessionId};
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
@@ -30,7 +31,7 @@ use crate::reporter::Outcome;
 use crate::reporter::{Reporter, Warning};
 use crate::select::Request;
 use crate::ui::style::Painter;
-use crate::ui::{Ui, UiOptions, Verbosity, Warnings, summary};
+use crate::ui::{Timestamps, Ui, UiOptions, Verbosity, Warnings, summary};
 use crate::{dry_run, graph, list, lock, python, remote, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
@@ -196,6 +197,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             && !environment.ci()
             && verbosity != Verbosity::Quiet,
         github: environment.github_actions(),
+        timestamps: if args.add_timestamp {
+            Timestamps::Utc
+        } else {
+            Timestamps::Off
+        },
     }));
     let run_remote = remote_config
         .take()
@@ -255,7 +261,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         stop_on_first_error: args.stop_on_first_error,
     };
     let started = Instant::now();
-    let results = scheduler::run(&context, &order, &options);
+    let results = if args.install_only {
+        install_only(&context, &order)
+    } else {
+        scheduler::run(&context, &order, &options)
+    };
     interrupts.finish();
     fingerprinter.save();
     if let Some(remote) = &run_remote {
@@ -302,6 +312,28 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     } else {
         Exit::SessionFailed
     })
+}
+
+/// `--install-only`: each session's environment made or updated, in order, until interrupted.
+fn install_only(context: &Context<'_>, order: &[SessionId]) -> Vec<SessionResult> {
+    let mut results = Vec::with_capacity(order.len());
+    for &id in order {
+        let started = Instant::now();
+        let outcome = if context.interrupts.interrupted() {
+            Outcome::Aborted {
+                reason: AbortReason::Interrupted,
+            }
+        } else {
+            session::install_only(context, id)
+        };
+        results.push(SessionResult {
+            id,
+            outcome,
+            key: None,
+            elapsed: started.elapsed(),
+        });
+    }
+    results
 }
 
 /// What hashes the project's inputs, with the stat cache of its state directory.

@@ -25,6 +25,11 @@ pub(crate) enum Outcome {
     Ran {
         duration: Duration,
     },
+    /// `--install-only`: its environment (when it has one) was made or found up to date, and
+    /// nothing else was done.
+    Installed {
+        duration: Duration,
+    },
     /// Restored from the cache; `saved` is how long the run that made the entry took, less
     /// what restoring and replaying it took (never a saving that did not happen).
     Cached {
@@ -50,7 +55,10 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     pub(crate) fn succeeded(&self) -> bool {
-        matches!(self, Outcome::Ran { .. } | Outcome::Cached { .. })
+        matches!(
+            self,
+            Outcome::Ran { .. } | Outcome::Cached { .. } | Outcome::Installed { .. }
+        )
     }
 
     /// Whether it makes the run fail: skipped sessions do not.

@@ -72,6 +72,21 @@ pub(crate) fn run(
     .act(plan)
 }
 
+/// `--install-only`: make or update a session's environment, and nothing else (no command
+/// runs, nothing is restored or stored).
+pub(crate) fn install_only(context: &Context<'_>, id: SessionId) -> Outcome {
+    let session = &context.planner.project.sessions[id];
+    let started = Instant::now();
+    let outcome = match context.environment(session, started) {
+        Ok(_) => Outcome::Installed {
+            duration: started.elapsed(),
+        },
+        Err(outcome) => outcome,
+    };
+    context.reporter.finished(&session.name, &outcome);
+    outcome
+}
+
 impl NotMade {
     fn outcome(self, duration: Duration) -> Outcome {
         match self {
