@@ -49,7 +49,7 @@ pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
 
 pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
-    let project = taskfile::load(&path, &environment)?;
+    let project = taskfile::load(&path, &environment, args.force_python.as_deref())?;
     let mut names = args.sessions.clone();
     names.extend(args.session.iter().cloned());
     names.extend(args.restore_only.iter().cloned());
@@ -67,11 +67,16 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             .into_iter()
             .collect()
     };
+    // `--force-python VERSION` selects VERSION's variants, in place of `-p`'s (as nox).
+    let pythons = match &args.force_python {
+        Some(version) => vec![version.clone()],
+        None => args.python.clone(),
+    };
     let request = Request {
         names: &names,
         tags: &args.tags,
         keywords: args.keywords.as_deref(),
-        pythons: &args.python,
+        pythons: &pythons,
     };
     let selected = select::select(&project, &request)?;
     let stdout = |text: &str| {

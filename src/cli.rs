@@ -107,6 +107,17 @@ pub struct Args {
     )]
     pub python: Vec<String>,
 
+    /// Run every session that has a Python version with VERSION instead (as nox: `-p VERSION`
+    /// plus VERSION added to each session's versions; it replaces `-p`'s versions)
+    #[arg(
+        short = 'P',
+        long = "force-python",
+        visible_alias = "force-pythons",
+        value_name = "VERSION",
+        value_parser = python_version
+    )]
+    pub force_python: Option<String>,
+
     /// Recreate the sessions' virtual environments even when they are up to date
     #[arg(long)]
     pub reinstall: bool,
@@ -197,6 +208,15 @@ pub struct Args {
     /// When to use colours
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// A Python version as `python` in tasks.toml takes it: `3.12`, `3.11.7`.
+fn python_version(text: &str) -> Result<String, String> {
+    if crate::variant::valid_version(text) {
+        Ok(text.to_string())
+    } else {
+        Err("write a version such as `3.12` or `3.11.7`".to_string())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -205,3 +205,113 @@ fn flags_that_contradict_each_other_are_refused() {
             .stderr_has("cannot be used with");
     }
 }
+
+const FORCED_TASKS: &str = r#"
+[sessions.tests]
+python = ["3.11", "3.12"]
+run = ["true"]
+
+[sessions.single]
+python = "3.11"
+run = ["true"]
+
+[sessions.param]
+python = ["3.11"]
+parametrize = { db = ["a", "b"] }
+run = ["true"]
+
+[sessions.bare]
+python = "3.11"
+venv_backend = "none"
+run = ["true"]
+
+[sessions.host]
+run = ["true"]
+"#;
+
+const FORCED_NOXFILE: &str = r#"
+import nox
+
+@nox.session(python=["3.11", "3.12"])
+def tests(session):
+    pass
+
+@nox.session(python="3.11")
+def single(session):
+    pass
+
+@nox.session(python=["3.11"])
+@nox.parametrize("db", ["a", "b"])
+def param(session, db):
+    pass
+
+@nox.session(python="3.11", venv_backend="none")
+def bare(session):
+    pass
+"#;
+
+/// The sessions `-l --json` selects, as (session, python, call_spec).
+fn listed(json: &str) -> Vec<(String, Value, Value)> {
+    let list: Value = serde_json::from_str(json).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|session| {
+            (
+                session["session"].as_str().unwrap().to_string(),
+                session["python"].clone(),
+                session["call_spec"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// `--force-python` selects and names sessions as nox does. The one difference: a session
+/// without `python` (no environment) is left out, where nox would run it in a VERSION
+/// environment.
+#[test]
+fn force_python_names_and_selects_as_nox() {
+    let project = Project::with_tasks(FORCED_TASKS);
+    project.write("noxfile.py", FORCED_NOXFILE);
+    for version in ["3.13", "3.11"] {
+        let nox = std::process::Command::new("nox")
+            .args(["-l", "--json", "--force-python", version])
+            .current_dir(project.root())
+            .env_remove("CI")
+            .output()
+            .expect("nox is installed by .ci/prepare");
+        let theirs = listed(&String::from_utf8(nox.stdout).unwrap());
+        let run = project.rtask(&["-l", "--json", "--force-python", version]);
+        run.success();
+        assert_eq!(listed(&run.stdout), theirs, "--force-python {version}");
+        assert!(!theirs.is_empty());
+    }
+    // It replaces `-p`'s versions, as nox's does.
+    let run = project.rtask(&["-l", "--json", "-p", "3.12", "-P", "3.13"]);
+    let names: Vec<String> = listed(&run.stdout).into_iter().map(|s| s.0).collect();
+    assert_eq!(
+        names,
+        [
+            "tests-3.13",
+            "single-3.13",
+            "param(db='a')",
+            "param(db='b')",
+            "bare-3.13"
+        ]
+    );
+    // The forced variants answer to nox's other names too.
+    project
+        .rtask(&[
+            "--force-python",
+            "3.13",
+            "--dry-run",
+            "-s",
+            "param-3.13(db='a')",
+        ])
+        .success()
+        .stdout_has("param(db='a')");
+    project
+        .rtask(&["--force-python", "3.1x", "-l"])
+        .code(3)
+        .stderr_has("invalid value '3.1x' for '--force-python <VERSION>'");
+}

@@ -22,6 +22,8 @@ pub struct Context<'a> {
     pub root: &'a Path,
     pub display_path: &'a Path,
     pub cache_dir_override: Option<PathBuf>,
+    /// `--force-python VERSION`.
+    pub force_python: Option<&'a str>,
 }
 
 pub fn parse(source: &str) -> Result<WireFile, Problem> {
@@ -94,7 +96,9 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         let pythons = python::pythons(wire_session, &mut problems);
         let backend = python::backend(wire_session, &pythons, &mut problems);
         let params = python::params(wire_session, &mut problems);
-        for variant in variant::expand(name.get_ref(), &pythons, &params) {
+        let pythons = variant::force(pythons, context.force_python);
+        let variants = variant::expand(name.get_ref(), &pythons, &params, context.force_python);
+        for variant in variants {
             let mut vars: BTreeMap<String, String> = variant
                 .call_spec
                 .iter()
