@@ -133,7 +133,7 @@ pub struct Args {
 
     /// Make or update the environments of the selected sessions, and run no command (nothing
     /// is restored or stored)
-    #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "no_venv", "dry_run", "list"])]
+    #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "no_venv", "dry_run", "list", "restore_only"])]
     pub install_only: bool,
 
     /// Run sessions on the host, without their virtual environments (`install` is skipped);

@@ -198,6 +198,8 @@ fn flags_that_contradict_each_other_are_refused() {
         ["--no-venv", "--no-install"],
         ["-R", "--reinstall"],
         ["--no-install", "--reinstall"],
+        ["--install-only", "--restore-only=check"],
+        ["--install-only", "--dry-run"],
     ] {
         project
             .rtask(&pair)

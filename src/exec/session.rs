@@ -404,8 +404,7 @@ impl Act<'_> {
                 && !session.shell
                 && options.external == External::Checked
             {
-                self.check_external(&spec, venv)
-                    .map_err(|error| failed(error))?;
+                self.check_external(&spec, venv).map_err(&failed)?;
             }
             let result = process::run(&spec, context.interrupts, &mut |bytes| {
                 log.push(bytes);
