@@ -138,6 +138,7 @@ run = [
   "pytest --version",
   {marked},
   "sh -c 'echo sh ran'",
+  "echo echo ran",
 ]
 
 [sessions.host]
@@ -161,6 +162,7 @@ fn programs_outside_the_environment_are_warned_about() {
         .stdout_has("pytest 9.2.0")
         .stdout_has("git version")
         .stdout_has("sh ran\n")
+        .stdout_has("echo ran\n")
         .stdout_has("host ran\n")
         .stdout_has("line ran\n");
     let warnings: Vec<&str> = run
@@ -173,6 +175,8 @@ fn programs_outside_the_environment_are_warned_about() {
         warning: `git` is not installed into the virtual environment of `ext`, it is located at `[path]`
           hint: mark the command `external = true` if it is meant to run from there
         warning: `sh` is not installed into the virtual environment of `ext`, it is located at `[path]`
+          hint: mark the command `external = true` if it is meant to run from there
+        warning: `echo` is not installed into the virtual environment of `ext`, it is located at `[path]`
           hint: mark the command `external = true` if it is meant to run from there
         ");
     });
