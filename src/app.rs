@@ -9,16 +9,18 @@ use std::time::Instant;
 use crate::cache::prune;
 use crate::cache::store::Store;
 use crate::cli::{Args, ColorChoice};
+use crate::command::ExternalRun;
 use crate::dry_run::CacheState;
 use crate::environment::Environment;
 use crate::error::{Error, Uncacheable};
 use crate::exec::interrupts::Interrupts;
-use crate::exec::scheduler::{self, Options};
-use crate::exec::session::Context;
+use crate::exec::scheduler::{self, Options, SessionResult};
+use crate::exec::session::{self, Context};
 use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::failure::SessionError;
 use crate::fingerprint::Fingerprinter;
+use crate::plan::reason::AbortReason;
 use crate::plan::{Decision, Planner};
 use crate::project::{Project, SessionId};
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
@@ -29,7 +31,7 @@ use crate::reporter::Outcome;
 use crate::reporter::{Reporter, Warning};
 use crate::select::Request;
 use crate::ui::style::Painter;
-use crate::ui::{Ui, UiOptions, Verbosity, Warnings, summary};
+use crate::ui::{Timestamps, Ui, UiOptions, Verbosity, Warnings, summary};
 use crate::{dry_run, graph, list, lock, python, remote, report, select, taskfile};
 
 /// Whether rtask's own output (stderr) is coloured.
@@ -47,7 +49,7 @@ pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
 
 pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
-    let project = taskfile::load(&path, &environment)?;
+    let project = taskfile::load(&path, &environment, args.force_python.as_deref())?;
     let mut names = args.sessions.clone();
     names.extend(args.session.iter().cloned());
     names.extend(args.restore_only.iter().cloned());
@@ -65,11 +67,16 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             .into_iter()
             .collect()
     };
+    // `--force-python VERSION` selects VERSION's variants, in place of `-p`'s (as nox).
+    let pythons = match &args.force_python {
+        Some(version) => vec![version.clone()],
+        None => args.python.clone(),
+    };
     let request = Request {
         names: &names,
         tags: &args.tags,
         keywords: args.keywords.as_deref(),
-        pythons: &args.python,
+        pythons: &pythons,
     };
     let selected = select::select(&project, &request)?;
     let stdout = |text: &str| {
@@ -91,12 +98,24 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let protected = Protected::of(&project);
     let state_dir = project.root.join(STATE_DIR);
     let fingerprinter = fingerprinter(&project, &protected);
-    let python = python_tools(
+    let mut python = python_tools(
         &environment,
         &state_dir,
         args.reinstall,
         args.error_on_missing_interpreters || environment.ci(),
     );
+    python.environments = if args.no_venv {
+        python::EnvironmentUse::Without
+    } else if args.no_install || args.reuse_no_install {
+        python::EnvironmentUse::AsTheyStand
+    } else {
+        python::EnvironmentUse::UpToDate
+    };
+    python.external_run = if args.error_on_external_run {
+        ExternalRun::Fail
+    } else {
+        project.external_run
+    };
     let mut planner = Planner {
         project: &project,
         environment: &environment,
@@ -183,6 +202,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             && !environment.ci()
             && verbosity != Verbosity::Quiet,
         github: environment.github_actions(),
+        timestamps: if args.add_timestamp {
+            Timestamps::Utc
+        } else {
+            Timestamps::Off
+        },
     }));
     let run_remote = remote_config
         .take()
@@ -242,7 +266,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         stop_on_first_error: args.stop_on_first_error,
     };
     let started = Instant::now();
-    let results = scheduler::run(&context, &order, &options);
+    let results = if args.install_only {
+        install_only(&context, &order)
+    } else {
+        scheduler::run(&context, &order, &options)
+    };
     interrupts.finish();
     fingerprinter.save();
     if let Some(remote) = &run_remote {
@@ -291,6 +319,28 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     })
 }
 
+/// `--install-only`: each session's environment made or updated, in order, until interrupted.
+fn install_only(context: &Context<'_>, order: &[SessionId]) -> Vec<SessionResult> {
+    let mut results = Vec::with_capacity(order.len());
+    for &id in order {
+        let started = Instant::now();
+        let outcome = if context.interrupts.interrupted() {
+            Outcome::Aborted {
+                reason: AbortReason::Interrupted,
+            }
+        } else {
+            session::install_only(context, id)
+        };
+        results.push(SessionResult {
+            id,
+            outcome,
+            key: None,
+            elapsed: started.elapsed(),
+        });
+    }
+    results
+}
+
 /// What hashes the project's inputs, with the stat cache of its state directory.
 pub(crate) fn fingerprinter(project: &Project, protected: &Protected) -> Fingerprinter {
     Fingerprinter::new(
@@ -315,5 +365,7 @@ pub(crate) fn python_tools(
         reinstall,
         error_on_missing,
         made: Default::default(),
+        external_run: ExternalRun::default(),
+        environments: python::EnvironmentUse::default(),
     }
 }

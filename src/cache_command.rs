@@ -63,7 +63,7 @@ impl Maintained {
         let located = taskfile::locate(file, &environment.current_dir);
         let (dir, max_size) = match (located, environment.cache_dir_override()) {
             (Ok(path), _) => {
-                let project = taskfile::load(&path, environment)?;
+                let project = taskfile::load(&path, environment, None)?;
                 (project.cache_dir, project.cache_max_size)
             }
             (
@@ -192,7 +192,7 @@ impl CacheSetting {
         lines: Lines,
     ) -> Result<CacheSetting, Error> {
         let path = taskfile::locate(file, &environment.current_dir)?;
-        let project = taskfile::load(&path, &environment)?;
+        let project = taskfile::load(&path, &environment, None)?;
         let setting = CacheSetting {
             store: Store::new(&project.cache_dir),
             protected: Protected::of(&project),
@@ -226,7 +226,8 @@ fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Err
     let selected = select::select(project, &request)?.unwrap_or_default();
     let fingerprinter = fingerprinter(project, protected);
     let state_dir = project.root.join(STATE_DIR);
-    let python = python_tools(environment, &state_dir, false, environment.ci());
+    let mut python = python_tools(environment, &state_dir, false, environment.ci());
+    python.external_run = project.external_run;
     let restore_only = BTreeSet::new();
     let planner = Planner {
         project,

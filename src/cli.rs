@@ -107,13 +107,52 @@ pub struct Args {
     )]
     pub python: Vec<String>,
 
+    /// Run every session that has a Python version with VERSION instead (as nox: `-p VERSION`
+    /// plus VERSION added to each session's versions; it replaces `-p`'s versions)
+    #[arg(
+        short = 'P',
+        long = "force-python",
+        visible_alias = "force-pythons",
+        value_name = "VERSION",
+        value_parser = python_version
+    )]
+    pub force_python: Option<String>,
+
     /// Recreate the sessions' virtual environments even when they are up to date
     #[arg(long)]
     pub reinstall: bool,
 
+    /// Use the environments that exist as they are, without installing (a missing one is made);
+    /// a session whose environment is not up to date runs, and its result is not stored
+    #[arg(long, conflicts_with = "reinstall")]
+    pub no_install: bool,
+
+    /// `-r --no-install`: keep environments, install nothing into those that exist
+    #[arg(short = 'R', conflicts_with = "reinstall")]
+    pub reuse_no_install: bool,
+
+    /// Make or update the environments of the selected sessions, and run no command (nothing
+    /// is restored or stored)
+    #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "no_venv", "dry_run", "list", "restore_only"])]
+    pub install_only: bool,
+
+    /// Run sessions on the host, without their virtual environments (`install` is skipped);
+    /// such sessions are neither restored nor stored
+    #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "reinstall"])]
+    pub no_venv: bool,
+
+    /// Prefix rtask's own lines (not the commands' output) with the time (UTC)
+    #[arg(long)]
+    pub add_timestamp: bool,
+
     /// Fail, not skip, a session whose Python interpreter is missing (the default when `CI` is set)
     #[arg(long)]
     pub error_on_missing_interpreters: bool,
+
+    /// Fail a session whose command runs a program found outside its virtual environment
+    /// (unless the command is marked `external = true`); without it, a warning
+    #[arg(long)]
+    pub error_on_external_run: bool,
 
     /// Write a JSON report of the run, in nox's shape, to FILE
     #[arg(long, value_name = "FILE", conflicts_with_all = ["list", "dry_run"])]
@@ -169,6 +208,15 @@ pub struct Args {
     /// When to use colours
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// A Python version as `python` in tasks.toml takes it: `3.12`, `3.11.7`.
+fn python_version(text: &str) -> Result<String, String> {
+    if crate::variant::valid_version(text) {
+        Ok(text.to_string())
+    } else {
+        Err("write a version such as `3.12` or `3.11.7`".to_string())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,93 @@
-//! A session's command templates and their `{posargs}` expansion.
+//! A session's commands: their templates, `{posargs}` expansion, and the options of the
+//! table form of `run` entries.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
 use crate::shell_words::{self, SplitError};
+
+/// One entry of a session's `run`: what to run, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub template: CommandTemplate,
+    pub options: CommandOptions,
+}
+
+/// What the table form of a `run` entry adds to a command; the default for a plain entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOptions {
+    pub external: External,
+    /// Merged over the session's environment, for this command only.
+    pub env: BTreeMap<String, String>,
+    /// Replaces the session's `success_codes` for this command (sorted).
+    pub success_codes: Option<Vec<i32>>,
+}
+
+/// Whether a command of a session with a virtual environment may run a program found outside
+/// it (nox's `external=True`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum External {
+    /// A program found outside the environment is warned about, or refused with
+    /// `--error-on-external-run`.
+    #[default]
+    Checked,
+    /// `external = true`: the program may live anywhere.
+    Allowed,
+}
+
+/// What becomes of a command whose program is found outside its session's virtual environment
+/// (and that is not `external = true`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalRun {
+    /// A warning, and the command runs (nox's default).
+    #[default]
+    Warn,
+    /// The session fails before the command starts (`--error-on-external-run`, or
+    /// `error_on_external_run = true` in `[settings]`).
+    Fail,
+}
+
+impl ExternalRun {
+    /// Whether this is the default (left out of keys, so that they stay as they were).
+    pub fn is_default(&self) -> bool {
+        *self == ExternalRun::default()
+    }
+}
+
+/// What a command's options contribute to the cache key: values as digests, like `env`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionsKey {
+    pub external: bool,
+    pub env: BTreeMap<String, Digest>,
+    pub success_codes: Option<Vec<i32>>,
+}
+
+impl CommandOptions {
+    /// The key's part of these options, `None` when they are the default (so that the keys
+    /// of task files without the table form stay as they were).
+    pub fn key(&self) -> Option<OptionsKey> {
+        (*self != CommandOptions::default()).then(|| OptionsKey {
+            external: self.external == External::Allowed,
+            env: self
+                .env
+                .iter()
+                .map(|(name, value)| (name.clone(), Digest::of_bytes(value.as_bytes())))
+                .collect(),
+            success_codes: self.success_codes.clone(),
+        })
+    }
+
+    /// Whether `code` is a success for this command, given the session's codes.
+    pub fn succeeds(&self, code: i32, session_codes: &[i32]) -> bool {
+        self.success_codes
+            .as_deref()
+            .unwrap_or(session_codes)
+            .contains(&code)
+    }
+}
 
 /// One part of an argument: plain text, or the `{posargs}` placeholder with its default words.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -251,7 +251,7 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan], posargs: &[String])
                 run: session
                     .commands
                     .iter()
-                    .map(|template| template.expand(posargs))
+                    .map(|command| command.template.expand(posargs))
                     .collect(),
             }
         })

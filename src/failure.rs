@@ -50,6 +50,14 @@ pub(crate) enum SessionError {
     #[error(transparent)]
     Spawn(#[from] SpawnError),
 
+    /// `--error-on-external-run`: a command's program was found outside the session's virtual
+    /// environment, and the command is not marked `external = true`; it did not start.
+    #[error(
+        "`{program}` is not installed into the virtual environment, it is located at `{}`: external program disallowed",
+        found.display()
+    )]
+    ExternalProgram { program: String, found: PathBuf },
+
     #[error(transparent)]
     Outputs(#[from] OutputError),
 
@@ -108,6 +116,7 @@ impl SessionError {
             SessionError::Inputs(_) => "inputs_unreadable",
             SessionError::CwdNotADirectory { .. } => "cwd_not_a_directory",
             SessionError::Command { .. } | SessionError::Spawn(_) => "command_failed",
+            SessionError::ExternalProgram { .. } => "external_program",
             SessionError::Outputs(_) => "outputs_invalid",
             SessionError::Restore(_) | SessionError::RestoreRequired { .. } => "restore_failed",
             SessionError::NotCached { .. } => "not_cached",
@@ -132,6 +141,9 @@ impl SessionError {
             SessionError::MissingInterpreter { .. } => {
                 Some("install it, or select other versions with `-p`")
             }
+            SessionError::ExternalProgram { .. } => Some(
+                "mark the command `external = true` in `run` to allow it, or install the program into the environment",
+            ),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::command::{ExternalRun, OptionsKey};
 use crate::digest::Digest;
 use crate::environment::Environment;
 use crate::fingerprint::InputFile;
@@ -32,6 +33,16 @@ pub struct Ingredients {
     pub session: String,
     /// Each command's argv after `{posargs}` expansion (`sh -c LINE` for shell commands).
     pub commands: Vec<Vec<String>>,
+    /// The options of the commands written as tables (`external`, `env`, `success_codes`),
+    /// by the command's index; left out when no command has any, so that the keys of task
+    /// files without the table form are as they were.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub command_options: BTreeMap<usize, OptionsKey>,
+    /// `fail` when programs found outside the session's virtual environment fail it
+    /// (`--error-on-external-run`): a result made where they only warned must not pass for
+    /// one made where they fail. Left out otherwise, and for sessions without an environment.
+    #[serde(default, skip_serializing_if = "ExternalRun::is_default")]
+    pub external_run: ExternalRun,
     pub shell: bool,
     pub cwd: String,
     /// Where `cwd` really is when symlinks lie along it (relative to the project when inside
@@ -122,6 +133,8 @@ pub struct Resolved {
     pub strays: BTreeMap<String, Digest>,
     /// What it declares of its environment, when it has one.
     pub python: Option<PythonKey>,
+    /// What becomes of programs found outside its environment.
+    pub external_run: ExternalRun,
 }
 
 impl Ingredients {
@@ -138,11 +151,22 @@ impl Ingredients {
             requires,
             strays,
             python,
+            external_run,
         } = resolved;
         Ingredients {
             schema: KEY_SCHEMA,
             session: session.name.clone(),
             commands,
+            command_options: session
+                .commands
+                .iter()
+                .enumerate()
+                .filter_map(|(index, command)| Some((index, command.options.key()?)))
+                .collect(),
+            external_run: match python {
+                Some(_) => external_run,
+                None => ExternalRun::default(),
+            },
             shell: session.shell,
             cwd: session.cwd.to_string(),
             cwd_real: real_cwd(root, session.cwd.as_str()),
@@ -230,6 +254,8 @@ mod tests {
                 "-m".into(),
                 "pytest".into(),
             ]],
+            command_options: BTreeMap::new(),
+            external_run: ExternalRun::Warn,
             shell: false,
             cwd: ".".into(),
             cwd_real: None,
@@ -262,6 +288,15 @@ mod tests {
                 os: "linux".into(),
                 arch: "x86_64".into(),
             },
+        }
+    }
+
+    /// The options of a command written as a table.
+    fn options() -> OptionsKey {
+        OptionsKey {
+            external: true,
+            env: BTreeMap::from([("X".into(), Digest::of_bytes(b"1"))]),
+            success_codes: None,
         }
     }
 
@@ -306,6 +341,25 @@ mod tests {
             Box::new(|i| i.session = "other".into()),
             Box::new(|i| i.commands[0].push("-x".into())),
             Box::new(|i| i.shell = true),
+            Box::new(|i| i.external_run = ExternalRun::Fail),
+            Box::new(|i| {
+                i.command_options.insert(0, options());
+            }),
+            Box::new(|i| {
+                let mut options = options();
+                options.external = false;
+                i.command_options.insert(0, options);
+            }),
+            Box::new(|i| {
+                let mut options = options();
+                options.env.insert("X".into(), Digest::of_bytes(b"2"));
+                i.command_options.insert(0, options);
+            }),
+            Box::new(|i| {
+                let mut options = options();
+                options.success_codes = Some(vec![0, 5]);
+                i.command_options.insert(0, options);
+            }),
             Box::new(|i| i.cwd = "src".into()),
             Box::new(|i| i.cwd_real = Some("other".into())),
             Box::new(|i| {

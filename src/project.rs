@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::command::CommandTemplate;
+use crate::command::Command;
 use crate::patterns::{InputPatterns, OutputPattern};
 use crate::python::marker::{Marker, Values};
 use crate::relpath::RelPath;
@@ -25,6 +25,9 @@ pub struct Project {
     pub cache_max_size: Option<u64>,
     /// `[settings] default`, when given.
     pub default: Option<Vec<SessionId>>,
+    /// `[settings] error_on_external_run`: what becomes of a command whose program lives
+    /// outside its session's environment.
+    pub external_run: crate::command::ExternalRun,
     /// In the order the task file defines them.
     pub sessions: Vec<Session>,
 }
@@ -48,7 +51,7 @@ pub struct Session {
     /// Whether a bare run selects it (when `[settings] default` does not decide).
     pub default: bool,
     pub description: Option<String>,
-    pub commands: Vec<CommandTemplate>,
+    pub commands: Vec<Command>,
     pub shell: bool,
     pub requires: Vec<SessionId>,
     /// `None` when the session is not cacheable (no `inputs`, or `cache = false`).

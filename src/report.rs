@@ -42,7 +42,9 @@ pub fn render(entries: &[Entry<'_>]) -> String {
         .iter()
         .map(|entry| {
             let (result, result_code, reason) = match entry.outcome {
-                Outcome::Ran { .. } | Outcome::Cached { .. } => ("success", 1, None),
+                Outcome::Ran { .. } | Outcome::Cached { .. } | Outcome::Installed { .. } => {
+                    ("success", 1, None)
+                }
                 Outcome::Failed { error, .. } => ("failed", 0, Some(error.to_string())),
                 Outcome::Skipped { reason } => ("skipped", 2, Some(words::skip(reason))),
                 Outcome::Aborted { reason } => ("aborted", -1, Some(words::abort(reason))),

@@ -25,6 +25,11 @@ pub(crate) enum Outcome {
     Ran {
         duration: Duration,
     },
+    /// `--install-only`: its environment (when it has one) was made or found up to date, and
+    /// nothing else was done.
+    Installed {
+        duration: Duration,
+    },
     /// Restored from the cache; `saved` is how long the run that made the entry took, less
     /// what restoring and replaying it took (never a saving that did not happen).
     Cached {
@@ -50,7 +55,10 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     pub(crate) fn succeeded(&self) -> bool {
-        matches!(self, Outcome::Ran { .. } | Outcome::Cached { .. })
+        matches!(
+            self,
+            Outcome::Ran { .. } | Outcome::Cached { .. } | Outcome::Installed { .. }
+        )
     }
 
     /// Whether it makes the run fail: skipped sessions do not.
@@ -89,6 +97,13 @@ pub(crate) enum Warning<'a> {
         session: &'a str,
         paths: &'a [crate::relpath::RelPath],
     },
+    /// A command of a session with a virtual environment runs a program found outside it,
+    /// and is not marked `external = true`.
+    ExternalProgram {
+        session: &'a str,
+        program: &'a str,
+        found: &'a std::path::Path,
+    },
     /// The cache outgrew `cache_max_size` and could not be pruned.
     NotPruned(std::io::Error),
 }
@@ -106,6 +121,8 @@ pub(crate) enum NotStored {
     RequiredOutputsUnreadable(String),
     /// A command installed or removed packages in its environment.
     PackagesChanged,
+    /// `--no-install`: it ran in an environment that is not up to date with its declaration.
+    EnvironmentOutdated,
     /// What its key read of its environment's declaration (requirement files, the sources of
     /// local projects) changed while its environment was made or it ran.
     DeclaredEnvironmentChanged,

@@ -83,9 +83,34 @@ pub struct Variant {
     pub signatures: Vec<String>,
 }
 
+/// `--force-python VERSION`, as nox: a session with a Python version runs with VERSION too, as
+/// one more variant of its matrix (a single version becomes a matrix of it and VERSION). A
+/// session without one is left alone: it has no environment to run VERSION in.
+pub fn force(pythons: Pythons, version: Option<&str>) -> Pythons {
+    let Some(version) = version else {
+        return pythons;
+    };
+    let mut versions = match pythons {
+        Pythons::None => return Pythons::None,
+        Pythons::Single(single) => vec![single],
+        Pythons::Matrix(versions) => versions,
+    };
+    if !versions.iter().any(|listed| listed == version) {
+        versions.push(version.to_string());
+    }
+    Pythons::Matrix(versions)
+}
+
 /// Every variant of a session: the product of its Python versions and its parameters, in
 /// the order nox lists them (versions outermost, then parameters in the order written).
-pub fn expand(base: &str, pythons: &Pythons, params: &[(String, Vec<ParamValue>)]) -> Vec<Variant> {
+/// `forced`: the version of `--force-python`, whose parametrized variants nox names without
+/// it (`tests(db='x')`, answering to `tests-3.13(db='x')` too).
+pub fn expand(
+    base: &str,
+    pythons: &Pythons,
+    params: &[(String, Vec<ParamValue>)],
+    forced: Option<&str>,
+) -> Vec<Variant> {
     let versions: Vec<Option<&String>> = match pythons {
         Pythons::None => vec![None],
         Pythons::Single(version) => vec![Some(version)],
@@ -107,21 +132,29 @@ pub fn expand(base: &str, pythons: &Pythons, params: &[(String, Vec<ParamValue>)
     let mut variants = Vec::new();
     for version in &versions {
         for call_spec in &combinations {
-            let mut name = base.to_string();
-            if let (Pythons::Matrix(_), Some(version)) = (pythons, version) {
-                name.push_str(&format!("-{version}"));
-            }
-            if !call_spec.is_empty() {
+            let call = if call_spec.is_empty() {
+                String::new()
+            } else {
                 let args: Vec<String> = call_spec
                     .iter()
                     .map(|(key, value)| format!("{key}={}", value.repr()))
                     .collect();
-                name.push_str(&format!("({})", args.join(", ")));
-            }
-            let mut signatures = vec![name.clone()];
+                format!("({})", args.join(", "))
+            };
+            let versioned = match (pythons, version) {
+                (Pythons::Matrix(_), Some(version)) => format!("{base}-{version}{call}"),
+                _ => format!("{base}{call}"),
+            };
+            let forced_here = version.is_some_and(|version| Some(version.as_str()) == forced);
+            let (name, mut signatures) = if forced_here && !call.is_empty() {
+                let name = format!("{base}{call}");
+                (name.clone(), vec![name, versioned])
+            } else {
+                (versioned.clone(), vec![versioned])
+            };
             if let Some(version) = version {
                 let short = format!("{base}-{version}");
-                if short != name {
+                if !signatures.contains(&short) {
                     signatures.push(short);
                 }
             }
@@ -208,7 +241,7 @@ mod tests {
     fn names_follow_nox() {
         let matrix = Pythons::Matrix(vec!["3.11".into(), "3.12".into()]);
         let params = vec![("db".to_string(), strings(&["sqlite", "postgres"]))];
-        let names: Vec<String> = expand("unit_tests", &matrix, &params)
+        let names: Vec<String> = expand("unit_tests", &matrix, &params, None)
             .into_iter()
             .map(|v| v.name)
             .collect();
@@ -221,13 +254,14 @@ mod tests {
                 "unit_tests-3.12(db='postgres')"
             ]
         );
-        let single = expand("single", &Pythons::Single("3.11".into()), &[]);
+        let single = expand("single", &Pythons::Single("3.11".into()), &[], None);
         assert_eq!(single[0].name, "single");
         assert_eq!(single[0].signatures, ["single", "single-3.11"]);
         let numbers = expand(
             "nums",
             &Pythons::None,
             &[("n".into(), vec![ParamValue::Int(1), ParamValue::Bool(true)])],
+            None,
         );
         assert_eq!(numbers[0].name, "nums(n=1)");
         assert_eq!(numbers[1].name, "nums(n=True)");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::interrupts::Interrupts;
 use crate::environment::Environment;
@@ -39,11 +39,9 @@ pub fn run(
     on_output: &mut dyn FnMut(&[u8]),
 ) -> Result<Exit, SpawnError> {
     let (program, args) = spec.argv.split_first().expect("commands are never empty");
-    let search_path = spec.env.get(&OsString::from("PATH")).cloned();
-    let resolved =
-        which::which_in(program, search_path, spec.cwd).map_err(|_| SpawnError::NotFound {
-            program: program.clone(),
-        })?;
+    let resolved = resolve(spec).ok_or_else(|| SpawnError::NotFound {
+        program: program.clone(),
+    })?;
     let io_error = |source| SpawnError::Io {
         program: program.clone(),
         source,
@@ -93,6 +91,13 @@ pub fn run(
         (None, Some(signal)) => Exit::Signal(signal),
         (None, None) => Exit::Code(-1),
     })
+}
+
+/// Where the program of `spec` is found: looked up on its `PATH` from its `cwd`.
+pub fn resolve(spec: &CommandSpec<'_>) -> Option<PathBuf> {
+    let program = spec.argv.first()?;
+    let search_path = spec.env.get(&OsString::from("PATH")).cloned();
+    which::which_in(program, search_path, spec.cwd).ok()
 }
 
 /// The environment of a session's commands: rtask's own, with `[env]` and the session's `env`,

@@ -218,7 +218,9 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
 /// How a finished session ended, as the sessions that require it see it.
 fn end_of(outcome: &Outcome) -> RequirementEnd {
     match outcome {
-        Outcome::Ran { .. } | Outcome::Cached { .. } => RequirementEnd::Succeeded,
+        Outcome::Ran { .. } | Outcome::Cached { .. } | Outcome::Installed { .. } => {
+            RequirementEnd::Succeeded
+        }
         Outcome::Skipped { .. } => RequirementEnd::Skipped,
         Outcome::Failed { .. } => RequirementEnd::Failed,
         Outcome::Interrupted { .. } => RequirementEnd::Interrupted,

@@ -14,7 +14,7 @@ use crate::cache::manifest::{Manifest, OutputEntry};
 use crate::cache::outputs::{self, OutputError};
 use crate::cache::restore::{self, RestoreError, Restored};
 use crate::cache::store::{BlobFlaw, EntryProblem, Run, Store, Stored, Writer};
-use crate::command;
+use crate::command::{self, External, ExternalRun};
 use crate::digest::Digest;
 use crate::failure::SessionError;
 use crate::key::Upstream;
@@ -23,7 +23,7 @@ use crate::plan::reason::RunReason;
 use crate::plan::{Decision, Finished, Keyed, LocalEnv, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
 use crate::python::prepare::{Maker, NotMade};
-use crate::python::{self, venv::Env};
+use crate::python::{self, EnvironmentUse, venv::Env};
 use crate::relpath::RelPath;
 use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
@@ -72,6 +72,21 @@ pub(crate) fn run(
     .act(plan)
 }
 
+/// `--install-only`: make or update a session's environment, and nothing else (no command
+/// runs, nothing is restored or stored).
+pub(crate) fn install_only(context: &Context<'_>, id: SessionId) -> Outcome {
+    let session = &context.planner.project.sessions[id];
+    let started = Instant::now();
+    let outcome = match context.environment(session, started) {
+        Ok(_) => Outcome::Installed {
+            duration: started.elapsed(),
+        },
+        Err(outcome) => outcome,
+    };
+    context.reporter.finished(&session.name, &outcome);
+    outcome
+}
+
 impl NotMade {
     fn outcome(self, duration: Duration) -> Outcome {
         match self {
@@ -107,7 +122,7 @@ impl Context<'_> {
         };
         match planner.local_env(session) {
             LocalEnv::Without => Ok(None),
-            LocalEnv::Ready(env) => Ok(Some(env)),
+            LocalEnv::Ready(env) | LocalEnv::Outdated(env) => Ok(Some(env)),
             LocalEnv::Unavailable(why) => Err(unavailable(why)),
             LocalEnv::Stale(plan) => {
                 self.make(session, &plan)
@@ -116,7 +131,7 @@ impl Context<'_> {
                     LocalEnv::Without => Ok(None),
                     LocalEnv::Ready(env) => Ok(Some(env)),
                     LocalEnv::Unavailable(why) => Err(unavailable(why)),
-                    LocalEnv::Stale(_) => Err(Outcome::failed(
+                    LocalEnv::Stale(_) | LocalEnv::Outdated(_) => Err(Outcome::failed(
                         started.elapsed(),
                         SessionError::EnvironmentNotMade,
                     )),
@@ -353,10 +368,25 @@ impl Act<'_> {
             (Some(_), Some(_), Some(store)) => Capture::into_store(store),
             _ => Capture::off(),
         };
-        for argv in run.commands {
+        for (index, argv) in run.commands.iter().enumerate() {
             if context.interrupts.interrupted() {
                 return Err(interrupted());
             }
+            let options = &session.commands[index].options;
+            let own_env;
+            let env = if options.env.is_empty() {
+                &env
+            } else {
+                let mut merged = env.clone();
+                merged.extend(
+                    options
+                        .env
+                        .iter()
+                        .map(|(name, value)| (name.into(), value.into())),
+                );
+                own_env = merged;
+                &own_env
+            };
             let shown = if session.shell {
                 argv[2].clone()
             } else {
@@ -368,8 +398,14 @@ impl Act<'_> {
             let spec = CommandSpec {
                 argv,
                 cwd: &cwd,
-                env: &env,
+                env,
             };
+            if let Some(venv) = run.venv
+                && !session.shell
+                && options.external == External::Checked
+            {
+                self.check_external(&spec, venv).map_err(&failed)?;
+            }
             let result = process::run(&spec, context.interrupts, &mut |bytes| {
                 log.push(bytes);
                 context.reporter.output(&session.name, bytes);
@@ -380,7 +416,7 @@ impl Act<'_> {
             }
             let program = if session.shell { "sh" } else { &argv[0] };
             match result {
-                Ok(Exit::Code(code)) if session.success_codes.contains(&code) => {}
+                Ok(Exit::Code(code)) if options.succeeds(code, &session.success_codes) => {}
                 Ok(exit) => {
                     return Err(failed(SessionError::Command {
                         program: program.to_string(),
@@ -391,6 +427,33 @@ impl Act<'_> {
             }
         }
         Ok(log)
+    }
+
+    /// A command about to run in `venv` whose program is found outside it (nox's external
+    /// programs): a warning, or the session's failure. A program not found at all is left to
+    /// fail as it starts.
+    fn check_external(&self, spec: &CommandSpec<'_>, venv: &Env) -> Result<(), SessionError> {
+        let Some(found) = process::resolve(spec) else {
+            return Ok(());
+        };
+        if found.starts_with(venv.dir.join("bin")) {
+            return Ok(());
+        }
+        let program = &spec.argv[0];
+        match self.context.planner.python.external_run {
+            ExternalRun::Warn => {
+                self.context.reporter.warning(&Warning::ExternalProgram {
+                    session: &self.session.name,
+                    program,
+                    found: &found,
+                });
+                Ok(())
+            }
+            ExternalRun::Fail => Err(SessionError::ExternalProgram {
+                program: program.clone(),
+                found,
+            }),
+        }
     }
 
     /// After a successful run: check the outputs, store the result when it is cacheable and
@@ -517,6 +580,14 @@ impl Act<'_> {
         shared: Shared,
     ) -> Result<(), NotStored> {
         let planner = self.context.planner;
+        // `--no-install`: a result made in an environment that is not what the session
+        // declares is no result for its key.
+        if venv.is_some()
+            && planner.python.environments == EnvironmentUse::AsTheyStand
+            && !matches!(planner.local_env(self.session), LocalEnv::Ready(_))
+        {
+            return Err(NotStored::EnvironmentOutdated);
+        }
         // A command that installed or removed packages (`pip install` in `run`) made a result
         // the environment recorded with it does not describe.
         if let Some(venv) = venv {

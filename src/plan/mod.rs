@@ -31,7 +31,7 @@ use crate::patterns::OutputPattern;
 use crate::project::{Project, Session, SessionId};
 use crate::protected::Protected;
 use crate::python::venv::Env;
-use crate::python::{self, NotReady};
+use crate::python::{self, EnvironmentUse, NotReady};
 use crate::relpath::RelPath;
 
 /// What deciding needs: the project, the command line's choices, and the machine's tools.
@@ -137,6 +137,9 @@ pub(crate) enum LocalEnv {
     Ready(Env),
     /// Missing or stale: to be made from this plan.
     Stale(Box<python::Plan>),
+    /// Not up to date, and used as it stands (`--no-install`): a result made in it is not
+    /// stored.
+    Outdated(Env),
     /// It cannot be made here.
     Unavailable(NotReady),
 }
@@ -252,7 +255,9 @@ impl Planner<'_> {
     ) -> (Decision, Option<Env>) {
         match self.local_env(session) {
             LocalEnv::Without => (Decision::Run { reasons, store }, None),
-            LocalEnv::Ready(env) => (Decision::Run { reasons, store }, Some(env)),
+            LocalEnv::Ready(env) | LocalEnv::Outdated(env) => {
+                (Decision::Run { reasons, store }, Some(env))
+            }
             LocalEnv::Stale(plan) => {
                 let then = AfterPrepare::Run(reasons);
                 (Decision::PrepareEnvironment { plan, then }, None)
@@ -299,6 +304,8 @@ impl Planner<'_> {
             // Nothing here to compare with: an environment this machine cannot use or make.
             LocalEnv::Without | LocalEnv::Unavailable(_) => self.restore_checked(session, manifest),
             LocalEnv::Stale(_) if restore_only => self.restore_checked(session, manifest),
+            // `--no-install`: the entry was made in an up-to-date environment.
+            LocalEnv::Outdated(_) => self.restore_checked(session, manifest),
             LocalEnv::Stale(plan) => {
                 let then = AfterPrepare::Verify;
                 (Decision::PrepareEnvironment { plan, then }, None)
@@ -357,7 +364,10 @@ impl Planner<'_> {
             Ok(None) => LocalEnv::Without,
             Ok(Some(plan)) => match self.python.ready(&plan) {
                 Some(env) => LocalEnv::Ready(env),
-                None => LocalEnv::Stale(Box::new(plan)),
+                None => match self.python.as_it_stands(&plan) {
+                    Some(env) => LocalEnv::Outdated(env),
+                    None => LocalEnv::Stale(Box::new(plan)),
+                },
             },
             Err(why) => LocalEnv::Unavailable(why),
         }
@@ -389,6 +399,9 @@ impl Planner<'_> {
         commands: &[Vec<String>],
     ) -> Result<(Found, Option<Keyed>), Decision> {
         let unkeyed = |reason| Ok((Found::Unkeyed(reason), None));
+        if self.python.environments == EnvironmentUse::Without && session.venv.is_some() {
+            return unkeyed(RunReason::NoVenv);
+        }
         let Some(patterns) = &session.inputs else {
             return unkeyed(RunReason::NotCacheable);
         };
@@ -423,6 +436,7 @@ impl Planner<'_> {
             requires,
             strays,
             python,
+            external_run: self.python.external_run,
         };
         let ingredients = Ingredients::assemble(
             &self.project.root,
@@ -617,8 +631,8 @@ fn expand_commands(
         .commands
         .iter()
         .enumerate()
-        .map(|(index, template)| {
-            let argv = template.expand(posargs);
+        .map(|(index, command)| {
+            let argv = command.template.expand(posargs);
             if argv.is_empty() {
                 Err(SessionError::EmptyCommand {
                     session: session.name.clone(),

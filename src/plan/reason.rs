@@ -13,6 +13,9 @@ pub(crate) enum RunReason {
     CacheDisabled,
     /// `--force`.
     Forced,
+    /// `--no-venv`: it runs on the host, without its environment; its result is neither
+    /// restored nor stored (the host's packages are not part of any key).
+    NoVenv,
     /// The cache holds no entry for this session.
     NoEntry,
     /// No entry for this key: how it differs from the session's newest entry.
@@ -231,6 +234,7 @@ impl RunReason {
             RunReason::NotCacheable => "not_cacheable",
             RunReason::CacheDisabled => "cache_disabled",
             RunReason::Forced => "forced",
+            RunReason::NoVenv => "no_venv",
             RunReason::NoEntry => "no_entry",
             RunReason::Changed(change) => change.kind(),
             RunReason::KeyDiffers => "key_differs",

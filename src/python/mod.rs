@@ -34,6 +34,24 @@ pub struct Tools {
     pub error_on_missing: bool,
     /// The environments made in this run: `--reinstall` remakes each once.
     pub made: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// What becomes of a command whose program is found outside its session's environment
+    /// (`--error-on-external-run`, `[settings] error_on_external_run`).
+    pub external_run: crate::command::ExternalRun,
+    /// How sessions use their environments (`--no-install`, `--no-venv`).
+    pub environments: EnvironmentUse,
+}
+
+/// How sessions use their virtual environments in this run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EnvironmentUse {
+    /// Made, and kept up to date with their declarations.
+    #[default]
+    UpToDate,
+    /// `--no-install`: one that exists is used as it stands, even when it is not up to date
+    /// (then its result is not stored); a missing one is made.
+    AsTheyStand,
+    /// `--no-venv`: none; sessions run on the host, neither restored nor stored.
+    Without,
 }
 
 /// What a session's Python adds to its cache key: what it declares, and the content of what
@@ -315,6 +333,9 @@ impl Tools {
         let (Some(version), Some(spec)) = (&session.python, &session.venv) else {
             return Ok(None);
         };
+        if self.environments == EnvironmentUse::Without {
+            return Ok(None);
+        }
         let backend = venv::concrete(spec.backend, self.finder.uv().is_some());
         if backend == Backend::Uv && self.finder.uv().is_none() {
             return Err(NotReady::UvMissing);
@@ -376,6 +397,15 @@ impl Tools {
             return None;
         }
         venv::existing(&plan.dir, &plan.fingerprint)
+    }
+
+    /// With `--no-install`, the environment of a plan that is not [`Tools::ready`] as it
+    /// stands, when one was completed there.
+    pub fn as_it_stands(&self, plan: &Plan) -> Option<Env> {
+        if self.environments != EnvironmentUse::AsTheyStand {
+            return None;
+        }
+        venv::recorded(&plan.dir).map(|recorded| recorded.env(&plan.dir))
     }
 
     fn made_now(&self, dir: &Path) -> bool {

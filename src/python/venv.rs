@@ -148,7 +148,7 @@ impl Fingerprint {
             .collect()
     }
 
-    fn env(&self, dir: &Path) -> Env {
+    pub(crate) fn env(&self, dir: &Path) -> Env {
         Env {
             dir: dir.to_path_buf(),
             interpreter: self.interpreter.clone(),

@@ -43,8 +43,8 @@ pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, Error> {
         })
 }
 
-/// Read and validate the task file at `path`.
-pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
+/// Read and validate the task file at `path`; `force_python`: `--force-python VERSION`.
+pub fn load(path: &Path, env: &Environment, force_python: Option<&str>) -> Result<Project, Error> {
     let source = std::fs::read_to_string(path).map_err(|source| Error::ReadTaskFile {
         path: path.to_path_buf(),
         source,
@@ -71,6 +71,7 @@ pub fn load(path: &Path, env: &Environment) -> Result<Project, Error> {
         display_path: &display_path,
         source: &source,
         cache_dir_override: cache_dir_override.clone(),
+        force_python,
     };
     let mut project = validate::validate(wire, context).map_err(fail)?;
     if let Some(size) = cache_max_size_override(env)? {

@@ -7,8 +7,8 @@ use toml::Spanned;
 
 use super::diagnostic::Problem;
 use super::validate::check_env_name;
-use super::wire::{WireCommand, WireSession};
-use crate::command::CommandTemplate;
+use super::wire::{WireCmd, WireCommand, WireSession};
+use crate::command::{Command, CommandOptions, CommandTemplate, External};
 use crate::patterns::{InputPatterns, OutputPattern};
 use crate::project::{Backend, InstallEntry, Session, VenvSpec};
 use crate::python::marker::Marker;
@@ -132,7 +132,9 @@ impl SessionChecker<'_> {
                 })
             }
         };
-        let success_codes = self.success_codes(wire);
+        let success_codes = self
+            .success_codes(wire.success_codes.as_ref())
+            .unwrap_or(vec![0]);
         let session = Session {
             name: self.variant.name.clone(),
             base: self.variant.base.clone(),
@@ -181,11 +183,9 @@ impl SessionChecker<'_> {
         outputs
     }
 
-    /// The sorted exit codes that count as success.
-    fn success_codes(&mut self, wire: &WireSession) -> Vec<i32> {
-        let Some(codes) = &wire.success_codes else {
-            return vec![0];
-        };
+    /// The sorted exit codes that count as success, when they are given.
+    fn success_codes(&mut self, codes: Option<&Spanned<Vec<Spanned<i64>>>>) -> Option<Vec<i32>> {
+        let codes = codes?;
         if codes.get_ref().is_empty() {
             self.problems.push(
                 Problem::new(
@@ -215,7 +215,7 @@ impl SessionChecker<'_> {
         }
         valid.sort_unstable();
         valid.dedup();
-        valid
+        Some(valid)
     }
 
     /// `text` with its placeholders filled; `None` (and a problem) for an unknown one.
@@ -350,7 +350,7 @@ impl SessionChecker<'_> {
         &mut self,
         run: &Spanned<Vec<Spanned<WireCommand>>>,
         shell: bool,
-    ) -> Vec<CommandTemplate> {
+    ) -> Vec<Command> {
         if run.get_ref().is_empty() {
             self.problems.push(
                 Problem::new(
@@ -363,72 +363,113 @@ impl SessionChecker<'_> {
         }
         let mut commands = Vec::new();
         for entry in run.get_ref() {
-            let filled = match entry.get_ref() {
-                WireCommand::Line(line) => self
-                    .fill(&Spanned::new(entry.span(), line.clone()), "run")
-                    .map(WireCommand::Line),
-                WireCommand::Argv(argv) => argv
-                    .iter()
-                    .map(|arg| self.fill(&Spanned::new(entry.span(), arg.clone()), "run"))
-                    .collect::<Option<Vec<String>>>()
-                    .map(WireCommand::Argv),
+            let (cmd, span, options) = match entry.get_ref() {
+                WireCommand::Plain(cmd) => {
+                    (cmd.clone(), entry.span(), Some(CommandOptions::default()))
+                }
+                WireCommand::Table(table) => (
+                    table.cmd.get_ref().clone(),
+                    table.cmd.span(),
+                    self.command_options(table),
+                ),
             };
-            let Some(filled) = filled else {
-                continue;
-            };
-            let parsed = match (&filled, shell) {
-                (WireCommand::Line(line), _) if line.trim().is_empty() => {
-                    self.problems.push(
-                        Problem::new("empty command", entry.span(), "here")
-                            .hint("remove the entry or write the command"),
-                    );
-                    continue;
-                }
-                (WireCommand::Argv(argv), _) if argv.is_empty() => {
-                    self.problems.push(
-                        Problem::new("empty command", entry.span(), "here")
-                            .hint("an argv array needs at least the program"),
-                    );
-                    continue;
-                }
-                (WireCommand::Argv(_), true) => {
-                    self.problems.push(
-                        Problem::new(
-                            "an argv array cannot run with `shell = true`",
-                            entry.span(),
-                            "argv array",
-                        )
-                        .hint(
-                            "write the command as one string for `sh -c`, or drop `shell = true`",
-                        ),
-                    );
-                    continue;
-                }
-                (WireCommand::Line(line), true) => CommandTemplate::parse_shell(line),
-                (WireCommand::Line(line), false) => CommandTemplate::parse_line(line),
-                (WireCommand::Argv(argv), false) => CommandTemplate::parse_argv(argv),
-            };
-            match parsed {
-                Ok(command) => commands.push(command),
-                Err(error) => {
-                    let hint = match error {
-                        SplitError::Operator(_) => {
-                            "split it into separate entries of `run`, or set `shell = true`"
-                        }
-                        _ => "commands are split into words like a POSIX shell would",
-                    };
-                    self.problems.push(
-                        Problem::new(
-                            format!("cannot read this command: {error}"),
-                            entry.span(),
-                            "this command",
-                        )
-                        .hint(hint),
-                    );
-                }
+            let template = self.template(&cmd, span, shell);
+            if let (Some(template), Some(options)) = (template, options) {
+                commands.push(Command { template, options });
             }
         }
         commands
+    }
+
+    /// The options of a command written as a table; `None` (and problems) when one is wrong.
+    fn command_options(&mut self, table: &super::wire::WireCommandTable) -> Option<CommandOptions> {
+        let before = self.problems.len();
+        let mut env = BTreeMap::new();
+        for (name, value) in &table.env {
+            check_env_name(name, self.problems);
+            if let Some(value) = self.fill(value, "env") {
+                env.insert(name.get_ref().clone(), value);
+            }
+        }
+        let success_codes = self.success_codes(table.success_codes.as_ref());
+        let external = match table.external {
+            Some(true) => External::Allowed,
+            Some(false) | None => External::Checked,
+        };
+        (self.problems.len() == before).then_some(CommandOptions {
+            external,
+            env,
+            success_codes,
+        })
+    }
+
+    /// One command's template, placeholders filled; `None` (and a problem) when it is wrong.
+    fn template(
+        &mut self,
+        cmd: &WireCmd,
+        span: Range<usize>,
+        shell: bool,
+    ) -> Option<CommandTemplate> {
+        let filled = match cmd {
+            WireCmd::Line(line) => self
+                .fill(&Spanned::new(span.clone(), line.clone()), "run")
+                .map(WireCmd::Line),
+            WireCmd::Argv(argv) => argv
+                .iter()
+                .map(|arg| self.fill(&Spanned::new(span.clone(), arg.clone()), "run"))
+                .collect::<Option<Vec<String>>>()
+                .map(WireCmd::Argv),
+        }?;
+        let parsed = match (&filled, shell) {
+            (WireCmd::Line(line), _) if line.trim().is_empty() => {
+                self.problems.push(
+                    Problem::new("empty command", span, "here")
+                        .hint("remove the entry or write the command"),
+                );
+                return None;
+            }
+            (WireCmd::Argv(argv), _) if argv.is_empty() => {
+                self.problems.push(
+                    Problem::new("empty command", span, "here")
+                        .hint("an argv array needs at least the program"),
+                );
+                return None;
+            }
+            (WireCmd::Argv(_), true) => {
+                self.problems.push(
+                    Problem::new(
+                        "an argv array cannot run with `shell = true`",
+                        span,
+                        "argv array",
+                    )
+                    .hint("write the command as one string for `sh -c`, or drop `shell = true`"),
+                );
+                return None;
+            }
+            (WireCmd::Line(line), true) => CommandTemplate::parse_shell(line),
+            (WireCmd::Line(line), false) => CommandTemplate::parse_line(line),
+            (WireCmd::Argv(argv), false) => CommandTemplate::parse_argv(argv),
+        };
+        match parsed {
+            Ok(template) => Some(template),
+            Err(error) => {
+                let hint = match error {
+                    SplitError::Operator(_) => {
+                        "split it into separate entries of `run`, or set `shell = true`"
+                    }
+                    _ => "commands are split into words like a POSIX shell would",
+                };
+                self.problems.push(
+                    Problem::new(
+                        format!("cannot read this command: {error}"),
+                        span,
+                        "this command",
+                    )
+                    .hint(hint),
+                );
+                None
+            }
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Context<'a> {
     /// The file's text: where a problem inside a string stands.
     pub source: &'a str,
     pub cache_dir_override: Option<PathBuf>,
+    /// `--force-python VERSION`.
+    pub force_python: Option<&'a str>,
 }
 
 pub fn parse(source: &str) -> Result<WireFile, Problem> {
@@ -48,6 +50,8 @@ fn describe_parse_error(message: &str, span: Range<usize>) -> Problem {
         let name = rest.split('`').next().unwrap_or(rest);
         let hint = match name {
             "run" => "every session needs `run = [\"command\", ...]`".to_string(),
+            "cmd" => "a command table needs `cmd = \"LINE\"` or `cmd = [\"PROGRAM\", \"ARG\"]`"
+                .to_string(),
             _ => format!("add `{name}`"),
         };
         return Problem::new(format!("missing key `{name}`"), span, "in this table").hint(hint);
@@ -95,7 +99,9 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         let backend = python::backend(wire_session, &pythons, &mut problems);
         let params = python::params(wire_session, &mut problems);
         python::check_overrides(wire_session, &pythons, &mut problems);
-        for variant in variant::expand(name.get_ref(), &pythons, &params) {
+        let pythons = variant::force(pythons, context.force_python);
+        let variants = variant::expand(name.get_ref(), &pythons, &params, context.force_python);
+        for variant in variants {
             let mut vars: BTreeMap<String, String> = variant
                 .call_spec
                 .iter()
@@ -289,6 +295,10 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         remote_cache,
         cache_max_size,
         default,
+        external_run: match settings.and_then(|settings| settings.error_on_external_run) {
+            Some(true) => crate::command::ExternalRun::Fail,
+            Some(false) | None => crate::command::ExternalRun::Warn,
+        },
         sessions,
     })
 }

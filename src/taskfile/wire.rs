@@ -24,6 +24,7 @@ pub(crate) struct WireSettings {
     pub cache_dir: Option<SpannedString>,
     pub remote_cache: Option<SpannedString>,
     pub cache_max_size: Option<SpannedString>,
+    pub error_on_external_run: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,10 +73,86 @@ pub(crate) struct WireOverride {
     pub run: Option<Spanned<Vec<Spanned<WireCommand>>>>,
 }
 
-/// One entry of `run`: a command line split like a POSIX shell, or an argv array.
-#[derive(Debug, Deserialize)]
-#[serde(untagged, expecting = "a command line string or an array of strings")]
+/// One entry of `run`: a command line split like a POSIX shell or an argv array, or a table
+/// with `cmd` and options. Read by hand rather than `untagged`, so that a mistake inside a
+/// table (an unknown key, `cmd` missing) is reported as itself, at its place.
+#[derive(Debug)]
 pub(crate) enum WireCommand {
+    Plain(WireCmd),
+    Table(WireCommandTable),
+}
+
+/// `{ cmd = ..., external = true, env = {..}, success_codes = [..] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireCommandTable {
+    pub cmd: Spanned<WireCmd>,
+    pub external: Option<bool>,
+    #[serde(default)]
+    pub env: BTreeMap<SpannedString, SpannedString>,
+    /// Any integer here, so a value out of range is reported at its place.
+    pub success_codes: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+/// A command: a line or an argv array.
+#[derive(Debug, Clone)]
+pub(crate) enum WireCmd {
     Line(String),
     Argv(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for WireCommand {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CommandVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for WireCmd {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CmdVisitor)
+    }
+}
+
+/// Reads a string or an array of strings.
+struct CmdVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CmdVisitor {
+    type Value = WireCmd;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a command line string or an array of strings")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, line: &str) -> Result<WireCmd, E> {
+        Ok(WireCmd::Line(line.to_string()))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<WireCmd, A::Error> {
+        let deserializer = serde::de::value::SeqAccessDeserializer::new(seq);
+        Vec::<String>::deserialize(deserializer).map(WireCmd::Argv)
+    }
+}
+
+/// Reads what [`CmdVisitor`] reads, or a command table.
+struct CommandVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CommandVisitor {
+    type Value = WireCommand;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a command line string, an array of strings, or a table with `cmd`")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, line: &str) -> Result<WireCommand, E> {
+        CmdVisitor.visit_str(line).map(WireCommand::Plain)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<WireCommand, A::Error> {
+        CmdVisitor.visit_seq(seq).map(WireCommand::Plain)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<WireCommand, A::Error> {
+        let deserializer = serde::de::value::MapAccessDeserializer::new(map);
+        WireCommandTable::deserialize(deserializer).map(WireCommand::Table)
+    }
 }

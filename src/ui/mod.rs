@@ -49,6 +49,16 @@ pub struct UiOptions {
     pub progress: bool,
     /// `::group::` folding for GitHub Actions and Forgejo.
     pub github: bool,
+    /// Whether rtask's own lines start with the time (`--add-timestamp`).
+    pub timestamps: Timestamps,
+}
+
+/// Whether rtask's own lines (never the commands' output) start with the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timestamps {
+    Off,
+    /// `[2026-12-01T09:30:01Z]`: UTC, as the clock reads when the line is written.
+    Utc,
 }
 
 pub struct Ui {
@@ -145,10 +155,18 @@ impl Ui {
     // The `*_now` functions write with the spinners already out of the way: what must not be
     // cut by a redrawn spinner (output, the end of its line, a footer) is written in one go.
 
+    /// `text` with the time before it, with `--add-timestamp`.
+    fn stamped(&self, text: &str) -> String {
+        match self.options.timestamps {
+            Timestamps::Off => text.to_string(),
+            Timestamps::Utc => format!("{} {text}", style::utc(std::time::SystemTime::now())),
+        }
+    }
+
     fn line_now(&self, text: &str) {
         self.end_open_line();
         let mut stderr = io::stderr().lock();
-        let _ = writeln!(stderr, "{text}");
+        let _ = writeln!(stderr, "{}", self.stamped(text));
         let _ = stderr.flush();
     }
 
@@ -167,7 +185,7 @@ impl Ui {
             let _ = writeln!(
                 stderr,
                 "{}",
-                self.options.painter.paint(Style::Bold, header)
+                self.stamped(&self.options.painter.paint(Style::Bold, header))
             );
             let _ = stderr.flush();
         }
@@ -289,6 +307,11 @@ impl Ui {
                 painter.paint(Style::Green, "ran"),
                 style::duration(*duration)
             ),
+            Outcome::Installed { duration } => format!(
+                "{session}: {} in {} (--install-only)",
+                painter.paint(Style::Green, "installed"),
+                style::duration(*duration)
+            ),
             Outcome::Failed { duration, error } => {
                 let mut text = format!(
                     "{session}: {} in {}: {error}",
@@ -342,16 +365,23 @@ impl Reporter for Ui {
     fn started(&self, session: &str, reasons: &[RunReason]) {
         let mut state = self.state();
         for reason in reasons {
-            let text = match reason {
-                RunReason::EntryUnusable(problem) => {
-                    format!("cannot use the cache entry of `{session}`: {problem}")
-                }
-                RunReason::RestoreBlocked { path, why } => format!(
-                    "cannot restore `{session}` here: `{path}`: {why}; it runs, and its result is not stored, so the entry is kept"
+            let (label, text) = match reason {
+                RunReason::EntryUnusable(problem) => (
+                    "warning:",
+                    format!("cannot use the cache entry of `{session}`: {problem}"),
                 ),
+                RunReason::RestoreBlocked { path, why } => (
+                    "warning:",
+                    format!(
+                        "cannot restore `{session}` here: `{path}`: {why}; it runs, and its result is not stored, so the entry is kept"
+                    ),
+                ),
+                RunReason::NoVenv if self.options.verbosity != Verbosity::Quiet => {
+                    ("note:", words::no_venv(session))
+                }
                 _ => continue,
             };
-            let label = self.options.painter.paint(Style::Yellow, "warning:");
+            let label = self.options.painter.paint(Style::Yellow, label);
             self.line_or_hold(&mut state, format!("{label} {text}"));
         }
         state.running += 1;
@@ -514,6 +544,11 @@ impl Reporter for Ui {
             Warning::NotStored { session, why } => words::not_stored(session, why),
             Warning::Untouched { session, paths } => words::untouched(session, paths),
             Warning::NotPruned(error) => words::not_pruned(error),
+            Warning::ExternalProgram {
+                session,
+                program,
+                found,
+            } => words::external_program(session, program, found),
         };
         let label = self.options.painter.paint(Style::Yellow, "warning:");
         let mut state = self.state();

@@ -41,6 +41,35 @@ pub fn duration(duration: Duration) -> String {
     }
 }
 
+/// `[2026-12-01T09:30:01Z]`: a moment in UTC, to the second, for `--add-timestamp`.
+pub fn utc(moment: std::time::SystemTime) -> String {
+    let seconds = moment
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    format!(
+        "[{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z]",
+        rest / 3_600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +78,14 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(duration(Duration::from_millis(3949)), "3.9 s");
         assert_eq!(duration(Duration::from_secs(125)), "2 m 05 s");
+    }
+
+    #[test]
+    fn moments_are_told_in_utc() {
+        let at = |seconds| std::time::UNIX_EPOCH + Duration::from_secs(seconds);
+        assert_eq!(utc(at(0)), "[1970-01-01T00:00:00Z]");
+        assert_eq!(utc(at(951_782_400)), "[2000-02-29T00:00:00Z]");
+        assert_eq!(utc(at(1_796_117_401)), "[2026-12-01T09:30:01Z]");
+        assert_eq!(utc(at(4_107_542_399)), "[2100-02-28T23:59:59Z]");
     }
 }

@@ -23,6 +23,10 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
     let mut parts = Vec::new();
     for (number, word) in [
         (count(|o| matches!(o, Outcome::Ran { .. })), "ran"),
+        (
+            count(|o| matches!(o, Outcome::Installed { .. })),
+            "installed",
+        ),
         (count(|o| matches!(o, Outcome::Cached { .. })), "cached"),
         (count(|o| matches!(o, Outcome::Failed { .. })), "failed"),
         (count(|o| matches!(o, Outcome::Aborted { .. })), "aborted"),
@@ -40,6 +44,9 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
     // Said whenever something was restored, even when restoring took as long as running.
     if count(|o| matches!(o, Outcome::Cached { .. })) > 0 {
         totals.push_str(&format!(" (saved {})", style::duration(saved)));
+    }
+    if count(|o| matches!(o, Outcome::Installed { .. })) > 0 {
+        totals.push_str(" (--install-only: no command ran, nothing was restored or stored)");
     }
     let plural = if results.len() == 1 {
         "session"
@@ -60,6 +67,9 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
     for (name, outcome) in results {
         let (word, style, detail) = match outcome {
             Outcome::Ran { duration } => ("ran", Style::Green, style::duration(*duration)),
+            Outcome::Installed { duration } => {
+                ("installed", Style::Green, style::duration(*duration))
+            }
             Outcome::Cached { saved } => (
                 "cached",
                 Style::Green,

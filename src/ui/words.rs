@@ -25,6 +25,9 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
         RunReason::NotCacheable => "not cacheable: no `inputs`, or `cache = false`".to_string(),
         RunReason::CacheDisabled => "--no-cache".to_string(),
         RunReason::Forced => "--force".to_string(),
+        RunReason::NoVenv => {
+            "--no-venv: it runs on the host, without its environment".to_string()
+        }
         RunReason::NoEntry => "no cache entry for this session yet".to_string(),
         RunReason::Changed(change) => self::change(change),
         RunReason::KeyDiffers => "the key differs from the newest entry's".to_string(),
@@ -267,6 +270,9 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
         NotStored::PackagesChanged => format!(
             "the packages installed in `{session}`'s environment changed while it ran; its result is not cached"
         ),
+        NotStored::EnvironmentOutdated => format!(
+            "`{session}` ran in its environment as it stands (`--no-install`), which is not up to date with what it declares; its result is not cached"
+        ),
         NotStored::DeclaredEnvironmentChanged => format!(
             "the files or local sources `{session}`'s environment is made from changed while it ran; its result is not cached"
         ),
@@ -280,6 +286,19 @@ pub(crate) fn not_stored(session: &str, why: &NotStored) -> String {
             format!("cannot store the result of `{session}` in the cache: {error}")
         }
     }
+}
+
+pub(crate) fn no_venv(session: &str) -> String {
+    format!(
+        "`{session}` runs on the host without its virtual environment (`--no-venv`): `install` is skipped, and its result is neither restored nor cached"
+    )
+}
+
+pub(crate) fn external_program(session: &str, program: &str, found: &std::path::Path) -> String {
+    format!(
+        "`{program}` is not installed into the virtual environment of `{session}`, it is located at `{}`\n  hint: mark the command `external = true` if it is meant to run from there",
+        found.display()
+    )
 }
 
 pub(crate) fn untouched(session: &str, paths: &[RelPath]) -> String {
@@ -324,6 +343,7 @@ pub(crate) fn failure_details(error: &SessionError) -> Vec<String> {
         SessionError::NotCached { reasons } => {
             listed(&reasons.iter().map(run_reason).collect::<Vec<_>>())
         }
+
         _ => Vec::new(),
     }
 }
