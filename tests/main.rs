@@ -4,6 +4,7 @@
 
 mod support;
 
+mod after;
 mod bundle;
 mod cache;
 mod ci_recipe;

@@ -29,6 +29,10 @@ pub(crate) enum RunReason {
     EnvironmentNotReady,
     /// A session it requires has no key yet, so neither has it (`--dry-run` only).
     RequiredKeyUnknown { name: String, why: KeyUnknown },
+    /// A session of the run it starts `after` would run first, and may change what its
+    /// `inputs` read, so its key is not known yet (`--dry-run` only: a run keys it when it
+    /// starts, after that session finished).
+    AfterKeyUnknown { name: String, why: KeyUnknown },
 }
 
 /// Why what a required session will leave (which its dependents are keyed on) is not known
@@ -238,6 +242,7 @@ impl RunReason {
             RunReason::RestoreBlocked { .. } => "restore_blocked",
             RunReason::EnvironmentNotReady => "environment_not_ready",
             RunReason::RequiredKeyUnknown { .. } => "required_key_unknown",
+            RunReason::AfterKeyUnknown { .. } => "after_key_unknown",
         }
     }
 }

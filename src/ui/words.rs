@@ -44,6 +44,15 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
             };
             format!("{first}, so its key is not known yet")
         }
+        RunReason::AfterKeyUnknown { name, why } => {
+            let first = match why {
+                KeyUnknown::EnvironmentNotReady => {
+                    "whose environment would be (re)created first".to_string()
+                }
+                KeyUnknown::Runs => "which would run first".to_string(),
+            };
+            format!("it starts after `{name}`, {first}: what it reads is known only then")
+        }
     }
 }
 
