@@ -315,6 +315,7 @@ fn dry_run_json_describes_each_decision() {
               "environment": null
             },
             "requires": [],
+            "after": [],
             "cacheable": true
           },
           {
@@ -331,6 +332,7 @@ fn dry_run_json_describes_each_decision() {
             "requires": [
               "gen"
             ],
+            "after": [],
             "cacheable": true
           }
         ]

@@ -221,9 +221,14 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
 fn end_of(outcome: &Outcome) -> RequirementEnd {
     match outcome {
         Outcome::Ran { .. } | Outcome::Cached { .. } => RequirementEnd::Succeeded,
-        Outcome::Skipped { .. } => RequirementEnd::Skipped,
-        Outcome::Failed { .. } => RequirementEnd::Failed,
+        Outcome::Skipped { reason } => RequirementEnd::Skipped(reason.clone()),
+        Outcome::Failed { error, .. } => match &**error {
+            SessionError::MissingInterpreter { version } => RequirementEnd::MissingInterpreter {
+                version: version.clone(),
+            },
+            _ => RequirementEnd::Failed,
+        },
         Outcome::Interrupted { .. } => RequirementEnd::Interrupted,
-        Outcome::Aborted { .. } => RequirementEnd::Aborted,
+        Outcome::Aborted { reason } => RequirementEnd::Aborted(Some(reason.clone())),
     }
 }

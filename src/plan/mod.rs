@@ -561,7 +561,7 @@ impl Planner<'_> {
         for &id in order {
             let session = &sessions[id];
             let requirements = session.requires.iter().map(|dep| {
-                let end = ends.get(dep).copied().unwrap_or(RequirementEnd::Aborted);
+                let end = ends.get(dep).cloned().unwrap_or(RequirementEnd::Aborted(None));
                 (sessions[*dep].name.as_str(), end)
             });
             let plan = match blocked(requirements) {
@@ -613,8 +613,14 @@ impl Decision {
             Decision::Restore(_) | Decision::Run { .. } | Decision::PrepareEnvironment { .. } => {
                 RequirementEnd::Succeeded
             }
-            Decision::Skip(_) => RequirementEnd::Skipped,
-            Decision::Fail(_) | Decision::Abort(_) => RequirementEnd::Failed,
+            Decision::Skip(reason) => RequirementEnd::Skipped(reason.clone()),
+            Decision::Fail(SessionError::MissingInterpreter { version }) => {
+                RequirementEnd::MissingInterpreter {
+                    version: version.clone(),
+                }
+            }
+            Decision::Fail(_) => RequirementEnd::Failed,
+            Decision::Abort(reason) => RequirementEnd::Aborted(Some(reason.clone())),
         }
     }
 }
