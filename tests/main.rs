@@ -26,5 +26,6 @@ mod python_keys;
 mod remote;
 mod restore_only;
 mod safety;
+mod selection;
 mod validation;
 mod watchdog;
