@@ -59,7 +59,9 @@ fn a_report_after_tests_is_keyed_on_what_the_tests_wrote() {
 #[test]
 fn after_never_pulls_sessions_in() {
     let project = Project::with_tasks(COVERAGE);
-    project.write("data.txt", "one\n").write(".coverage.old", "old\n");
+    project
+        .write("data.txt", "one\n")
+        .write(".coverage.old", "old\n");
     project.rtask(&["report"]).success().stderr_lacks("tests:");
     assert!(!project.exists("tests-runs.txt"));
     assert_eq!(project.read("report.txt"), "old\n");
@@ -127,8 +129,7 @@ run = ["echo report"]
     report: would run (not cacheable: no `inputs`, or `cache = false`)
       - starts after `tests-3.11`, `tests-3.12`
     ");
-    let listed: Value =
-        serde_json::from_str(&project.rtask(&["-l", "--json"]).stdout).unwrap();
+    let listed: Value = serde_json::from_str(&project.rtask(&["-l", "--json"]).stdout).unwrap();
     assert_eq!(
         listed[3]["after"],
         serde_json::json!(["tests-3.11", "tests-3.12", "lint"])

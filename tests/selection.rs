@@ -108,7 +108,10 @@ fn keywords_reach_every_session_and_replace_the_names() {
     both_list(&project, &["-k", "a or docs"], &["a", "docs"]);
     both_list(&project, &["-s", "a", "-k", "b"], &["b"]);
     both_list(&project, &["-t", "t1", "-k", "a"], &["a"]);
-    project.rtask(&["-k", "docs"]).success().stdout_has("docs\n");
+    project
+        .rtask(&["-k", "docs"])
+        .success()
+        .stdout_has("docs\n");
     project
         .rtask(&["-t", "t1", "-k", "b"])
         .code(3)
@@ -119,7 +122,11 @@ fn keywords_reach_every_session_and_replace_the_names() {
 fn pythons_filter_with_names_and_keywords() {
     let project = project();
     both_list(&project, &["-k", "tests", "-p", "3.12"], &["tests-3.12"]);
-    both_list(&project, &["-k", "tests or b", "-p", "3.12"], &["tests-3.12"]);
+    both_list(
+        &project,
+        &["-k", "tests or b", "-p", "3.12"],
+        &["tests-3.12"],
+    );
     both_list(&project, &["-s", "tests", "-p", "3.12"], &["tests-3.12"]);
     both_list(&project, &["-p", "3.12"], &["tests-3.12"]);
     both_list(&project, &[], &["a", "b", "tests-3.11", "tests-3.12"]);
@@ -132,7 +139,11 @@ fn e_is_an_alias_of_session() {
     both_list(&project, &["-e", "docs"], &["docs"]);
     // Repeated, as `-s` (nox keeps the last of repeated `-e`/`-s` flags).
     assert_eq!(
-        listed(&project.rtask(&["-l", "--json", "-e", "a", "-e", "docs"]).stdout),
+        listed(
+            &project
+                .rtask(&["-l", "--json", "-e", "a", "-e", "docs"])
+                .stdout
+        ),
         ["a", "docs"]
     );
 }

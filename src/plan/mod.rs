@@ -561,7 +561,10 @@ impl Planner<'_> {
         for &id in order {
             let session = &sessions[id];
             let requirements = session.requires.iter().map(|dep| {
-                let end = ends.get(dep).cloned().unwrap_or(RequirementEnd::Aborted(None));
+                let end = ends
+                    .get(dep)
+                    .cloned()
+                    .unwrap_or(RequirementEnd::Aborted(None));
                 (sessions[*dep].name.as_str(), end)
             });
             let plan = match blocked(requirements) {

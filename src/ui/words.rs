@@ -256,9 +256,9 @@ pub(crate) fn abort(reason: &AbortReason) -> String {
             name,
             why: Some(why),
         } => format!("requires `{name}`, which did not run: {}", abort(why)),
-        AbortReason::RequiredMissingInterpreter { name, version } => format!(
-            "requires `{name}`, which failed: Python interpreter {version} not found"
-        ),
+        AbortReason::RequiredMissingInterpreter { name, version } => {
+            format!("requires `{name}`, which failed: Python interpreter {version} not found")
+        }
         AbortReason::Interrupted => "interrupted".to_string(),
         AbortReason::StoppedAfterFirstFailure => "stopped after the first failure".to_string(),
         AbortReason::DidNotRun => "did not run".to_string(),
