@@ -140,7 +140,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     if args.list || selected.is_none() {
         let every: Vec<usize> = (0..project.sessions.len()).collect();
         let states = planner
-            .preview(&graph::closure(&project.sessions, &every))
+            .preview(&graph::run_order(&project.sessions, &every))
             .iter()
             .map(|plan| (plan.id, CacheState::of(plan)))
             .collect();
@@ -154,7 +154,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let Some(selected) = selected else {
         return Ok(Exit::Success);
     };
-    let order = graph::closure(&project.sessions, &selected);
+    let order = graph::run_order(&project.sessions, &selected);
     if args.dry_run {
         // A dry run may download the entries it finds remotely; it uploads nothing.
         let warnings = Arc::new(Warnings {

@@ -242,7 +242,7 @@ fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Err
         remote: None,
         restore_only: &restore_only,
     };
-    let plans = planner.preview(&graph::closure(&project.sessions, &selected));
+    let plans = planner.preview(&graph::run_order(&project.sessions, &selected));
     let mut wanted = Vec::new();
     let mut missing = Vec::new();
     for plan in &plans {

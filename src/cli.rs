@@ -77,6 +77,7 @@ pub struct Args {
     #[arg(
         short = 's',
         long = "session",
+        visible_short_alias = 'e',
         value_name = "SESSION",
         value_delimiter = ','
     )]

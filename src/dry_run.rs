@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::failure::SessionError;
 use crate::plan::reason::RunReason;
 use crate::plan::{AfterPrepare, Decision, SessionPlan};
-use crate::project::Project;
+use crate::project::{Project, SessionId};
 use crate::ui::{style, words};
 
 /// Whether the cache holds a session's result now, as `--list` shows it.
@@ -48,13 +48,28 @@ impl CacheState {
 pub(crate) fn text(project: &Project, plans: &[SessionPlan]) -> String {
     let mut out = String::new();
     for plan in plans {
-        let (headline, details) = describe(plan);
+        let (headline, mut details) = describe(plan);
         out.push_str(&format!("{}: {headline}\n", project.sessions[plan.id].name));
+        let after = after_in_run(project, plans, plan.id);
+        if !after.is_empty() {
+            let names: Vec<String> = after.iter().map(|name| format!("`{name}`")).collect();
+            details.push(format!("starts after {}", names.join(", ")));
+        }
         for detail in details {
             out.push_str(&format!("  - {detail}\n"));
         }
     }
     out
+}
+
+/// The sessions of the run (those `plans` decide) that `id` starts after, by full name.
+fn after_in_run<'a>(project: &'a Project, plans: &[SessionPlan], id: SessionId) -> Vec<&'a str> {
+    project.sessions[id]
+        .after
+        .iter()
+        .filter(|earlier| plans.iter().any(|plan| plan.id == **earlier))
+        .map(|&earlier| project.sessions[earlier].name.as_str())
+        .collect()
 }
 
 /// A plan's headline and the details below it.
@@ -140,6 +155,8 @@ struct Planned<'a> {
     /// The entry a restore would use.
     entry: Option<Entry>,
     requires: Vec<&'a str>,
+    /// The sessions of this run it starts after (`after`), by full name.
+    after: Vec<&'a str>,
     cacheable: bool,
     /// Its `install` entries as written (its Python version's override's, if any); `None`
     /// without an environment.
@@ -243,6 +260,7 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan], posargs: &[String])
                     .iter()
                     .map(|dep| project.sessions[*dep].name.as_str())
                     .collect(),
+                after: after_in_run(project, plans, plan.id),
                 cacheable: session.cacheable(),
                 install: session
                     .venv

@@ -1,15 +1,29 @@
 //! The session graph: cycles, and the sessions a selection pulls in, in dependency order.
 //! Both walk the graph once, with an explicit stack: a chain of any length neither overflows
 //! the stack nor takes more than time linear in sessions and requirements.
+//!
+//! Two kinds of edges: `requires` pulls sessions in and orders them; `after` only orders the
+//! sessions that are part of the run anyway.
+
+use std::collections::{BTreeSet, HashMap};
 
 use crate::project::{Session, SessionId};
 
-/// A cycle of `requires`: `sessions` starts and ends with the same session.
+/// A cycle of `requires` and `after` edges: `sessions` starts and ends with the same session.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Cycle {
     pub sessions: Vec<SessionId>,
-    /// The session whose requirement closes the cycle, and the index of that requirement.
+    /// The session whose edge closes the cycle, and the index of that edge among its
+    /// requirements followed by its `after` entries.
     pub closing_edge: (SessionId, usize),
+}
+
+/// The `index`th edge of `session`: its requirements, then its `after` entries.
+fn nth_edge(session: &Session, index: usize) -> Option<SessionId> {
+    match session.requires.get(index) {
+        Some(&id) => Some(id),
+        None => session.after.get(index - session.requires.len()).copied(),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -19,8 +33,8 @@ enum Mark {
     Done,
 }
 
-/// The first cycle found, searching from sessions in order, each session's requirements in
-/// the order written.
+/// The first cycle found, searching from sessions in order, each session's requirements then
+/// its `after` entries in the order written.
 pub fn find_cycle(sessions: &[Session]) -> Option<Cycle> {
     let mut marks = vec![Mark::New; sessions.len()];
     // The path from the start: each session with the index of the next requirement to follow.
@@ -32,7 +46,7 @@ pub fn find_cycle(sessions: &[Session]) -> Option<Cycle> {
         marks[start] = Mark::OnPath;
         path.push((start, 0));
         while let Some(&mut (id, ref mut edge)) = path.last_mut() {
-            let Some(&next) = sessions[id].requires.get(*edge) else {
+            let Some(next) = nth_edge(&sessions[id], *edge) else {
                 marks[id] = Mark::Done;
                 path.pop();
                 continue;
@@ -86,6 +100,41 @@ pub fn closure(sessions: &[Session], selected: &[SessionId]) -> Vec<SessionId> {
                     order.push(id);
                     stack.pop();
                 }
+            }
+        }
+    }
+    order
+}
+
+/// The sessions of a run (the selection and what it requires, as [`closure`]) in the order
+/// they are decided and start in: each after what it requires and after the sessions of the
+/// run its `after` names; otherwise in the closure's order. Acyclic, as validation guarantees.
+pub fn run_order(sessions: &[Session], selected: &[SessionId]) -> Vec<SessionId> {
+    let closure = closure(sessions, selected);
+    let position: HashMap<SessionId, usize> = closure
+        .iter()
+        .enumerate()
+        .map(|(at, &id)| (id, at))
+        .collect();
+    let mut pending = vec![0usize; closure.len()];
+    let mut waiting: Vec<Vec<usize>> = vec![Vec::new(); closure.len()];
+    for (at, &id) in closure.iter().enumerate() {
+        let session = &sessions[id];
+        for earlier in session.requires.iter().chain(&session.after) {
+            if let Some(&before) = position.get(earlier) {
+                pending[at] += 1;
+                waiting[before].push(at);
+            }
+        }
+    }
+    let mut free: BTreeSet<usize> = (0..closure.len()).filter(|&at| pending[at] == 0).collect();
+    let mut order = Vec::with_capacity(closure.len());
+    while let Some(at) = free.pop_first() {
+        order.push(closure[at]);
+        for &later in &waiting[at] {
+            pending[later] -= 1;
+            if pending[later] == 0 {
+                free.insert(later);
             }
         }
     }

@@ -20,6 +20,8 @@ struct Listed<'a> {
     call_spec: serde_json::Map<String, serde_json::Value>,
     /// `true` when the cache holds the result, `null` when the session is not cached.
     cached: Option<bool>,
+    /// The sessions it starts after when they are in the run (`after`), by full name.
+    after: Vec<&'a str>,
 }
 
 /// The selected sessions (all of them when nothing selects any), as nox prints them.
@@ -54,6 +56,11 @@ pub fn json(
                     Some(CacheState::Stale) => Some(false),
                     Some(CacheState::NotCached) | None => None,
                 },
+                after: session
+                    .after
+                    .iter()
+                    .map(|&earlier| project.sessions[earlier].name.as_str())
+                    .collect(),
             }
         })
         .collect();

@@ -54,6 +54,8 @@ pub struct Session {
     pub commands: Vec<Command>,
     pub shell: bool,
     pub requires: Vec<SessionId>,
+    /// The sessions it starts after when they are part of the run (`after`), never pulled in.
+    pub after: Vec<SessionId>,
     /// `None` when the session is not cacheable (no `inputs`, or `cache = false`).
     pub inputs: Option<InputPatterns>,
     pub outputs: Vec<OutputPattern>,

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod after;
 mod bundle;
 mod cache;
 mod ci_recipe;
@@ -29,5 +30,6 @@ mod remote;
 mod restore_only;
 mod run_flags;
 mod safety;
+mod selection;
 mod validation;
 mod watchdog;

@@ -315,6 +315,7 @@ fn dry_run_json_describes_each_decision() {
               "environment": null
             },
             "requires": [],
+            "after": [],
             "cacheable": true,
             "install": null,
             "run": [
@@ -339,6 +340,7 @@ fn dry_run_json_describes_each_decision() {
             "requires": [
               "gen"
             ],
+            "after": [],
             "cacheable": true,
             "install": null,
             "run": [

@@ -40,9 +40,10 @@ enum State {
 /// one requiring thousands, stays linear).
 struct Board {
     states: Vec<State>,
-    /// How many of its requirements have not ended yet.
+    /// How many of its requirements, and of the sessions of the run its `after` names, have
+    /// not ended yet.
     pending: Vec<usize>,
-    /// The positions of the sessions that require it.
+    /// The positions of the sessions that require it or start after it.
     dependents: Vec<Vec<usize>>,
     /// Sessions whose requirements have all ended, to be started, skipped or aborted; in
     /// order, so that sessions start in the order given when several could.
@@ -58,7 +59,8 @@ impl Board {
         let mut pending = vec![0; order.len()];
         let mut dependents = vec![Vec::new(); order.len()];
         for (at, &id) in order.iter().enumerate() {
-            for dependency in &sessions[id].requires {
+            // Only the sessions of the run: `after` never waits for one that is not in it.
+            for dependency in sessions[id].requires.iter().chain(&sessions[id].after) {
                 if let Some(&required) = position.get(dependency) {
                     pending[at] += 1;
                     dependents[required].push(at);
@@ -85,9 +87,9 @@ impl Board {
     }
 }
 
-/// Runs `order` (each session after what it requires) and returns each session's outcome, in
-/// that order. A failed session aborts the sessions that require it; the others go on unless
-/// `stop_on_first_error`.
+/// Runs `order` (each session after what it requires and what it starts `after`) and returns
+/// each session's outcome, in that order. A failed session aborts the sessions that require
+/// it; the others, those that start after it included, go on unless `stop_on_first_error`.
 pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec<SessionResult> {
     let sessions = &context.planner.project.sessions;
     let position: HashMap<SessionId, usize> =
@@ -221,9 +223,14 @@ fn end_of(outcome: &Outcome) -> RequirementEnd {
         Outcome::Ran { .. } | Outcome::Cached { .. } | Outcome::Installed { .. } => {
             RequirementEnd::Succeeded
         }
-        Outcome::Skipped { .. } => RequirementEnd::Skipped,
-        Outcome::Failed { .. } => RequirementEnd::Failed,
+        Outcome::Skipped { reason } => RequirementEnd::Skipped(reason.clone()),
+        Outcome::Failed { error, .. } => match &**error {
+            SessionError::MissingInterpreter { version } => RequirementEnd::MissingInterpreter {
+                version: version.clone(),
+            },
+            _ => RequirementEnd::Failed,
+        },
         Outcome::Interrupted { .. } => RequirementEnd::Interrupted,
-        Outcome::Aborted { .. } => RequirementEnd::Aborted,
+        Outcome::Aborted { reason } => RequirementEnd::Aborted(Some(reason.clone())),
     }
 }

@@ -3,7 +3,8 @@
 //! `--list` render it; none of them computes a key or a reason of its own.
 //!
 //! A session is decided when its turn comes, once the sessions it requires are done (their
-//! keys and outputs are part of its key). [`Planner::preview`] decides a whole order without
+//! keys and outputs are part of its key) and those of the run it starts `after` finished
+//! (what it reads of theirs enters its key through its inputs, hashed then). [`Planner::preview`] decides a whole order without
 //! running anything, assuming each session ends as decided.
 
 pub(crate) mod reason;
@@ -426,6 +427,16 @@ impl Planner<'_> {
             };
             requires.insert(name.clone(), known.upstream.clone());
         }
+        // What it reads of the sessions it starts after enters through its inputs, hashed when
+        // it starts: in a preview, a key hashed before one of them would run is not its key.
+        if let Some((&earlier, &why)) = session
+            .after
+            .iter()
+            .find_map(|earlier| unknown.get_key_value(earlier))
+        {
+            let name = self.project.sessions[earlier].name.clone();
+            return unkeyed(RunReason::AfterKeyUnknown { name, why });
+        }
         let strays = self
             .strays(session, upstream)
             .map_err(|error| Decision::Fail(SessionError::Outputs(error)))?;
@@ -564,7 +575,10 @@ impl Planner<'_> {
         for &id in order {
             let session = &sessions[id];
             let requirements = session.requires.iter().map(|dep| {
-                let end = ends.get(dep).copied().unwrap_or(RequirementEnd::Aborted);
+                let end = ends
+                    .get(dep)
+                    .cloned()
+                    .unwrap_or(RequirementEnd::Aborted(None));
                 (sessions[*dep].name.as_str(), end)
             });
             let plan = match blocked(requirements) {
@@ -616,8 +630,14 @@ impl Decision {
             Decision::Restore(_) | Decision::Run { .. } | Decision::PrepareEnvironment { .. } => {
                 RequirementEnd::Succeeded
             }
-            Decision::Skip(_) => RequirementEnd::Skipped,
-            Decision::Fail(_) | Decision::Abort(_) => RequirementEnd::Failed,
+            Decision::Skip(reason) => RequirementEnd::Skipped(reason.clone()),
+            Decision::Fail(SessionError::MissingInterpreter { version }) => {
+                RequirementEnd::MissingInterpreter {
+                    version: version.clone(),
+                }
+            }
+            Decision::Fail(_) => RequirementEnd::Failed,
+            Decision::Abort(reason) => RequirementEnd::Aborted(Some(reason.clone())),
         }
     }
 }

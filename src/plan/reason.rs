@@ -32,6 +32,10 @@ pub(crate) enum RunReason {
     EnvironmentNotReady,
     /// A session it requires has no key yet, so neither has it (`--dry-run` only).
     RequiredKeyUnknown { name: String, why: KeyUnknown },
+    /// A session of the run it starts `after` would run first, and may change what its
+    /// `inputs` read, so its key is not known yet (`--dry-run` only: a run keys it when it
+    /// starts, after that session finished).
+    AfterKeyUnknown { name: String, why: KeyUnknown },
 }
 
 /// Why what a required session will leave (which its dependents are keyed on) is not known
@@ -170,8 +174,8 @@ pub(crate) enum Edit {
 pub(crate) enum SkipReason {
     /// No interpreter of the version asked for (and not under `CI`).
     MissingInterpreter { version: String },
-    /// A session it requires was skipped.
-    RequiredSkipped { name: String },
+    /// A session it requires was skipped, for this reason.
+    RequiredSkipped { name: String, why: Box<SkipReason> },
 }
 
 /// Why a session never started, which fails the run.
@@ -183,8 +187,16 @@ pub(crate) enum AbortReason {
     RequiredInterrupted {
         name: String,
     },
+    /// A session it requires did not start; `why`, when a missing interpreter is behind it.
     RequiredDidNotRun {
         name: String,
+        why: Option<Box<AbortReason>>,
+    },
+    /// A session it requires failed because its Python interpreter is missing (under `CI` or
+    /// `--error-on-missing-interpreters`).
+    RequiredMissingInterpreter {
+        name: String,
+        version: String,
     },
     Interrupted,
     StoppedAfterFirstFailure,
@@ -193,13 +205,18 @@ pub(crate) enum AbortReason {
 }
 
 /// How a required session ended, as far as its dependents care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RequirementEnd {
     Succeeded,
-    Skipped,
+    Skipped(SkipReason),
     Failed,
+    /// Failed for want of its Python interpreter.
+    MissingInterpreter {
+        version: String,
+    },
     Interrupted,
-    Aborted,
+    /// It did not start, for this reason when it is known.
+    Aborted(Option<AbortReason>),
 }
 
 /// What keeps a session from starting, given how its requirements ended: the first one that
@@ -218,9 +235,19 @@ pub(crate) fn blocked<'a>(
         .find(|(_, end)| *end != RequirementEnd::Succeeded)?;
     let name = name.to_string();
     Some(match end {
-        RequirementEnd::Skipped => Blocked::Skip(SkipReason::RequiredSkipped { name }),
+        RequirementEnd::Skipped(why) => Blocked::Skip(SkipReason::RequiredSkipped {
+            name,
+            why: Box::new(why),
+        }),
+        RequirementEnd::MissingInterpreter { version } => {
+            Blocked::Abort(AbortReason::RequiredMissingInterpreter { name, version })
+        }
         RequirementEnd::Interrupted => Blocked::Abort(AbortReason::RequiredInterrupted { name }),
-        RequirementEnd::Aborted => Blocked::Abort(AbortReason::RequiredDidNotRun { name }),
+        RequirementEnd::Aborted(why) => Blocked::Abort(AbortReason::RequiredDidNotRun {
+            name,
+            // Said when a missing interpreter is behind it, the fan-in people ask about.
+            why: why.filter(AbortReason::missing_interpreter).map(Box::new),
+        }),
         RequirementEnd::Failed | RequirementEnd::Succeeded => {
             Blocked::Abort(AbortReason::RequiredFailed { name })
         }
@@ -242,6 +269,7 @@ impl RunReason {
             RunReason::RestoreBlocked { .. } => "restore_blocked",
             RunReason::EnvironmentNotReady => "environment_not_ready",
             RunReason::RequiredKeyUnknown { .. } => "required_key_unknown",
+            RunReason::AfterKeyUnknown { .. } => "after_key_unknown",
         }
     }
 }
@@ -284,11 +312,22 @@ impl SkipReason {
 }
 
 impl AbortReason {
+    /// Whether a required session failed for want of its interpreter, directly or through
+    /// sessions that did not start because of it.
+    fn missing_interpreter(&self) -> bool {
+        match self {
+            AbortReason::RequiredMissingInterpreter { .. } => true,
+            AbortReason::RequiredDidNotRun { why, .. } => why.is_some(),
+            _ => false,
+        }
+    }
+
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             AbortReason::RequiredFailed { .. } => "required_failed",
             AbortReason::RequiredInterrupted { .. } => "required_interrupted",
             AbortReason::RequiredDidNotRun { .. } => "required_did_not_run",
+            AbortReason::RequiredMissingInterpreter { .. } => "required_missing_interpreter",
             AbortReason::Interrupted => "interrupted",
             AbortReason::StoppedAfterFirstFailure => "stopped_after_first_failure",
             AbortReason::DidNotRun => "did_not_run",

@@ -24,6 +24,8 @@ pub(super) type PendingRequires = Vec<(String, Range<usize>)>;
 pub(super) struct Checked {
     pub session: Session,
     pub requires: PendingRequires,
+    /// Its `after` entries, resolved like `requires`.
+    pub after: PendingRequires,
     /// Where each of `session.outputs` is declared.
     pub output_spans: Vec<Range<usize>>,
 }
@@ -63,6 +65,11 @@ impl SessionChecker<'_> {
             .requires
             .iter()
             .filter_map(|entry| Some((self.fill(entry, "requires")?, entry.span())))
+            .collect();
+        let after = wire
+            .after
+            .iter()
+            .filter_map(|entry| Some((self.fill(entry, "after")?, entry.span())))
             .collect();
         let venv = backend.map(|backend| VenvSpec {
             backend,
@@ -151,6 +158,7 @@ impl SessionChecker<'_> {
             commands,
             shell,
             requires: Vec::new(),
+            after: Vec::new(),
             inputs,
             outputs: outputs.iter().map(|(_, output)| output.clone()).collect(),
             env,
@@ -162,6 +170,7 @@ impl SessionChecker<'_> {
         Checked {
             session,
             requires,
+            after,
             output_spans: outputs.into_iter().map(|(span, _)| span).collect(),
         }
     }

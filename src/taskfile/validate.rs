@@ -91,6 +91,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
 
     let mut sessions = Vec::new();
     let mut pending = Vec::new();
+    let mut pending_after = Vec::new();
     let mut output_spans = Vec::new();
     let mut name_spans = Vec::new();
     for (name, wire_session) in &defined {
@@ -121,6 +122,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             sessions.push(checked.session);
             name_spans.push(name.span());
             pending.push(checked.requires);
+            pending_after.push(checked.after);
             output_spans.push(checked.output_spans);
         }
     }
@@ -143,7 +145,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         }
     }
     let names = Names::of(&sessions);
-    let mut requires_spans = Vec::new();
+    let mut edge_spans = Vec::new();
     let mut resolved = Vec::with_capacity(sessions.len());
     for (id, entries) in pending.into_iter().enumerate() {
         let mut spans = Vec::new();
@@ -163,10 +165,37 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             }
         }
         resolved.push(requires);
-        requires_spans.push(spans);
+        edge_spans.push(spans);
     }
     for (session, requires) in sessions.iter_mut().zip(resolved) {
         session.requires = requires;
+    }
+    for (id, entries) in pending_after.into_iter().enumerate() {
+        let mut after = Vec::new();
+        for (entry, span) in entries {
+            let matched = names.matching(&entry);
+            if matched.is_empty() {
+                let place = format!("in `{}`'s `after`", sessions[id].base);
+                problems.push(unknown_session(&sessions, &entry, span.clone(), &place));
+            } else if matched.contains(&id) {
+                problems.push(
+                    Problem::new(
+                        format!("session `{}` names itself in `after`", sessions[id].base),
+                        span.clone(),
+                        "itself",
+                    )
+                    .hint("remove it: a session cannot start after itself"),
+                );
+                continue;
+            }
+            for &earlier in matched {
+                if !after.contains(&earlier) {
+                    after.push(earlier);
+                    edge_spans[id].push(span.clone());
+                }
+            }
+        }
+        sessions[id].after = after;
     }
 
     if let Some(cycle) = graph::find_cycle(&sessions) {
@@ -177,14 +206,26 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             .map(|&id| format!("`{}`", sessions[id].name))
             .collect::<Vec<_>>()
             .join(" -> ");
-        problems.push(
+        let ordering = cycle
+            .sessions
+            .windows(2)
+            .any(|pair| !sessions[pair[0]].requires.contains(&pair[1]));
+        let span = edge_spans[from].get(edge).cloned().unwrap_or(0..0);
+        problems.push(if ordering {
+            Problem::new(
+                format!("ordering cycle: {path}"),
+                span,
+                "this entry closes the cycle",
+            )
+            .hint("`after` and `requires` together must not lead from a session back to itself")
+        } else {
             Problem::new(
                 format!("dependency cycle: {path}"),
-                requires_spans[from].get(edge).cloned().unwrap_or(0..0),
+                span,
                 "this requirement closes the cycle",
             )
-            .hint("a session cannot require itself, directly or through others"),
-        );
+            .hint("a session cannot require itself, directly or through others")
+        });
     }
 
     let settings = wire.settings.as_ref();

@@ -34,6 +34,9 @@ pub(crate) struct WireSession {
     pub run: Spanned<Vec<Spanned<WireCommand>>>,
     #[serde(default)]
     pub requires: Vec<SpannedString>,
+    /// Sessions this one starts after when they are in the run, without requiring them.
+    #[serde(default)]
+    pub after: Vec<SpannedString>,
     pub inputs: Option<Vec<SpannedString>>,
     #[serde(default)]
     pub outputs: Vec<SpannedString>,

@@ -47,6 +47,15 @@ pub(crate) fn run_reason(reason: &RunReason) -> String {
             };
             format!("{first}, so its key is not known yet")
         }
+        RunReason::AfterKeyUnknown { name, why } => {
+            let first = match why {
+                KeyUnknown::EnvironmentNotReady => {
+                    "whose environment would be (re)created first".to_string()
+                }
+                KeyUnknown::Runs => "which would run first".to_string(),
+            };
+            format!("it starts after `{name}`, {first}: what it reads is known only then")
+        }
     }
 }
 
@@ -240,7 +249,9 @@ pub(crate) fn skip(reason: &SkipReason) -> String {
         SkipReason::MissingInterpreter { version } => {
             format!("Python interpreter {version} not found")
         }
-        SkipReason::RequiredSkipped { name } => format!("requires `{name}`, which was skipped"),
+        SkipReason::RequiredSkipped { name, why } => {
+            format!("requires `{name}`, which was skipped: {}", skip(why))
+        }
     }
 }
 
@@ -248,7 +259,14 @@ pub(crate) fn abort(reason: &AbortReason) -> String {
     match reason {
         AbortReason::RequiredFailed { name } => format!("`{name}` failed"),
         AbortReason::RequiredInterrupted { name } => format!("`{name}` was interrupted"),
-        AbortReason::RequiredDidNotRun { name } => format!("`{name}` did not run"),
+        AbortReason::RequiredDidNotRun { name, why: None } => format!("`{name}` did not run"),
+        AbortReason::RequiredDidNotRun {
+            name,
+            why: Some(why),
+        } => format!("requires `{name}`, which did not run: {}", abort(why)),
+        AbortReason::RequiredMissingInterpreter { name, version } => {
+            format!("requires `{name}`, which failed: Python interpreter {version} not found")
+        }
         AbortReason::Interrupted => "interrupted".to_string(),
         AbortReason::StoppedAfterFirstFailure => "stopped after the first failure".to_string(),
         AbortReason::DidNotRun => "did not run".to_string(),
