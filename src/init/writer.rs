@@ -386,6 +386,13 @@ fn session(
             ),
         }
     }
+    if base
+        .env
+        .values()
+        .any(|value| value.starts_with('/') || value.contains(root_text))
+    {
+        notes.push("`env` holds an absolute path from this machine: check it".to_string());
+    }
     notes.dedup();
     // Header and keys.
     let _ = writeln!(out, "# noxfile.py:{}", declared.line);
