@@ -12,6 +12,8 @@ pub enum Command {
     Run(Args),
     /// `rtask cache ...`: work on the cache itself.
     Cache(CacheArgs),
+    /// `rtask init ...`: write a `tasks.toml`.
+    Init(InitArgs),
     /// Internal: be the watchdog of the rtask that started this one (`exec::watchdog`).
     Watchdog,
 }
@@ -19,6 +21,9 @@ pub enum Command {
 /// The word that starts the cache commands when it is the first argument; a session named so
 /// runs with `-s cache`.
 const CACHE: &str = "cache";
+
+/// The word that starts `rtask init`; a session named so runs with `-s init`.
+const INIT: &str = "init";
 
 /// Parse the command line: `rtask cache ...` when the first argument is `cache`, otherwise
 /// a run.
@@ -30,6 +35,10 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
     if arguments.get(1).is_some_and(|first| first == CACHE) {
         arguments.remove(0);
         return CacheArgs::try_parse_from(arguments).map(Command::Cache);
+    }
+    if arguments.get(1).is_some_and(|first| first == INIT) {
+        arguments.remove(0);
+        return InitArgs::try_parse_from(arguments).map(Command::Init);
     }
     Args::try_parse_from(arguments).map(Command::Run)
 }
@@ -315,4 +324,33 @@ pub struct ImportArgs {
     /// The bundles to read, as `rtask cache export` wrote them
     #[arg(value_name = "FILE", required = true)]
     pub bundles: Vec<PathBuf>,
+}
+
+/// Write a `tasks.toml`: a commented starter, or one converted from a noxfile
+///
+/// Examples:
+///
+///   rtask init                       a starter `tasks.toml` in the current directory
+///   rtask init --from-nox            convert `noxfile.py` (nox need not be installed)
+///   rtask init --from-nox ci/nox.py  convert another noxfile; `tasks.toml` goes beside it
+///
+/// The noxfile runs under `python3` from `PATH` with a stand-in `nox` that records what each
+/// session does; what cannot be translated is marked with a comment in the file written.
+/// A session named `init` runs with `rtask -s init`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtask init",
+    bin_name = "rtask init",
+    version,
+    max_term_width = 100
+)]
+#[command(verbatim_doc_comment)]
+pub struct InitArgs {
+    /// Convert this noxfile [default when given without a value: noxfile.py]
+    #[arg(long, value_name = "NOXFILE", num_args = 0..=1, default_missing_value = "noxfile.py")]
+    pub from_nox: Option<PathBuf>,
+
+    /// Replace an existing `tasks.toml`
+    #[arg(long)]
+    pub force: bool,
 }

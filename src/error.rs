@@ -91,6 +91,10 @@ pub enum Error {
     /// A remote cache setting from the command line or the environment.
     #[error(transparent)]
     Remote(crate::remote::config::BadSetting),
+
+    /// `rtask init` could not write its file.
+    #[error(transparent)]
+    Init(crate::init::InitError),
     /// `rtask cache export`: sessions of the closure whose results are not stored at their
     /// current keys, each with why (worded by the ui).
     #[error("{}", not_exported_message(missing))]
@@ -213,6 +217,7 @@ impl Error {
             | Error::Report { .. }
             | Error::RunLock { .. } => Exit::SessionFailed,
             Error::NotExported { .. } | Error::NeverCached { .. } => Exit::NotCached,
+            Error::Init(init) => init.exit(),
             Error::BundleWrite { .. }
             | Error::BundleRead { .. }
             | Error::NotABundle { .. }
@@ -259,6 +264,7 @@ impl Error {
                 "give `--max-size SIZE` (`5GiB`) or `--older-than DURATION` (`30d`), or set `cache_max_size` in the `[settings]` of `tasks.toml`".to_string(),
             ),
             Error::Remote(bad) => Some(bad.hint().to_string()),
+            Error::Init(init) => init.hint(),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             Error::NeverCached { .. } => Some(
                 "a `--restore-only` session must be cacheable, and its entry stored where this job reads (a remote cache, or `rtask cache import`); or run it without `--restore-only`".to_string(),

@@ -25,6 +25,7 @@ mod failure;
 mod file_stat;
 mod fingerprint;
 mod graph;
+mod init;
 mod key;
 mod keywords;
 mod list;
@@ -69,6 +70,7 @@ pub fn main() -> ExitCode {
     let color = match &command {
         cli::Command::Run(args) => args.color,
         cli::Command::Cache(args) => args.color,
+        cli::Command::Init(_) => cli::ColorChoice::Auto,
         cli::Command::Watchdog => cli::ColorChoice::Never,
     };
     let environment = match Environment::capture() {
@@ -79,6 +81,7 @@ pub fn main() -> ExitCode {
     let result = match command {
         cli::Command::Run(args) => app::run(args, environment),
         cli::Command::Cache(args) => cache_command::run(args, environment),
+        cli::Command::Init(args) => init::run(&args, &environment).map_err(Error::Init),
         cli::Command::Watchdog => Ok(exec::watchdog::serve()),
     };
     match result {

@@ -14,6 +14,7 @@ mod errors;
 mod external;
 mod full_disk;
 mod graph;
+mod init;
 mod inputs;
 mod leftovers;
 mod listing;

@@ -1,0 +1,824 @@
+//! The converted `tasks.toml`: each recorded session as a table, variants folded into one
+//! table with per-version `overrides`, and what could not be translated said in comments.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use super::proposal::{self, Layout};
+use super::record::{Declared, Install, Note, PythonSpec, Recorded, Recording, Step, StepKind};
+use crate::shell_words;
+
+/// pip options whose value is the next argument: `-r requirements.txt` is one entry.
+const OPTIONS_WITH_VALUE: [&str; 11] = [
+    "-r",
+    "--requirement",
+    "-e",
+    "--editable",
+    "-c",
+    "--constraint",
+    "--group",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--find-links",
+];
+
+/// One `install` or `run` entry as written, with the comments above it.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    text: String,
+    comments: Vec<String>,
+}
+
+/// A variant's recording, as the task file would say it.
+#[derive(Debug)]
+struct Resolved {
+    python: Option<String>,
+    install: Vec<Entry>,
+    run: Vec<Entry>,
+    env: BTreeMap<String, String>,
+    cwd: Option<String>,
+    argvs: Vec<Vec<String>>,
+    requirement_files: Vec<String>,
+}
+
+/// How a session's Python is written.
+enum Pythons {
+    None,
+    Single(String),
+    Matrix(Vec<String>),
+}
+
+/// Write the task file for `recording`.
+pub(crate) fn write(recording: &Recording, layout: &Layout, root_text: &str) -> String {
+    let mut out = String::from(
+        "# Converted from noxfile.py by `rtask init --from-nox`. Comments mark what was not\n\
+         # translated or was taken as on the machine that converted it: check them.\n",
+    );
+    let notified = notified(recording);
+    let default_backend = settings(recording, &mut out);
+    for declared in &recording.sessions {
+        out.push('\n');
+        match product(declared) {
+            Some(params) => session(
+                &mut out,
+                &Table {
+                    name: declared.name.clone(),
+                    declared,
+                    params,
+                    variants: declared.variants.iter().collect(),
+                    extra_notes: Vec::new(),
+                    extra_tag: None,
+                },
+                recording,
+                layout,
+                &notified,
+                default_backend.as_deref(),
+                root_text,
+            ),
+            None => split(
+                &mut out,
+                declared,
+                recording,
+                layout,
+                &notified,
+                default_backend.as_deref(),
+                root_text,
+            ),
+        }
+    }
+    out
+}
+
+/// `[settings]` from `nox.options`; returns the backend sessions without their own take.
+fn settings(recording: &Recording, out: &mut String) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut comments = Vec::new();
+    let mut backend = None;
+    for (name, value) in &recording.options {
+        match (name.as_str(), value) {
+            ("sessions", serde_json::Value::Array(names)) => {
+                let names: Vec<String> = names.iter().map(json_text).collect();
+                lines.push(format!("default = {}", string_array(&names)));
+            }
+            ("tags", serde_json::Value::Array(tags)) if !recording.options.contains_key("sessions") => {
+                let tags: BTreeSet<String> = tags.iter().map(json_text).collect();
+                let names: Vec<String> = recording
+                    .sessions
+                    .iter()
+                    .filter(|s| s.tags.iter().any(|t| tags.contains(t)))
+                    .map(|s| s.name.clone())
+                    .collect();
+                comments.push(format!(
+                    "# nox.options.tags = {:?}: written as the sessions carrying them",
+                    tags
+                ));
+                lines.push(format!("default = {}", string_array(&names)));
+            }
+            ("error_on_external_run", serde_json::Value::Bool(flag)) => {
+                lines.push(format!("error_on_external_run = {flag}"));
+            }
+            ("envdir", serde_json::Value::String(dir)) => {
+                lines.push(format!("envdir = {}", string(dir)));
+            }
+            ("default_venv_backend", serde_json::Value::String(chosen)) => {
+                match backend_choice(chosen) {
+                    BackendChoice::Keep(found) => backend = Some(found),
+                    BackendChoice::RtaskDefault => comments.push(format!(
+                        "# nox.options.default_venv_backend = {chosen:?}: rtask's default (uv when on PATH, else venv)"
+                    )),
+                    BackendChoice::Unknown => comments.push(format!(
+                        "# not converted: nox.options.default_venv_backend = {chosen:?} (rtask has no such backend)"
+                    )),
+                }
+            }
+            ("reuse_venv" | "reuse_existing_virtualenvs", value) => comments.push(format!(
+                "# nox.options.{name} = {value}: rtask keeps environments while they are up to date (see --reuse-venv)"
+            )),
+            (_, serde_json::Value::Null) => {}
+            (name, value) => comments.push(format!("# not converted: nox.options.{name} = {value}")),
+        }
+    }
+    if !lines.is_empty() || !comments.is_empty() {
+        out.push_str("\n[settings]\n");
+        for line in comments.iter().chain(&lines) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    backend
+}
+
+enum BackendChoice {
+    Keep(String),
+    RtaskDefault,
+    Unknown,
+}
+
+fn backend_choice(chosen: &str) -> BackendChoice {
+    let first = chosen.split('|').next().unwrap_or(chosen).trim();
+    match first {
+        "uv" if chosen.contains('|') => BackendChoice::RtaskDefault,
+        "uv" | "venv" | "virtualenv" | "none" | "conda" | "mamba" | "micromamba" => {
+            BackendChoice::Keep(first.to_string())
+        }
+        _ => BackendChoice::Unknown,
+    }
+}
+
+/// Session (base name) -> the sessions that notify it.
+fn notified(recording: &Recording) -> BTreeMap<String, BTreeSet<String>> {
+    let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for declared in &recording.sessions {
+        for variant in &declared.variants {
+            for notify in &variant.notify {
+                found
+                    .entry(notify.target.clone())
+                    .or_default()
+                    .insert(declared.name.clone());
+            }
+        }
+    }
+    found
+}
+
+/// One table to write: a session, or one row of a parametrization rtask cannot express.
+struct Table<'a> {
+    name: String,
+    declared: &'a Declared,
+    params: Vec<(String, Vec<serde_json::Value>)>,
+    variants: Vec<&'a Recorded>,
+    extra_notes: Vec<String>,
+    extra_tag: Option<String>,
+}
+
+/// The parametrization as rtask's `parametrize` (a product of lists), or `None` when nox's
+/// cannot be written so (ids, rows that are not a product, values that are not scalars).
+fn product(declared: &Declared) -> Option<Vec<(String, Vec<serde_json::Value>)>> {
+    let Some(rows) = &declared.params else {
+        return Some(Vec::new());
+    };
+    let names = &rows.first()?.names;
+    let scalar = |v: &serde_json::Value| {
+        matches!(
+            v,
+            serde_json::Value::String(_)
+                | serde_json::Value::Number(_)
+                | serde_json::Value::Bool(_)
+        )
+    };
+    if rows
+        .iter()
+        .any(|row| row.id.is_some() || &row.names != names || !row.values.iter().all(scalar))
+    {
+        return None;
+    }
+    let mut lists: Vec<(String, Vec<serde_json::Value>)> =
+        names.iter().map(|n| (n.clone(), Vec::new())).collect();
+    for row in rows {
+        for ((_, list), value) in lists.iter_mut().zip(&row.values) {
+            if !list.contains(value) {
+                list.push(value.clone());
+            }
+        }
+    }
+    let size: usize = lists.iter().map(|(_, list)| list.len()).product();
+    let distinct: BTreeSet<String> = rows
+        .iter()
+        .map(|row| serde_json::Value::from(row.values.clone()).to_string())
+        .collect();
+    (size == rows.len() && distinct.len() == rows.len()).then_some(lists)
+}
+
+/// A parametrization rtask cannot express: one table per row, tagged with the session name.
+fn split(
+    out: &mut String,
+    declared: &Declared,
+    recording: &Recording,
+    layout: &Layout,
+    notified: &BTreeMap<String, BTreeSet<String>>,
+    default_backend: Option<&str>,
+    root_text: &str,
+) {
+    let rows = declared.params.as_deref().unwrap_or_default();
+    for (index, row) in rows.iter().enumerate() {
+        let spec: serde_json::Map<String, serde_json::Value> = row
+            .names
+            .iter()
+            .cloned()
+            .zip(row.values.iter().cloned())
+            .collect();
+        let nox_name = match &row.id {
+            Some(id) => id.clone(),
+            None => row
+                .names
+                .iter()
+                .zip(&row.values)
+                .map(|(n, v)| format!("{n}={}", py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let table = Table {
+            name: format!("{}_{}", declared.name, index + 1),
+            declared,
+            params: Vec::new(),
+            variants: declared
+                .variants
+                .iter()
+                .filter(|variant| variant.call_spec == spec)
+                .collect(),
+            extra_notes: vec![format!(
+                "nox names this `{}({nox_name})`: rtask's `parametrize` has no ids and only makes \
+                 products, so each row is a table of its own (select them all with `-t {}`)",
+                declared.name, declared.name
+            )],
+            extra_tag: Some(declared.name.clone()),
+        };
+        if index > 0 {
+            out.push('\n');
+        }
+        session(
+            out,
+            &table,
+            recording,
+            layout,
+            notified,
+            default_backend,
+            root_text,
+        );
+    }
+}
+
+fn session(
+    out: &mut String,
+    table: &Table,
+    recording: &Recording,
+    layout: &Layout,
+    notified: &BTreeMap<String, BTreeSet<String>>,
+    default_backend: Option<&str>,
+    root_text: &str,
+) {
+    let declared = table.declared;
+    let mut notes: Vec<String> = table.extra_notes.clone();
+    let mut backend = declared
+        .venv_backend
+        .clone()
+        .or(default_backend.map(str::to_string));
+    if let Some(chosen) = &declared.venv_backend {
+        match backend_choice(chosen) {
+            BackendChoice::Keep(found) => backend = Some(found),
+            BackendChoice::RtaskDefault => {
+                notes.push(format!(
+                    "venv_backend={chosen:?}: rtask's default (uv when on PATH, else venv)"
+                ));
+                backend = None;
+            }
+            BackendChoice::Unknown => {
+                notes.push(format!(
+                    "not converted: venv_backend={chosen:?} (rtask has no such backend)"
+                ));
+                backend = None;
+            }
+        }
+    }
+    let no_env = backend.as_deref() == Some("none");
+    let pythons = match &declared.python {
+        Some(PythonSpec::Flag(false)) => Pythons::None,
+        Some(PythonSpec::One(version)) => Pythons::Single(version.clone()),
+        Some(PythonSpec::Many(versions)) => Pythons::Matrix(versions.clone()),
+        None | Some(PythonSpec::Flag(true)) if !no_env => {
+            notes.push(format!(
+                "nox makes this environment with its own interpreter: written as Python {}, the one that converted it",
+                recording.python
+            ));
+            Pythons::Single(recording.python.clone())
+        }
+        None | Some(PythonSpec::Flag(true)) => Pythons::None,
+    };
+    let resolved: Vec<Resolved> = table
+        .variants
+        .iter()
+        .map(|variant| resolve(variant, &table.params, root_text))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut raw_notes: Vec<&Note> = declared.notes.iter().collect();
+    raw_notes.extend(table.variants.iter().flat_map(|v| v.notes.iter()));
+    raw_notes.sort_by_key(|note| note.line);
+    for note in raw_notes {
+        if seen.insert(note.text.clone()) {
+            notes.push(note.text.clone());
+        }
+    }
+    for keyword in &declared.unknown_keywords {
+        notes.push(format!("not converted: `{keyword}=` of @nox.session"));
+    }
+    let Some(base_index) = most_common(&resolved) else {
+        return;
+    };
+    let base = &resolved[base_index];
+    let mut overrides: Vec<(String, Vec<String>)> = Vec::new();
+    let mut done_versions = BTreeSet::new();
+    for variant in &resolved {
+        if same(variant, base) {
+            continue;
+        }
+        if variant.cwd != base.cwd {
+            notes.push(
+                "the working directory differs between variants: written as for the first"
+                    .to_string(),
+            );
+        }
+        match (&pythons, &variant.python) {
+            (Pythons::Matrix(_), Some(version)) if done_versions.insert(version.clone()) => {
+                let same_version: Vec<&Resolved> =
+                    resolved.iter().filter(|r| r.python.as_ref() == Some(version)).collect();
+                if same_version.iter().any(|r| !same(r, variant)) {
+                    notes.push(format!(
+                        "the variants of Python {version} differ between parameters: its override is written as for the first"
+                    ));
+                }
+                overrides.push((version.clone(), override_lines(variant, base, &mut notes)));
+            }
+            (Pythons::Matrix(_), Some(_)) => {}
+            _ => notes.push(
+                "the variants differ between parameters in ways rtask cannot say: written as for the most common one"
+                    .to_string(),
+            ),
+        }
+    }
+    if base
+        .env
+        .values()
+        .any(|value| value.starts_with('/') || value.contains(root_text))
+    {
+        notes.push("`env` holds an absolute path from this machine: check it".to_string());
+    }
+    notes.dedup();
+    // Header and keys.
+    let _ = writeln!(out, "# noxfile.py:{}", declared.line);
+    let _ = writeln!(out, "[sessions.{}]", key(&table.name));
+    for note in &notes {
+        let _ = writeln!(out, "# {note}");
+    }
+    if let Some(description) = &declared.description {
+        let _ = writeln!(out, "description = {}", string(description));
+    }
+    match &pythons {
+        Pythons::None if matches!(declared.python, Some(PythonSpec::Flag(false))) => {
+            out.push_str("python = false\n");
+        }
+        Pythons::None => {}
+        Pythons::Single(version) => {
+            let _ = writeln!(out, "python = {}", string(version));
+        }
+        Pythons::Matrix(versions) => {
+            let _ = writeln!(out, "python = {}", string_array(versions));
+        }
+    }
+    if let Some(backend) = &backend {
+        let _ = writeln!(out, "venv_backend = {}", string(backend));
+    }
+    if let Some(params) = &declared.venv_params {
+        let _ = writeln!(out, "venv_params = {}", string_array(params));
+    }
+    if let Some(reuse) = declared.reuse_venv {
+        let _ = writeln!(out, "reuse_venv = {reuse}");
+    }
+    let mut tags = declared.tags.clone();
+    tags.extend(table.extra_tag.clone());
+    if !tags.is_empty() {
+        let _ = writeln!(out, "tags = {}", string_array(&tags));
+    }
+    // Without `[settings] default`, rtask's bare run takes nox's rule only when a session says
+    // `default`: every session says it.
+    if !declared.default {
+        out.push_str("default = false\n");
+    } else if !recording.options.contains_key("sessions") && !recording.options.contains_key("tags")
+    {
+        out.push_str("default = true\n");
+    }
+    if !declared.requires.is_empty() {
+        let _ = writeln!(out, "requires = {}", string_array(&declared.requires));
+    }
+    if let Some(notifiers) = notified.get(&declared.name) {
+        let notifiers: Vec<String> = notifiers.iter().cloned().collect();
+        let _ = writeln!(
+            out,
+            "# nox's session.notify: runs after {}, when they are part of the run; `rtask {}` alone no longer runs it",
+            notifiers
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            notifiers[0]
+        );
+        let _ = writeln!(out, "after = {}", string_array(&notifiers));
+    }
+    if !table.params.is_empty() {
+        let inner: Vec<String> = table
+            .params
+            .iter()
+            .map(|(name, values)| {
+                let values: Vec<String> = values.iter().map(toml_scalar).collect();
+                format!("{} = [{}]", key(name), values.join(", "))
+            })
+            .collect();
+        let _ = writeln!(out, "parametrize = {{ {} }}", inner.join(", "));
+    }
+    if let Some(cwd) = &base.cwd {
+        let _ = writeln!(out, "cwd = {}", string(cwd));
+    }
+    if !base.env.is_empty() {
+        let _ = writeln!(out, "env = {}", inline_table(&base.env));
+    }
+    if !base.install.is_empty() {
+        entries(out, "install", &base.install);
+    }
+    entries(out, "run", &base.run);
+    let kind = proposal::kind(&base.argvs);
+    let sphinx_absolute = base.argvs.iter().any(|argv| {
+        argv.first().is_some_and(|p| p == "sphinx-build")
+            && argv.last().is_some_and(|a| a.starts_with('/'))
+    });
+    match kind {
+        Some(kind) if !(kind == proposal::Kind::Docs && sphinx_absolute) => {
+            let (inputs, outputs) = proposal::propose(
+                kind,
+                layout,
+                &base.requirement_files,
+                &base.argvs,
+                base.cwd.as_deref(),
+            );
+            // No inputs found: leave the session uncached rather than cache it on nothing.
+            if inputs.is_empty() {
+                write_overrides(out, &table.name, overrides);
+                return;
+            }
+            let _ = writeln!(
+                out,
+                "inputs = {}  # proposed: check these",
+                string_array(&inputs)
+            );
+            if !outputs.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "outputs = {}  # proposed: check these",
+                    string_array(&outputs)
+                );
+            }
+        }
+        _ => {}
+    }
+    write_overrides(out, &table.name, overrides);
+}
+
+/// The `[sessions.NAME.overrides."VERSION"]` tables.
+fn write_overrides(out: &mut String, name: &str, overrides: Vec<(String, Vec<String>)>) {
+    for (version, lines) in overrides {
+        if lines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n[sessions.{}.overrides.{}]",
+            key(name),
+            string(&version)
+        );
+        for line in lines {
+            out.push_str(&line);
+        }
+    }
+}
+
+/// The lines of an override table for `variant` against `base`.
+fn override_lines(variant: &Resolved, base: &Resolved, notes: &mut Vec<String>) -> Vec<String> {
+    let mut lines = Vec::new();
+    if variant.install != base.install {
+        let mut text = String::new();
+        entries(&mut text, "install", &variant.install);
+        lines.push(text);
+    }
+    if variant.env != base.env {
+        if base.env.keys().all(|k| variant.env.contains_key(k)) {
+            let changed: BTreeMap<String, String> = variant
+                .env
+                .iter()
+                .filter(|(k, v)| base.env.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            lines.push(format!("env = {}\n", inline_table(&changed)));
+        } else {
+            notes.push(format!(
+                "Python {} leaves out variables of `env` (an override can only add or change them): not converted",
+                variant.python.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if variant.run != base.run {
+        let mut text = String::new();
+        entries(&mut text, "run", &variant.run);
+        lines.push(text);
+    }
+    lines
+}
+
+fn same(a: &Resolved, b: &Resolved) -> bool {
+    a.install == b.install && a.run == b.run && a.env == b.env && a.cwd == b.cwd
+}
+
+/// The variant most others agree with (the last of equals), as the session's base.
+fn most_common(resolved: &[Resolved]) -> Option<usize> {
+    (0..resolved.len())
+        .rev()
+        .max_by_key(|&i| resolved.iter().filter(|r| same(r, &resolved[i])).count())
+}
+
+fn entries(out: &mut String, name: &str, entries: &[Entry]) {
+    if entries.is_empty() {
+        let _ = writeln!(out, "{name} = []");
+        return;
+    }
+    let _ = writeln!(out, "{name} = [");
+    for entry in entries {
+        for comment in &entry.comments {
+            let _ = writeln!(out, "  # {comment}");
+        }
+        let _ = writeln!(out, "  {},", entry.text);
+    }
+    out.push_str("]\n");
+}
+
+/// A variant's recording with `{python}` and parameter placeholders put back.
+fn resolve(
+    variant: &Recorded,
+    params: &[(String, Vec<serde_json::Value>)],
+    root_text: &str,
+) -> Resolved {
+    let mut subs: Vec<(String, String)> = Vec::new();
+    if let Some(python) = &variant.python {
+        subs.push(("python".to_string(), python.clone()));
+    }
+    for (name, _) in params {
+        if let Some(value) = variant.call_spec.get(name) {
+            subs.push((name.clone(), py_str(value)));
+        }
+    }
+    subs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+    let template = |text: &str| -> String {
+        let mut text = escape(text);
+        for (name, value) in &subs {
+            if !value.is_empty() {
+                text = text.replace(&escape(value), &format!("{{{name}}}"));
+            }
+        }
+        text
+    };
+    let mut requirement_files = Vec::new();
+    let install = variant
+        .install
+        .iter()
+        .flat_map(|install| install_entries(install, &mut requirement_files))
+        .map(|(text, comments)| Entry {
+            // A marker compares versions: `{python}` there would read as a coincidence.
+            text: string(&if text.contains(';') {
+                escape(&text)
+            } else {
+                template(&text)
+            }),
+            comments,
+        })
+        .collect();
+    let run = variant
+        .steps
+        .iter()
+        .map(|step| command(step, &template, root_text))
+        .collect();
+    let env = variant
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), template(v)))
+        .collect();
+    Resolved {
+        python: variant.python.clone(),
+        install,
+        run,
+        env,
+        cwd: variant.cwd.as_ref().map(|cwd| template(&cwd.path)),
+        argvs: variant.steps.iter().map(|step| step.args.clone()).collect(),
+        requirement_files,
+    }
+}
+
+/// One `session.install(...)` call as `install` entries: pip options joined with their value.
+fn install_entries(
+    install: &Install,
+    requirement_files: &mut Vec<String>,
+) -> Vec<(String, Vec<String>)> {
+    let mut found: Vec<(String, Vec<String>)> = Vec::new();
+    let mut args = install.args.iter();
+    while let Some(arg) = args.next() {
+        if arg.contains(';') {
+            found.push((arg.clone(), Vec::new()));
+        } else if OPTIONS_WITH_VALUE.contains(&arg.as_str()) {
+            let value = args.next().cloned().unwrap_or_default();
+            if matches!(arg.as_str(), "-r" | "--requirement") {
+                requirement_files.push(value.clone());
+            }
+            found.push((format!("{arg} {}", shell_words::quote(&value)), Vec::new()));
+        } else {
+            found.push((shell_words::quote(arg), Vec::new()));
+        }
+    }
+    if !install.options.is_empty() {
+        if let Some(first) = found.first_mut() {
+            first.1.push(format!(
+                "not converted: {} of session.install at noxfile.py:{}",
+                install.options.join(", "),
+                install.line
+            ));
+        }
+    }
+    found
+}
+
+/// One `session.run(...)` as a `run` entry.
+fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> Entry {
+    let mut comments = Vec::new();
+    match step.kind {
+        StepKind::Run => {}
+        StepKind::RunInstall => comments.push(format!(
+            "session.run_install at noxfile.py:{}: runs with the other commands (nox runs it while installing)",
+            step.line
+        )),
+        StepKind::RunAlways => comments.push(format!(
+            "session.run_always at noxfile.py:{}: runs with the other commands",
+            step.line
+        )),
+    }
+    if step.silent {
+        comments.push(format!("`silent=True` at noxfile.py:{} dropped", step.line));
+    }
+    let machine = |text: &str| text.starts_with('/') || text.contains(root_text);
+    if step.args.iter().any(|a| machine(a)) || step.env.values().any(|v| machine(v)) {
+        comments.push(format!(
+            "an absolute path from this machine at noxfile.py:{}: check it",
+            step.line
+        ));
+    }
+    let mut words: Vec<String> = step
+        .args
+        .iter()
+        .map(|arg| template(&shell_words::quote(arg)))
+        .collect();
+    if let Some(posargs) = &step.posargs {
+        let token = if posargs.default.is_empty() {
+            "{posargs}".to_string()
+        } else {
+            let default: Vec<String> = posargs
+                .default
+                .iter()
+                .map(|w| shell_words::quote(w))
+                .collect();
+            let default = default.join(" ");
+            if default.contains('}') {
+                comments.push(format!(
+                    "the default posargs at noxfile.py:{} contain `}}`: left out",
+                    step.line
+                ));
+                "{posargs}".to_string()
+            } else {
+                format!("{{posargs:{default}}}")
+            }
+        };
+        words.insert(posargs.at.min(words.len()), token);
+    }
+    let line = string(&words.join(" "));
+    let text = if step.external || !step.env.is_empty() || step.success_codes.is_some() {
+        let mut parts = vec![format!("cmd = {line}")];
+        if step.external {
+            parts.push("external = true".to_string());
+        }
+        if !step.env.is_empty() {
+            let env: BTreeMap<String, String> = step
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), template(v)))
+                .collect();
+            parts.push(format!("env = {}", inline_table(&env)));
+        }
+        if let Some(codes) = &step.success_codes {
+            let codes: Vec<String> = codes.iter().map(i64::to_string).collect();
+            parts.push(format!("success_codes = [{}]", codes.join(", ")));
+        }
+        format!("{{ {} }}", parts.join(", "))
+    } else {
+        line
+    };
+    Entry { text, comments }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('{', "{{").replace('}', "}}")
+}
+
+fn string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+fn string_array(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|item| string(item)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn inline_table(map: &BTreeMap<String, String>) -> String {
+    let items: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{} = {}", key(k), string(v)))
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+/// A TOML key: bare when it can be.
+fn key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_string()
+    } else {
+        string(name)
+    }
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn toml_scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => string(text),
+        other => other.to_string(),
+    }
+}
+
+/// As Python's `str` of the value.
+fn py_str(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Bool(true) => "True".to_string(),
+        serde_json::Value::Bool(false) => "False".to_string(),
+        serde_json::Value::Null => "None".to_string(),
+        other => json_text(other),
+    }
+}
+
+/// As Python's `repr` of the value (what nox puts in names).
+fn py_repr(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => format!("'{text}'"),
+        other => py_str(other),
+    }
+}
