@@ -355,11 +355,7 @@ impl SessionChecker<'_> {
         }
     }
 
-    fn commands(
-        &mut self,
-        run: &Spanned<Vec<Spanned<WireCommand>>>,
-        shell: bool,
-    ) -> Vec<Command> {
+    fn commands(&mut self, run: &Spanned<Vec<Spanned<WireCommand>>>, shell: bool) -> Vec<Command> {
         if run.get_ref().is_empty() {
             self.problems.push(
                 Problem::new(
