@@ -47,7 +47,10 @@ pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
 
 pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
-    let project = taskfile::load(&path, &environment)?;
+    let mut project = taskfile::load(&path, &environment)?;
+    if let Some(dir) = &args.envdir {
+        taskfile::override_envdir(&mut project, dir)?;
+    }
     let mut names = args.sessions.clone();
     names.extend(args.session.iter().cloned());
     names.extend(args.restore_only.iter().cloned());
@@ -94,7 +97,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let python = python_tools(
         &environment,
         &state_dir,
-        args.reinstall,
+        args.reuse(),
         args.error_on_missing_interpreters || environment.ci(),
     );
     let mut planner = Planner {
@@ -304,7 +307,7 @@ pub(crate) fn fingerprinter(project: &Project, protected: &Protected) -> Fingerp
 pub(crate) fn python_tools(
     environment: &Environment,
     state_dir: &Path,
-    reinstall: bool,
+    reuse: python::ReuseVenv,
     error_on_missing: bool,
 ) -> python::Tools {
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
@@ -312,7 +315,7 @@ pub(crate) fn python_tools(
     let surroundings = Surroundings::of(environment.vars(), &environment.current_dir);
     python::Tools {
         finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
-        reinstall,
+        reuse,
         error_on_missing,
         made: Default::default(),
     }

@@ -107,9 +107,25 @@ pub struct Args {
     )]
     pub python: Vec<String>,
 
-    /// Recreate the sessions' virtual environments even when they are up to date
-    #[arg(long)]
+    /// Recreate the sessions' virtual environments even when they are up to date (`--reuse-venv never`)
+    #[arg(long, conflicts_with_all = ["reuse_venv", "reuse_existing", "no_reuse_existing"])]
     pub reinstall: bool,
+
+    /// Keep (`yes`, the default; `always`, even for `reuse_venv = false`) or remake (`no`; `never`, even for `reuse_venv = true`) up-to-date environments; stale ones are always remade
+    #[arg(long, value_name = "WHEN", conflicts_with_all = ["reuse_existing", "no_reuse_existing"])]
+    pub reuse_venv: Option<crate::python::ReuseVenv>,
+
+    /// `--reuse-venv yes`, as nox's flag (rtask's default)
+    #[arg(short = 'r', long = "reuse-existing-virtualenvs", conflicts_with = "no_reuse_existing")]
+    pub reuse_existing: bool,
+
+    /// `--reuse-venv no`, as nox's flag
+    #[arg(long = "no-reuse-existing-virtualenvs")]
+    pub no_reuse_existing: bool,
+
+    /// Where the sessions' environments live, relative to the project root (as `[settings] envdir`)
+    #[arg(long, value_name = "DIR")]
+    pub envdir: Option<PathBuf>,
 
     /// Fail, not skip, a session whose Python interpreter is missing (the default when `CI` is set)
     #[arg(long)]
@@ -266,4 +282,17 @@ pub struct ImportArgs {
     /// The bundles to read, as `rtask cache export` wrote them
     #[arg(value_name = "FILE", required = true)]
     pub bundles: Vec<PathBuf>,
+}
+
+impl Args {
+    /// The one `--reuse-venv` decision the reuse flags make (clap refuses two of them).
+    pub fn reuse(&self) -> crate::python::ReuseVenv {
+        use crate::python::ReuseVenv;
+        match self.reuse_venv {
+            Some(reuse) => reuse,
+            None if self.reinstall => ReuseVenv::Never,
+            None if self.no_reuse_existing => ReuseVenv::No,
+            None => ReuseVenv::Yes,
+        }
+    }
 }

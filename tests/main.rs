@@ -9,6 +9,7 @@ mod cache;
 mod ci_recipe;
 mod cli;
 mod entries;
+mod environments;
 mod errors;
 mod full_disk;
 mod graph;

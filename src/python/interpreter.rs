@@ -138,6 +138,20 @@ impl Finder {
         self.uv.as_deref()
     }
 
+    /// The program `name` (`conda`) on `PATH`.
+    pub fn tool(&self, name: &str) -> Option<PathBuf> {
+        let path = self.surroundings.path.clone();
+        which::which_in(name, path, &self.surroundings.current_dir).ok()
+    }
+
+    /// What the interpreter at `executable` (an environment's) says it is.
+    pub fn probe_environment(executable: &Path) -> Option<Interpreter> {
+        match probe(executable) {
+            Answer::Python(interpreter) => Some(interpreter),
+            Answer::NotPython | Answer::Unanswered => None,
+        }
+    }
+
     /// An interpreter of `version` (`3.12`, `3.11.7`, `pypy3.10`); with `use_uv`, uv's
     /// discovery is asked too.
     pub fn find(&self, version: &str, use_uv: bool) -> Option<Interpreter> {

@@ -24,6 +24,7 @@ pub(crate) struct WireSettings {
     pub cache_dir: Option<SpannedString>,
     pub remote_cache: Option<SpannedString>,
     pub cache_max_size: Option<SpannedString>,
+    pub envdir: Option<SpannedString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,9 @@ pub(crate) struct WireSession {
     #[serde(default)]
     pub parametrize: BTreeMap<SpannedString, Spanned<toml::Value>>,
     pub default: Option<bool>,
+    #[serde(default)]
+    pub venv_params: Vec<SpannedString>,
+    pub reuse_venv: Option<bool>,
 }
 
 /// One entry of `run`: a command line split like a POSIX shell, or an argv array.

@@ -1,0 +1,288 @@
+//! Where environments live (`envdir`, `--envdir`), what makes them (`venv_params`), when an
+//! up-to-date one is kept (`reuse_venv`, `--reuse-venv` and nox's spellings of it).
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::{Project, require_wheelhouse};
+
+/// Drop a file in an environment: it survives only while the environment is kept.
+fn mark(project: &Project, dir: &str) {
+    assert!(project.path(dir).join("rtask-venv.json").is_file(), "{dir}");
+    project.write(&format!("{dir}/marker"), "kept");
+}
+
+fn kept(project: &Project, dir: &str) -> bool {
+    project.exists(&format!("{dir}/marker"))
+}
+
+/// With `envdir` inside the project and no `.gitignore`, the environments' files are no
+/// inputs: the key holds when an environment is made, and when it is remade.
+#[test]
+fn environments_in_envdir_are_not_inputs() {
+    let project = Project::with_tasks(
+        r#"
+[settings]
+envdir = ".nox"
+
+[sessions.tests]
+python = ["3.11"]
+venv_backend = "uv"
+run = ["python -c 'import app; print(app.V)'"]
+inputs = ["**/*.py"]
+"#,
+    );
+    project.write("app.py", "V = 1\n");
+    project
+        .rtask(&["tests"])
+        .success()
+        .stderr_has("created `.nox/tests-3-11`")
+        .stdout_has("1\n");
+    assert!(project.path(".nox/tests-3-11/bin/python").exists());
+    let python_files = walkdir(&project.path(".nox"));
+    assert!(python_files > 0, "the environment holds .py files");
+    project.rtask(&["tests"]).success().stderr_has("tests-3.11: cached");
+    // Remade: its files are new, the key is the same.
+    project
+        .rtask(&["--reuse-venv", "never", "tests"])
+        .success()
+        .stderr_has("created `.nox/tests-3-11`")
+        .stderr_has("tests-3.11: cached");
+    project.write("app.py", "V = 2\n");
+    project
+        .rtask(&["tests"])
+        .success()
+        .stdout_has("2\n");
+}
+
+/// How many `.py` files lie below `dir`.
+fn walkdir(dir: &Path) -> usize {
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if entry.path().extension().is_some_and(|ext| ext == "py") {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// A directory in envdir that rtask did not make (nox's) is never trusted: it is remade.
+#[test]
+fn a_directory_rtask_did_not_make_is_remade() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.lint]
+python = "3.11"
+venv_backend = "uv"
+run = ["python -c 'print(1)'"]
+"#,
+    );
+    project.write(".nox/lint/marker", "nox's").write(".nox/lint/bin/python", "");
+    project
+        .rtask(&["--envdir", ".nox", "lint"])
+        .success()
+        .stderr_has("created `.nox/lint`");
+    assert!(!project.exists(".nox/lint/marker"));
+    assert!(!project.exists(".rtask/venvs/lint"));
+}
+
+/// Names normalise as nox's; names two sessions would share get a digest each.
+#[test]
+fn names_follow_nox_and_are_never_shared() {
+    let project = Project::with_tasks(
+        r#"
+[settings]
+envdir = "../envs"
+
+[sessions."unit.tests"]
+python = "3.11"
+venv_backend = "uv"
+run = ["python -c 'print(1)'"]
+
+[sessions.unit-tests]
+python = "3.11"
+venv_backend = "uv"
+run = ["python -c 'print(2)'"]
+
+[sessions.db]
+python = "3.11"
+venv_backend = "uv"
+parametrize = { kind = ["sqlite"] }
+run = ["python -c 'print(3)'"]
+"#,
+    );
+    let json = project.rtask(&["--dry-run", "--json"]);
+    json.success();
+    project.rtask(&["db(kind='sqlite')"]).success();
+    let envs = project.root().parent().unwrap().join("envs");
+    assert!(envs.join("db-kind-sqlite/rtask-venv.json").is_file());
+    project.rtask(&["unit.tests", "unit-tests"]).success();
+    let mut names: Vec<String> = fs::read_dir(&envs)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    fs::remove_dir_all(&envs).unwrap();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names[0], "db-kind-sqlite");
+    assert!(names[1].starts_with("unit-tests-") && names[1].len() == "unit-tests-".len() + 8);
+    assert!(names[2].starts_with("unit-tests-") && names[1] != names[2]);
+}
+
+#[test]
+fn an_envdir_that_would_hide_inputs_or_the_project_is_refused() {
+    let project = Project::with_tasks(
+        r#"
+[settings]
+envdir = "src"
+
+[sessions.t]
+python = "3.11"
+run = ["true"]
+inputs = ["src/**/*.py"]
+"#,
+    );
+    project
+        .rtask(&["-l"])
+        .code(2)
+        .stderr_has("`envdir` `src` holds `src/**/*.py`, an input of `t`")
+        .stderr_has("tasks.toml:3:10")
+        .stderr_has_words("choose a directory apart from the inputs");
+    let project = Project::with_tasks("[sessions.t]\npython = \"3.11\"\nrun = [\"true\"]\n");
+    project
+        .rtask(&["--envdir", ".", "t"])
+        .code(3)
+        .stderr_has("`--envdir` `.` is the project root");
+    project
+        .rtask(&["--envdir", ".git/envs", "t"])
+        .code(3)
+        .stderr_has("lies in a `.git` directory");
+}
+
+const REUSE: &str = r#"
+[sessions.plain]
+python = "3.11"
+venv_backend = "uv"
+run = ["true"]
+
+[sessions.fresh]
+python = "3.11"
+venv_backend = "uv"
+reuse_venv = false
+run = ["true"]
+
+[sessions.sticky]
+python = "3.11"
+venv_backend = "uv"
+reuse_venv = true
+run = ["true"]
+"#;
+
+/// Each spelling of reuse, against each `reuse_venv`: which up-to-date environments are kept.
+#[test]
+fn reuse_follows_the_flags_and_the_sessions() {
+    let project = Project::with_tasks(REUSE);
+    project.rtask(&["plain", "fresh", "sticky"]).success();
+    let rows: &[(&[&str], [bool; 3])] = &[
+        (&[], [true, false, true]),
+        (&["-r"], [true, false, true]),
+        (&["--reuse-existing-virtualenvs"], [true, false, true]),
+        (&["--reuse-venv", "yes"], [true, false, true]),
+        (&["--reuse-venv", "no"], [false, false, true]),
+        (&["--no-reuse-existing-virtualenvs"], [false, false, true]),
+        (&["--reuse-venv", "always"], [true, true, true]),
+        (&["--reuse-venv", "never"], [false, false, false]),
+        (&["--reinstall"], [false, false, false]),
+    ];
+    for (flags, expected) in rows {
+        for name in ["plain", "fresh", "sticky"] {
+            mark(&project, &format!(".rtask/venvs/{name}"));
+        }
+        let mut args = flags.to_vec();
+        args.extend(["plain", "fresh", "sticky"]);
+        project.rtask(&args).success();
+        let found = ["plain", "fresh", "sticky"].map(|name| kept(&project, &format!(".rtask/venvs/{name}")));
+        assert_eq!(found, *expected, "{flags:?}");
+    }
+    project
+        .rtask(&["--reuse-venv", "no", "-r", "plain"])
+        .code(3)
+        .stderr_has("cannot be used with");
+}
+
+/// `reuse_venv = false` remakes the environment when the session runs, not when its result
+/// is served from the cache; a stale environment is remade whatever the flags say.
+#[test]
+fn a_cache_hit_keeps_the_environment_and_a_stale_one_is_never_kept() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[sessions.fresh]
+python = "3.11"
+venv_backend = "uv"
+reuse_venv = false
+install = ["-r requirements.txt"]
+run = ["python -c 'import pytest; print(pytest.__version__)'"]
+inputs = ["in.txt"]
+"#,
+    );
+    project
+        .write("in.txt", "1")
+        .write("requirements.txt", "pytest==9.2.0\n");
+    project.rtask(&["fresh"]).success();
+    mark(&project, ".rtask/venvs/fresh");
+    project.rtask(&["fresh"]).success().stderr_has("fresh: cached");
+    assert!(kept(&project, ".rtask/venvs/fresh"), "a hit does not remake it");
+    project.write("in.txt", "2");
+    project
+        .rtask(&["fresh"])
+        .success()
+        .stderr_has("created `.rtask/venvs/fresh`");
+    assert!(!kept(&project, ".rtask/venvs/fresh"));
+    mark(&project, ".rtask/venvs/fresh");
+    project.write("requirements.txt", "pytest==9.2.0\n# changed\n");
+    project
+        .rtask(&["--reuse-venv", "always", "fresh"])
+        .success()
+        .stderr_has("created `.rtask/venvs/fresh`");
+    assert!(!kept(&project, ".rtask/venvs/fresh"), "stale: remade");
+}
+
+/// `venv_params` reach the create command, remake the environment and change the key:
+/// `--system-site-packages` changes what a command can import.
+#[test]
+fn venv_params_make_the_environment_and_enter_the_key() {
+    for backend in ["uv", "venv"] {
+        let tasks = |params: &str| {
+            format!(
+                r#"
+[sessions.t]
+python = "3.11"
+venv_backend = "{backend}"
+{params}
+run = ["python -c 'import sys; print(sys.prefix)'"]
+inputs = []
+"#
+            )
+        };
+        let project = Project::with_tasks(&tasks(""));
+        project.rtask(&["t"]).success();
+        project.rtask(&["t"]).success().stderr_has("t: cached");
+        let cfg = || project.read(".rtask/venvs/t/pyvenv.cfg");
+        assert!(cfg().contains("include-system-site-packages = false"), "{}", cfg());
+        project.write("tasks.toml", &tasks("venv_params = [\"--system-site-packages\"]"));
+        project
+            .rtask(&["t"])
+            .success()
+            .stderr_has("created `.rtask/venvs/t`")
+            .stderr_has("t: running (the key differs");
+        assert!(cfg().contains("include-system-site-packages = true"), "{}", cfg());
+        project.rtask(&["t"]).success().stderr_has("t: cached");
+    }
+}
