@@ -153,7 +153,7 @@ inputs = ["src/**/*.py"]
         .code(2)
         .stderr_has("`envdir` `src` holds `src/**/*.py`, an input of `t`")
         .stderr_has("tasks.toml:3:10")
-        .stderr_has_words("choose a directory apart from the inputs");
+        .stderr_has("such as `.nox`");
     let project = Project::with_tasks("[sessions.t]\npython = \"3.11\"\nrun = [\"true\"]\n");
     project
         .rtask(&["--envdir", ".", "t"])
@@ -285,4 +285,94 @@ inputs = []
         assert!(cfg().contains("include-system-site-packages = true"), "{}", cfg());
         project.rtask(&["t"]).success().stderr_has("t: cached");
     }
+}
+
+/// A directory of stand-in executables, each a shell script, first on `PATH`.
+fn fake_bin(project: &Project, scripts: &[(&str, &str)]) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, body) in scripts {
+        let path = project.path(&format!("fakebin/{name}"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    #[allow(clippy::disallowed_methods)] // the test process's own `PATH`, passed on
+    let path = std::env::var("PATH").unwrap();
+    format!("{}:{path}", project.path("fakebin").display())
+}
+
+/// A real CPython 3.11, for the stand-ins to run.
+fn real_python() -> String {
+    let output = std::process::Command::new("python3.11")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// `3.13t`, `pypy3.10` and `pypy-3.11` are read, named as nox names them, and found only
+/// when the interpreter says it is what was asked: a `pypy3.10` that is CPython, or a
+/// `python3.13t` with the GIL, is passed over.
+#[test]
+fn interpreter_spellings_are_checked_against_what_runs() {
+    let tasks = r#"
+[sessions.tests]
+python = ["3.13t", "pypy3.10", "pypy-3.11"]
+venv_backend = "venv"
+run = ["python -c 'print(1)'"]
+"#;
+    let project = Project::with_tasks(tasks);
+    project.write(
+        "noxfile.py",
+        "import nox\n\n@nox.session(python=['3.13t', 'pypy3.10', 'pypy-3.11'])\ndef tests(session):\n    pass\n",
+    );
+    let names = |json: &str| -> Vec<String> {
+        let list: serde_json::Value = serde_json::from_str(json).unwrap();
+        let list = list.as_array().unwrap().iter();
+        list.map(|session| session["session"].as_str().unwrap().to_string()).collect()
+    };
+    let ours = project.rtask(&["-l", "--json"]);
+    ours.success();
+    let nox = std::process::Command::new("nox")
+        .args(["-l", "--json"])
+        .current_dir(project.root())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let nox = String::from_utf8(nox.stdout).unwrap();
+    assert_eq!(names(&ours.stdout), names(&nox));
+    assert_eq!(
+        names(&ours.stdout),
+        ["tests-3.13t", "tests-pypy3.10", "tests-pypy-3.11"]
+    );
+    let python = real_python();
+    // Each stand-in runs a CPython 3.11 with the GIL, once asked what it is.
+    let log = project.path("asked");
+    let stand_in = |name: &str| format!("echo {name} >> {}; exec {python} \"$@\"", log.display());
+    let path = fake_bin(
+        &project,
+        &[
+            ("python3.13t", &stand_in("python3.13t")),
+            ("pypy3.10", &stand_in("pypy3.10")),
+        ],
+    );
+    project
+        .rtask_env(&["tests-3.13t", "tests-pypy3.10", "tests-pypy-3.11"], &[("PATH", &path)])
+        .success()
+        .stderr_has("tests-3.13t: skipped (Python interpreter 3.13t not found)")
+        .stderr_has("tests-pypy3.10: skipped (Python interpreter pypy3.10 not found)")
+        .stderr_has("tests-pypy-3.11: skipped (Python interpreter pypy-3.11 not found)");
+    let asked = fs::read_to_string(&log).unwrap();
+    assert!(asked.contains("python3.13t") && asked.contains("pypy3.10"), "{asked}");
+    // One that says it is PyPy 3.11 is taken for `pypy-3.11`, from `pypy3.11`.
+    let probe = format!(
+        "case \"$*\" in *sys.implementation*) echo '{{\"executable\": \"{python}\", \"version\": \"3.11.9\", \
+         \"implementation\": \"pypy\", \"platform\": \"linux-x86_64\", \"free_threaded\": false}}';; \
+         *) exec {python} \"$@\";; esac"
+    );
+    let path = fake_bin(&project, &[("pypy3.11", &probe)]);
+    project
+        .rtask_env(&["tests-pypy-3.11"], &[("PATH", &path)])
+        .success()
+        .stderr_has("tests-pypy-3.11: created `.rtask/venvs/tests-pypy-3.11` with venv (Python 3.11.9)");
 }

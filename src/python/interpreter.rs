@@ -43,11 +43,14 @@ pub struct Interpreter {
     pub implementation: String,
     /// `linux-x86_64`.
     pub platform: String,
+    /// A free-threaded build (`python3.13t`: `Py_GIL_DISABLED`).
+    pub free_threaded: bool,
 }
 
 const PROBE: &str = "import json, platform, sys, sysconfig; print(json.dumps({\
 'executable': sys.executable, 'version': platform.python_version(), \
-'implementation': sys.implementation.name, 'platform': sysconfig.get_platform()}))";
+'implementation': sys.implementation.name, 'platform': sysconfig.get_platform(), \
+'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))";
 
 /// Where interpreters are looked for, from the process environment.
 pub struct Surroundings {
@@ -218,7 +221,7 @@ impl Finder {
         }
         // uv's discovery is asked only when PATH has nothing that fits.
         if found.is_none()
-            && let Some(path) = uv.and_then(|uv| uv_find(uv, version))
+            && let Some(path) = uv.and_then(|uv| uv_find(uv, &wanted.uv_request()))
         {
             let stamp = self.stamp(&path);
             let probed = self.probe_cached(&path, stamp);
@@ -302,44 +305,56 @@ impl Finder {
     }
 }
 
-/// What a request (`3.12`, `pypy3.10`) looks for.
+/// What a request (`3.12`, `3.13t`, `pypy3.10`, `pypy-3.11`) looks for.
 struct Wanted {
     /// `cpython`, `pypy`.
     implementation: String,
     /// `3.12`.
     numbers: String,
-    /// The executables' names, most specific first: `python3.12`, `python3`, `python`.
+    /// `3.13t`: a free-threaded build.
+    free_threaded: bool,
+    /// The executables' names, most specific first: `python3.12`, `python3`, `python`
+    /// (`python3.13t`, `python3t`, `python`; `pypy3.10`, `pypy3`, `pypy`).
     names: [String; 3],
 }
 
 impl Wanted {
     fn of(version: &str) -> Wanted {
-        let implementation = version.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        let numbers = &version[implementation.len()..];
-        let family = if implementation.is_empty() {
-            "python"
-        } else {
-            implementation
+        let (family, numbers, free_threaded) =
+            crate::variant::split_version(version).unwrap_or(("", version, false));
+        let (implementation, family) = match family {
+            "" | "python" | "cpython" => ("cpython", "python"),
+            other => (other, other),
         };
         let major = numbers.split('.').next().unwrap_or(numbers);
+        let t = if free_threaded { "t" } else { "" };
         Wanted {
-            implementation: if implementation.is_empty() {
-                "cpython".to_string()
-            } else {
-                implementation.to_string()
-            },
+            implementation: implementation.to_string(),
             numbers: numbers.to_string(),
+            free_threaded,
             names: [
-                format!("{family}{numbers}"),
-                format!("{family}{major}"),
+                format!("{family}{numbers}{t}"),
+                format!("{family}{major}{t}"),
                 family.to_string(),
             ],
         }
     }
 
+    /// What the request asks uv for: `3.13t`, `pypy@3.10`.
+    fn uv_request(&self) -> String {
+        let t = if self.free_threaded { "t" } else { "" };
+        match self.implementation.as_str() {
+            "cpython" => format!("{}{t}", self.numbers),
+            other => format!("{other}@{}", self.numbers),
+        }
+    }
+
+    /// Whether the interpreter is what was asked for: its implementation, version and build,
+    /// as it says itself (a `pypy3.10` that is CPython, a `python3.13t` with the GIL, are not).
     fn fits(&self, interpreter: &Interpreter) -> bool {
         interpreter.implementation == self.implementation
             && matches_version(&interpreter.version, &self.numbers)
+            && interpreter.free_threaded == self.free_threaded
     }
 }
 

@@ -105,6 +105,10 @@ pub struct Realised {
     pub implementation: String,
     /// `linux-x86_64`.
     pub platform: String,
+    /// A free-threaded build (`3.13t`): an entry made on one never verifies against a default
+    /// build's environment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub free_threaded: bool,
     /// Installed distributions, normalised name to version; without the installers' seeds
     /// (pip, setuptools, wheel) unless the install arguments or their requirement files name
     /// them: venv puts them in, uv does not.
@@ -125,8 +129,9 @@ impl Realised {
     /// The first difference between what is installed `here` and what the `entry` was made in.
     pub(crate) fn first_difference(&self, entry: &Realised) -> Option<EnvironmentDifference> {
         let interpreter = |realised: &Realised| {
+            let build = if realised.free_threaded { " free-threaded" } else { "" };
             format!(
-                "{} {} ({})",
+                "{} {}{build} ({})",
                 realised.implementation, realised.version, realised.platform
             )
         };
@@ -228,6 +233,7 @@ fn realised_naming(env: &Env, named: &BTreeSet<String>) -> Realised {
         version: env.interpreter.version.clone(),
         implementation: env.interpreter.implementation.clone(),
         platform: env.interpreter.platform.clone(),
+        free_threaded: env.interpreter.free_threaded,
         distributions: env
             .distributions
             .iter()
@@ -422,6 +428,7 @@ impl Tools {
                 version: version.clone(),
                 implementation: tool.name().to_string(),
                 platform: String::new(),
+                free_threaded: false,
             },
             _ => self
                 .finder
@@ -617,6 +624,7 @@ mod tests {
                 version: "3.11.7".into(),
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
+                free_threaded: false,
             },
             distributions: distributions
                 .iter()
@@ -628,6 +636,14 @@ mod tests {
     }
 
     /// venv seeds pip (and setuptools), uv seeds nothing: neither counts unless asked for.
+    #[test]
+    fn nox_names_environment_directories() {
+        assert_eq!(nox_dir_name("tests-3.12"), "tests-3-12");
+        assert_eq!(nox_dir_name("unit_tests-3.11(db='sqlite')"), "unit_tests-3-11-db-sqlite");
+        assert_eq!(nox_dir_name("Lint  --  All"), "lint-all");
+        assert_eq!(nox_dir_name("(…)"), "");
+    }
+
     #[test]
     fn installer_seeds_are_left_out_unless_named() {
         let venv_made = env(&[
@@ -662,6 +678,15 @@ mod tests {
                 name: "pytest".into(),
                 here: Some("9.3.0".into()),
                 entry: Some("9.2.0".into()),
+            })
+        );
+        let mut free_threaded = entry.clone();
+        free_threaded.free_threaded = true;
+        assert_eq!(
+            free_threaded.first_difference(&entry),
+            Some(EnvironmentDifference::Interpreter {
+                here: "cpython 3.11.7 free-threaded (linux-x86_64)".into(),
+                entry: "cpython 3.11.7 (linux-x86_64)".into(),
             })
         );
         here.version = "3.11.9".into();

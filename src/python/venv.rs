@@ -22,7 +22,9 @@ use crate::project::{Backend, CondaTool, Session};
 /// 3: the sources of local projects installed without `-e`, and more forms of pip's options.
 /// 4: the ignored files below their package directories, and the local dependencies found in
 /// the environment.
-const FINGERPRINT_SCHEMA: u32 = 4;
+/// 5: whether the interpreter is a free-threaded build, `venv_params`, a conda environment's
+/// own interpreter.
+const FINGERPRINT_SCHEMA: u32 = 5;
 const FINGERPRINT_FILE: &str = "rtask-venv.json";
 
 /// Everything an environment was made from.
@@ -377,6 +379,7 @@ mod tests {
                 version: "3.11.7".into(),
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
+                free_threaded: false,
             },
             backend: "uv".into(),
             params: Vec::new(),
