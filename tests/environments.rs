@@ -376,3 +376,62 @@ run = ["python -c 'print(1)'"]
         .success()
         .stderr_has("tests-pypy-3.11: created `.rtask/venvs/tests-pypy-3.11` with venv (Python 3.11.9)");
 }
+
+/// The conda backends, with a stand-in `conda`/`micromamba` that logs its arguments and makes a
+/// real environment at the prefix (no conda installs from the registries here): nox's create
+/// command, `venv_params` in it, pip of the environment for `install`, the environment's own
+/// interpreter recorded; a missing tool skips the session as a missing interpreter does.
+#[test]
+fn conda_backends_create_with_the_tool_and_install_with_pip() {
+    require_wheelhouse();
+    let tasks = |tool: &str| {
+        format!(
+            r#"
+[sessions.c]
+python = "3.11"
+venv_backend = "{tool}"
+venv_params = ["--override-channels"]
+install = ["-r requirements.txt"]
+run = ["python -c 'import pytest; print(pytest.__version__)'"]
+"#
+        )
+    };
+    let project = Project::with_tasks(&tasks("conda"));
+    project.write("requirements.txt", "pytest==9.2.0\n");
+    project
+        .rtask(&["c"])
+        .success()
+        .stderr_has("c: skipped (Python interpreter 3.11 through `conda` not found)");
+    let log = project.path("conda.log");
+    let python = real_python();
+    let stand_in = format!(
+        "echo \"$(basename $0) $*\" >> {}\nwhile [ $# -gt 0 ]; do [ \"$1\" = --prefix ] && prefix=$2; shift; done\n\
+         exec {python} -m venv \"$prefix\"",
+        log.display()
+    );
+    let path = fake_bin(&project, &[("conda", &stand_in), ("micromamba", &stand_in)]);
+    let dir = project.path(".rtask/venvs/c");
+    project
+        .rtask_env(&["c"], &[("PATH", &path)])
+        .success()
+        .stderr_has("c: created `.rtask/venvs/c` with conda (Python 3.11.7)")
+        .stdout_has("9.2.0\n");
+    project
+        .rtask_env(&["c"], &[("PATH", &path)])
+        .success()
+        .stderr_lacks("created");
+    project.write("tasks.toml", &tasks("micromamba"));
+    project
+        .rtask_env(&["c"], &[("PATH", &path)])
+        .success()
+        .stderr_has("with micromamba");
+    let logged = fs::read_to_string(&log).unwrap();
+    let dir = dir.display();
+    assert_eq!(
+        logged,
+        format!(
+            "conda create --yes --prefix {dir} --override-channels pip python=3.11\n\
+             micromamba create --yes --prefix {dir} --channel=conda-forge --override-channels pip python=3.11\n"
+        )
+    );
+}
