@@ -435,3 +435,69 @@ run = ["python -c 'import pytest; print(pytest.__version__)'"]
         )
     );
 }
+
+/// The issue's proof: a coverage `[paths]` naming `.nox/*/lib/python*/site-packages` maps what
+/// ran from a non-editable install in `envdir = ".nox"` back to `src/`.
+#[test]
+fn coverage_paths_naming_the_envdir_map_back_to_the_sources() {
+    require_wheelhouse();
+    let project = Project::with_tasks(
+        r#"
+[settings]
+envdir = ".nox"
+
+[sessions.tests]
+python = ["3.11"]
+venv_backend = "uv"
+install = [".", "pytest==9.2.0", "coverage"]
+run = ["python -m coverage run -m pytest -q"]
+inputs = ["src/**/*.py", "tests/**/*.py", "pyproject.toml", ".coveragerc"]
+outputs = [".coverage.*"]
+
+[sessions.report]
+requires = ["tests"]
+python = "3.11"
+venv_backend = "uv"
+install = ["coverage"]
+run = ["python -m coverage combine --keep", "python -m coverage report --show-missing"]
+inputs = [".coveragerc"]
+"#,
+    );
+    project
+        .write(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+             [project]\nname = \"mathkit\"\nversion = \"1.0\"\n\n\
+             [tool.setuptools.packages.find]\nwhere = [\"src\"]\n",
+        )
+        .write(
+            ".coveragerc",
+            "[run]\nsource_pkgs = mathkit\nparallel = true\n\n\
+             [paths]\nsource =\n    src/mathkit\n    .nox/*/lib/python*/site-packages/mathkit\n",
+        )
+        .write(
+            "src/mathkit/__init__.py",
+            "def double(x):\n    return 2 * x\n\n\ndef unused():\n    return 0\n",
+        )
+        .write(
+            "tests/test_double.py",
+            "import mathkit\n\n\ndef test_double():\n    assert mathkit.double(2) == 4\n    assert 'site-packages' in mathkit.__file__\n",
+        );
+    let run = project.rtask(&["report"]);
+    run.success()
+        .stderr_has("created `.nox/tests-3-11`")
+        .stdout_has("1 passed");
+    let report = run
+        .stdout
+        .lines()
+        .find(|line| line.contains("mathkit"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let columns: Vec<&str> = report.split_whitespace().collect();
+    assert_eq!(columns, ["src/mathkit/__init__.py", "4", "1", "75%", "6"], "{}", run.stdout);
+    assert!(!run.stdout.contains(".nox/"), "{}", run.stdout);
+    // The environments are no inputs: the next run is served from the cache.
+    project
+        .rtask(&["report"])
+        .success()
+        .stderr_has("tests-3.11: cached");
+}
