@@ -116,7 +116,11 @@ pub struct Args {
     pub reuse_venv: Option<crate::python::ReuseVenv>,
 
     /// `--reuse-venv yes`, as nox's flag (rtask's default)
-    #[arg(short = 'r', long = "reuse-existing-virtualenvs", conflicts_with = "no_reuse_existing")]
+    #[arg(
+        short = 'r',
+        long = "reuse-existing-virtualenvs",
+        conflicts_with = "no_reuse_existing"
+    )]
     pub reuse_existing: bool,
 
     /// `--reuse-venv no`, as nox's flag

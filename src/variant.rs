@@ -145,7 +145,8 @@ pub fn valid_version(text: &str) -> bool {
         return false;
     };
     let parts: Vec<&str> = numbers.split('.').collect();
-    !(free_threaded && !name.is_empty())
+    // A `t` names CPython's free-threaded build only.
+    (name.is_empty() || !free_threaded)
         && name.bytes().all(|b| b.is_ascii_lowercase())
         && !numbers.is_empty()
         && parts.len() <= 3
@@ -277,10 +278,27 @@ mod tests {
 
     #[test]
     fn versions_parse() {
-        for good in ["3", "3.11", "3.11.7", "pypy3.10", "pypy-3.11", "3.13t", "python3.12"] {
+        for good in [
+            "3",
+            "3.11",
+            "3.11.7",
+            "pypy3.10",
+            "pypy-3.11",
+            "3.13t",
+            "python3.12",
+        ] {
             assert!(valid_version(good), "{good}");
         }
-        let bad = ["", "three", "3.x", "3..1", "3.11.7.1", "py", "3.13tt", "pypy3.10t"];
+        let bad = [
+            "",
+            "three",
+            "3.x",
+            "3..1",
+            "3.11.7.1",
+            "py",
+            "3.13tt",
+            "pypy3.10t",
+        ];
         for bad in bad.into_iter().chain(["3.t", "pypy--3.1", "-3.1"]) {
             assert!(!valid_version(bad), "{bad}");
         }

@@ -41,7 +41,10 @@ inputs = ["**/*.py"]
     assert!(project.path(".nox/tests-3-11/bin/python").exists());
     let python_files = walkdir(&project.path(".nox"));
     assert!(python_files > 0, "the environment holds .py files");
-    project.rtask(&["tests"]).success().stderr_has("tests-3.11: cached");
+    project
+        .rtask(&["tests"])
+        .success()
+        .stderr_has("tests-3.11: cached");
     // Remade: its files are new, the key is the same.
     project
         .rtask(&["--reuse-venv", "never", "tests"])
@@ -49,10 +52,7 @@ inputs = ["**/*.py"]
         .stderr_has("created `.nox/tests-3-11`")
         .stderr_has("tests-3.11: cached");
     project.write("app.py", "V = 2\n");
-    project
-        .rtask(&["tests"])
-        .success()
-        .stdout_has("2\n");
+    project.rtask(&["tests"]).success().stdout_has("2\n");
 }
 
 /// How many `.py` files lie below `dir`.
@@ -83,7 +83,9 @@ venv_backend = "uv"
 run = ["python -c 'print(1)'"]
 "#,
     );
-    project.write(".nox/lint/marker", "nox's").write(".nox/lint/bin/python", "");
+    project
+        .write(".nox/lint/marker", "nox's")
+        .write(".nox/lint/bin/python", "");
     project
         .rtask(&["--envdir", ".nox", "lint"])
         .success()
@@ -207,7 +209,8 @@ fn reuse_follows_the_flags_and_the_sessions() {
         let mut args = flags.to_vec();
         args.extend(["plain", "fresh", "sticky"]);
         project.rtask(&args).success();
-        let found = ["plain", "fresh", "sticky"].map(|name| kept(&project, &format!(".rtask/venvs/{name}")));
+        let found = ["plain", "fresh", "sticky"]
+            .map(|name| kept(&project, &format!(".rtask/venvs/{name}")));
         assert_eq!(found, *expected, "{flags:?}");
     }
     project
@@ -237,8 +240,14 @@ inputs = ["in.txt"]
         .write("requirements.txt", "pytest==9.2.0\n");
     project.rtask(&["fresh"]).success();
     mark(&project, ".rtask/venvs/fresh");
-    project.rtask(&["fresh"]).success().stderr_has("fresh: cached");
-    assert!(kept(&project, ".rtask/venvs/fresh"), "a hit does not remake it");
+    project
+        .rtask(&["fresh"])
+        .success()
+        .stderr_has("fresh: cached");
+    assert!(
+        kept(&project, ".rtask/venvs/fresh"),
+        "a hit does not remake it"
+    );
     project.write("in.txt", "2");
     project
         .rtask(&["fresh"])
@@ -275,14 +284,25 @@ inputs = []
         project.rtask(&["t"]).success();
         project.rtask(&["t"]).success().stderr_has("t: cached");
         let cfg = || project.read(".rtask/venvs/t/pyvenv.cfg");
-        assert!(cfg().contains("include-system-site-packages = false"), "{}", cfg());
-        project.write("tasks.toml", &tasks("venv_params = [\"--system-site-packages\"]"));
+        assert!(
+            cfg().contains("include-system-site-packages = false"),
+            "{}",
+            cfg()
+        );
+        project.write(
+            "tasks.toml",
+            &tasks("venv_params = [\"--system-site-packages\"]"),
+        );
         project
             .rtask(&["t"])
             .success()
             .stderr_has("created `.rtask/venvs/t`")
             .stderr_has("t: running (the key differs");
-        assert!(cfg().contains("include-system-site-packages = true"), "{}", cfg());
+        assert!(
+            cfg().contains("include-system-site-packages = true"),
+            "{}",
+            cfg()
+        );
         project.rtask(&["t"]).success().stderr_has("t: cached");
     }
 }
@@ -329,7 +349,8 @@ run = ["python -c 'print(1)'"]
     let names = |json: &str| -> Vec<String> {
         let list: serde_json::Value = serde_json::from_str(json).unwrap();
         let list = list.as_array().unwrap().iter();
-        list.map(|session| session["session"].as_str().unwrap().to_string()).collect()
+        list.map(|session| session["session"].as_str().unwrap().to_string())
+            .collect()
     };
     let ours = project.rtask(&["-l", "--json"]);
     ours.success();
@@ -357,13 +378,19 @@ run = ["python -c 'print(1)'"]
         ],
     );
     project
-        .rtask_env(&["tests-3.13t", "tests-pypy3.10", "tests-pypy-3.11"], &[("PATH", &path)])
+        .rtask_env(
+            &["tests-3.13t", "tests-pypy3.10", "tests-pypy-3.11"],
+            &[("PATH", &path)],
+        )
         .success()
         .stderr_has("tests-3.13t: skipped (Python interpreter 3.13t not found)")
         .stderr_has("tests-pypy3.10: skipped (Python interpreter pypy3.10 not found)")
         .stderr_has("tests-pypy-3.11: skipped (Python interpreter pypy-3.11 not found)");
     let asked = fs::read_to_string(&log).unwrap();
-    assert!(asked.contains("python3.13t") && asked.contains("pypy3.10"), "{asked}");
+    assert!(
+        asked.contains("python3.13t") && asked.contains("pypy3.10"),
+        "{asked}"
+    );
     // One that says it is PyPy 3.11 is taken for `pypy-3.11`, from `pypy3.11`.
     let probe = format!(
         "case \"$*\" in *sys.implementation*) echo '{{\"executable\": \"{python}\", \"version\": \"3.11.9\", \
@@ -374,7 +401,9 @@ run = ["python -c 'print(1)'"]
     project
         .rtask_env(&["tests-pypy-3.11"], &[("PATH", &path)])
         .success()
-        .stderr_has("tests-pypy-3.11: created `.rtask/venvs/tests-pypy-3.11` with venv (Python 3.11.9)");
+        .stderr_has(
+            "tests-pypy-3.11: created `.rtask/venvs/tests-pypy-3.11` with venv (Python 3.11.9)",
+        );
 }
 
 /// The conda backends, with a stand-in `conda`/`micromamba` that logs its arguments and makes a
@@ -493,7 +522,12 @@ inputs = [".coveragerc"]
         .find(|line| line.contains("mathkit"))
         .unwrap_or_else(|| panic!("{}", run.stdout));
     let columns: Vec<&str> = report.split_whitespace().collect();
-    assert_eq!(columns, ["src/mathkit/__init__.py", "4", "1", "75%", "6"], "{}", run.stdout);
+    assert_eq!(
+        columns,
+        ["src/mathkit/__init__.py", "4", "1", "75%", "6"],
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains(".nox/"), "{}", run.stdout);
     // The environments are no inputs: the next run is served from the cache.
     project

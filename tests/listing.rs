@@ -21,7 +21,7 @@ fn fake_python(path: &Path) {
         path,
         &format!(
             "#!/bin/sh\necho '{{\"executable\": \"{}\", \"version\": \"3.77.0\", \
-             \"implementation\": \"cpython\", \"platform\": \"linux-x86_64\"}}'\n",
+             \"implementation\": \"cpython\", \"platform\": \"linux-x86_64\", \"free_threaded\": false}}'\n",
             path.display()
         ),
     );

@@ -129,7 +129,11 @@ impl Realised {
     /// The first difference between what is installed `here` and what the `entry` was made in.
     pub(crate) fn first_difference(&self, entry: &Realised) -> Option<EnvironmentDifference> {
         let interpreter = |realised: &Realised| {
-            let build = if realised.free_threaded { " free-threaded" } else { "" };
+            let build = if realised.free_threaded {
+                " free-threaded"
+            } else {
+                ""
+            };
             format!(
                 "{} {}{build} ({})",
                 realised.implementation, realised.version, realised.platform
@@ -478,7 +482,10 @@ impl Tools {
     /// What becomes of `session`'s environment when it is up to date: `--reuse-venv` and the
     /// session's `reuse_venv`, as nox decides.
     pub fn reuse_of(&self, session: &Session) -> Reuse {
-        let asked = session.venv.as_ref().map_or(SessionReuse::Unset, |spec| spec.reuse);
+        let asked = session
+            .venv
+            .as_ref()
+            .map_or(SessionReuse::Unset, |spec| spec.reuse);
         match (self.reuse, asked) {
             (ReuseVenv::Never, _) => Reuse::Remake,
             (ReuseVenv::Always, _)
@@ -583,9 +590,8 @@ fn as_made(plan: &Plan, root: &Path, fingerprinter: &Fingerprinter) -> Result<Fi
     let mut fingerprint = plan.fingerprint.clone();
     if let Backend::Conda(tool) = plan.backend {
         let python = plan.dir.join("bin").join("python");
-        let found = Finder::probe_environment(&python).ok_or_else(|| {
-            format!("`{}` made no Python at `{}`", tool.name(), python.display())
-        })?;
+        let found = Finder::probe_environment(&python)
+            .ok_or_else(|| format!("`{}` made no Python at `{}`", tool.name(), python.display()))?;
         fingerprint.made_with = Some(found);
     }
     for (path, sources) in &mut fingerprint.sources {
@@ -639,7 +645,10 @@ mod tests {
     #[test]
     fn nox_names_environment_directories() {
         assert_eq!(nox_dir_name("tests-3.12"), "tests-3-12");
-        assert_eq!(nox_dir_name("unit_tests-3.11(db='sqlite')"), "unit_tests-3-11-db-sqlite");
+        assert_eq!(
+            nox_dir_name("unit_tests-3.11(db='sqlite')"),
+            "unit_tests-3-11-db-sqlite"
+        );
         assert_eq!(nox_dir_name("Lint  --  All"), "lint-all");
         assert_eq!(nox_dir_name("(…)"), "");
     }

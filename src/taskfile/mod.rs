@@ -90,7 +90,9 @@ pub fn override_envdir(project: &mut Project, dir: &Path) -> Result<(), Error> {
     let path = crate::protected::normalise(&project.root.join(dir));
     let clash = match dir.as_os_str().is_empty() {
         true => Some(cache_dir::EnvDirClash::ProjectRoot),
-        false => cache_dir::check_envdir(&project.root, &path, &project.cache_dir, &project.sessions),
+        false => {
+            cache_dir::check_envdir(&project.root, &path, &project.cache_dir, &project.sessions)
+        }
     };
     if let Some(clash) = clash {
         return Err(Error::EnvDirOverride {

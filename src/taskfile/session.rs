@@ -52,7 +52,11 @@ impl SessionChecker<'_> {
         let venv = backend.map(|backend| VenvSpec {
             backend,
             install: self.install(wire),
-            params: wire.venv_params.iter().map(|p| p.get_ref().clone()).collect(),
+            params: wire
+                .venv_params
+                .iter()
+                .map(|p| p.get_ref().clone())
+                .collect(),
             reuse: super::python::reuse(wire),
             dir: std::path::PathBuf::new(),
         });
