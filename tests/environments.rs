@@ -97,10 +97,13 @@ run = ["python -c 'print(1)'"]
 /// Names normalise as nox's; names two sessions would share get a digest each.
 #[test]
 fn names_follow_nox_and_are_never_shared() {
-    let project = Project::with_tasks(
+    // Outside the project: a directory of this test's own.
+    let outside = tempfile::tempdir().unwrap();
+    let envs = outside.path().join("envs");
+    let project = Project::with_tasks(&format!(
         r#"
 [settings]
-envdir = "../envs"
+envdir = "{}"
 
 [sessions."unit.tests"]
 python = "3.11"
@@ -115,14 +118,12 @@ run = ["python -c 'print(2)'"]
 [sessions.db]
 python = "3.11"
 venv_backend = "uv"
-parametrize = { kind = ["sqlite"] }
+parametrize = {{ kind = ["sqlite"] }}
 run = ["python -c 'print(3)'"]
 "#,
-    );
-    let json = project.rtask(&["--dry-run", "--json"]);
-    json.success();
+        envs.display()
+    ));
     project.rtask(&["db(kind='sqlite')"]).success();
-    let envs = project.root().parent().unwrap().join("envs");
     assert!(envs.join("db-kind-sqlite/rtask-venv.json").is_file());
     project.rtask(&["unit.tests", "unit-tests"]).success();
     let mut names: Vec<String> = fs::read_dir(&envs)
@@ -130,7 +131,6 @@ run = ["python -c 'print(3)'"]
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    fs::remove_dir_all(&envs).unwrap();
     assert_eq!(names.len(), 3, "{names:?}");
     assert_eq!(names[0], "db-kind-sqlite");
     assert!(names[1].starts_with("unit-tests-") && names[1].len() == "unit-tests-".len() + 8);
