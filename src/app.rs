@@ -49,7 +49,10 @@ pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
 
 pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let path = taskfile::locate(args.file.as_deref(), &environment.current_dir)?;
-    let project = taskfile::load(&path, &environment, args.force_python.as_deref())?;
+    let mut project = taskfile::load(&path, &environment, args.force_python.as_deref())?;
+    if let Some(dir) = &args.envdir {
+        taskfile::override_envdir(&mut project, dir)?;
+    }
     let mut names = args.sessions.clone();
     names.extend(args.session.iter().cloned());
     names.extend(args.restore_only.iter().cloned());
@@ -101,7 +104,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     let mut python = python_tools(
         &environment,
         &state_dir,
-        args.reinstall,
+        args.reuse(),
         args.error_on_missing_interpreters || environment.ci(),
     );
     python.environments = if args.no_venv {
@@ -354,7 +357,7 @@ pub(crate) fn fingerprinter(project: &Project, protected: &Protected) -> Fingerp
 pub(crate) fn python_tools(
     environment: &Environment,
     state_dir: &Path,
-    reinstall: bool,
+    reuse: python::ReuseVenv,
     error_on_missing: bool,
 ) -> python::Tools {
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
@@ -362,7 +365,7 @@ pub(crate) fn python_tools(
     let surroundings = Surroundings::of(environment.vars(), &environment.current_dir);
     python::Tools {
         finder: Finder::new(surroundings, uv, Some(state_dir.join(INTERPRETERS))),
-        reinstall,
+        reuse,
         error_on_missing,
         made: Default::default(),
         external_run: ExternalRun::default(),

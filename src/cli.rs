@@ -128,9 +128,29 @@ pub struct Args {
     )]
     pub force_python: Option<String>,
 
-    /// Recreate the sessions' virtual environments even when they are up to date
-    #[arg(long)]
+    /// Recreate the sessions' virtual environments even when they are up to date (`--reuse-venv never`)
+    #[arg(long, conflicts_with_all = ["reuse_venv", "reuse_existing", "no_reuse_existing"])]
     pub reinstall: bool,
+
+    /// Keep (`yes`, the default; `always`, even for `reuse_venv = false`) or remake (`no`; `never`, even for `reuse_venv = true`) up-to-date environments; stale ones are always remade
+    #[arg(long, value_name = "WHEN", conflicts_with_all = ["reuse_existing", "no_reuse_existing"])]
+    pub reuse_venv: Option<crate::python::ReuseVenv>,
+
+    /// `--reuse-venv yes`, as nox's flag (rtask's default)
+    #[arg(
+        short = 'r',
+        long = "reuse-existing-virtualenvs",
+        conflicts_with = "no_reuse_existing"
+    )]
+    pub reuse_existing: bool,
+
+    /// `--reuse-venv no`, as nox's flag
+    #[arg(long = "no-reuse-existing-virtualenvs")]
+    pub no_reuse_existing: bool,
+
+    /// Where the sessions' environments live, relative to the project root (as `[settings] envdir`)
+    #[arg(long, value_name = "DIR")]
+    pub envdir: Option<PathBuf>,
 
     /// Use the environments that exist as they are, without installing (a missing one is made);
     /// a session whose environment is not up to date runs, and its result is not stored
@@ -353,4 +373,17 @@ pub struct InitArgs {
     /// Replace an existing `tasks.toml`
     #[arg(long)]
     pub force: bool,
+}
+
+impl Args {
+    /// The one `--reuse-venv` decision the reuse flags make (clap refuses two of them).
+    pub fn reuse(&self) -> crate::python::ReuseVenv {
+        use crate::python::ReuseVenv;
+        match self.reuse_venv {
+            Some(reuse) => reuse,
+            None if self.reinstall => ReuseVenv::Never,
+            None if self.no_reuse_existing => ReuseVenv::No,
+            None => ReuseVenv::Yes,
+        }
+    }
 }

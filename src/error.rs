@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::cache::limits::{BadLimit, LimitKind};
 use crate::cache::store::{BlobFlaw, Stored};
 use crate::exit::Exit;
-use crate::taskfile::{CacheDirClash, TASK_FILE, TaskFileError};
+use crate::taskfile::{CacheDirClash, EnvDirClash, TASK_FILE, TaskFileError};
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -27,6 +27,10 @@ pub enum Error {
     /// `RTASK_CACHE_DIR` names a directory the cache cannot use; it has no place in the file.
     #[error("{}", clash.message("RTASK_CACHE_DIR", &path.display().to_string()))]
     CacheDirOverride { path: PathBuf, clash: CacheDirClash },
+
+    /// `--envdir` names a directory the environments cannot use.
+    #[error("`--envdir` `{}` {clash}", path.display())]
+    EnvDirOverride { path: PathBuf, clash: EnvDirClash },
 
     /// `RTASK_CACHE_MAX_SIZE` is not a size; it has no place in the file.
     #[error("`RTASK_CACHE_MAX_SIZE` is not a size: {problem}")]
@@ -204,6 +208,7 @@ impl Error {
             | Error::TaskFile(_)
             | Error::CacheDirOverride { .. }
             | Error::CacheMaxSizeOverride { .. } => Exit::InvalidTaskFile,
+            Error::EnvDirOverride { .. } => Exit::Usage,
             Error::UnknownSession { .. }
             | Error::UnknownTag { .. }
             | Error::Keywords { .. }
@@ -258,6 +263,7 @@ impl Error {
                 "words match parts of session names; join them with `and`, `or`, `not` and parentheses".to_string(),
             ),
             Error::CacheDirOverride { clash, .. } => Some(clash.hint().to_string()),
+            Error::EnvDirOverride { clash, .. } => Some(clash.hint().to_string()),
             Error::CacheMaxSizeOverride { .. } => Some(LimitKind::Size.hint().to_string()),
             Error::BadLimit { kind, .. } => Some(kind.hint().to_string()),
             Error::NoPruneLimit => Some(

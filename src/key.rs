@@ -278,6 +278,7 @@ mod tests {
                     vec!["-r".into(), "requirements.txt".into()],
                     vec![".".into()],
                 ],
+                venv_params: Vec::new(),
                 files: BTreeMap::from([(
                     "requirements.txt".into(),
                     Some(Digest::of_bytes(b"pytest==8.3.1\n")),

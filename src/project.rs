@@ -19,6 +19,8 @@ pub struct Project {
     /// The task file as messages show it: relative to the current directory when below it.
     pub display_path: String,
     pub cache_dir: PathBuf,
+    /// Where the sessions' environments live (`[settings] envdir`, `--envdir`).
+    pub envdir: EnvDir,
     /// `[settings] remote_cache`, when given.
     pub remote_cache: Option<crate::remote::config::RemoteUrl>,
     /// `[settings] cache_max_size`, in bytes: the cache is pruned to it after a run.
@@ -76,6 +78,54 @@ pub enum Backend {
     Uv,
     Venv,
     Virtualenv,
+    /// `TOOL create --prefix DIR python=VERSION`, as nox's conda backends.
+    Conda(CondaTool),
+}
+
+/// The conda-like tool a conda environment is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CondaTool {
+    Conda,
+    Mamba,
+    Micromamba,
+}
+
+impl CondaTool {
+    /// The executable's name, as `venv_backend` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CondaTool::Conda => "conda",
+            CondaTool::Mamba => "mamba",
+            CondaTool::Micromamba => "micromamba",
+        }
+    }
+}
+
+/// Where environments live, and how their directories are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvDir {
+    /// Absolute.
+    pub path: PathBuf,
+    pub naming: EnvNaming,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvNaming {
+    /// `.rtask/venvs/<name>`: the name as it is when it fits a path, else a slug and a digest.
+    Rtask,
+    /// `<envdir>/<name>` normalised as nox does (`tests-3.12` -> `tests-3-12`).
+    Nox,
+}
+
+/// A session's `reuse_venv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionReuse {
+    /// Not written: the command line decides.
+    Unset,
+    /// `true`: kept while up to date, unless `--reuse-venv never`.
+    Keep,
+    /// `false`: remade each time it runs, unless `--reuse-venv always`.
+    Remake,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +133,11 @@ pub struct VenvSpec {
     pub backend: Backend,
     /// The `install` entries, in order.
     pub install: Vec<InstallEntry>,
+    /// `venv_params`: extra arguments to the backend's create command.
+    pub params: Vec<String>,
+    pub reuse: SessionReuse,
+    /// Where it lives (absolute): given once every session is known ([`EnvDir`]).
+    pub dir: PathBuf,
 }
 
 /// One `install` entry.

@@ -1,5 +1,5 @@
-//! The places rtask keeps to itself: any `.git` directory, its state directory `.rtask/` and
-//! the cache directory. Input walks skip them, output globs never match in them, validation
+//! The places rtask keeps to itself: any `.git` directory, its state directory `.rtask/`, the
+//! directory of the sessions' environments (`envdir`) and the cache directory. Input walks skip them, output globs never match in them, validation
 //! refuses outputs that reach into them, and restores never write or clean there. This module
 //! is the one description of them that all of those use.
 
@@ -83,17 +83,19 @@ pub(crate) fn in_git_dir(path: &Path) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Protected {
     root: PathBuf,
-    /// Absolute: the state directory and the cache directory, as written (normalised) and with
-    /// its symlinks resolved.
+    /// Absolute: the state directory, and the environments' and the cache directory as written
+    /// (normalised) and with their symlinks resolved.
     dirs: Vec<PathBuf>,
 }
 
 impl Protected {
-    /// The protected places of the project at `root` whose cache lives in `cache_dir`.
-    pub(crate) fn new(root: &Path, cache_dir: &Path) -> Protected {
-        let mut dirs = vec![root.join(STATE_DIR), normalise(cache_dir)];
-        if let Ok(canonical) = cache_dir.canonicalize() {
-            dirs.push(canonical);
+    /// The protected places of the project at `root` whose cache lives in `cache_dir` and
+    /// environments in `envdir`.
+    pub(crate) fn new(root: &Path, cache_dir: &Path, envdir: &Path) -> Protected {
+        let mut dirs = vec![root.join(STATE_DIR)];
+        for dir in [cache_dir, envdir] {
+            dirs.push(normalise(dir));
+            dirs.extend(dir.canonicalize());
         }
         dirs.dedup();
         Protected {
@@ -103,7 +105,7 @@ impl Protected {
     }
 
     pub(crate) fn of(project: &Project) -> Protected {
-        Protected::new(&project.root, &project.cache_dir)
+        Protected::new(&project.root, &project.cache_dir, &project.envdir.path)
     }
 
     /// The protected directories, absolute (`.git` directories are recognised by name).
@@ -154,9 +156,13 @@ mod tests {
         assert!(in_git(&RelPath::parse("a/.GIT/b").unwrap()));
         assert!(!in_git(&RelPath::parse("a/.github/b").unwrap()));
         assert!(in_git_dir(Path::new("/p/.git/x")));
-        let protected = Protected::new(Path::new("/p"), Path::new("/p/./x/../cache/"));
+        let protected = Protected::new(
+            Path::new("/p"),
+            Path::new("/p/./x/../cache/"),
+            Path::new("/p/.nox"),
+        );
         let inside: Vec<String> = protected.inside().iter().map(ToString::to_string).collect();
-        assert_eq!(inside, [".rtask", "cache"]);
+        assert_eq!(inside, [".nox", ".rtask", "cache"]);
     }
 
     #[test]

@@ -171,15 +171,37 @@ pub fn expand(
 }
 
 /// Whether a `python` entry reads as a version: `3`, `3.11`, `3.11.7`, optionally after an
-/// implementation name (`pypy3.10`).
+/// implementation name (`pypy3.10`, `pypy-3.11`), or with a `t` for a free-threaded CPython
+/// (`3.13t`).
 pub fn valid_version(text: &str) -> bool {
-    let numbers = text.trim_start_matches(|c: char| c.is_ascii_lowercase());
+    let Some((name, numbers, free_threaded)) = split_version(text) else {
+        return false;
+    };
     let parts: Vec<&str> = numbers.split('.').collect();
-    !numbers.is_empty()
+    // A `t` names CPython's free-threaded build only.
+    (name.is_empty() || !free_threaded)
+        && name.bytes().all(|b| b.is_ascii_lowercase())
+        && !numbers.is_empty()
         && parts.len() <= 3
         && parts
             .iter()
             .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A version's implementation name (`pypy`, or empty), its numbers (`3.10`) and whether a `t`
+/// ends it (`3.13t`), as written: `pypy-3.11` -> (`pypy`, `3.11`, false).
+pub fn split_version(text: &str) -> Option<(&str, &str, bool)> {
+    let start = text.find(|c: char| c.is_ascii_digit() || c == '-')?;
+    let (name, rest) = text.split_at(start);
+    let rest = if name.is_empty() {
+        rest
+    } else {
+        rest.strip_prefix('-').unwrap_or(rest)
+    };
+    Some(match rest.strip_suffix('t') {
+        Some(numbers) => (name, numbers, true),
+        None => (name, rest, false),
+    })
 }
 
 /// Fill `{name}` placeholders from `vars`. `{{` and `}}` stand for literal braces; `{posargs}`
@@ -290,10 +312,28 @@ mod tests {
 
     #[test]
     fn versions_parse() {
-        for good in ["3", "3.11", "3.11.7", "pypy3.10"] {
+        for good in [
+            "3",
+            "3.11",
+            "3.11.7",
+            "pypy3.10",
+            "pypy-3.11",
+            "3.13t",
+            "python3.12",
+        ] {
             assert!(valid_version(good), "{good}");
         }
-        for bad in ["", "three", "3.x", "3..1", "3.11.7.1", "py"] {
+        let bad = [
+            "",
+            "three",
+            "3.x",
+            "3..1",
+            "3.11.7.1",
+            "py",
+            "3.13tt",
+            "pypy3.10t",
+        ];
+        for bad in bad.into_iter().chain(["3.t", "pypy--3.1", "-3.1"]) {
             assert!(!valid_version(bad), "{bad}");
         }
     }

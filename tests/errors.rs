@@ -245,10 +245,10 @@ fn control_characters_in_commands_are_refused() {
 #[test]
 fn python_keys_are_checked() {
     rejects(
-        "[sessions.a]\nrun = [\"true\"]\npython = \"3.11\"\nvenv_backend = \"conda\"\n",
+        "[sessions.a]\nrun = [\"true\"]\npython = \"3.11\"\nvenv_backend = \"pipenv\"\n",
         "4:16",
-        "unknown `venv_backend` `conda`",
-        "use \"uv\", \"venv\", \"virtualenv\" or \"none\"",
+        "unknown `venv_backend` `pipenv`",
+        "use \"uv\", \"venv\", \"virtualenv\", \"conda\", \"mamba\", \"micromamba\" or \"none\"",
     );
     rejects(
         "[sessions.a]\nrun = [\"true\"]\npython = [\"3.11\", \"three\"]\n",

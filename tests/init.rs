@@ -301,7 +301,6 @@ def fine(session):
 }
 
 #[test]
-#[ignore = "needs `after` (issue 11 merge)"]
 fn notify_becomes_after() {
     let project = with_noxfile(
         r#"
@@ -322,7 +321,6 @@ def report(session):
 }
 
 #[test]
-#[ignore = "needs `venv_params` and `reuse_venv` (issue 11 merge)"]
 fn venv_keywords_are_kept() {
     let project = with_noxfile(
         r#"
@@ -343,7 +341,6 @@ def tests(session):
 }
 
 #[test]
-#[ignore = "needs the conda backends and the 3.13t / pypy-3.11 spellings (issue 11 merge)"]
 fn nox_own_noxfile_lists_like_nox() {
     let project = nox_sdist();
     converts_like_nox(&project);

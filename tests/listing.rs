@@ -22,7 +22,7 @@ fn fake_python(path: &Path) {
         &format!(
             "#!/bin/sh\necho '{{\"executable\": \"{}\", \"version\": \"3.77.0\", \
              \"implementation\": \"cpython\", \"platform\": \"linux-x86_64\", \
-             \"markers\": {{\"python_version\": \"3.77\"}}}}'\n",
+             \"markers\": {{\"python_version\": \"3.77\"}}, \"free_threaded\": false}}'\n",
             path.display()
         ),
     );

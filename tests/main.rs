@@ -10,6 +10,7 @@ mod cache;
 mod ci_recipe;
 mod cli;
 mod entries;
+mod environments;
 mod errors;
 mod external;
 mod full_disk;

@@ -98,6 +98,11 @@ impl Fingerprinter {
         }
     }
 
+    /// The directories never searched, symlinks resolved.
+    pub fn skipped(&self) -> &[PathBuf] {
+        &self.skipped
+    }
+
     /// Keep what this run learnt for the next one. Best effort: the stat cache only saves time.
     pub fn save(&self) {
         drop(self.stat_cache.save());

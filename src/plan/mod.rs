@@ -32,7 +32,7 @@ use crate::patterns::OutputPattern;
 use crate::project::{Project, Session, SessionId};
 use crate::protected::Protected;
 use crate::python::venv::Env;
-use crate::python::{self, EnvironmentUse, NotReady};
+use crate::python::{self, EnvUse, EnvironmentUse, NotReady, Reuse};
 use crate::relpath::RelPath;
 
 /// What deciding needs: the project, the command line's choices, and the machine's tools.
@@ -254,7 +254,7 @@ impl Planner<'_> {
         reasons: Vec<RunReason>,
         store: Option<Writer>,
     ) -> (Decision, Option<Env>) {
-        match self.local_env(session) {
+        match self.local_env(session, EnvUse::Run) {
             LocalEnv::Without => (Decision::Run { reasons, store }, None),
             LocalEnv::Ready(env) | LocalEnv::Outdated(env) => {
                 (Decision::Run { reasons, store }, Some(env))
@@ -296,12 +296,12 @@ impl Planner<'_> {
             }
         }
         let has_venv = session.venv.is_some();
-        let local =
-            has_venv && (self.python.reinstall || python::has_local_environment(root, session));
+        let remade = self.python.reuse_of(session) == Reuse::Remake;
+        let local = has_venv && (remade || python::has_local_environment(session));
         if !local {
             return self.restore_checked(session, manifest);
         }
-        match self.local_env(session) {
+        match self.local_env(session, EnvUse::Verify) {
             // Nothing here to compare with: an environment this machine cannot use or make.
             LocalEnv::Without | LocalEnv::Unavailable(_) => self.restore_checked(session, manifest),
             LocalEnv::Stale(_) if restore_only => self.restore_checked(session, manifest),
@@ -324,14 +324,8 @@ impl Planner<'_> {
                     }
                     Some(difference) => {
                         let reason = RunReason::Changed(Change::Environment(difference));
-                        let store = overwrite();
-                        (
-                            Decision::Run {
-                                reasons: vec![reason],
-                                store,
-                            },
-                            Some(env),
-                        )
+                        // To run, the environment may be remade first (`reuse_venv = false`).
+                        self.to_run(session, vec![reason], overwrite())
                     }
                 }
             }
@@ -359,11 +353,11 @@ impl Planner<'_> {
         }
     }
 
-    /// The session's local environment, as it stands.
-    pub(crate) fn local_env(&self, session: &Session) -> LocalEnv {
+    /// The session's local environment, as it stands, for what it is `wanted` for.
+    pub(crate) fn local_env(&self, session: &Session, wanted: EnvUse) -> LocalEnv {
         match self.python.plan(self.project, session, self.fingerprinter) {
             Ok(None) => LocalEnv::Without,
-            Ok(Some(plan)) => match self.python.ready(&plan) {
+            Ok(Some(plan)) => match self.python.ready(&plan, wanted) {
                 Some(env) => LocalEnv::Ready(env),
                 None => match self.python.as_it_stands(&plan) {
                     Some(env) => LocalEnv::Outdated(env),

@@ -48,6 +48,8 @@ pub struct Interpreter {
     /// ...); those of the machine (`platform_release`, ...) are read when markers are evaluated
     /// ([`Interpreter::marker_values`]), as they change without the executable changing.
     pub markers: Values,
+    /// A free-threaded build (`python3.13t`: `Py_GIL_DISABLED`).
+    pub free_threaded: bool,
 }
 
 /// The marker variables an interpreter answers; the machine's are read by [`host_values`].
@@ -61,7 +63,8 @@ print(json.dumps({\
 'python_full_version': platform.python_version(), \
 'implementation_name': sys.implementation.name, 'implementation_version': iv, \
 'platform_python_implementation': platform.python_implementation(), \
-'sys_platform': sys.platform, 'os_name': os.name}}))";
+'sys_platform': sys.platform, 'os_name': os.name}, \
+'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))";
 
 impl Interpreter {
     /// The values of every marker variable for this interpreter on this machine.
@@ -176,6 +179,20 @@ impl Finder {
         self.uv.as_deref()
     }
 
+    /// The program `name` (`conda`) on `PATH`.
+    pub fn tool(&self, name: &str) -> Option<PathBuf> {
+        let path = self.surroundings.path.clone();
+        which::which_in(name, path, &self.surroundings.current_dir).ok()
+    }
+
+    /// What the interpreter at `executable` (an environment's) says it is.
+    pub fn probe_environment(executable: &Path) -> Option<Interpreter> {
+        match probe(executable) {
+            Answer::Python(interpreter) => Some(interpreter),
+            Answer::NotPython | Answer::Unanswered => None,
+        }
+    }
+
     /// An interpreter of `version` (`3.12`, `3.11.7`, `pypy3.10`); with `use_uv`, uv's
     /// discovery is asked too.
     pub fn find(&self, version: &str, use_uv: bool) -> Option<Interpreter> {
@@ -242,7 +259,7 @@ impl Finder {
         }
         // uv's discovery is asked only when PATH has nothing that fits.
         if found.is_none()
-            && let Some(path) = uv.and_then(|uv| uv_find(uv, version))
+            && let Some(path) = uv.and_then(|uv| uv_find(uv, &wanted.uv_request()))
         {
             let stamp = self.stamp(&path);
             let probed = self.probe_cached(&path, stamp);
@@ -326,44 +343,56 @@ impl Finder {
     }
 }
 
-/// What a request (`3.12`, `pypy3.10`) looks for.
+/// What a request (`3.12`, `3.13t`, `pypy3.10`, `pypy-3.11`) looks for.
 struct Wanted {
     /// `cpython`, `pypy`.
     implementation: String,
     /// `3.12`.
     numbers: String,
-    /// The executables' names, most specific first: `python3.12`, `python3`, `python`.
+    /// `3.13t`: a free-threaded build.
+    free_threaded: bool,
+    /// The executables' names, most specific first: `python3.12`, `python3`, `python`
+    /// (`python3.13t`, `python3t`, `python`; `pypy3.10`, `pypy3`, `pypy`).
     names: [String; 3],
 }
 
 impl Wanted {
     fn of(version: &str) -> Wanted {
-        let implementation = version.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        let numbers = &version[implementation.len()..];
-        let family = if implementation.is_empty() {
-            "python"
-        } else {
-            implementation
+        let (family, numbers, free_threaded) =
+            crate::variant::split_version(version).unwrap_or(("", version, false));
+        let (implementation, family) = match family {
+            "" | "python" | "cpython" => ("cpython", "python"),
+            other => (other, other),
         };
         let major = numbers.split('.').next().unwrap_or(numbers);
+        let t = if free_threaded { "t" } else { "" };
         Wanted {
-            implementation: if implementation.is_empty() {
-                "cpython".to_string()
-            } else {
-                implementation.to_string()
-            },
+            implementation: implementation.to_string(),
             numbers: numbers.to_string(),
+            free_threaded,
             names: [
-                format!("{family}{numbers}"),
-                format!("{family}{major}"),
+                format!("{family}{numbers}{t}"),
+                format!("{family}{major}{t}"),
                 family.to_string(),
             ],
         }
     }
 
+    /// What the request asks uv for: `3.13t`, `pypy@3.10`.
+    fn uv_request(&self) -> String {
+        let t = if self.free_threaded { "t" } else { "" };
+        match self.implementation.as_str() {
+            "cpython" => format!("{}{t}", self.numbers),
+            other => format!("{other}@{}", self.numbers),
+        }
+    }
+
+    /// Whether the interpreter is what was asked for: its implementation, version and build,
+    /// as it says itself (a `pypy3.10` that is CPython, a `python3.13t` with the GIL, are not).
     fn fits(&self, interpreter: &Interpreter) -> bool {
         interpreter.implementation == self.implementation
             && matches_version(&interpreter.version, &self.numbers)
+            && interpreter.free_threaded == self.free_threaded
     }
 }
 

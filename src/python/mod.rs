@@ -14,25 +14,24 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use self::interpreter::Finder;
+use self::interpreter::{Finder, Interpreter};
 use self::references::References;
 use self::sources::{Results, SourceReader, Sources};
 use self::venv::{Dependency, Env, Fingerprint};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
 use crate::plan::reason::EnvironmentDifference;
-use crate::project::{Backend, Project, Session, VenvSpec};
-use crate::protected::{STATE_DIR, VENVS};
+use crate::project::{Backend, EnvDir, EnvNaming, Project, Session, SessionReuse, VenvSpec};
 
 /// What the Python side of a run shares.
 pub struct Tools {
     pub finder: Finder,
-    /// `--reinstall`: recreate every environment.
-    pub reinstall: bool,
+    /// `--reuse-venv` and its spellings: whether up-to-date environments are kept.
+    pub reuse: ReuseVenv,
     /// A missing interpreter fails the session instead of skipping it (`CI` set, or
     /// `--error-on-missing-interpreters`).
     pub error_on_missing: bool,
-    /// The environments made in this run: `--reinstall` remakes each once.
+    /// The environments made in this run: an environment to be remade is remade once.
     pub made: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
     /// What becomes of a command whose program is found outside its session's environment
     /// (`--error-on-external-run`, `[settings] error_on_external_run`).
@@ -54,6 +53,40 @@ pub enum EnvironmentUse {
     Without,
 }
 
+/// `--reuse-venv`: whether an up-to-date environment is kept or remade. A stale one is always
+/// remade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReuseVenv {
+    /// Kept, except for sessions with `reuse_venv = false` (the default; `-r`).
+    Yes,
+    /// Remade, except for sessions with `reuse_venv = true`.
+    No,
+    /// Kept, even for sessions with `reuse_venv = false`.
+    Always,
+    /// Remade, whatever the sessions say (`--reinstall`).
+    Never,
+}
+
+/// What becomes of one session's up-to-date environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    Keep,
+    /// Remade (once in a run) before the session's commands run; one that is up to date still
+    /// serves to check a cache entry.
+    RemakeToRun,
+    /// Remade (once in a run) before it is used at all.
+    Remake,
+}
+
+/// What an environment is wanted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvUse {
+    /// The session's commands run in it.
+    Run,
+    /// A cache entry is checked against it.
+    Verify,
+}
+
 /// What a session's Python adds to its cache key: what it declares, and the content of what
 /// that names on disk. Nothing of an interpreter or an environment enters it (neither is needed
 /// to compute it, so a result can be restored where neither exists), nor the backend that makes
@@ -66,6 +99,9 @@ pub struct PythonKey {
     pub request: String,
     /// The `install` arguments, as written.
     pub install: Vec<Vec<String>>,
+    /// `venv_params` (`--system-site-packages` changes what a command imports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub venv_params: Vec<String>,
     /// The requirement-format files `install` reads (and those they include), dependency
     /// groups' `pyproject.toml`, and the metadata files of projects installed editable: path
     /// to digest (`None`: missing).
@@ -88,6 +124,10 @@ pub struct Realised {
     pub implementation: String,
     /// `linux-x86_64`.
     pub platform: String,
+    /// A free-threaded build (`3.13t`): an entry made on one never verifies against a default
+    /// build's environment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub free_threaded: bool,
     /// Installed distributions, normalised name to version; without the installers' seeds
     /// (pip, setuptools, wheel) unless the install arguments or their requirement files name
     /// them: venv puts them in, uv does not.
@@ -108,8 +148,13 @@ impl Realised {
     /// The first difference between what is installed `here` and what the `entry` was made in.
     pub(crate) fn first_difference(&self, entry: &Realised) -> Option<EnvironmentDifference> {
         let interpreter = |realised: &Realised| {
+            let build = if realised.free_threaded {
+                " free-threaded"
+            } else {
+                ""
+            };
             format!(
-                "{} {} ({})",
+                "{} {}{build} ({})",
                 realised.implementation, realised.version, realised.platform
             )
         };
@@ -190,6 +235,7 @@ pub fn declared(
     Ok(Some(PythonKey {
         request: request.clone(),
         install: spec.written(),
+        venv_params: spec.params.clone(),
         files: watched.files,
         local_sources,
     }))
@@ -212,6 +258,7 @@ fn realised_naming(env: &Env, named: &BTreeSet<String>) -> Realised {
         version: env.interpreter.version.clone(),
         implementation: env.interpreter.implementation.clone(),
         platform: env.interpreter.platform.clone(),
+        free_threaded: env.interpreter.free_threaded,
         distributions: env
             .distributions
             .iter()
@@ -236,10 +283,13 @@ fn tracked(sources: &Option<Sources>) -> Option<Digest> {
     sources.as_ref().map(|sources| sources.tracked)
 }
 
-/// Whether `session` has a local environment: one completed under `.rtask/venvs`, stale or
+/// Whether `session` has a local environment: one rtask completed in its directory, stale or
 /// not.
-pub fn has_local_environment(root: &Path, session: &Session) -> bool {
-    venv::recorded(&venv_dir(root, &session.name)).is_some()
+pub fn has_local_environment(session: &Session) -> bool {
+    session
+        .venv
+        .as_ref()
+        .is_some_and(|spec| venv::recorded(&spec.dir).is_some())
 }
 
 /// The first local dependency an entry's environment held (found there, not declared) whose
@@ -298,24 +348,84 @@ pub struct Plan {
     pub rebuild: BTreeSet<String>,
     /// What the project's sessions declare as outputs: not the sources of a local project.
     pub results: Results,
+    pub reuse: Reuse,
 }
 
-/// Where a session's environment lives: `.rtask/venvs/<name>`. A name with characters unfit
-/// for a path (`unit_tests-3.11(db='sqlite')`) becomes a slug with a digest of the name, so
-/// two sessions never share an environment.
-pub fn venv_dir(root: &Path, session: &str) -> PathBuf {
+/// Give each session with an environment its directory in `envdir`. With rtask's naming a name
+/// with characters unfit for a path (`unit_tests-3.11(db='sqlite')`) becomes a slug with a
+/// digest of the name; with nox's (`tests-3.12` -> `tests-3-12`), names that two sessions would
+/// share, or that normalise to nothing, get a digest of the name too: two sessions never share
+/// an environment.
+pub fn place_environments(sessions: &mut [Session], envdir: &EnvDir) {
+    let names: Vec<String> = sessions
+        .iter()
+        .map(|session| match envdir.naming {
+            EnvNaming::Rtask => rtask_dir_name(&session.name),
+            EnvNaming::Nox => nox_dir_name(&session.name),
+        })
+        .collect();
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for (session, name) in sessions.iter().zip(&names) {
+        if session.venv.is_some() {
+            *uses.entry(name.as_str()).or_default() += 1;
+        }
+    }
+    let shared: BTreeSet<String> = uses
+        .into_iter()
+        .filter(|(name, count)| *count > 1 || name.is_empty())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for (session, name) in sessions.iter_mut().zip(&names) {
+        let name = if shared.contains(name) {
+            let digest = Digest::of_bytes(session.name.as_bytes()).to_hex();
+            [name.as_str(), &digest[..8]]
+                .iter()
+                .filter(|part| !part.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("-")
+        } else {
+            name.clone()
+        };
+        if let Some(spec) = &mut session.venv {
+            spec.dir = envdir.path.join(name);
+        }
+    }
+}
+
+/// `.rtask/venvs/<name>`: the name, or a slug of it with a digest when it has characters unfit
+/// for a path.
+fn rtask_dir_name(session: &str) -> String {
     let fits = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-    let dir = if session.chars().all(fits) {
+    if session.chars().all(fits) {
         session.to_string()
     } else {
         let slug: Vec<&str> = session
             .split(|c: char| !fits(c))
             .filter(|part| !part.is_empty())
             .collect();
-        let digest = crate::digest::Digest::of_bytes(session.as_bytes());
+        let digest = Digest::of_bytes(session.as_bytes());
         format!("{}-{}", slug.join("-"), &digest.to_hex()[..8])
-    };
-    root.join(STATE_DIR).join(VENVS).join(dir)
+    }
+}
+
+/// A session's directory name as nox makes it: lower case, what is not a word character, a
+/// space or `-` becomes `-`, runs of `-` and spaces become one `-`, none at either end. nox
+/// first drops what has no ASCII form (an accent); other letters beyond ASCII are dropped here.
+fn nox_dir_name(session: &str) -> String {
+    let mut name = String::new();
+    for c in session.to_lowercase().chars().filter(char::is_ascii) {
+        let c = if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '-'
+        };
+        if c == '-' && name.ends_with('-') {
+            continue;
+        }
+        name.push(c);
+    }
+    name.trim_matches('-').to_string()
 }
 
 impl Tools {
@@ -340,11 +450,24 @@ impl Tools {
         if backend == Backend::Uv && self.finder.uv().is_none() {
             return Err(NotReady::UvMissing);
         }
-        let interpreter = self
-            .finder
-            .find(version, backend == Backend::Uv)
-            .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?;
-        let dir = venv_dir(root, &session.name);
+        let interpreter = match backend {
+            // The tool brings the interpreter: what was asked stands for it until it is made.
+            Backend::Conda(tool) => Interpreter {
+                executable: self.finder.tool(tool.name()).ok_or_else(|| {
+                    NotReady::MissingInterpreter(format!("{version} through `{}`", tool.name()))
+                })?,
+                version: version.clone(),
+                implementation: tool.name().to_string(),
+                platform: String::new(),
+                markers: BTreeMap::new(),
+                free_threaded: false,
+            },
+            _ => self
+                .finder
+                .find(version, backend == Backend::Uv)
+                .ok_or_else(|| NotReady::MissingInterpreter(version.clone()))?,
+        };
+        let dir = spec.dir.clone();
         let evaluated = spec.evaluated(&interpreter.marker_values());
         let references = References::of(root, &evaluated.install);
         let declared = references.declared_local_dependencies();
@@ -387,13 +510,34 @@ impl Tools {
             backend,
             rebuild,
             results,
+            reuse: self.reuse_of(session),
         }))
     }
 
-    /// The environment as it stands, if it matches its plan (and, with `--reinstall`, was
-    /// made in this run).
-    pub fn ready(&self, plan: &Plan) -> Option<Env> {
-        if self.reinstall && !self.made_now(&plan.dir) {
+    /// What becomes of `session`'s environment when it is up to date: `--reuse-venv` and the
+    /// session's `reuse_venv`, as nox decides.
+    pub fn reuse_of(&self, session: &Session) -> Reuse {
+        let asked = session
+            .venv
+            .as_ref()
+            .map_or(SessionReuse::Unset, |spec| spec.reuse);
+        match (self.reuse, asked) {
+            (ReuseVenv::Never, _) => Reuse::Remake,
+            (ReuseVenv::Always, _)
+            | (ReuseVenv::Yes, SessionReuse::Unset | SessionReuse::Keep)
+            | (ReuseVenv::No, SessionReuse::Keep) => Reuse::Keep,
+            (ReuseVenv::Yes | ReuseVenv::No, _) => Reuse::RemakeToRun,
+        }
+    }
+
+    /// The environment as it stands, if it matches its plan, and, when it is to be remade for
+    /// this use, was made in this run.
+    pub fn ready(&self, plan: &Plan, wanted: EnvUse) -> Option<Env> {
+        let remade = match (plan.reuse, wanted) {
+            (Reuse::Keep, _) | (Reuse::RemakeToRun, EnvUse::Verify) => false,
+            (Reuse::Remake, _) | (Reuse::RemakeToRun, EnvUse::Run) => true,
+        };
+        if remade && !self.made_now(&plan.dir) {
             return None;
         }
         venv::existing(&plan.dir, &plan.fingerprint)
@@ -488,6 +632,12 @@ fn as_made(plan: &Plan, root: &Path, fingerprinter: &Fingerprinter) -> Result<Fi
         SourceReader::new(root, fingerprinter, projects, &plan.results).installed(installed);
     let now = references.watched(root, &reader)?;
     let mut fingerprint = plan.fingerprint.clone();
+    if let Backend::Conda(tool) = plan.backend {
+        let python = plan.dir.join("bin").join("python");
+        let found = Finder::probe_environment(&python)
+            .ok_or_else(|| format!("`{}` made no Python at `{}`", tool.name(), python.display()))?;
+        fingerprint.made_with = Some(found);
+    }
     for (path, sources) in &mut fingerprint.sources {
         if let (Some(before), Some(Some(after))) = (sources.as_mut(), now.sources.get(path)) {
             before.ignored = after.ignored;
@@ -525,6 +675,7 @@ mod tests {
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
                 markers: BTreeMap::new(),
+                free_threaded: false,
             },
             distributions: distributions
                 .iter()
@@ -536,6 +687,17 @@ mod tests {
     }
 
     /// venv seeds pip (and setuptools), uv seeds nothing: neither counts unless asked for.
+    #[test]
+    fn nox_names_environment_directories() {
+        assert_eq!(nox_dir_name("tests-3.12"), "tests-3-12");
+        assert_eq!(
+            nox_dir_name("unit_tests-3.11(db='sqlite')"),
+            "unit_tests-3-11-db-sqlite"
+        );
+        assert_eq!(nox_dir_name("Lint  --  All"), "lint-all");
+        assert_eq!(nox_dir_name("(…)"), "");
+    }
+
     #[test]
     fn installer_seeds_are_left_out_unless_named() {
         let venv_made = env(&[
@@ -570,6 +732,15 @@ mod tests {
                 name: "pytest".into(),
                 here: Some("9.3.0".into()),
                 entry: Some("9.2.0".into()),
+            })
+        );
+        let mut free_threaded = entry.clone();
+        free_threaded.free_threaded = true;
+        assert_eq!(
+            free_threaded.first_difference(&entry),
+            Some(EnvironmentDifference::Interpreter {
+                here: "cpython 3.11.7 free-threaded (linux-x86_64)".into(),
+                entry: "cpython 3.11.7 (linux-x86_64)".into(),
             })
         );
         here.version = "3.11.9".into();

@@ -182,8 +182,10 @@ impl<'a> SourceReader<'a> {
         let (base, top, own) = match RelPath::from_path(&canonical_root, &dir) {
             Some(top) => (canonical_root.clone(), top, None),
             None => {
-                // A directory holding the project root (`..`) holds rtask's own directory too.
-                let skipped = vec![dir.join(STATE_DIR), canonical_root.join(STATE_DIR)];
+                // A directory holding the project root (`..`) holds rtask's own directory too,
+                // and what the project's walks skip (the environments' directory).
+                let mut skipped = vec![dir.join(STATE_DIR), canonical_root.join(STATE_DIR)];
+                skipped.extend(self.fingerprinter.skipped().iter().cloned());
                 let own = Fingerprinter::new(&dir, skipped, None);
                 (dir, RelPath::root(), Some(own))
             }

@@ -15,14 +15,15 @@ use super::interpreter::Interpreter;
 use super::references::Watched;
 use super::sources::Sources;
 use crate::digest::Digest;
-use crate::project::{Backend, Session};
+use crate::project::{Backend, CondaTool, Session};
 
 /// Bumped when the fingerprint's layout changes: every environment is then recreated.
 /// 2: uv installs compile bytecode, so environments made before are made again.
 /// 3: the sources of local projects installed without `-e`, and more forms of pip's options.
 /// 4: the ignored files below their package directories, and the local dependencies found in
 /// the environment.
-/// 5: the interpreter's marker variables, and `install` as its markers left it.
+/// 5: the interpreter's marker variables, and `install` as its markers left it; whether the
+/// interpreter is a free-threaded build, `venv_params`, a conda environment's own interpreter.
 const FINGERPRINT_SCHEMA: u32 = 5;
 const FINGERPRINT_FILE: &str = "rtask-venv.json";
 
@@ -34,6 +35,9 @@ pub struct Fingerprint {
     pub location: PathBuf,
     pub interpreter: Interpreter,
     pub backend: String,
+    /// `venv_params`, passed to the backend's create command.
+    #[serde(default)]
+    pub params: Vec<String>,
     /// The pip arguments of the `install` entries whose markers hold for the interpreter: a
     /// change of a marker's outcome remakes the environment.
     pub install: Vec<Vec<String>>,
@@ -48,6 +52,10 @@ pub struct Fingerprint {
     /// not name (a local project's `NAME @ file:…` dependency), found once the environment was
     /// made: path to name and sources.
     pub dependencies: BTreeMap<String, Dependency>,
+    /// A conda environment's own interpreter, as it answered once the environment was made
+    /// (`interpreter` then names what was asked for): what the environment runs.
+    #[serde(default)]
+    pub made_with: Option<Interpreter>,
 }
 
 /// A distribution installed from a local directory or archive that `install` does not name.
@@ -89,6 +97,7 @@ pub fn backend_name(backend: Backend) -> &'static str {
         Backend::Uv => "uv",
         Backend::Venv => "venv",
         Backend::Virtualenv => "virtualenv",
+        Backend::Conda(tool) => tool.name(),
     }
 }
 
@@ -113,6 +122,10 @@ impl Fingerprint {
             location: dir.to_path_buf(),
             interpreter: made_from.interpreter.clone(),
             backend: backend_name(made_from.backend).to_string(),
+            params: session
+                .venv
+                .as_ref()
+                .map_or_else(Vec::new, |spec| spec.params.clone()),
             install: made_from.install,
             env: session
                 .env
@@ -122,6 +135,7 @@ impl Fingerprint {
             files: watched.files,
             sources: watched.sources,
             dependencies: BTreeMap::new(),
+            made_with: None,
         }
     }
 
@@ -151,7 +165,7 @@ impl Fingerprint {
     pub(crate) fn env(&self, dir: &Path) -> Env {
         Env {
             dir: dir.to_path_buf(),
-            interpreter: self.interpreter.clone(),
+            interpreter: self.made_with.as_ref().unwrap_or(&self.interpreter).clone(),
             distributions: distributions(dir),
             dependencies: self.dependency_sources(),
             copies: copies(dir),
@@ -185,9 +199,16 @@ pub fn recorded(dir: &Path) -> Option<Fingerprint> {
     serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()
 }
 
-/// The environment in `dir`, if it was completed from exactly this fingerprint.
+/// The environment in `dir`, if it was completed from exactly this fingerprint (the
+/// interpreter a conda environment was found to hold is what it was made with, not part of
+/// what it was made from).
 pub fn existing(dir: &Path, fingerprint: &Fingerprint) -> Option<Env> {
-    (recorded(dir)? == *fingerprint).then(|| fingerprint.env(dir))
+    let recorded = recorded(dir)?;
+    let planned = Fingerprint {
+        made_with: recorded.made_with.clone(),
+        ..fingerprint.clone()
+    };
+    (recorded == planned).then(|| recorded.env(dir))
 }
 
 /// Mark an environment complete: written last, so a failed install is never reused.
@@ -212,8 +233,41 @@ pub fn creation_commands(
     let python = text(&fingerprint.interpreter.executable);
     let venv_python = text(&dir.join("bin").join("python"));
     let packages: Vec<String> = fingerprint.install.iter().flatten().cloned().collect();
+    let params = fingerprint.params.iter().cloned();
     let mut commands = Vec::new();
     match (backend, uv) {
+        (Backend::Conda(tool), _) => {
+            // As nox: `TOOL create --yes --prefix DIR [params] pip python=VERSION`; micromamba
+            // has no default channel.
+            let mut create = vec![
+                python,
+                "create".into(),
+                "--yes".into(),
+                "--prefix".into(),
+                text(dir),
+            ];
+            let channel = fingerprint.params.iter().any(|param| {
+                param.starts_with("--channel=") || param.starts_with("-c") || param == "--channel"
+            });
+            if tool == CondaTool::Micromamba && !channel {
+                create.push("--channel=conda-forge".into());
+            }
+            create.extend(params);
+            create.push("pip".into());
+            create.push(format!("python={}", fingerprint.interpreter.version));
+            commands.push(create);
+            if !packages.is_empty() {
+                let mut install = vec![
+                    venv_python,
+                    "-m".into(),
+                    "pip".into(),
+                    "install".into(),
+                    "--disable-pip-version-check".into(),
+                ];
+                install.extend(packages);
+                commands.push(install);
+            }
+        }
         (Backend::Uv, Some(uv)) => {
             commands.push(vec![
                 text(uv),
@@ -221,8 +275,9 @@ pub fn creation_commands(
                 "--quiet".into(),
                 "--python".into(),
                 python,
-                text(dir),
             ]);
+            commands[0].extend(params);
+            commands[0].push(text(dir));
             if !packages.is_empty() {
                 // As pip does by default: without `.pyc` files every run of a command compiles
                 // what it imports (each time, where PYTHONDONTWRITEBYTECODE is set).
@@ -249,7 +304,10 @@ pub fn creation_commands(
             } else {
                 "venv"
             };
-            commands.push(vec![python, "-m".into(), module.into(), text(dir)]);
+            let mut create = vec![python, "-m".into(), module.into()];
+            create.extend(params);
+            create.push(text(dir));
+            commands.push(create);
             if !packages.is_empty() {
                 let mut install = vec![
                     venv_python,
@@ -327,13 +385,16 @@ mod tests {
                 implementation: "cpython".into(),
                 platform: "linux-x86_64".into(),
                 markers: BTreeMap::new(),
+                free_threaded: false,
             },
             backend: "uv".into(),
+            params: Vec::new(),
             install: vec![vec![".".into()]],
             env: BTreeMap::new(),
             files: BTreeMap::new(),
             sources: BTreeMap::new(),
             dependencies: BTreeMap::new(),
+            made_with: None,
         };
         let rebuild = BTreeSet::from(["deppkg".to_string()]);
         let dir = Path::new("/p/.rtask/venvs/t");

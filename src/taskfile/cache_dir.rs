@@ -232,3 +232,98 @@ impl fmt::Display for Clash {
         }
     }
 }
+
+/// Why a directory cannot hold the sessions' environments.
+#[derive(Debug)]
+pub enum EnvDirClash {
+    /// It is the project root: every environment would sit among the sources.
+    ProjectRoot,
+    /// The project lies inside it.
+    HoldsProject,
+    /// It lies in a `.git` directory.
+    InGit,
+    /// It is rtask's state directory, or lies in it elsewhere than `.rtask/venvs`.
+    StateDir,
+    /// It is, holds or lies in the cache directory.
+    Cache,
+    /// An input lies at or below it; walks skip the environments, so the key would not.
+    HoldsInput { input: String, session: String },
+}
+
+/// Why `dir` (absolute, normalised) cannot hold the environments of the project at `root`
+/// whose cache is `cache_dir`, if it cannot.
+pub(crate) fn check_envdir(
+    root: &Path,
+    dir: &Path,
+    cache_dir: &Path,
+    sessions: &[Session],
+) -> Option<EnvDirClash> {
+    let dir = resolve::normalise(dir);
+    if dir == root {
+        return Some(EnvDirClash::ProjectRoot);
+    }
+    if root.starts_with(&dir) {
+        return Some(EnvDirClash::HoldsProject);
+    }
+    let cache_dir = resolve::normalise(cache_dir);
+    if dir.starts_with(&cache_dir) || cache_dir.starts_with(&dir) {
+        return Some(EnvDirClash::Cache);
+    }
+    let Some(inside) = RelPath::from_path(root, &dir) else {
+        return protected::in_git_dir(&dir).then_some(EnvDirClash::InGit);
+    };
+    if protected::in_git(&inside) {
+        return Some(EnvDirClash::InGit);
+    }
+    let state = RelPath::parse(STATE_DIR).expect("the state directory is a relative path");
+    let venvs = state.join(crate::protected::VENVS);
+    if inside.starts_with(&state) && !inside.starts_with(&venvs) {
+        return Some(EnvDirClash::StateDir);
+    }
+    sessions.iter().find_map(|session| {
+        let input = session.inputs.as_ref()?.first_within(&inside)?;
+        Some(EnvDirClash::HoldsInput {
+            input: input.to_string(),
+            session: session.name.clone(),
+        })
+    })
+}
+
+impl EnvDirClash {
+    pub fn label(&self) -> &'static str {
+        match self {
+            EnvDirClash::ProjectRoot => "the project root",
+            EnvDirClash::HoldsProject => "holds the project",
+            EnvDirClash::InGit => "in `.git`",
+            EnvDirClash::StateDir => "rtask's state",
+            EnvDirClash::Cache => "the cache",
+            EnvDirClash::HoldsInput { .. } => "holds an input",
+        }
+    }
+
+    pub fn hint(&self) -> &'static str {
+        match self {
+            EnvDirClash::HoldsInput { .. } => {
+                "input walks skip the environments, so the key would leave those inputs out; choose a directory apart from the inputs, such as `.nox`"
+            }
+            _ => {
+                "environments need a directory of their own, such as `.nox`, or leave `envdir` out for `.rtask/venvs`"
+            }
+        }
+    }
+}
+
+impl fmt::Display for EnvDirClash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvDirClash::ProjectRoot => f.write_str("is the project root"),
+            EnvDirClash::HoldsProject => f.write_str("holds the project"),
+            EnvDirClash::InGit => f.write_str("lies in a `.git` directory"),
+            EnvDirClash::StateDir => f.write_str("lies in rtask's state directory"),
+            EnvDirClash::Cache => f.write_str("overlaps the cache directory"),
+            EnvDirClash::HoldsInput { input, session } => {
+                write!(f, "holds `{input}`, an input of `{session}`")
+            }
+        }
+    }
+}

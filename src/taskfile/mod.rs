@@ -11,7 +11,7 @@ mod wire;
 
 use std::path::{Path, PathBuf};
 
-pub use cache_dir::CacheDirClash;
+pub use cache_dir::{CacheDirClash, EnvDirClash};
 pub use diagnostic::TaskFileError;
 
 use crate::cache::limits::ByteSize;
@@ -84,6 +84,30 @@ pub fn load(path: &Path, env: &Environment, force_python: Option<&str>) -> Resul
         return Err(Error::CacheDirOverride { path, clash });
     }
     Ok(project)
+}
+
+/// `--envdir DIR`: the environments live in `DIR` (relative to the project root), named as nox
+/// names them, whatever `[settings] envdir` says.
+pub fn override_envdir(project: &mut Project, dir: &Path) -> Result<(), Error> {
+    let path = crate::protected::normalise(&project.root.join(dir));
+    let clash = match dir.as_os_str().is_empty() {
+        true => Some(cache_dir::EnvDirClash::ProjectRoot),
+        false => {
+            cache_dir::check_envdir(&project.root, &path, &project.cache_dir, &project.sessions)
+        }
+    };
+    if let Some(clash) = clash {
+        return Err(Error::EnvDirOverride {
+            path: dir.to_path_buf(),
+            clash,
+        });
+    }
+    project.envdir = crate::project::EnvDir {
+        path,
+        naming: crate::project::EnvNaming::Nox,
+    };
+    crate::python::place_environments(&mut project.sessions, &project.envdir);
+    Ok(())
 }
 
 /// `RTASK_CACHE_MAX_SIZE` in bytes, when set: it overrides `[settings] cache_max_size`.

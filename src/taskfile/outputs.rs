@@ -20,10 +20,11 @@ pub(super) fn check(
     spans: &[Vec<Range<usize>>],
     root: &Path,
     cache_dir: &Path,
+    envdir: &Path,
     problems: &mut Vec<Problem>,
 ) {
     let outputs = SpannedOutputs::new(root, sessions, spans);
-    check_protected_outputs(sessions, &outputs, root, cache_dir, problems);
+    check_protected_outputs(sessions, &outputs, root, cache_dir, envdir, problems);
     check_outputs_hold_no_inputs(sessions, &outputs, root, problems);
     check_symlinked_directories(sessions, &outputs, root, problems);
     check_outputs_named_twice(sessions, &outputs, problems);
@@ -66,16 +67,17 @@ impl SpannedOutputs<'_> {
     }
 }
 
-/// Outputs may not reach into `.git`, rtask's own directory or the cache: restores rewrite
+/// Outputs may not reach into `.git`, rtask's own directory, the environments or the cache: restores rewrite
 /// outputs, and would rewrite those. Outputs are taken as written and where symlinks lead.
 fn check_protected_outputs(
     sessions: &[Session],
     outputs: &SpannedOutputs,
     root: &Path,
     cache_dir: &Path,
+    envdir: &Path,
     problems: &mut Vec<Problem>,
 ) {
-    let mut protected = Protected::new(root, cache_dir).inside();
+    let mut protected = Protected::new(root, cache_dir, envdir).inside();
     protected.extend(
         RelPath::from_path(root, &resolve::resolve(cache_dir)).filter(|dir| !dir.is_root()),
     );

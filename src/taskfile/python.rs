@@ -4,7 +4,7 @@ use toml::Spanned;
 
 use super::diagnostic::Problem;
 use super::wire::WireSession;
-use crate::project::Backend;
+use crate::project::{Backend, CondaTool, SessionReuse};
 use crate::variant::{ParamValue, Pythons, valid_version};
 
 pub(super) fn pythons(wire: &WireSession, problems: &mut Vec<Problem>) -> Pythons {
@@ -49,6 +49,9 @@ pub(super) fn backend(
             "uv" => Backend::Uv,
             "venv" => Backend::Venv,
             "virtualenv" => Backend::Virtualenv,
+            "conda" => Backend::Conda(CondaTool::Conda),
+            "mamba" => Backend::Conda(CondaTool::Mamba),
+            "micromamba" => Backend::Conda(CondaTool::Micromamba),
             "none" => return None,
             other => {
                 problems.push(
@@ -57,7 +60,7 @@ pub(super) fn backend(
                         name.span(),
                         "here",
                     )
-                    .hint("use \"uv\", \"venv\", \"virtualenv\" or \"none\""),
+                    .hint("use \"uv\", \"venv\", \"virtualenv\", \"conda\", \"mamba\", \"micromamba\" or \"none\""),
                 );
                 return None;
             }
@@ -73,6 +76,15 @@ pub(super) fn backend(
         return None;
     }
     Some(backend)
+}
+
+/// `reuse_venv`, as written.
+pub(super) fn reuse(wire: &WireSession) -> SessionReuse {
+    match wire.reuse_venv {
+        None => SessionReuse::Unset,
+        Some(true) => SessionReuse::Keep,
+        Some(false) => SessionReuse::Remake,
+    }
 }
 
 /// `parametrize` in the order the file writes it.

@@ -74,7 +74,26 @@ impl SessionChecker<'_> {
         let venv = backend.map(|backend| VenvSpec {
             backend,
             install: self.install(install),
+            params: wire
+                .venv_params
+                .iter()
+                .map(|p| p.get_ref().clone())
+                .collect(),
+            reuse: super::python::reuse(wire),
+            dir: std::path::PathBuf::new(),
         });
+        if venv.is_none()
+            && let Some(first) = wire.venv_params.first()
+        {
+            self.problems.push(
+                Problem::new(
+                    "`venv_params` needs a virtual environment",
+                    first.span(),
+                    "here",
+                )
+                .hint("set `python = \"3.12\"` (and leave `venv_backend` unset or not \"none\")"),
+            );
+        }
         if venv.is_none()
             && let Some(first) = install.first()
         {

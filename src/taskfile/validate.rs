@@ -11,7 +11,8 @@ use super::session::SessionChecker;
 use super::wire::WireFile;
 use super::{cache_dir, outputs, python};
 use crate::cache::limits::{ByteSize, LimitKind};
-use crate::project::{Project, Session};
+use crate::project::{EnvDir, EnvNaming, Project, Session};
+use crate::protected::{STATE_DIR, VENVS};
 use crate::remote::config::RemoteUrl;
 use crate::{graph, suggest, variant};
 
@@ -318,21 +319,52 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                     None
                 }
             });
+    let envdir = match settings.and_then(|s| s.envdir.as_ref()) {
+        None => EnvDir {
+            path: context.root.join(STATE_DIR).join(VENVS),
+            naming: EnvNaming::Rtask,
+        },
+        Some(dir) => {
+            let path = crate::protected::normalise(&context.root.join(dir.get_ref()));
+            let clash = if dir.get_ref().is_empty() {
+                Some(cache_dir::EnvDirClash::ProjectRoot)
+            } else {
+                cache_dir::check_envdir(context.root, &path, &cache_dir, &sessions)
+            };
+            if let Some(clash) = clash {
+                problems.push(
+                    Problem::new(
+                        format!("`envdir` `{}` {clash}", dir.get_ref()),
+                        dir.span(),
+                        clash.label(),
+                    )
+                    .hint(clash.hint()),
+                );
+            }
+            EnvDir {
+                path,
+                naming: EnvNaming::Nox,
+            }
+        }
+    };
     outputs::check(
         &sessions,
         &output_spans,
         context.root,
         &cache_dir,
+        &envdir.path,
         &mut problems,
     );
 
     if !problems.is_empty() {
         return Err(once_each(problems));
     }
+    crate::python::place_environments(&mut sessions, &envdir);
     Ok(Project {
         root: context.root.to_path_buf(),
         display_path: context.display_path.display().to_string(),
         cache_dir,
+        envdir,
         remote_cache,
         cache_max_size,
         default,

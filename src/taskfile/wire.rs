@@ -25,6 +25,7 @@ pub(crate) struct WireSettings {
     pub remote_cache: Option<SpannedString>,
     pub cache_max_size: Option<SpannedString>,
     pub error_on_external_run: Option<bool>,
+    pub envdir: Option<SpannedString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +64,9 @@ pub(crate) struct WireSession {
     /// Python version (as `python` lists it) to what its variants use instead.
     #[serde(default)]
     pub overrides: BTreeMap<SpannedString, Spanned<WireOverride>>,
+    #[serde(default)]
+    pub venv_params: Vec<SpannedString>,
+    pub reuse_venv: Option<bool>,
 }
 
 /// `[sessions.NAME.overrides."VERSION"]`: what the variants of one Python version use in place
