@@ -25,6 +25,10 @@ const CACHE: &str = "cache";
 /// The word that starts `rtask init`; a session named so runs with `-s init`.
 const INIT: &str = "init";
 
+/// nox's two-letter short flag for `--add-timestamp`, which clap cannot declare: before `--`
+/// it means that, not `-t s` (write `-t s` or `--tag s` for a tag named `s`).
+const ADD_TIMESTAMP_SHORT: &str = "-ts";
+
 /// Parse the command line: `rtask cache ...` when the first argument is `cache`, otherwise
 /// a run.
 pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
@@ -40,6 +44,14 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
         arguments.remove(0);
         return InitArgs::try_parse_from(arguments).map(Command::Init);
     }
+    for argument in arguments.iter_mut().skip(1) {
+        if argument == "--" {
+            break;
+        }
+        if argument == ADD_TIMESTAMP_SHORT {
+            *argument = OsString::from("--add-timestamp");
+        }
+    }
     Args::try_parse_from(arguments).map(Command::Run)
 }
 
@@ -52,6 +64,7 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
 ///   rtask -t test -j 4         run every session tagged `test`, four at a time
 ///   rtask unit_tests -- -k db  pass `-k db` to the session's `{posargs}`
 ///   rtask --dry-run            say what would run or be restored, and why
+///   rtask init --from-nox      convert `noxfile.py` into a `tasks.toml` (`rtask init --help`)
 ///
 /// Cache bundles, to carry results between CI jobs without a server (`rtask cache --help`):
 ///
@@ -145,7 +158,7 @@ pub struct Args {
     pub reuse_existing: bool,
 
     /// `--reuse-venv no`, as nox's flag
-    #[arg(long = "no-reuse-existing-virtualenvs")]
+    #[arg(short = 'N', long = "no-reuse-existing-virtualenvs")]
     pub no_reuse_existing: bool,
 
     /// Where the sessions' environments live, relative to the project root (as `[settings] envdir`)
@@ -171,7 +184,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["no_install", "reuse_no_install", "reinstall"])]
     pub no_venv: bool,
 
-    /// Prefix rtask's own lines (not the commands' output) with the time (UTC)
+    /// Prefix rtask's own lines (not the commands' output) with the time (UTC); `-ts` as in nox
     #[arg(long)]
     pub add_timestamp: bool,
 

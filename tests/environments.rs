@@ -198,6 +198,7 @@ fn reuse_follows_the_flags_and_the_sessions() {
         (&["--reuse-venv", "yes"], [true, false, true]),
         (&["--reuse-venv", "no"], [false, false, true]),
         (&["--no-reuse-existing-virtualenvs"], [false, false, true]),
+        (&["-N"], [false, false, true]),
         (&["--reuse-venv", "always"], [true, true, true]),
         (&["--reuse-venv", "never"], [false, false, false]),
         (&["--reinstall"], [false, false, false]),

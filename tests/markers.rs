@@ -195,5 +195,15 @@ fn malformed_markers_are_refused() {
         "3:38",
         "cannot read this marker: `~=` needs a version of two parts or more, not `3`",
         "write `~= '3.10'`",
+    ); // A conda environment brings its interpreter only once made: nothing to evaluate against.
+    let project = Project::with_tasks(
+        "[sessions.check]\npython = \"3.11\"\nvenv_backend = \"conda\"\n\
+         install = [\"pytest\", \"xdist; python_version >= '3.10'\"]\nrun = [\"pytest\"]\n",
+    );
+    crate::errors::refuses(
+        &project,
+        "4:22",
+        "a marker cannot be evaluated in a `conda` environment",
+        "use `[sessions.check.overrides.\"VERSION\"]`",
     );
 }

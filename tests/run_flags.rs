@@ -174,18 +174,21 @@ fn reports_stay_nox_shaped() {
 #[test]
 fn add_timestamp_prefixes_rtasks_lines_only() {
     let project = env_project();
-    let run = project.rtask(&["--add-timestamp", "host"]);
-    run.success().stdout_has("host ran\n");
-    assert!(
-        run.stdout.lines().all(|line| !line.starts_with('[')),
-        "the commands' output is left alone\n{run}"
-    );
-    for line in run.stderr.lines().filter(|line| !line.starts_with("  ")) {
-        let (time, _) = line.split_once(' ').unwrap();
+    // `-ts` is nox's spelling.
+    for flag in ["--add-timestamp", "-ts"] {
+        let run = project.rtask(&[flag, "host"]);
+        run.success().stdout_has("host ran\n");
         assert!(
-            time.len() == 22 && time.starts_with("[20") && time.ends_with("Z]"),
-            "{line:?}\n{run}"
+            run.stdout.lines().all(|line| !line.starts_with('[')),
+            "the commands' output is left alone\n{run}"
         );
+        for line in run.stderr.lines().filter(|line| !line.starts_with("  ")) {
+            let (time, _) = line.split_once(' ').unwrap();
+            assert!(
+                time.len() == 22 && time.starts_with("[20") && time.ends_with("Z]"),
+                "{line:?}\n{run}"
+            );
+        }
     }
 }
 

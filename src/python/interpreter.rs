@@ -974,7 +974,7 @@ mod tests {
         assert_eq!(read(old), 0);
         let new = old.replace(
             r#""platform": "linux-x86_64""#,
-            r#""platform": "linux-x86_64", "markers": {"python_version": "3.11"}"#,
+            r#""platform": "linux-x86_64", "markers": {"python_version": "3.11"}, "free_threaded": false"#,
         );
         assert_eq!(read(&new), 1);
     }

@@ -82,6 +82,28 @@ impl SessionChecker<'_> {
             reuse: super::python::reuse(wire),
             dir: std::path::PathBuf::new(),
         });
+        if let Some(Backend::Conda(tool)) = backend
+            && let Some(marked) = install
+                .iter()
+                .find(|entry| marker_start(entry.get_ref()).is_some())
+        {
+            // A conda environment brings its interpreter: there is none to evaluate the
+            // marker against before the environment is made.
+            self.problems.push(
+                Problem::new(
+                    format!(
+                        "a marker cannot be evaluated in a `{}` environment",
+                        tool.name()
+                    ),
+                    marked.span(),
+                    "this marker",
+                )
+                .hint(format!(
+                    "use `[sessions.{}.overrides.\"VERSION\"]` to install by Python version",
+                    self.variant.base
+                )),
+            );
+        }
         if venv.is_none()
             && let Some(first) = wire.venv_params.first()
         {
