@@ -114,18 +114,27 @@ pub(crate) fn propose(
         .any(|argv| program(argv).as_deref() == Some("coverage"));
     let mut outputs = Vec::new();
     if coverage {
-        if layout.coveragerc {
-            inputs.push(".coveragerc".to_string());
-        }
-        if kind == Kind::Coverage {
-            inputs.push(".coverage.*".to_string());
-        }
-        outputs.push(".coverage*".to_string());
         let says = |word: &str| {
             commands.iter().any(|argv| {
                 program(argv).as_deref() == Some("coverage") && argv.iter().any(|a| a == word)
             })
         };
+        // A session that combines or erases the data it reads would change its own inputs:
+        // no proposal is better than a key that moves under it.
+        if kind == Kind::Coverage && (says("combine") || says("erase")) {
+            return (Vec::new(), Vec::new());
+        }
+        if layout.coveragerc {
+            inputs.push(".coveragerc".to_string());
+        }
+        // `.coverage*` would take in `.coveragerc`; `[e]` keeps `.coverage` a glob, so a run
+        // that writes only parallel files (`.coverage.HOST.PID...`) still succeeds.
+        let data = [".coverag[e]".to_string(), ".coverage.*".to_string()];
+        if kind == Kind::Coverage {
+            inputs.extend(data);
+        } else {
+            outputs.extend(data);
+        }
         if says("xml") {
             outputs.push("coverage.xml".to_string());
         }
