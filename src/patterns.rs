@@ -283,6 +283,8 @@ fn compile_glob(pattern: &str) -> Result<Glob, PatternError> {
     GlobBuilder::new(pattern)
         .literal_separator(true)
         .backslash_escape(true)
+        // `.coverage{,.*}` names `.coverage` too, as in a shell.
+        .empty_alternates(true)
         .build()
         .map_err(|error| PatternError {
             message: format!("invalid glob `{pattern}`: {}", error.kind()),

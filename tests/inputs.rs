@@ -156,3 +156,44 @@ fn files_git_does_not_ignore_are_inputs() {
             .stderr_has(&format!("s: running (input `{path}` changed)"));
     }
 }
+
+/// An empty alternative names the bare path, as in a shell: `.coverage{,.*}` is `.coverage`
+/// and `.coverage.*`, in inputs and in outputs. Without it, `.coverage` was silently left out
+/// of the entry, and a restore gave back a result without it.
+#[test]
+fn an_empty_alternative_names_the_bare_path() {
+    let project = Project::with_tasks(
+        "[sessions.tests]\n\
+         run = [[\"sh\", \"-c\", \"echo data > .coverage; echo part > .coverage.x\"]]\n\
+         inputs = [\"src/*.py\"]\n\
+         outputs = [\".coverage{,.*}\"]\n\
+         [sessions.report]\n\
+         requires = [\"tests\"]\n\
+         run = [[\"cat\", \".coverage\"]]\n\
+         inputs = [\".coverage{,.*}\"]\n",
+    );
+    project.write("src/a.py", "1");
+    project.rtask(&["report"]).success();
+    fs::remove_file(project.path(".coverage")).unwrap();
+    fs::remove_file(project.path(".coverage.x")).unwrap();
+    project
+        .rtask(&["report"])
+        .success()
+        .stderr_has("tests: cached")
+        .stderr_has("report: cached");
+    assert_eq!(
+        fs::read_to_string(project.path(".coverage")).unwrap(),
+        "data\n"
+    );
+    // As an input: the bare name is read, and a change to it is a miss.
+    project.write(".coverage", "changed\n").write(
+        "tasks.toml",
+        "[sessions.reader]\nrun = [[\"cat\", \".coverage\"]]\ninputs = [\".coverage{,.*}\"]\n",
+    );
+    project.rtask(&["reader"]).success();
+    project.write(".coverage", "changed again\n");
+    project
+        .rtask(&["reader"])
+        .success()
+        .stderr_has("reader: running (input `.coverage` changed)");
+}
