@@ -248,7 +248,7 @@ def tests(session):
 }
 
 #[test]
-fn ids_and_rows_become_tables_of_their_own() {
+fn ids_and_rows_convert_to_the_names_nox_gives() {
     let project = with_noxfile(
         r#"
 import nox
@@ -257,16 +257,60 @@ import nox
 @nox.parametrize("a,b", [(1, 2), (3, 4)], ids=["one", "two"])
 def u(session, a, b):
     session.run("echo", str(a), str(b))
+
+@nox.session(python=["3.11", "3.12"])
+@nox.parametrize("db", [nox.param("sqlite", id="lite"), "pg"])
+@nox.parametrize("n, m", [(1, 2.0), nox.param(3, 4.5, id="big")])
+def v(session, db, n, m):
+    session.run("echo", db, str(n), str(m))
+
+@nox.session(python=False)
+@nox.parametrize("opt", [None, [1, 2]])
+def w(session, opt):
+    session.run("echo", str(opt))
 "#,
     );
-    project.rtask(&["init", "--from-nox"]).success();
-    let text = project.read("tasks.toml");
-    assert!(text.contains("[sessions.u_1]"), "{text}");
-    assert!(text.contains("# nox names this `u(one)`"), "{text}");
+    let text = converts_like_nox(&project);
+    assert!(
+        text.contains(
+            "parametrize = { \"a, b\" = [{ value = [1, 2], id = \"one\" }, { value = [3, 4], id = \"two\" }] }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "parametrize = { \"n, m\" = [[1, 2.0], { value = [3, 4.5], id = \"big\" }], db = [{ value = \"sqlite\", id = \"lite\" }, \"pg\"] }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("opt = [{ value = \"None\", id = \"opt=None\" }, { value = \"[1, 2]\", id = \"opt=[1, 2]\" }]"),
+        "{text}"
+    );
+    assert!(text.contains("\"echo {db} {n} {m}\""), "{text}");
+    // The same names in the same order as nox lists them.
+    let ours = project.rtask(&["-l", "--json"]);
+    ours.success();
+    let output = Command::new("nox")
+        .args(["-l", "--json"])
+        .current_dir(project.root())
+        .output()
+        .unwrap();
+    let ordered = |stdout: &str| -> Vec<String> {
+        let sessions: Vec<serde_json::Value> = serde_json::from_str(stdout).unwrap();
+        sessions
+            .iter()
+            .map(|s| s["session"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ordered(&ours.stdout),
+        ordered(&String::from_utf8(output.stdout).unwrap())
+    );
     project
-        .rtask(&["-t", "u", "-l", "--json"])
+        .rtask(&["u(two)"])
         .success()
-        .stdout_has("\"u_2\"");
+        .stdout_has("3 4\n");
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::proposal::{self, Layout};
-use super::record::{Declared, Install, Note, PythonSpec, Recorded, Recording, Step, StepKind};
+use super::record::{
+    Declared, Install, Note, ParamGroup, PythonSpec, Recorded, Recording, Step, StepKind,
+};
 use crate::shell_words;
 
 /// pip options whose value is the next argument: `-r requirements.txt` is one entry.
@@ -59,33 +61,15 @@ pub(crate) fn write(recording: &Recording, layout: &Layout, root_text: &str) -> 
     let default_backend = settings(recording, &mut out);
     for declared in &recording.sessions {
         out.push('\n');
-        match product(declared) {
-            Some(params) => session(
-                &mut out,
-                &Table {
-                    name: declared.name.clone(),
-                    declared,
-                    params,
-                    variants: declared.variants.iter().collect(),
-                    extra_notes: Vec::new(),
-                    extra_tag: None,
-                },
-                recording,
-                layout,
-                &notified,
-                default_backend.as_deref(),
-                root_text,
-            ),
-            None => split(
-                &mut out,
-                declared,
-                recording,
-                layout,
-                &notified,
-                default_backend.as_deref(),
-                root_text,
-            ),
-        }
+        session(
+            &mut out,
+            declared,
+            recording,
+            layout,
+            &notified,
+            default_backend.as_deref(),
+            root_text,
+        );
     }
     out
 }
@@ -182,56 +166,7 @@ fn notified(recording: &Recording) -> BTreeMap<String, BTreeSet<String>> {
     found
 }
 
-/// One table to write: a session, or one row of a parametrization rtask cannot express.
-struct Table<'a> {
-    name: String,
-    declared: &'a Declared,
-    params: Vec<(String, Vec<serde_json::Value>)>,
-    variants: Vec<&'a Recorded>,
-    extra_notes: Vec<String>,
-    extra_tag: Option<String>,
-}
-
-/// The parametrization as rtask's `parametrize` (a product of lists), or `None` when nox's
-/// cannot be written so (ids, rows that are not a product, values that are not scalars).
-fn product(declared: &Declared) -> Option<Vec<(String, Vec<serde_json::Value>)>> {
-    let Some(rows) = &declared.params else {
-        return Some(Vec::new());
-    };
-    let names = &rows.first()?.names;
-    let scalar = |v: &serde_json::Value| {
-        matches!(
-            v,
-            serde_json::Value::String(_)
-                | serde_json::Value::Number(_)
-                | serde_json::Value::Bool(_)
-        )
-    };
-    if rows
-        .iter()
-        .any(|row| row.id.is_some() || &row.names != names || !row.values.iter().all(scalar))
-    {
-        return None;
-    }
-    let mut lists: Vec<(String, Vec<serde_json::Value>)> =
-        names.iter().map(|n| (n.clone(), Vec::new())).collect();
-    for row in rows {
-        for ((_, list), value) in lists.iter_mut().zip(&row.values) {
-            if !list.contains(value) {
-                list.push(value.clone());
-            }
-        }
-    }
-    let size: usize = lists.iter().map(|(_, list)| list.len()).product();
-    let distinct: BTreeSet<String> = rows
-        .iter()
-        .map(|row| serde_json::Value::from(row.values.clone()).to_string())
-        .collect();
-    (size == rows.len() && distinct.len() == rows.len()).then_some(lists)
-}
-
-/// A parametrization rtask cannot express: one table per row, tagged with the session name.
-fn split(
+fn session(
     out: &mut String,
     declared: &Declared,
     recording: &Recording,
@@ -240,66 +175,7 @@ fn split(
     default_backend: Option<&str>,
     root_text: &str,
 ) {
-    let rows = declared.params.as_deref().unwrap_or_default();
-    for (index, row) in rows.iter().enumerate() {
-        let spec: serde_json::Map<String, serde_json::Value> = row
-            .names
-            .iter()
-            .cloned()
-            .zip(row.values.iter().cloned())
-            .collect();
-        let nox_name = match &row.id {
-            Some(id) => id.clone(),
-            None => row
-                .names
-                .iter()
-                .zip(&row.values)
-                .map(|(n, v)| format!("{n}={}", py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        let table = Table {
-            name: format!("{}_{}", declared.name, index + 1),
-            declared,
-            params: Vec::new(),
-            variants: declared
-                .variants
-                .iter()
-                .filter(|variant| variant.call_spec == spec)
-                .collect(),
-            extra_notes: vec![format!(
-                "nox names this `{}({nox_name})`: rtask's `parametrize` has no ids and only makes \
-                 products, so each row is a table of its own (select them all with `-t {}`)",
-                declared.name, declared.name
-            )],
-            extra_tag: Some(declared.name.clone()),
-        };
-        if index > 0 {
-            out.push('\n');
-        }
-        session(
-            out,
-            &table,
-            recording,
-            layout,
-            notified,
-            default_backend,
-            root_text,
-        );
-    }
-}
-
-fn session(
-    out: &mut String,
-    table: &Table,
-    recording: &Recording,
-    layout: &Layout,
-    notified: &BTreeMap<String, BTreeSet<String>>,
-    default_backend: Option<&str>,
-    root_text: &str,
-) {
-    let declared = table.declared;
-    let mut notes: Vec<String> = table.extra_notes.clone();
+    let mut notes: Vec<String> = Vec::new();
     let mut backend = declared
         .venv_backend
         .clone()
@@ -335,14 +211,19 @@ fn session(
         }
         None | Some(PythonSpec::Flag(true)) => Pythons::None,
     };
-    let resolved: Vec<Resolved> = table
+    let param_names: Vec<&String> = declared
+        .param_groups
+        .iter()
+        .flat_map(|group| &group.names)
+        .collect();
+    let resolved: Vec<Resolved> = declared
         .variants
         .iter()
-        .map(|variant| resolve(variant, &table.params, root_text))
+        .map(|variant| resolve(variant, &param_names, root_text))
         .collect();
     let mut seen = BTreeSet::new();
     let mut raw_notes: Vec<&Note> = declared.notes.iter().collect();
-    raw_notes.extend(table.variants.iter().flat_map(|v| v.notes.iter()));
+    raw_notes.extend(declared.variants.iter().flat_map(|v| v.notes.iter()));
     raw_notes.sort_by_key(|note| note.line);
     for note in raw_notes {
         if seen.insert(note.text.clone()) {
@@ -396,7 +277,7 @@ fn session(
     notes.dedup();
     // Header and keys.
     let _ = writeln!(out, "# noxfile.py:{}", declared.line);
-    let _ = writeln!(out, "[sessions.{}]", key(&table.name));
+    let _ = writeln!(out, "[sessions.{}]", key(&declared.name));
     for note in &notes {
         let _ = writeln!(out, "# {note}");
     }
@@ -424,10 +305,8 @@ fn session(
     if let Some(reuse) = declared.reuse_venv {
         let _ = writeln!(out, "reuse_venv = {reuse}");
     }
-    let mut tags = declared.tags.clone();
-    tags.extend(table.extra_tag.clone());
-    if !tags.is_empty() {
-        let _ = writeln!(out, "tags = {}", string_array(&tags));
+    if !declared.tags.is_empty() {
+        let _ = writeln!(out, "tags = {}", string_array(&declared.tags));
     }
     // Without `[settings] default`, rtask's bare run takes nox's rule only when a session says
     // `default`: every session says it.
@@ -454,16 +333,8 @@ fn session(
         );
         let _ = writeln!(out, "after = {}", string_array(&notifiers));
     }
-    if !table.params.is_empty() {
-        let inner: Vec<String> = table
-            .params
-            .iter()
-            .map(|(name, values)| {
-                let values: Vec<String> = values.iter().map(toml_scalar).collect();
-                format!("{} = [{}]", key(name), values.join(", "))
-            })
-            .collect();
-        let _ = writeln!(out, "parametrize = {{ {} }}", inner.join(", "));
+    if !declared.param_groups.is_empty() {
+        parametrize(out, &declared.param_groups);
     }
     if let Some(cwd) = &base.cwd {
         let _ = writeln!(out, "cwd = {}", string(cwd));
@@ -491,7 +362,7 @@ fn session(
             );
             // No inputs found: leave the session uncached rather than cache it on nothing.
             if inputs.is_empty() {
-                write_overrides(out, &table.name, overrides);
+                write_overrides(out, &declared.name, overrides);
                 return;
             }
             let _ = writeln!(
@@ -509,7 +380,50 @@ fn session(
         }
         _ => {}
     }
-    write_overrides(out, &table.name, overrides);
+    write_overrides(out, &declared.name, overrides);
+}
+
+/// `parametrize = { ... }`: a key per `@nox.parametrize`, nearest the function first (the
+/// order rtask multiplies them in), several names as nox's `"a, b"`, ids as `{ value, id }`.
+/// A row holding other values than strings, numbers and booleans is written as its text,
+/// named by nox's name for it, so names and placeholders stay as nox makes them.
+fn parametrize(out: &mut String, groups: &[ParamGroup]) {
+    let mut texts: Vec<String> = Vec::new();
+    for group in groups {
+        let several = group.names.len() > 1;
+        let rows: Vec<String> = group
+            .rows
+            .iter()
+            .map(|row| {
+                let (values, id): (Vec<String>, Option<&String>) = if row.plain {
+                    (row.values.iter().map(toml_scalar).collect(), row.id.as_ref())
+                } else {
+                    let id = row.id.as_ref().unwrap_or(&row.label);
+                    (row.texts.iter().map(|text| string(text)).collect(), Some(id))
+                };
+                let value = if several {
+                    format!("[{}]", values.join(", "))
+                } else {
+                    values.join(", ")
+                };
+                match id {
+                    Some(id) => format!("{{ value = {value}, id = {} }}", string(id)),
+                    None => value,
+                }
+            })
+            .collect();
+        texts.push(format!(
+            "{} = [{}]",
+            key(&group.names.join(", ")),
+            rows.join(", ")
+        ));
+    }
+    if groups.iter().flat_map(|g| &g.rows).any(|row| !row.plain) {
+        out.push_str(
+            "# parameter values that are not strings, numbers or booleans are written as their text, named as nox names them\n",
+        );
+    }
+    let _ = writeln!(out, "parametrize = {{ {} }}", texts.join(", "));
 }
 
 /// The `[sessions.NAME.overrides."VERSION"]` tables.
@@ -591,16 +505,16 @@ fn entries(out: &mut String, name: &str, entries: &[Entry]) {
 /// A variant's recording with `{python}` and parameter placeholders put back.
 fn resolve(
     variant: &Recorded,
-    params: &[(String, Vec<serde_json::Value>)],
+    params: &[&String],
     root_text: &str,
 ) -> Resolved {
     let mut subs: Vec<(String, String)> = Vec::new();
     if let Some(python) = &variant.python {
         subs.push(("python".to_string(), python.clone()));
     }
-    for (name, _) in params {
-        if let Some(value) = variant.call_spec.get(name) {
-            subs.push((name.clone(), py_str(value)));
+    for name in params {
+        if let Some(value) = variant.call_spec.get(name.as_str()) {
+            subs.push((name.to_string(), py_str(value)));
         }
     }
     subs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
@@ -812,13 +726,5 @@ fn py_str(value: &serde_json::Value) -> String {
         serde_json::Value::Bool(false) => "False".to_string(),
         serde_json::Value::Null => "None".to_string(),
         other => json_text(other),
-    }
-}
-
-/// As Python's `repr` of the value (what nox puts in names).
-fn py_repr(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => format!("'{text}'"),
-        other => py_str(other),
     }
 }
