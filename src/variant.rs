@@ -150,13 +150,9 @@ fn combinations(groups: &[ParamGroup]) -> Vec<Combination> {
             .flat_map(|row| {
                 combinations.iter().map(move |prefix| {
                     let mut combination = prefix.clone();
-                    combination.call_spec.extend(
-                        group
-                            .names
-                            .iter()
-                            .cloned()
-                            .zip(row.values.iter().cloned()),
-                    );
+                    combination
+                        .call_spec
+                        .extend(group.names.iter().cloned().zip(row.values.iter().cloned()));
                     combination.labels.push(row.label(&group.names));
                     combination
                 })
@@ -338,7 +334,10 @@ mod tests {
         let rows = group(
             &["db", "version"],
             vec![
-                (vec![ParamValue::Str("sqlite".into()), ParamValue::Int(1)], Some("lite")),
+                (
+                    vec![ParamValue::Str("sqlite".into()), ParamValue::Int(1)],
+                    Some("lite"),
+                ),
                 (vec![ParamValue::Str("pg".into()), ParamValue::Int(2)], None),
             ],
         );
@@ -370,7 +369,12 @@ mod tests {
         );
         assert_eq!(
             names(expand("d", &Pythons::None, &[n, db], None)),
-            ["d(one, lite)", "d(n=2, lite)", "d(one, db='pg')", "d(n=2, db='pg')"]
+            [
+                "d(one, lite)",
+                "d(n=2, lite)",
+                "d(one, db='pg')",
+                "d(n=2, db='pg')"
+            ]
         );
     }
 

@@ -234,7 +234,7 @@ def tests(session):
     python = ["3.11", "3.12"]
     default = true
     install = [
-      "'pytest<8'",
+      "pytest<8",
     ]
     run = [
       "pytest",
@@ -307,10 +307,7 @@ def w(session, opt):
         ordered(&ours.stdout),
         ordered(&String::from_utf8(output.stdout).unwrap())
     );
-    project
-        .rtask(&["u(two)"])
-        .success()
-        .stdout_has("3 4\n");
+    project.rtask(&["u(two)"]).success().stdout_has("3 4\n");
 }
 
 #[test]
@@ -342,6 +339,81 @@ def fine(session):
         "{text}"
     );
     assert!(text.contains("# `session.log(...)` dropped"), "{text}");
+}
+
+#[test]
+fn a_session_that_raises_before_any_command_fails_saying_so() {
+    let project = with_noxfile(
+        r#"
+import sys
+import nox
+
+@nox.session(python=False)
+def early(session):
+    assert sys.version_info < (3, 0)
+    session.run("echo", "never")
+
+@nox.session(python=False)
+def empty(session):
+    pass
+"#,
+    );
+    // `converts_like_nox` loads the file: `run = []` would be refused.
+    let text = converts_like_nox(&project);
+    assert!(
+        text.contains("# the session raised AssertionError at noxfile.py:7; what follows"),
+        "the empty message is left out: {text}"
+    );
+    assert!(
+        text.contains(
+            "  [\"python3\", \"-c\", \"raise SystemExit('session `early` was not converted: it raised AssertionError at noxfile.py:7')\"],"
+        ),
+        "{text}"
+    );
+    project.rtask(&["early"]).code(1).stdout_has(
+        "session `early` was not converted: it raised AssertionError at noxfile.py:7\n",
+    );
+    assert!(
+        text.contains("# the session runs no command: this one does nothing, as in nox"),
+        "{text}"
+    );
+    project.rtask(&["empty"]).success();
+}
+
+#[test]
+fn arguments_with_quotes_become_argv_and_requirements_stay_bare() {
+    let project = with_noxfile(
+        r#"
+import nox
+
+@nox.session(python=False)
+def quoted(session):
+    session.run("python3", "-c", "print('it' + \"s\" + '\\\\')")
+    session.run("echo", "plain", "words")
+
+@nox.session(python="3.12")
+def reqs(session):
+    session.install("coverage[toml]>=7.10.3", "pytest >= 8", "-e.[a,b]", "-c", "c onstraints.txt")
+    session.run("pytest")
+"#,
+    );
+    let text = converts_like_nox(&project);
+    assert!(
+        text.contains(
+            r#"  ["python3", "-c", '''print('it' + "s" + '\\')'''],
+  "echo plain words","#
+        ),
+        "{text}"
+    );
+    project.rtask(&["quoted"]).success().stdout_has("its\\\n");
+    for entry in [
+        "  \"coverage[toml]>=7.10.3\",",
+        "  \"'pytest >= 8'\",",
+        "  \"-e.[a,b]\",",
+        "  \"-c 'c onstraints.txt'\",",
+    ] {
+        assert!(text.contains(entry), "lacks {entry}: {text}");
+    }
 }
 
 #[test]
@@ -406,7 +478,11 @@ fn nox_own_noxfile_converts() {
         "# `default=bool(shutil.which('conda'))` at noxfile.py:123 was evaluated when converting",
         "# not converted: venv_backend=\"rattler\"",
         "# an absolute path from this machine at noxfile.py:202: check it",
-        "# the session raised AssertionError",
+        "# the session raised AssertionError at noxfile.py:243; what follows",
+        "\"coverage[toml]>=7.10.3\"",
+        "\"-e.[tox-to-nox,pbs]\"",
+        "[\"python\", \"-c\", \"import sys; assert sys.implementation.name == 'cpython'\"],",
+        "[\"python\", \"-c\", \"raise SystemExit('session `github_actions_default_tests` was not converted: it raised AssertionError at noxfile.py:243')\"],",
     ] {
         assert!(text.contains(expected), "lacks {expected:?}:\n{text}");
     }

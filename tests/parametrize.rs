@@ -102,11 +102,20 @@ fn rows_ids_and_stacked_keys_list_as_nox_lists_them() {
     assert_eq!(names(&ours), names(&theirs), "same names, same order");
     for (ours, theirs) in ours.iter().zip(&theirs) {
         for field in ["name", "python", "call_spec"] {
-            assert_eq!(ours[field], theirs[field], "`{field}` of {}", theirs["session"]);
+            assert_eq!(
+                ours[field], theirs[field],
+                "`{field}` of {}",
+                theirs["session"]
+            );
         }
         // nox keeps the call spec's order: the names as the key and the stacking give them.
         let keys = |value: &Value| -> Vec<String> {
-            value["call_spec"].as_object().unwrap().keys().cloned().collect()
+            value["call_spec"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
         };
         assert_eq!(keys(ours), keys(theirs), "{}", theirs["session"]);
     }

@@ -101,6 +101,16 @@ pub(crate) struct Recorded {
     pub env: BTreeMap<String, String>,
     pub notify: Vec<Notify>,
     pub notes: Vec<Note>,
+    /// The exception that stopped the session function, if one did.
+    pub raised: Option<Raised>,
+}
+
+/// An exception a session function raised while it was recorded.
+#[derive(Debug, Deserialize, Clone)]
+pub(crate) struct Raised {
+    /// The exception's class name (`AssertionError`).
+    pub error: String,
+    pub line: u32,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::proposal::{self, Layout};
 use super::record::{
-    Declared, Install, Note, ParamGroup, PythonSpec, Recorded, Recording, Step, StepKind,
+    Declared, Install, Note, ParamGroup, PythonSpec, Raised, Recorded, Recording, Step, StepKind,
 };
 use crate::shell_words;
 
@@ -57,21 +57,33 @@ pub(crate) fn write(recording: &Recording, layout: &Layout, root_text: &str) -> 
         "# Converted from noxfile.py by `rtask init --from-nox`. Comments mark what was not\n\
          # translated or was taken as on the machine that converted it: check them.\n",
     );
-    let notified = notified(recording);
     let default_backend = settings(recording, &mut out);
+    let mut context = Context {
+        recording,
+        layout,
+        notified: notified(recording),
+        default_backend,
+        root_text,
+        claimed: BTreeMap::new(),
+    };
     for declared in &recording.sessions {
         out.push('\n');
-        session(
-            &mut out,
-            declared,
-            recording,
-            layout,
-            &notified,
-            default_backend.as_deref(),
-            root_text,
-        );
+        session(&mut out, declared, &mut context);
     }
     out
+}
+
+/// What every session's table is written with.
+struct Context<'a> {
+    recording: &'a Recording,
+    layout: &'a Layout,
+    /// Session (base name) -> the sessions that notify it.
+    notified: BTreeMap<String, BTreeSet<String>>,
+    /// The backend of sessions without their own (`nox.options.default_venv_backend`).
+    default_backend: Option<String>,
+    root_text: &'a str,
+    /// Proposed output -> the session it was proposed for: rtask refuses a path claimed twice.
+    claimed: BTreeMap<String, String>,
 }
 
 /// `[settings]` from `nox.options`; returns the backend sessions without their own take.
@@ -166,20 +178,18 @@ fn notified(recording: &Recording) -> BTreeMap<String, BTreeSet<String>> {
     found
 }
 
-fn session(
-    out: &mut String,
-    declared: &Declared,
-    recording: &Recording,
-    layout: &Layout,
-    notified: &BTreeMap<String, BTreeSet<String>>,
-    default_backend: Option<&str>,
-    root_text: &str,
-) {
+fn session(out: &mut String, declared: &Declared, context: &mut Context) {
+    let Context {
+        recording,
+        layout,
+        root_text,
+        ..
+    } = *context;
     let mut notes: Vec<String> = Vec::new();
     let mut backend = declared
         .venv_backend
         .clone()
-        .or(default_backend.map(str::to_string));
+        .or(context.default_backend.clone());
     if let Some(chosen) = &declared.venv_backend {
         match backend_choice(chosen) {
             BackendChoice::Keep(found) => backend = Some(found),
@@ -216,10 +226,26 @@ fn session(
         .iter()
         .flat_map(|group| &group.names)
         .collect();
+    // Without an environment of its own, `python` may not exist on the host.
+    let interpreter = if no_env || matches!(pythons, Pythons::None) {
+        "python3"
+    } else {
+        "python"
+    };
     let resolved: Vec<Resolved> = declared
         .variants
         .iter()
-        .map(|variant| resolve(variant, &param_names, root_text))
+        .map(|variant| {
+            let mut resolved = resolve(variant, &param_names, root_text);
+            if resolved.run.is_empty() {
+                resolved.run.push(nothing_run(
+                    &declared.name,
+                    variant.raised.as_ref(),
+                    interpreter,
+                ));
+            }
+            resolved
+        })
         .collect();
     let mut seen = BTreeSet::new();
     let mut raw_notes: Vec<&Note> = declared.notes.iter().collect();
@@ -319,7 +345,7 @@ fn session(
     if !declared.requires.is_empty() {
         let _ = writeln!(out, "requires = {}", string_array(&declared.requires));
     }
-    if let Some(notifiers) = notified.get(&declared.name) {
+    if let Some(notifiers) = context.notified.get(&declared.name) {
         let notifiers: Vec<String> = notifiers.iter().cloned().collect();
         let _ = writeln!(
             out,
@@ -365,6 +391,24 @@ fn session(
                 write_overrides(out, &declared.name, overrides);
                 return;
             }
+            // An output an earlier session claims: rtask refuses the file, and dropping the
+            // output would cache a run without what it wrote, so leave the session uncached.
+            if let Some((output, owner)) = outputs
+                .iter()
+                .find_map(|output| Some((output, context.claimed.get(output)?)))
+            {
+                let _ = writeln!(
+                    out,
+                    "# not proposed: `inputs`/`outputs` (`{output}` is proposed as an output of `{owner}`, and a path is the output of one session)"
+                );
+                write_overrides(out, &declared.name, overrides);
+                return;
+            }
+            for output in &outputs {
+                context
+                    .claimed
+                    .insert(output.clone(), declared.name.clone());
+            }
             let _ = writeln!(
                 out,
                 "inputs = {}  # proposed: check these",
@@ -396,10 +440,16 @@ fn parametrize(out: &mut String, groups: &[ParamGroup]) {
             .iter()
             .map(|row| {
                 let (values, id): (Vec<String>, Option<&String>) = if row.plain {
-                    (row.values.iter().map(toml_scalar).collect(), row.id.as_ref())
+                    (
+                        row.values.iter().map(toml_scalar).collect(),
+                        row.id.as_ref(),
+                    )
                 } else {
                     let id = row.id.as_ref().unwrap_or(&row.label);
-                    (row.texts.iter().map(|text| string(text)).collect(), Some(id))
+                    (
+                        row.texts.iter().map(|text| string(text)).collect(),
+                        Some(id),
+                    )
                 };
                 let value = if several {
                     format!("[{}]", values.join(", "))
@@ -503,11 +553,7 @@ fn entries(out: &mut String, name: &str, entries: &[Entry]) {
 }
 
 /// A variant's recording with `{python}` and parameter placeholders put back.
-fn resolve(
-    variant: &Recorded,
-    params: &[&String],
-    root_text: &str,
-) -> Resolved {
+fn resolve(variant: &Recorded, params: &[&String], root_text: &str) -> Resolved {
     let mut subs: Vec<(String, String)> = Vec::new();
     if let Some(python) = &variant.python {
         subs.push(("python".to_string(), python.clone()));
@@ -563,6 +609,43 @@ fn resolve(
     }
 }
 
+/// The `run` of a variant that recorded no command, which rtask would refuse: a command that
+/// fails saying so when the function raised first, else one that does nothing, as nox did.
+fn nothing_run(name: &str, raised: Option<&Raised>, interpreter: &str) -> Entry {
+    let (code, comment) = match raised {
+        Some(raised) => (
+            format!(
+                "raise SystemExit('session `{}` was not converted: it raised {} at noxfile.py:{}')",
+                name.replace('\\', "\\\\").replace('\'', "\\'"),
+                raised.error,
+                raised.line
+            ),
+            format!(
+                "not converted: the session raised at noxfile.py:{} before any command; this one fails until it is written by hand",
+                raised.line
+            ),
+        ),
+        None => (
+            "pass".to_string(),
+            "the session runs no command: this one does nothing, as in nox".to_string(),
+        ),
+    };
+    let argv = [interpreter.to_string(), "-c".to_string(), escape(&code)];
+    Entry {
+        text: string_array(&argv),
+        comments: vec![comment],
+    }
+}
+
+/// An `install` argument as written: bare when it splits back to itself (`"pytest>=8"`,
+/// `"coverage[toml]>=7"`), shell-quoted only when it would not (spaces, quotes).
+fn install_word(arg: &str) -> String {
+    match shell_words::split(arg) {
+        Ok(words) if words == [arg] => arg.to_string(),
+        _ => shell_words::quote(arg),
+    }
+}
+
 /// One `session.install(...)` call as `install` entries: pip options joined with their value.
 fn install_entries(
     install: &Install,
@@ -578,9 +661,9 @@ fn install_entries(
             if matches!(arg.as_str(), "-r" | "--requirement") {
                 requirement_files.push(value.clone());
             }
-            found.push((format!("{arg} {}", shell_words::quote(&value)), Vec::new()));
+            found.push((format!("{arg} {}", install_word(&value)), Vec::new()));
         } else {
-            found.push((shell_words::quote(arg), Vec::new()));
+            found.push((install_word(arg), Vec::new()));
         }
     }
     if !install.options.is_empty() {
@@ -619,10 +702,19 @@ fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> E
             step.line
         ));
     }
+    // An argument holding a quote or a backslash reads as the noxfile wrote it only in an argv
+    // array: a line would need shell quoting around it.
+    let argv = step.args.iter().any(|arg| arg.contains(['\'', '"', '\\']));
     let mut words: Vec<String> = step
         .args
         .iter()
-        .map(|arg| template(&shell_words::quote(arg)))
+        .map(|arg| {
+            if argv {
+                template(arg)
+            } else {
+                template(&shell_words::quote(arg))
+            }
+        })
         .collect();
     if let Some(posargs) = &step.posargs {
         let token = if posargs.default.is_empty() {
@@ -646,7 +738,11 @@ fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> E
         };
         words.insert(posargs.at.min(words.len()), token);
     }
-    let line = string(&words.join(" "));
+    let line = if argv {
+        string_array(&words)
+    } else {
+        string(&words.join(" "))
+    };
     let text = if step.external || !step.env.is_empty() || step.success_codes.is_some() {
         let mut parts = vec![format!("cmd = {line}")];
         if step.external {
@@ -726,5 +822,31 @@ fn py_str(value: &serde_json::Value) -> String {
         serde_json::Value::Bool(false) => "False".to_string(),
         serde_json::Value::Null => "None".to_string(),
         other => json_text(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_words_split_back_to_the_same_argument() {
+        for (arg, written) in [
+            ("coverage[toml]>=7.10.3", "coverage[toml]>=7.10.3"),
+            ("pytest<8", "pytest<8"),
+            ("-e.[tox-to-nox,pbs]", "-e.[tox-to-nox,pbs]"),
+            ("pytest >= 8", "'pytest >= 8'"),
+            ("it's", "'it'\\''s'"),
+            ("a\\b", "'a\\b'"),
+            (">", "'>'"),
+            ("", "''"),
+        ] {
+            assert_eq!(install_word(arg), written, "{arg}");
+            assert_eq!(
+                shell_words::split(written).unwrap(),
+                [arg],
+                "{written} splits back"
+            );
+        }
     }
 }

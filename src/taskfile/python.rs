@@ -91,7 +91,10 @@ pub(super) fn params(wire: &WireSession, problems: &mut Vec<Problem>) -> Vec<Par
             let example = if names.len() == 1 {
                 format!("`{} = [\"a\", \"b\"]`", names[0])
             } else {
-                format!("`\"{}\" = [[...], [...]]`, one array per row", key.get_ref())
+                format!(
+                    "`\"{}\" = [[...], [...]]`, one array per row",
+                    key.get_ref()
+                )
             };
             problems.push(
                 Problem::new(
@@ -149,11 +152,9 @@ fn param_names(
             } else {
                 format!("invalid parameter name `{name}`")
             };
-            problems.push(
-                Problem::new(message, key.span(), "here").hint(
-                    "names are identifiers, not `python` or `posargs`; write several as `\"a, b\"`",
-                ),
-            );
+            problems.push(Problem::new(message, key.span(), "here").hint(
+                "names are identifiers, not `python` or `posargs`; write several as `\"a, b\"`",
+            ));
             return None;
         }
         if seen.contains(name) {
@@ -207,11 +208,16 @@ fn param_row(
         (count, toml::Value::Array(row)) => {
             problems.push(
                 Problem::new(
-                    format!("this row has {} values for the {count} names of `{key}`", row.len()),
+                    format!(
+                        "this row has {} values for the {count} names of `{key}`",
+                        row.len()
+                    ),
                     span,
                     "here",
                 )
-                .hint(format!("write one value per name, in the order `{key}` names them")),
+                .hint(format!(
+                    "write one value per name, in the order `{key}` names them"
+                )),
             );
             return None;
         }
@@ -222,7 +228,9 @@ fn param_row(
                     span,
                     "here",
                 )
-                .hint(format!("write one value per name, in the order `{key}` names them: `[\"a\", 1]`")),
+                .hint(format!(
+                    "write one value per name, in the order `{key}` names them: `[\"a\", 1]`"
+                )),
             );
             return None;
         }

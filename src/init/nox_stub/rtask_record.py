@@ -139,10 +139,13 @@ def call(declared, python, spec, posargs, noxfile):
         pass
     except Exception as error:  # noqa: BLE001 - any failure is reported, not fatal
         where = failure_line(error, noxfile)
+        raised = type(error).__name__
+        message = f"{raised}: {error}" if str(error).strip() else raised
+        session.record["raised"] = {"error": raised, "line": where}
         session.record["notes"].append(
             {
                 "line": where,
-                "text": f"the session raised {type(error).__name__}: {error} at noxfile.py:{where}; "
+                "text": f"the session raised {message} at noxfile.py:{where}; "
                 "what follows that line was not converted",
             }
         )
