@@ -101,14 +101,75 @@ pub fn force(pythons: Pythons, version: Option<&str>) -> Pythons {
     Pythons::Matrix(versions)
 }
 
+/// One key of `parametrize`: one name (`db`) or several (`"db, version"`, nox's `arg_names`),
+/// and its rows, in the order written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamGroup {
+    pub names: Vec<String>,
+    pub rows: Vec<ParamRow>,
+}
+
+/// One row of a [`ParamGroup`]: a value per name, and the id that names it in place of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamRow {
+    pub values: Vec<ParamValue>,
+    pub id: Option<String>,
+}
+
+impl ParamRow {
+    /// What nox puts in the session name for this row: its id, or `name=repr, ...`.
+    fn label(&self, names: &[String]) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => names
+                .iter()
+                .zip(&self.values)
+                .map(|(name, value)| format!("{name}={}", value.repr()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// One combination of rows, one from each group: its call spec and its part of the name.
+#[derive(Debug, Clone, Default)]
+struct Combination {
+    call_spec: Vec<(String, ParamValue)>,
+    labels: Vec<String>,
+}
+
+/// The product of the groups as nox's stacked `@nox.parametrize` decorators make it, the first
+/// key being the decorator nearest the function: names list the groups in the order written,
+/// and the last group varies slowest.
+fn combinations(groups: &[ParamGroup]) -> Vec<Combination> {
+    let mut combinations = vec![Combination::default()];
+    for group in groups {
+        combinations = group
+            .rows
+            .iter()
+            .flat_map(|row| {
+                combinations.iter().map(move |prefix| {
+                    let mut combination = prefix.clone();
+                    combination
+                        .call_spec
+                        .extend(group.names.iter().cloned().zip(row.values.iter().cloned()));
+                    combination.labels.push(row.label(&group.names));
+                    combination
+                })
+            })
+            .collect();
+    }
+    combinations
+}
+
 /// Every variant of a session: the product of its Python versions and its parameters, in
-/// the order nox lists them (versions outermost, then parameters in the order written).
-/// `forced`: the version of `--force-python`, whose parametrized variants nox names without
-/// it (`tests(db='x')`, answering to `tests-3.13(db='x')` too).
+/// the order nox lists them (versions outermost, then parameters as [`combinations`] orders
+/// them). `forced`: the version of `--force-python`, whose parametrized variants nox names
+/// without it (`tests(db='x')`, answering to `tests-3.13(db='x')` too).
 pub fn expand(
     base: &str,
     pythons: &Pythons,
-    params: &[(String, Vec<ParamValue>)],
+    params: &[ParamGroup],
     forced: Option<&str>,
 ) -> Vec<Variant> {
     let versions: Vec<Option<&String>> = match pythons {
@@ -116,30 +177,14 @@ pub fn expand(
         Pythons::Single(version) => vec![Some(version)],
         Pythons::Matrix(versions) => versions.iter().map(Some).collect(),
     };
-    let mut combinations: Vec<Vec<(String, ParamValue)>> = vec![Vec::new()];
-    for (name, values) in params {
-        combinations = combinations
-            .into_iter()
-            .flat_map(|prefix| {
-                values.iter().map(move |value| {
-                    let mut combination = prefix.clone();
-                    combination.push((name.clone(), value.clone()));
-                    combination
-                })
-            })
-            .collect();
-    }
+    let combinations = combinations(params);
     let mut variants = Vec::new();
     for version in &versions {
-        for call_spec in &combinations {
-            let call = if call_spec.is_empty() {
+        for combination in &combinations {
+            let call = if combination.labels.is_empty() {
                 String::new()
             } else {
-                let args: Vec<String> = call_spec
-                    .iter()
-                    .map(|(key, value)| format!("{key}={}", value.repr()))
-                    .collect();
-                format!("({})", args.join(", "))
+                format!("({})", combination.labels.join(", "))
             };
             let versioned = match (pythons, version) {
                 (Pythons::Matrix(_), Some(version)) => format!("{base}-{version}{call}"),
@@ -162,7 +207,7 @@ pub fn expand(
                 base: base.to_string(),
                 name,
                 python: version.cloned(),
-                call_spec: call_spec.clone(),
+                call_spec: combination.call_spec.clone(),
                 signatures,
             });
         }
@@ -252,23 +297,37 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
 mod tests {
     use super::*;
 
-    fn strings(values: &[&str]) -> Vec<ParamValue> {
-        values
+    fn group(names: &[&str], rows: Vec<(Vec<ParamValue>, Option<&str>)>) -> ParamGroup {
+        ParamGroup {
+            names: names.iter().map(|name| name.to_string()).collect(),
+            rows: rows
+                .into_iter()
+                .map(|(values, id)| ParamRow {
+                    values,
+                    id: id.map(str::to_string),
+                })
+                .collect(),
+        }
+    }
+
+    fn strings(names: &str, values: &[&str]) -> ParamGroup {
+        let rows = values
             .iter()
-            .map(|v| ParamValue::Str(v.to_string()))
-            .collect()
+            .map(|v| (vec![ParamValue::Str(v.to_string())], None))
+            .collect();
+        group(&[names], rows)
+    }
+
+    fn names(variants: Vec<Variant>) -> Vec<String> {
+        variants.into_iter().map(|v| v.name).collect()
     }
 
     #[test]
     fn names_follow_nox() {
         let matrix = Pythons::Matrix(vec!["3.11".into(), "3.12".into()]);
-        let params = vec![("db".to_string(), strings(&["sqlite", "postgres"]))];
-        let names: Vec<String> = expand("unit_tests", &matrix, &params, None)
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
+        let params = vec![strings("db", &["sqlite", "postgres"])];
         assert_eq!(
-            names,
+            names(expand("unit_tests", &matrix, &params, None)),
             [
                 "unit_tests-3.11(db='sqlite')",
                 "unit_tests-3.11(db='postgres')",
@@ -279,14 +338,66 @@ mod tests {
         let single = expand("single", &Pythons::Single("3.11".into()), &[], None);
         assert_eq!(single[0].name, "single");
         assert_eq!(single[0].signatures, ["single", "single-3.11"]);
-        let numbers = expand(
-            "nums",
-            &Pythons::None,
-            &[("n".into(), vec![ParamValue::Int(1), ParamValue::Bool(true)])],
-            None,
+        let numbers = group(
+            &["n"],
+            vec![
+                (vec![ParamValue::Int(1)], None),
+                (vec![ParamValue::Bool(true)], None),
+            ],
         );
-        assert_eq!(numbers[0].name, "nums(n=1)");
-        assert_eq!(numbers[1].name, "nums(n=True)");
+        assert_eq!(
+            names(expand("nums", &Pythons::None, &[numbers], None)),
+            ["nums(n=1)", "nums(n=True)"]
+        );
+    }
+
+    #[test]
+    fn rows_ids_and_stacked_groups_follow_nox() {
+        let rows = group(
+            &["db", "version"],
+            vec![
+                (
+                    vec![ParamValue::Str("sqlite".into()), ParamValue::Int(1)],
+                    Some("lite"),
+                ),
+                (vec![ParamValue::Str("pg".into()), ParamValue::Int(2)], None),
+            ],
+        );
+        let single = Pythons::Single("3.12".into());
+        let variants = expand("e", &single, &[rows], None);
+        assert_eq!(variants[0].name, "e(lite)");
+        assert_eq!(variants[0].signatures, ["e(lite)", "e-3.12"]);
+        assert_eq!(
+            variants[0].call_spec,
+            [
+                ("db".to_string(), ParamValue::Str("sqlite".into())),
+                ("version".to_string(), ParamValue::Int(1))
+            ]
+        );
+        assert_eq!(variants[1].name, "e(db='pg', version=2)");
+        let n = group(
+            &["n"],
+            vec![
+                (vec![ParamValue::Int(1)], Some("one")),
+                (vec![ParamValue::Int(2)], None),
+            ],
+        );
+        let db = group(
+            &["db"],
+            vec![
+                (vec![ParamValue::Str("sqlite".into())], Some("lite")),
+                (vec![ParamValue::Str("pg".into())], None),
+            ],
+        );
+        assert_eq!(
+            names(expand("d", &Pythons::None, &[n, db], None)),
+            [
+                "d(one, lite)",
+                "d(n=2, lite)",
+                "d(one, db='pg')",
+                "d(n=2, db='pg')"
+            ]
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod logs;
 mod markers;
 mod model;
 mod overrides;
+mod parametrize;
 mod plan;
 mod prune;
 mod python;

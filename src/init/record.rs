@@ -55,18 +55,32 @@ pub(crate) struct Declared {
     pub default: bool,
     pub requires: Vec<String>,
     pub unknown_keywords: Vec<String>,
-    pub params: Option<Vec<Param>>,
+    /// Each `@nox.parametrize`, nearest the function first.
+    pub param_groups: Vec<ParamGroup>,
     pub notes: Vec<Note>,
     pub variants: Vec<Recorded>,
 }
 
-/// One row of a (possibly stacked) `@nox.parametrize`.
+/// One `@nox.parametrize(arg_names, rows)`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Param {
+pub(crate) struct ParamGroup {
     pub names: Vec<String>,
+    pub rows: Vec<ParamRow>,
+}
+
+/// One row of a `@nox.parametrize`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ParamRow {
+    /// The values, as JSON when they are strings, numbers or booleans (else their `repr`).
     pub values: Vec<serde_json::Value>,
     /// An id the noxfile gave (`ids=`, `nox.param(id=)`), which names the variant in nox.
     pub id: Option<String>,
+    /// Whether every value is a string, number or boolean (what `parametrize` can hold).
+    pub plain: bool,
+    /// Python's `str` of each value (what a placeholder becomes).
+    pub texts: Vec<String>,
+    /// What nox names the row without an id: `name=repr, ...`.
+    pub label: String,
 }
 
 /// Something the converter says about a line of the noxfile (0: no particular line).
@@ -87,6 +101,16 @@ pub(crate) struct Recorded {
     pub env: BTreeMap<String, String>,
     pub notify: Vec<Notify>,
     pub notes: Vec<Note>,
+    /// The exception that stopped the session function, if one did.
+    pub raised: Option<Raised>,
+}
+
+/// An exception a session function raised while it was recorded.
+#[derive(Debug, Deserialize, Clone)]
+pub(crate) struct Raised {
+    /// The exception's class name (`AssertionError`).
+    pub error: String,
+    pub line: u32,
 }
 
 #[derive(Debug, Deserialize)]

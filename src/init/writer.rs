@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::proposal::{self, Layout};
-use super::record::{Declared, Install, Note, PythonSpec, Recorded, Recording, Step, StepKind};
+use super::record::{
+    Declared, Install, Note, ParamGroup, PythonSpec, Raised, Recorded, Recording, Step, StepKind,
+};
 use crate::shell_words;
 
 /// pip options whose value is the next argument: `-r requirements.txt` is one entry.
@@ -55,39 +57,33 @@ pub(crate) fn write(recording: &Recording, layout: &Layout, root_text: &str) -> 
         "# Converted from noxfile.py by `rtask init --from-nox`. Comments mark what was not\n\
          # translated or was taken as on the machine that converted it: check them.\n",
     );
-    let notified = notified(recording);
     let default_backend = settings(recording, &mut out);
+    let mut context = Context {
+        recording,
+        layout,
+        notified: notified(recording),
+        default_backend,
+        root_text,
+        claimed: BTreeMap::new(),
+    };
     for declared in &recording.sessions {
         out.push('\n');
-        match product(declared) {
-            Some(params) => session(
-                &mut out,
-                &Table {
-                    name: declared.name.clone(),
-                    declared,
-                    params,
-                    variants: declared.variants.iter().collect(),
-                    extra_notes: Vec::new(),
-                    extra_tag: None,
-                },
-                recording,
-                layout,
-                &notified,
-                default_backend.as_deref(),
-                root_text,
-            ),
-            None => split(
-                &mut out,
-                declared,
-                recording,
-                layout,
-                &notified,
-                default_backend.as_deref(),
-                root_text,
-            ),
-        }
+        session(&mut out, declared, &mut context);
     }
     out
+}
+
+/// What every session's table is written with.
+struct Context<'a> {
+    recording: &'a Recording,
+    layout: &'a Layout,
+    /// Session (base name) -> the sessions that notify it.
+    notified: BTreeMap<String, BTreeSet<String>>,
+    /// The backend of sessions without their own (`nox.options.default_venv_backend`).
+    default_backend: Option<String>,
+    root_text: &'a str,
+    /// Proposed output -> the session it was proposed for: rtask refuses a path claimed twice.
+    claimed: BTreeMap<String, String>,
 }
 
 /// `[settings]` from `nox.options`; returns the backend sessions without their own take.
@@ -182,128 +178,18 @@ fn notified(recording: &Recording) -> BTreeMap<String, BTreeSet<String>> {
     found
 }
 
-/// One table to write: a session, or one row of a parametrization rtask cannot express.
-struct Table<'a> {
-    name: String,
-    declared: &'a Declared,
-    params: Vec<(String, Vec<serde_json::Value>)>,
-    variants: Vec<&'a Recorded>,
-    extra_notes: Vec<String>,
-    extra_tag: Option<String>,
-}
-
-/// The parametrization as rtask's `parametrize` (a product of lists), or `None` when nox's
-/// cannot be written so (ids, rows that are not a product, values that are not scalars).
-fn product(declared: &Declared) -> Option<Vec<(String, Vec<serde_json::Value>)>> {
-    let Some(rows) = &declared.params else {
-        return Some(Vec::new());
-    };
-    let names = &rows.first()?.names;
-    let scalar = |v: &serde_json::Value| {
-        matches!(
-            v,
-            serde_json::Value::String(_)
-                | serde_json::Value::Number(_)
-                | serde_json::Value::Bool(_)
-        )
-    };
-    if rows
-        .iter()
-        .any(|row| row.id.is_some() || &row.names != names || !row.values.iter().all(scalar))
-    {
-        return None;
-    }
-    let mut lists: Vec<(String, Vec<serde_json::Value>)> =
-        names.iter().map(|n| (n.clone(), Vec::new())).collect();
-    for row in rows {
-        for ((_, list), value) in lists.iter_mut().zip(&row.values) {
-            if !list.contains(value) {
-                list.push(value.clone());
-            }
-        }
-    }
-    let size: usize = lists.iter().map(|(_, list)| list.len()).product();
-    let distinct: BTreeSet<String> = rows
-        .iter()
-        .map(|row| serde_json::Value::from(row.values.clone()).to_string())
-        .collect();
-    (size == rows.len() && distinct.len() == rows.len()).then_some(lists)
-}
-
-/// A parametrization rtask cannot express: one table per row, tagged with the session name.
-fn split(
-    out: &mut String,
-    declared: &Declared,
-    recording: &Recording,
-    layout: &Layout,
-    notified: &BTreeMap<String, BTreeSet<String>>,
-    default_backend: Option<&str>,
-    root_text: &str,
-) {
-    let rows = declared.params.as_deref().unwrap_or_default();
-    for (index, row) in rows.iter().enumerate() {
-        let spec: serde_json::Map<String, serde_json::Value> = row
-            .names
-            .iter()
-            .cloned()
-            .zip(row.values.iter().cloned())
-            .collect();
-        let nox_name = match &row.id {
-            Some(id) => id.clone(),
-            None => row
-                .names
-                .iter()
-                .zip(&row.values)
-                .map(|(n, v)| format!("{n}={}", py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        let table = Table {
-            name: format!("{}_{}", declared.name, index + 1),
-            declared,
-            params: Vec::new(),
-            variants: declared
-                .variants
-                .iter()
-                .filter(|variant| variant.call_spec == spec)
-                .collect(),
-            extra_notes: vec![format!(
-                "nox names this `{}({nox_name})`: rtask's `parametrize` has no ids and only makes \
-                 products, so each row is a table of its own (select them all with `-t {}`)",
-                declared.name, declared.name
-            )],
-            extra_tag: Some(declared.name.clone()),
-        };
-        if index > 0 {
-            out.push('\n');
-        }
-        session(
-            out,
-            &table,
-            recording,
-            layout,
-            notified,
-            default_backend,
-            root_text,
-        );
-    }
-}
-
-fn session(
-    out: &mut String,
-    table: &Table,
-    recording: &Recording,
-    layout: &Layout,
-    notified: &BTreeMap<String, BTreeSet<String>>,
-    default_backend: Option<&str>,
-    root_text: &str,
-) {
-    let declared = table.declared;
-    let mut notes: Vec<String> = table.extra_notes.clone();
+fn session(out: &mut String, declared: &Declared, context: &mut Context) {
+    let Context {
+        recording,
+        layout,
+        root_text,
+        ..
+    } = *context;
+    let mut notes: Vec<String> = Vec::new();
     let mut backend = declared
         .venv_backend
         .clone()
-        .or(default_backend.map(str::to_string));
+        .or(context.default_backend.clone());
     if let Some(chosen) = &declared.venv_backend {
         match backend_choice(chosen) {
             BackendChoice::Keep(found) => backend = Some(found),
@@ -335,14 +221,35 @@ fn session(
         }
         None | Some(PythonSpec::Flag(true)) => Pythons::None,
     };
-    let resolved: Vec<Resolved> = table
+    let param_names: Vec<&String> = declared
+        .param_groups
+        .iter()
+        .flat_map(|group| &group.names)
+        .collect();
+    // Without an environment of its own, `python` may not exist on the host.
+    let interpreter = if no_env || matches!(pythons, Pythons::None) {
+        "python3"
+    } else {
+        "python"
+    };
+    let resolved: Vec<Resolved> = declared
         .variants
         .iter()
-        .map(|variant| resolve(variant, &table.params, root_text))
+        .map(|variant| {
+            let mut resolved = resolve(variant, &param_names, root_text);
+            if resolved.run.is_empty() {
+                resolved.run.push(nothing_run(
+                    &declared.name,
+                    variant.raised.as_ref(),
+                    interpreter,
+                ));
+            }
+            resolved
+        })
         .collect();
     let mut seen = BTreeSet::new();
     let mut raw_notes: Vec<&Note> = declared.notes.iter().collect();
-    raw_notes.extend(table.variants.iter().flat_map(|v| v.notes.iter()));
+    raw_notes.extend(declared.variants.iter().flat_map(|v| v.notes.iter()));
     raw_notes.sort_by_key(|note| note.line);
     for note in raw_notes {
         if seen.insert(note.text.clone()) {
@@ -396,7 +303,7 @@ fn session(
     notes.dedup();
     // Header and keys.
     let _ = writeln!(out, "# noxfile.py:{}", declared.line);
-    let _ = writeln!(out, "[sessions.{}]", key(&table.name));
+    let _ = writeln!(out, "[sessions.{}]", key(&declared.name));
     for note in &notes {
         let _ = writeln!(out, "# {note}");
     }
@@ -424,10 +331,8 @@ fn session(
     if let Some(reuse) = declared.reuse_venv {
         let _ = writeln!(out, "reuse_venv = {reuse}");
     }
-    let mut tags = declared.tags.clone();
-    tags.extend(table.extra_tag.clone());
-    if !tags.is_empty() {
-        let _ = writeln!(out, "tags = {}", string_array(&tags));
+    if !declared.tags.is_empty() {
+        let _ = writeln!(out, "tags = {}", string_array(&declared.tags));
     }
     // Without `[settings] default`, rtask's bare run takes nox's rule only when a session says
     // `default`: every session says it.
@@ -440,7 +345,7 @@ fn session(
     if !declared.requires.is_empty() {
         let _ = writeln!(out, "requires = {}", string_array(&declared.requires));
     }
-    if let Some(notifiers) = notified.get(&declared.name) {
+    if let Some(notifiers) = context.notified.get(&declared.name) {
         let notifiers: Vec<String> = notifiers.iter().cloned().collect();
         let _ = writeln!(
             out,
@@ -454,16 +359,8 @@ fn session(
         );
         let _ = writeln!(out, "after = {}", string_array(&notifiers));
     }
-    if !table.params.is_empty() {
-        let inner: Vec<String> = table
-            .params
-            .iter()
-            .map(|(name, values)| {
-                let values: Vec<String> = values.iter().map(toml_scalar).collect();
-                format!("{} = [{}]", key(name), values.join(", "))
-            })
-            .collect();
-        let _ = writeln!(out, "parametrize = {{ {} }}", inner.join(", "));
+    if !declared.param_groups.is_empty() {
+        parametrize(out, &declared.param_groups);
     }
     if let Some(cwd) = &base.cwd {
         let _ = writeln!(out, "cwd = {}", string(cwd));
@@ -491,8 +388,26 @@ fn session(
             );
             // No inputs found: leave the session uncached rather than cache it on nothing.
             if inputs.is_empty() {
-                write_overrides(out, &table.name, overrides);
+                write_overrides(out, &declared.name, overrides);
                 return;
+            }
+            // An output an earlier session claims: rtask refuses the file, and dropping the
+            // output would cache a run without what it wrote, so leave the session uncached.
+            if let Some((output, owner)) = outputs
+                .iter()
+                .find_map(|output| Some((output, context.claimed.get(output)?)))
+            {
+                let _ = writeln!(
+                    out,
+                    "# not proposed: `inputs`/`outputs` (`{output}` is proposed as an output of `{owner}`, and a path is the output of one session)"
+                );
+                write_overrides(out, &declared.name, overrides);
+                return;
+            }
+            for output in &outputs {
+                context
+                    .claimed
+                    .insert(output.clone(), declared.name.clone());
             }
             let _ = writeln!(
                 out,
@@ -509,7 +424,56 @@ fn session(
         }
         _ => {}
     }
-    write_overrides(out, &table.name, overrides);
+    write_overrides(out, &declared.name, overrides);
+}
+
+/// `parametrize = { ... }`: a key per `@nox.parametrize`, nearest the function first (the
+/// order rtask multiplies them in), several names as nox's `"a, b"`, ids as `{ value, id }`.
+/// A row holding other values than strings, numbers and booleans is written as its text,
+/// named by nox's name for it, so names and placeholders stay as nox makes them.
+fn parametrize(out: &mut String, groups: &[ParamGroup]) {
+    let mut texts: Vec<String> = Vec::new();
+    for group in groups {
+        let several = group.names.len() > 1;
+        let rows: Vec<String> = group
+            .rows
+            .iter()
+            .map(|row| {
+                let (values, id): (Vec<String>, Option<&String>) = if row.plain {
+                    (
+                        row.values.iter().map(toml_scalar).collect(),
+                        row.id.as_ref(),
+                    )
+                } else {
+                    let id = row.id.as_ref().unwrap_or(&row.label);
+                    (
+                        row.texts.iter().map(|text| string(text)).collect(),
+                        Some(id),
+                    )
+                };
+                let value = if several {
+                    format!("[{}]", values.join(", "))
+                } else {
+                    values.join(", ")
+                };
+                match id {
+                    Some(id) => format!("{{ value = {value}, id = {} }}", string(id)),
+                    None => value,
+                }
+            })
+            .collect();
+        texts.push(format!(
+            "{} = [{}]",
+            key(&group.names.join(", ")),
+            rows.join(", ")
+        ));
+    }
+    if groups.iter().flat_map(|g| &g.rows).any(|row| !row.plain) {
+        out.push_str(
+            "# parameter values that are not strings, numbers or booleans are written as their text, named as nox names them\n",
+        );
+    }
+    let _ = writeln!(out, "parametrize = {{ {} }}", texts.join(", "));
 }
 
 /// The `[sessions.NAME.overrides."VERSION"]` tables.
@@ -589,18 +553,14 @@ fn entries(out: &mut String, name: &str, entries: &[Entry]) {
 }
 
 /// A variant's recording with `{python}` and parameter placeholders put back.
-fn resolve(
-    variant: &Recorded,
-    params: &[(String, Vec<serde_json::Value>)],
-    root_text: &str,
-) -> Resolved {
+fn resolve(variant: &Recorded, params: &[&String], root_text: &str) -> Resolved {
     let mut subs: Vec<(String, String)> = Vec::new();
     if let Some(python) = &variant.python {
         subs.push(("python".to_string(), python.clone()));
     }
-    for (name, _) in params {
-        if let Some(value) = variant.call_spec.get(name) {
-            subs.push((name.clone(), py_str(value)));
+    for name in params {
+        if let Some(value) = variant.call_spec.get(name.as_str()) {
+            subs.push((name.to_string(), py_str(value)));
         }
     }
     subs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
@@ -649,6 +609,43 @@ fn resolve(
     }
 }
 
+/// The `run` of a variant that recorded no command, which rtask would refuse: a command that
+/// fails saying so when the function raised first, else one that does nothing, as nox did.
+fn nothing_run(name: &str, raised: Option<&Raised>, interpreter: &str) -> Entry {
+    let (code, comment) = match raised {
+        Some(raised) => (
+            format!(
+                "raise SystemExit('session `{}` was not converted: it raised {} at noxfile.py:{}')",
+                name.replace('\\', "\\\\").replace('\'', "\\'"),
+                raised.error,
+                raised.line
+            ),
+            format!(
+                "not converted: the session raised at noxfile.py:{} before any command; this one fails until it is written by hand",
+                raised.line
+            ),
+        ),
+        None => (
+            "pass".to_string(),
+            "the session runs no command: this one does nothing, as in nox".to_string(),
+        ),
+    };
+    let argv = [interpreter.to_string(), "-c".to_string(), escape(&code)];
+    Entry {
+        text: string_array(&argv),
+        comments: vec![comment],
+    }
+}
+
+/// An `install` argument as written: bare when it splits back to itself (`"pytest>=8"`,
+/// `"coverage[toml]>=7"`), shell-quoted only when it would not (spaces, quotes).
+fn install_word(arg: &str) -> String {
+    match shell_words::split(arg) {
+        Ok(words) if words == [arg] => arg.to_string(),
+        _ => shell_words::quote(arg),
+    }
+}
+
 /// One `session.install(...)` call as `install` entries: pip options joined with their value.
 fn install_entries(
     install: &Install,
@@ -664,9 +661,9 @@ fn install_entries(
             if matches!(arg.as_str(), "-r" | "--requirement") {
                 requirement_files.push(value.clone());
             }
-            found.push((format!("{arg} {}", shell_words::quote(&value)), Vec::new()));
+            found.push((format!("{arg} {}", install_word(&value)), Vec::new()));
         } else {
-            found.push((shell_words::quote(arg), Vec::new()));
+            found.push((install_word(arg), Vec::new()));
         }
     }
     if !install.options.is_empty() {
@@ -705,10 +702,19 @@ fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> E
             step.line
         ));
     }
+    // An argument holding a quote or a backslash reads as the noxfile wrote it only in an argv
+    // array: a line would need shell quoting around it.
+    let argv = step.args.iter().any(|arg| arg.contains(['\'', '"', '\\']));
     let mut words: Vec<String> = step
         .args
         .iter()
-        .map(|arg| template(&shell_words::quote(arg)))
+        .map(|arg| {
+            if argv {
+                template(arg)
+            } else {
+                template(&shell_words::quote(arg))
+            }
+        })
         .collect();
     if let Some(posargs) = &step.posargs {
         let token = if posargs.default.is_empty() {
@@ -732,7 +738,11 @@ fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> E
         };
         words.insert(posargs.at.min(words.len()), token);
     }
-    let line = string(&words.join(" "));
+    let line = if argv {
+        string_array(&words)
+    } else {
+        string(&words.join(" "))
+    };
     let text = if step.external || !step.env.is_empty() || step.success_codes.is_some() {
         let mut parts = vec![format!("cmd = {line}")];
         if step.external {
@@ -815,10 +825,28 @@ fn py_str(value: &serde_json::Value) -> String {
     }
 }
 
-/// As Python's `repr` of the value (what nox puts in names).
-fn py_repr(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => format!("'{text}'"),
-        other => py_str(other),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_words_split_back_to_the_same_argument() {
+        for (arg, written) in [
+            ("coverage[toml]>=7.10.3", "coverage[toml]>=7.10.3"),
+            ("pytest<8", "pytest<8"),
+            ("-e.[tox-to-nox,pbs]", "-e.[tox-to-nox,pbs]"),
+            ("pytest >= 8", "'pytest >= 8'"),
+            ("it's", "'it'\\''s'"),
+            ("a\\b", "'a\\b'"),
+            (">", "'>'"),
+            ("", "''"),
+        ] {
+            assert_eq!(install_word(arg), written, "{arg}");
+            assert_eq!(
+                shell_words::split(written).unwrap(),
+                [arg],
+                "{written} splits back"
+            );
+        }
     }
 }

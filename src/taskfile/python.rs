@@ -3,9 +3,9 @@
 use toml::Spanned;
 
 use super::diagnostic::Problem;
-use super::wire::WireSession;
+use super::wire::{WireParam, WireParamList, WireSession};
 use crate::project::{Backend, CondaTool, SessionReuse};
-use crate::variant::{ParamValue, Pythons, valid_version};
+use crate::variant::{ParamGroup, ParamRow, ParamValue, Pythons, valid_version};
 
 pub(super) fn pythons(wire: &WireSession, problems: &mut Vec<Problem>) -> Pythons {
     let Some(python) = &wire.python else {
@@ -87,70 +87,179 @@ pub(super) fn reuse(wire: &WireSession) -> SessionReuse {
     }
 }
 
-/// `parametrize` in the order the file writes it.
-pub(super) fn params(
-    wire: &WireSession,
-    problems: &mut Vec<Problem>,
-) -> Vec<(String, Vec<ParamValue>)> {
-    let mut entries: Vec<(&Spanned<String>, &Spanned<toml::Value>)> =
+/// `parametrize` in the order the file writes it: one group per key, a key naming one
+/// parameter or several (`"db, version"`, as nox's `arg_names`).
+pub(super) fn params(wire: &WireSession, problems: &mut Vec<Problem>) -> Vec<ParamGroup> {
+    let mut entries: Vec<(&Spanned<String>, &Spanned<WireParamList>)> =
         wire.parametrize.iter().collect();
-    entries.sort_by_key(|(name, _)| name.span().start);
-    let mut params = Vec::new();
-    for (name, values) in entries {
-        let valid_name = name
-            .get_ref()
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name
-                .get_ref()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid_name || name.get_ref() == "python" || name.get_ref() == "posargs" {
-            problems.push(
-                Problem::new(format!("invalid parameter name `{}`", name.get_ref()), name.span(), "here")
-                    .hint("parameter names are identifiers (letters, digits, `_`), and not `python` or `posargs`"),
-            );
+    entries.sort_by_key(|(key, _)| key.span().start);
+    let mut seen: Vec<String> = Vec::new();
+    let mut groups = Vec::new();
+    for (key, list) in entries {
+        let Some(names) = param_names(key, &mut seen, problems) else {
             continue;
-        }
-        let toml::Value::Array(list) = values.get_ref() else {
+        };
+        let WireParamList::List(values) = list.get_ref() else {
+            let example = if names.len() == 1 {
+                format!("`{} = [\"a\", \"b\"]`", names[0])
+            } else {
+                format!(
+                    "`\"{}\" = [[...], [...]]`, one array per row",
+                    key.get_ref()
+                )
+            };
             problems.push(
                 Problem::new(
-                    format!("parameter `{}` is not a list", name.get_ref()),
-                    values.span(),
+                    format!("parameter `{}` is not a list", key.get_ref()),
+                    list.span(),
                     "here",
                 )
-                .hint(format!("write `{} = [\"a\", \"b\"]`", name.get_ref())),
+                .hint(format!("write {example}")),
             );
             continue;
         };
-        let converted: Option<Vec<ParamValue>> = list.iter().map(ParamValue::from_toml).collect();
-        match converted {
-            Some(converted) if !converted.is_empty() => {
-                params.push((name.get_ref().clone(), converted))
-            }
-            Some(_) => problems.push(
+        if values.is_empty() {
+            problems.push(
                 Problem::new(
-                    format!("parameter `{}` has no values", name.get_ref()),
-                    values.span(),
+                    format!("parameter `{}` has no values", key.get_ref()),
+                    list.span(),
                     "empty",
                 )
                 .hint("list at least one value"),
-            ),
-            None => problems.push(
-                Problem::new(
-                    format!(
-                        "values of parameter `{}` must be strings, numbers or booleans",
-                        name.get_ref()
-                    ),
-                    values.span(),
-                    "here",
-                )
-                .hint("tables and nested lists cannot be parameters"),
-            ),
+            );
+            continue;
+        }
+        let rows: Vec<Option<ParamRow>> = values
+            .iter()
+            .map(|value| param_row(key.get_ref(), &names, value, problems))
+            .collect();
+        if let Some(rows) = rows.into_iter().collect() {
+            groups.push(ParamGroup { names, rows });
         }
     }
-    params
+    groups
+}
+
+/// The names a `parametrize` key gives, split at commas as nox splits `arg_names`; `None`
+/// (with a problem) when one is not an identifier or was named before.
+fn param_names(
+    key: &Spanned<String>,
+    seen: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<Vec<String>> {
+    let names: Vec<String> = key
+        .get_ref()
+        .split(',')
+        .map(|name| name.trim().to_string())
+        .collect();
+    for name in &names {
+        let identifier = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier || name == "python" || name == "posargs" {
+            let message = if name.is_empty() {
+                format!("`{}` has an empty parameter name", key.get_ref())
+            } else {
+                format!("invalid parameter name `{name}`")
+            };
+            problems.push(Problem::new(message, key.span(), "here").hint(
+                "names are identifiers, not `python` or `posargs`; write several as `\"a, b\"`",
+            ));
+            return None;
+        }
+        if seen.contains(name) {
+            problems.push(
+                Problem::new(
+                    format!("parameter `{name}` is named twice"),
+                    key.span(),
+                    "named again here",
+                )
+                .hint("each parameter is named by one key of `parametrize`, once"),
+            );
+            return None;
+        }
+        seen.push(name.clone());
+    }
+    Some(names)
+}
+
+/// One entry of a `parametrize` list: a value (an array of them for several names), or a
+/// table giving it an `id`.
+fn param_row(
+    key: &str,
+    names: &[String],
+    entry: &Spanned<WireParam>,
+    problems: &mut Vec<Problem>,
+) -> Option<ParamRow> {
+    let (value, span, id) = match entry.get_ref() {
+        WireParam::Bare(value) => (value, entry.span(), None),
+        WireParam::Table(table) => (table.value.get_ref(), table.value.span(), table.id.as_ref()),
+    };
+    let id = match id {
+        None => None,
+        Some(id) => match id.get_ref() {
+            toml::Value::String(text) if !text.is_empty() => Some(text.clone()),
+            other => {
+                problems.push(
+                    Problem::new(
+                        format!("the id `{other}` is not a name"),
+                        id.span(),
+                        "here",
+                    )
+                    .hint("write `id = \"NAME\"`, a non-empty string that names the session in place of its values"),
+                );
+                return None;
+            }
+        },
+    };
+    let scalars: Vec<&toml::Value> = match (names.len(), value) {
+        (1, value) => vec![value],
+        (count, toml::Value::Array(row)) if row.len() == count => row.iter().collect(),
+        (count, toml::Value::Array(row)) => {
+            problems.push(
+                Problem::new(
+                    format!(
+                        "this row has {} values for the {count} names of `{key}`",
+                        row.len()
+                    ),
+                    span,
+                    "here",
+                )
+                .hint(format!(
+                    "write one value per name, in the order `{key}` names them"
+                )),
+            );
+            return None;
+        }
+        (count, _) => {
+            problems.push(
+                Problem::new(
+                    format!("a row of `{key}` must be an array of {count} values"),
+                    span,
+                    "here",
+                )
+                .hint(format!(
+                    "write one value per name, in the order `{key}` names them: `[\"a\", 1]`"
+                )),
+            );
+            return None;
+        }
+    };
+    let values: Option<Vec<ParamValue>> = scalars.into_iter().map(ParamValue::from_toml).collect();
+    let Some(values) = values else {
+        problems.push(
+            Problem::new(
+                format!("values of parameter `{key}` must be strings, numbers or booleans"),
+                span,
+                "here",
+            )
+            .hint("to name a value, write `{ value = ..., id = \"NAME\" }`; other tables and nested lists cannot be parameters"),
+        );
+        return None;
+    };
+    Some(ParamRow { values, id })
 }
 
 /// `overrides` keys are versions `python` lists.

@@ -57,9 +57,9 @@ pub(crate) struct WireSession {
     pub venv_backend: Option<SpannedString>,
     #[serde(default)]
     pub install: Vec<SpannedString>,
-    /// Parameter name to a list of values.
+    /// Parameter name, or several as `"a, b"`, to a list of values (or rows).
     #[serde(default)]
-    pub parametrize: BTreeMap<SpannedString, Spanned<toml::Value>>,
+    pub parametrize: BTreeMap<SpannedString, Spanned<WireParamList>>,
     pub default: Option<bool>,
     /// Python version (as `python` lists it) to what its variants use instead.
     #[serde(default)]
@@ -161,5 +161,114 @@ impl<'de> serde::de::Visitor<'de> for CommandVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<WireCommand, A::Error> {
         let deserializer = serde::de::value::MapAccessDeserializer::new(map);
         WireCommandTable::deserialize(deserializer).map(WireCommand::Table)
+    }
+}
+
+/// The value of a `parametrize` key: a list of values, or something else (reported as such).
+#[derive(Debug)]
+pub(crate) enum WireParamList {
+    List(Vec<Spanned<WireParam>>),
+    NotList,
+}
+
+/// One entry of a `parametrize` list: a value (a scalar, or an array for several names), or
+/// `{ value = ..., id = "..." }`.
+#[derive(Debug)]
+pub(crate) enum WireParam {
+    Bare(toml::Value),
+    Table(WireParamTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireParamTable {
+    pub value: Spanned<toml::Value>,
+    /// Any value here, so an id that is not a string is reported at its place.
+    pub id: Option<Spanned<toml::Value>>,
+}
+
+impl<'de> Deserialize<'de> for WireParamList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ParamListVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for WireParam {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ParamVisitor)
+    }
+}
+
+/// Reads an array of [`WireParam`]; anything else becomes [`WireParamList::NotList`].
+struct ParamListVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParamListVisitor {
+    type Value = WireParamList;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a list of parameter values")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<WireParamList, E> {
+        Ok(WireParamList::NotList)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<WireParamList, E> {
+        Ok(WireParamList::NotList)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<WireParamList, E> {
+        Ok(WireParamList::NotList)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<WireParamList, E> {
+        Ok(WireParamList::NotList)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<WireParamList, A::Error> {
+        let deserializer = serde::de::value::MapAccessDeserializer::new(map);
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| WireParamList::NotList)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<WireParamList, A::Error> {
+        let deserializer = serde::de::value::SeqAccessDeserializer::new(seq);
+        Vec::<Spanned<WireParam>>::deserialize(deserializer).map(WireParamList::List)
+    }
+}
+
+/// Reads a value or array as it is, and a table as [`WireParamTable`].
+struct ParamVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParamVisitor {
+    type Value = WireParam;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a value, an array of values, or a table with `value` and `id`")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, flag: bool) -> Result<WireParam, E> {
+        Ok(WireParam::Bare(toml::Value::Boolean(flag)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<WireParam, E> {
+        Ok(WireParam::Bare(toml::Value::Integer(number)))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<WireParam, E> {
+        Ok(WireParam::Bare(toml::Value::Float(number)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<WireParam, E> {
+        Ok(WireParam::Bare(toml::Value::String(text.to_string())))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<WireParam, A::Error> {
+        let deserializer = serde::de::value::SeqAccessDeserializer::new(seq);
+        toml::Value::deserialize(deserializer).map(WireParam::Bare)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<WireParam, A::Error> {
+        let deserializer = serde::de::value::MapAccessDeserializer::new(map);
+        WireParamTable::deserialize(deserializer).map(WireParam::Table)
     }
 }

@@ -139,10 +139,13 @@ def call(declared, python, spec, posargs, noxfile):
         pass
     except Exception as error:  # noqa: BLE001 - any failure is reported, not fatal
         where = failure_line(error, noxfile)
+        raised = type(error).__name__
+        message = f"{raised}: {error}" if str(error).strip() else raised
+        session.record["raised"] = {"error": raised, "line": where}
         session.record["notes"].append(
             {
                 "line": where,
-                "text": f"the session raised {type(error).__name__}: {error} at noxfile.py:{where}; "
+                "text": f"the session raised {message} at noxfile.py:{where}; "
                 "what follows that line was not converted",
             }
         )
@@ -194,7 +197,6 @@ def describe(declared, tree, noxfile):
         python = [str(p) for p in python]
     elif python is not None and not isinstance(python, (str, bool)):
         python = str(python)
-    specs = getattr(declared.function, "parametrize", None)
     record = {
         "name": declared.name,
         "line": declared.line,
@@ -209,16 +211,23 @@ def describe(declared, tree, noxfile):
         "unknown_keywords": sorted(set(keywords) - {
             "python", "reuse_venv", "name", "venv_backend", "venv_params",
             "tags", "default", "requires"}),
-        "params": None
-        if specs is None
-        else [
+        "param_groups": [
             {
-                "names": list(spec.arg_names),
-                "values": [jsonable(v) for v in spec.args],
-                "id": spec.id if spec.explicit_id else None,
-                "tags": list(spec.tags),
+                "names": list(names),
+                "rows": [
+                    {
+                        "values": [jsonable(v) for v in spec.args],
+                        "id": spec.id if spec.explicit_id else None,
+                        "plain": all(type(v) in (str, int, float, bool) for v in spec.args),
+                        "texts": [str(v) for v in spec.args],
+                        "label": ", ".join(
+                            f"{k}={v!r}" for k, v in zip(names, spec.args)
+                        ),
+                    }
+                    for spec in rows
+                ],
             }
-            for spec in specs
+            for names, rows in getattr(declared.function, "parametrize_groups", [])
         ],
         "notes": analyse(tree, declared.function.__name__, declared.line),
         "variants": [],

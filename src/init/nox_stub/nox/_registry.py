@@ -84,6 +84,10 @@ def parametrize(arg_names, arg_values_list, ids=None, tags=None):
         specs.append(spec)
 
     def apply(function):
+        # Each decorator's own rows, nearest the function first, for `parametrize` keys.
+        function.parametrize_groups = getattr(function, "parametrize_groups", []) + [
+            (tuple(arg_names), [spec.copy() for spec in specs])
+        ]
         previous = getattr(function, "parametrize", None)
         if previous is None:
             function.parametrize = specs

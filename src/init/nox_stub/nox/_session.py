@@ -40,6 +40,7 @@ class Session:
             "env": {},
             "notify": [],
             "notes": [],
+            "raised": None,
         }
         self.env = RecordingEnv()
 
