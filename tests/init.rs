@@ -417,7 +417,6 @@ def reqs(session):
 }
 
 #[test]
-#[ignore = "needs `after` (issue 11 merge)"]
 fn notify_becomes_after() {
     let project = with_noxfile(
         r#"
