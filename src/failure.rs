@@ -32,6 +32,10 @@ pub(crate) enum SessionError {
     #[error("cannot prepare `{}`: {source}", dir.display())]
     PrepareEnvironment { dir: PathBuf, source: io::Error },
 
+    /// Where the environment goes, a directory that holds something else: never deleted.
+    #[error("`{}` exists and is not a virtual environment: rtask does not delete it", dir.display())]
+    NotAnEnvironment { dir: PathBuf },
+
     #[error("creating its environment failed: `{program}` {end}")]
     CreateEnvironment { program: String, end: Ended },
 
@@ -110,6 +114,7 @@ impl SessionError {
             SessionError::UvMissing => "uv_missing",
             SessionError::LocalProject(_) => "local_project_unreadable",
             SessionError::PrepareEnvironment { .. }
+            | SessionError::NotAnEnvironment { .. }
             | SessionError::CreateEnvironment { .. }
             | SessionError::RecordEnvironment { .. }
             | SessionError::EnvironmentNotMade => "environment_failed",
@@ -141,6 +146,9 @@ impl SessionError {
             SessionError::MissingInterpreter { .. } => {
                 Some("install it, or select other versions with `-p`")
             }
+            SessionError::NotAnEnvironment { .. } => Some(
+                "move it away, or set `envdir` (or `--envdir`) to a directory that holds environments only",
+            ),
             SessionError::ExternalProgram { .. } => Some(
                 "mark the command `external = true` in `run` to allow it, or install the program into the environment",
             ),

@@ -85,6 +85,7 @@ run = ["python -c 'print(1)'"]
     );
     project
         .write(".nox/lint/marker", "nox's")
+        .write(".nox/lint/pyvenv.cfg", "home = /usr/bin\n")
         .write(".nox/lint/bin/python", "");
     project
         .rtask(&["--envdir", ".nox", "lint"])
@@ -165,6 +166,31 @@ inputs = ["src/**/*.py"]
         .rtask(&["--envdir", ".git/envs", "t"])
         .code(3)
         .stderr_has("lies in a `.git` directory");
+    // A symlink is followed: `envs -> .` is the project root.
+    std::os::unix::fs::symlink(".", project.path("envs")).unwrap();
+    project
+        .rtask(&["--envdir", "envs", "t"])
+        .code(3)
+        .stderr_has("`--envdir` `envs` is the project root");
+}
+
+/// Where an environment goes, a directory holding anything but an environment is never
+/// deleted: the session fails and the files stay.
+#[test]
+fn a_directory_that_is_not_an_environment_is_never_deleted() {
+    let project = Project::with_tasks(
+        "[settings]\nenvdir = \"src\"\n\n[sessions.pkg]\npython = \"3.11\"\nrun = [\"true\"]\n",
+    );
+    project.write("src/pkg/__init__.py", "precious = True\n");
+    project
+        .rtask(&["pkg"])
+        .code(1)
+        .stderr_has("exists and is not a virtual environment: rtask does not delete it")
+        .stderr_has("move it away");
+    assert_eq!(
+        fs::read_to_string(project.path("src/pkg/__init__.py")).unwrap(),
+        "precious = True\n"
+    );
 }
 
 const REUSE: &str = r#"

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Plan, Tools};
+use super::{Plan, Tools, venv};
 use crate::environment::Environment;
 use crate::exec::interrupts::Interrupts;
 use crate::exec::process::{self, CommandSpec, Exit};
@@ -35,6 +35,11 @@ impl Maker<'_> {
     /// (Re)make the environment `plan` describes for `session`.
     pub(crate) fn make(&self, session: &Session, plan: &Plan) -> Result<(), NotMade> {
         let started = Instant::now();
+        if !venv::replaceable(&plan.dir) {
+            return Err(NotMade::Failed(SessionError::NotAnEnvironment {
+                dir: plan.dir.clone(),
+            }));
+        }
         let commands = self.tools.creation(plan).map_err(|source| {
             NotMade::Failed(SessionError::PrepareEnvironment {
                 dir: plan.dir.clone(),

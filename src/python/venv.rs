@@ -195,6 +195,19 @@ fn copies(dir: &Path) -> BTreeMap<String, Digest> {
 }
 
 /// The fingerprint recorded in `dir`, if any.
+/// Whether `dir` may be deleted to make an environment there: it is missing, empty, or an
+/// environment (a venv's `pyvenv.cfg`, a conda environment's `conda-meta/`, or rtask's record).
+/// Anything else, a source directory that an `envdir` reaches, is never deleted.
+pub fn replaceable(dir: &Path) -> bool {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return !dir.exists();
+    };
+    entries.next().is_none()
+        || ["pyvenv.cfg", "conda-meta", FINGERPRINT_FILE]
+            .iter()
+            .any(|marker| dir.join(marker).exists())
+}
+
 pub fn recorded(dir: &Path) -> Option<Fingerprint> {
     serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()
 }
