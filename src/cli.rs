@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug)]
 pub enum Command {
     /// Run (or list, or explain) sessions.
-    Run(Args),
+    Run(Box<Args>),
     /// `rtask cache ...`: work on the cache itself.
     Cache(CacheArgs),
     /// `rtask init ...`: write a `tasks.toml`.
@@ -52,7 +52,7 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
             *argument = OsString::from("--add-timestamp");
         }
     }
-    Args::try_parse_from(arguments).map(Command::Run)
+    Args::try_parse_from(arguments).map(|args| Command::Run(Box::new(args)))
 }
 
 /// Run the sessions of a `tasks.toml`, reusing cached results when nothing they depend on changed.

@@ -79,7 +79,7 @@ pub fn main() -> ExitCode {
     };
     let use_color = app::use_color(color, &environment);
     let result = match command {
-        cli::Command::Run(args) => app::run(args, environment),
+        cli::Command::Run(args) => app::run(*args, environment),
         cli::Command::Cache(args) => cache_command::run(args, environment),
         cli::Command::Init(args) => init::run(&args, &environment).map_err(Error::Init),
         cli::Command::Watchdog => Ok(exec::watchdog::serve()),
