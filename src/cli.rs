@@ -52,7 +52,36 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
             *argument = OsString::from("--add-timestamp");
         }
     }
-    Args::try_parse_from(arguments).map(|args| Command::Run(Box::new(args)))
+    let mut args = Args::try_parse_from(arguments)?;
+    args.session = split_names(&args.session);
+    args.restore_only = split_names(&args.restore_only);
+    Ok(Command::Run(Box::new(args)))
+}
+
+/// `-s a,b` as two names, but `-s "tests(n=2, lite)"` as one: commas inside parentheses or
+/// quotes belong to a parametrized session's name.
+fn split_names(values: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    for value in values {
+        let (mut depth, mut quote, mut start) = (0_usize, None, 0);
+        for (at, c) in value.char_indices() {
+            match (quote, c) {
+                (Some(open), _) if c == open => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(') => depth += 1,
+                (None, ')') => depth = depth.saturating_sub(1),
+                (None, ',') if depth == 0 => {
+                    names.push(value[start..at].to_string());
+                    start = at + 1;
+                }
+                _ => {}
+            }
+        }
+        names.push(value[start..].to_string());
+    }
+    names.retain(|name| !name.is_empty());
+    names
 }
 
 /// Run the sessions of a `tasks.toml`, reusing cached results when nothing they depend on changed.
@@ -100,8 +129,7 @@ pub struct Args {
         short = 's',
         long = "session",
         visible_short_alias = 'e',
-        value_name = "SESSION",
-        value_delimiter = ','
+        value_name = "SESSION"
     )]
     pub session: Vec<String>,
 
@@ -222,7 +250,6 @@ pub struct Args {
     #[arg(
         long,
         value_name = "SESSION",
-        value_delimiter = ',',
         conflicts_with_all = ["force", "no_cache"]
     )]
     pub restore_only: Vec<String>,

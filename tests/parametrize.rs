@@ -154,6 +154,20 @@ parametrize = { "db,version" = [{ value = ["sqlite", 1], id = "lite" }, ["pg", 2
         .stdout_has("c pg 1\n")
         .stdout_has("c pg 2\n")
         .stdout_lacks("sqlite");
+    // `-s` splits at commas, but not inside a name's parentheses.
+    project
+        .rtask(&[
+            "-s",
+            "c(n=2, lite),e(db='pg', version=2)",
+            "-e",
+            "c(n=1, post)",
+        ])
+        .success()
+        .stdout_has("c sqlite 2\n")
+        .stdout_has("e pg 2\n")
+        .stdout_has("c pg 1\n")
+        .stdout_lacks("c sqlite 1")
+        .stdout_lacks("e sqlite");
 }
 
 #[test]
