@@ -207,3 +207,23 @@ fn malformed_markers_are_refused() {
         "use `[sessions.check.overrides.\"VERSION\"]`",
     );
 }
+
+/// After a URL a marker starts only at a `;` after whitespace (PEP 508): a URL may hold `;`.
+#[test]
+fn a_semicolon_inside_a_url_is_part_of_it() {
+    let project = Project::with_tasks(
+        "[sessions.check]\npython = \"3.11\"\n\
+         install = [\"pkg @ https://example.com/a;b.whl\", \"other @ https://example.com/o.whl ; python_version >= '3'\"]\n\
+         run = [\"pytest\"]\n",
+    );
+    project.rtask(&["-l"]).success();
+    let project = Project::with_tasks(
+        "[sessions.check]\npython = \"3.11\"\n\
+         install = [\"other @ https://example.com/o.whl ; pyton_version >= '3'\"]\n\
+         run = [\"pytest\"]\n",
+    );
+    project
+        .rtask(&["-l"])
+        .code(2)
+        .stderr_has("unknown marker variable `pyton_version`");
+}

@@ -519,16 +519,20 @@ impl SessionChecker<'_> {
     }
 }
 
-/// Where an `install` entry's marker starts: its first `;` outside quotes.
+/// Where an `install` entry's marker starts: its first `;` outside quotes. After a URL
+/// (`name @ https://...`), as PEP 508 says, only a `;` after whitespace: a URL may hold `;`.
 fn marker_start(entry: &str) -> Option<usize> {
+    let url = entry.contains('@');
     let mut quote = None;
+    let mut after_space = false;
     for (at, c) in entry.char_indices() {
         match (quote, c) {
             (None, '\'' | '"') => quote = Some(c),
             (Some(open), _) if c == open => quote = None,
-            (None, ';') => return Some(at),
+            (None, ';') if !url || after_space => return Some(at),
             _ => {}
         }
+        after_space = c.is_whitespace();
     }
     None
 }
