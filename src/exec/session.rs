@@ -23,7 +23,7 @@ use crate::plan::reason::RunReason;
 use crate::plan::{Decision, Finished, Keyed, LocalEnv, Planner, SessionPlan, Unrestored};
 use crate::project::{Session, SessionId};
 use crate::python::prepare::{Maker, NotMade};
-use crate::python::{self, EnvUse, EnvironmentUse, venv::Env};
+use crate::python::{self, EnvPurpose, EnvironmentUse, venv::Env};
 use crate::relpath::RelPath;
 use crate::reporter::{NotStored, Outcome, Reporter, Warning};
 
@@ -120,14 +120,14 @@ impl Context<'_> {
             Decision::Fail(error) => Outcome::failed(started.elapsed(), error),
             _ => Outcome::failed(started.elapsed(), SessionError::EnvironmentNotMade),
         };
-        match planner.local_env(session, EnvUse::Run) {
+        match planner.local_env(session, EnvPurpose::Run) {
             LocalEnv::Without => Ok(None),
             LocalEnv::Ready(env) | LocalEnv::Outdated(env) => Ok(Some(env)),
             LocalEnv::Unavailable(why) => Err(unavailable(why)),
             LocalEnv::Stale(plan) => {
                 self.make(session, &plan)
                     .map_err(|not_made| not_made.outcome(started.elapsed()))?;
-                match planner.local_env(session, EnvUse::Run) {
+                match planner.local_env(session, EnvPurpose::Run) {
                     LocalEnv::Without => Ok(None),
                     LocalEnv::Ready(env) => Ok(Some(env)),
                     LocalEnv::Unavailable(why) => Err(unavailable(why)),
@@ -585,7 +585,7 @@ impl Act<'_> {
         if venv.is_some()
             && planner.python.environments == EnvironmentUse::AsTheyStand
             && !matches!(
-                planner.local_env(self.session, EnvUse::Verify),
+                planner.local_env(self.session, EnvPurpose::Verify),
                 LocalEnv::Ready(_)
             )
         {

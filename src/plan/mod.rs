@@ -32,7 +32,7 @@ use crate::patterns::OutputPattern;
 use crate::project::{Project, Session, SessionId};
 use crate::protected::Protected;
 use crate::python::venv::Env;
-use crate::python::{self, EnvUse, EnvironmentUse, NotReady, Reuse};
+use crate::python::{self, EnvPurpose, EnvironmentUse, NotReady, Reuse};
 use crate::relpath::RelPath;
 
 /// What deciding needs: the project, the command line's choices, and the machine's tools.
@@ -254,7 +254,7 @@ impl Planner<'_> {
         reasons: Vec<RunReason>,
         store: Option<Writer>,
     ) -> (Decision, Option<Env>) {
-        match self.local_env(session, EnvUse::Run) {
+        match self.local_env(session, EnvPurpose::Run) {
             LocalEnv::Without => (Decision::Run { reasons, store }, None),
             LocalEnv::Ready(env) | LocalEnv::Outdated(env) => {
                 (Decision::Run { reasons, store }, Some(env))
@@ -301,7 +301,7 @@ impl Planner<'_> {
         if !local {
             return self.restore_checked(session, manifest);
         }
-        match self.local_env(session, EnvUse::Verify) {
+        match self.local_env(session, EnvPurpose::Verify) {
             // Nothing here to compare with: an environment this machine cannot use or make.
             LocalEnv::Without | LocalEnv::Unavailable(_) => self.restore_checked(session, manifest),
             LocalEnv::Stale(_) if restore_only => self.restore_checked(session, manifest),
@@ -354,7 +354,7 @@ impl Planner<'_> {
     }
 
     /// The session's local environment, as it stands, for what it is `wanted` for.
-    pub(crate) fn local_env(&self, session: &Session, wanted: EnvUse) -> LocalEnv {
+    pub(crate) fn local_env(&self, session: &Session, wanted: EnvPurpose) -> LocalEnv {
         match self.python.plan(self.project, session, self.fingerprinter) {
             Ok(None) => LocalEnv::Without,
             Ok(Some(plan)) => match self.python.ready(&plan, wanted) {

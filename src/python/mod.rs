@@ -80,7 +80,7 @@ pub enum Reuse {
 
 /// What an environment is wanted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnvUse {
+pub enum EnvPurpose {
     /// The session's commands run in it.
     Run,
     /// A cache entry is checked against it.
@@ -532,10 +532,10 @@ impl Tools {
 
     /// The environment as it stands, if it matches its plan, and, when it is to be remade for
     /// this use, was made in this run.
-    pub fn ready(&self, plan: &Plan, wanted: EnvUse) -> Option<Env> {
+    pub fn ready(&self, plan: &Plan, wanted: EnvPurpose) -> Option<Env> {
         let remade = match (plan.reuse, wanted) {
-            (Reuse::Keep, _) | (Reuse::RemakeToRun, EnvUse::Verify) => false,
-            (Reuse::Remake, _) | (Reuse::RemakeToRun, EnvUse::Run) => true,
+            (Reuse::Keep, _) | (Reuse::RemakeToRun, EnvPurpose::Verify) => false,
+            (Reuse::Remake, _) | (Reuse::RemakeToRun, EnvPurpose::Run) => true,
         };
         if remade && !self.made_now(&plan.dir) {
             return None;
