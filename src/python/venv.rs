@@ -195,6 +195,20 @@ fn copies(dir: &Path) -> BTreeMap<String, Digest> {
 }
 
 /// The fingerprint recorded in `dir`, if any.
+/// The environment's own pip installing `packages`, for backends without an installer of
+/// their own.
+fn pip_install(venv_python: String, packages: Vec<String>) -> Vec<String> {
+    let mut install = vec![
+        venv_python,
+        "-m".into(),
+        "pip".into(),
+        "install".into(),
+        "--disable-pip-version-check".into(),
+    ];
+    install.extend(packages);
+    install
+}
+
 /// Whether `dir` may be deleted to make an environment there: it is missing, empty, or an
 /// environment (a venv's `pyvenv.cfg`, a conda environment's `conda-meta/`, or rtask's record).
 /// Anything else, a source directory that an `envdir` reaches, is never deleted.
@@ -270,15 +284,7 @@ pub fn creation_commands(
             create.push(format!("python={}", fingerprint.interpreter.version));
             commands.push(create);
             if !packages.is_empty() {
-                let mut install = vec![
-                    venv_python,
-                    "-m".into(),
-                    "pip".into(),
-                    "install".into(),
-                    "--disable-pip-version-check".into(),
-                ];
-                install.extend(packages);
-                commands.push(install);
+                commands.push(pip_install(venv_python, packages));
             }
         }
         (Backend::Uv, Some(uv)) => {
@@ -322,15 +328,7 @@ pub fn creation_commands(
             create.push(text(dir));
             commands.push(create);
             if !packages.is_empty() {
-                let mut install = vec![
-                    venv_python,
-                    "-m".into(),
-                    "pip".into(),
-                    "install".into(),
-                    "--disable-pip-version-check".into(),
-                ];
-                install.extend(packages);
-                commands.push(install);
+                commands.push(pip_install(venv_python, packages));
             }
         }
     }
