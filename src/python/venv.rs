@@ -194,7 +194,6 @@ fn copies(dir: &Path) -> BTreeMap<String, Digest> {
         .collect()
 }
 
-/// The fingerprint recorded in `dir`, if any.
 /// The environment's own pip installing `packages`, for backends without an installer of
 /// their own.
 fn pip_install(venv_python: String, packages: Vec<String>) -> Vec<String> {
@@ -222,6 +221,7 @@ pub fn replaceable(dir: &Path) -> bool {
             .any(|marker| dir.join(marker).exists())
 }
 
+/// The fingerprint recorded in `dir`, if any.
 pub fn recorded(dir: &Path) -> Option<Fingerprint> {
     serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()
 }
