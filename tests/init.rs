@@ -314,12 +314,17 @@ def w(session, opt):
 fn a_raising_session_is_written_with_what_it_recorded() {
     let project = with_noxfile(
         r#"
-import nox
+import nox, sys
 
 @nox.session(python=False)
 def broken(session):
     session.run("echo", "first")
     raise RuntimeError("no way")
+
+@nox.session(python=False)
+def quits(session):
+    session.run("echo", "before")
+    sys.exit(1)
 
 @nox.session(python=False)
 def fine(session):
@@ -334,6 +339,11 @@ def fine(session):
         "{text}"
     );
     assert!(text.contains("\"echo first\""), "{text}");
+    assert!(
+        text.contains("# the session called sys.exit(1) at noxfile.py:12; what follows"),
+        "{text}"
+    );
+    assert!(text.contains("\"echo before\""), "{text}");
     assert!(
         text.contains("# not converted: session.frobnicate(1)"),
         "{text}"
