@@ -314,12 +314,17 @@ def w(session, opt):
 fn a_raising_session_is_written_with_what_it_recorded() {
     let project = with_noxfile(
         r#"
-import nox
+import nox, sys
 
 @nox.session(python=False)
 def broken(session):
     session.run("echo", "first")
     raise RuntimeError("no way")
+
+@nox.session(python=False)
+def quits(session):
+    session.run("echo", "before")
+    sys.exit(1)
 
 @nox.session(python=False)
 def fine(session):
@@ -334,6 +339,11 @@ def fine(session):
         "{text}"
     );
     assert!(text.contains("\"echo first\""), "{text}");
+    assert!(
+        text.contains("# the session called sys.exit(1) at noxfile.py:12; what follows"),
+        "{text}"
+    );
+    assert!(text.contains("\"echo before\""), "{text}");
     assert!(
         text.contains("# not converted: session.frobnicate(1)"),
         "{text}"
@@ -521,6 +531,14 @@ fn errors_say_what_where_and_how() {
         .stderr_has("noxfile.py` failed to import:")
         .stderr_has("ModuleNotFoundError: No module named 'not_installed_here'")
         .stderr_has("hint: the noxfile runs under a stand-in `nox`");
+    project.write("noxfile.py", "import sys\nimport nox\nsys.exit(2)\n");
+    project
+        .rtask(&["init", "--from-nox"])
+        .code(2)
+        .stderr_has(
+            "noxfile.py` exited (status 2) while it was imported (`sys.exit` at noxfile.py:3)",
+        )
+        .stderr_has("hint: the noxfile is imported without nox's command line");
     project.write("noxfile.py", "import nox\n");
     project
         .rtask(&["init", "--from-nox"])
@@ -533,4 +551,117 @@ fn errors_say_what_where_and_how() {
         .stderr_has("`python3` is not on `PATH`")
         .stderr_has("hint: install Python");
     assert!(!project.exists("tasks.toml"));
+}
+
+#[test]
+fn values_computed_from_the_machine_are_marked_where_written() {
+    let project = with_noxfile(
+        r#"import os, getpass, socket, sys, nox
+N = os.cpu_count(); USER = getpass.getuser(); V = "%d.%d" % sys.version_info[:2]; MODE = os.getenv("MODE", "dev")
+@nox.session(python=False)
+def freeze(session):
+    session.run("pytest", f"-n{N}", f"--basetemp=/home/{USER}", socket.gethostname())
+    session.env["PYV"] = V; session.env["MODE"] = MODE
+"#,
+    );
+    let text = converts_like_nox(&project);
+    // The frozen values themselves differ between machines: compare the comments only.
+    let comments: Vec<&str> = text
+        .lines()
+        .filter(|line| line.trim_start().starts_with('#'))
+        .collect();
+    insta::assert_snapshot!(comments.join("\n"), @r"
+    # Converted from noxfile.py by `rtask init --from-nox`. Comments mark what was not
+    # translated or was taken as on the machine that converted it: check them.
+    # noxfile.py:3
+    # `V` (noxfile.py:2) was computed from the machine (sys.version_info) when converting, read at noxfile.py:6
+    # `MODE` (noxfile.py:2) was computed from the machine (os.getenv) when converting, read at noxfile.py:6
+      # value read from the machine (socket) at noxfile.py:5
+      # `N` (noxfile.py:2) was computed from the machine (os.cpu_count) when converting, read at noxfile.py:5
+      # `USER` (noxfile.py:2) was computed from the machine (getpass) when converting, read at noxfile.py:5
+    ");
+    // Each comment sits on the entry it is about.
+    assert!(text.contains("read at noxfile.py:6\nenv = {"), "{text}");
+    assert!(
+        text.contains("read at noxfile.py:5\n  \"pytest -n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_module_level_platform_choice_names_its_source() {
+    let project = with_noxfile(
+        r#"
+import sys
+import nox
+
+if sys.platform == "win32":
+    PY = ["3.11"]
+else:
+    PY = ["3.11", "3.12"]
+BASE = PY[0]
+FLAGS, = ["-x" if sys.platform.startswith("linux") else "-q"]
+FLAGS += ""
+
+@nox.session(python=PY)
+def tests(session):
+    session.run("pytest", FLAGS, BASE)
+"#,
+    );
+    let text = converts_like_nox(&project);
+    assert!(
+        text.contains("# `python=PY` at noxfile.py:13 was evaluated when converting: `PY` (noxfile.py:6) was computed from the machine (sys.platform)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  # `FLAGS` (noxfile.py:10) was computed from the machine (sys.platform) when converting, read at noxfile.py:15\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  # `BASE` (noxfile.py:9) was computed from the machine (sys.platform, through `PY`) when converting, read at noxfile.py:15\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn helpers_dates_and_shadowing_names() {
+    let project = with_noxfile(
+        r#"
+import datetime as dt
+import subprocess
+from pathlib import Path
+import nox
+
+STAMP = dt.date.today().isoformat()
+REV = subprocess.check_output(["echo", "abc"], text=True).strip()
+
+def version():
+    return "1.0" if Path("VERSION").exists() else "0.0"
+
+def tag(session):
+    session.run("echo", version(), REV)
+
+@nox.session(python=False)
+def release(session):
+    tag(session)
+    session.run("echo", STAMP)
+
+@nox.session(python=False)
+def shadow(session):
+    STAMP = "fixed"
+    session.run("echo", STAMP, str(Path("docs")))
+"#,
+    );
+    let text = converts_like_nox(&project);
+    for expected in [
+        // Read in a helper's return value: said on the session.
+        "\n# value read from the machine (pathlib.Path.exists) at noxfile.py:11\n",
+        "  # `REV` (noxfile.py:8) was computed from the machine (subprocess) when converting, read at noxfile.py:14\n",
+        "  # `STAMP` (noxfile.py:7) was computed from the machine (datetime.date.today) when converting, read at noxfile.py:19\n",
+    ] {
+        assert!(text.contains(expected), "lacks {expected:?}:\n{text}");
+    }
+    // A local name and a relative path read nothing of the machine.
+    let shadow = &text[text.find("[sessions.shadow]").unwrap()..];
+    assert!(!shadow.contains('#'), "{shadow}");
 }

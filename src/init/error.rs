@@ -26,6 +26,18 @@ pub(crate) enum InitError {
     #[error("`{}` failed to import:\n{traceback}", noxfile.display())]
     NoxfileFailed { noxfile: PathBuf, traceback: String },
 
+    #[error(
+        "`{}` exited (status {status}) while it was imported (`sys.exit` at noxfile.py:{line}){}",
+        noxfile.display(),
+        message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+    )]
+    NoxfileExited {
+        noxfile: PathBuf,
+        status: i64,
+        line: u32,
+        message: Option<String>,
+    },
+
     #[error("`{}` declares no session", noxfile.display())]
     NoSessions { noxfile: PathBuf },
 
@@ -48,6 +60,7 @@ impl InitError {
             InitError::Exists { .. } => Exit::Usage,
             InitError::NoNoxfile { .. }
             | InitError::NoxfileFailed { .. }
+            | InitError::NoxfileExited { .. }
             | InitError::NoSessions { .. } => Exit::InvalidTaskFile,
             InitError::NoPython
             | InitError::PythonFailed { .. }
@@ -71,6 +84,10 @@ impl InitError {
             }
             InitError::NoxfileFailed { .. } => "the noxfile runs under a stand-in `nox` without the project's \
                  packages: make what it imports importable (or guard it), then run `rtask init --from-nox` again"
+                .to_string(),
+            InitError::NoxfileExited { .. } => "the noxfile is imported without nox's command line: \
+                 guard the `sys.exit` (or what calls it) with `if __name__ == \"__main__\":`, then run \
+                 `rtask init --from-nox` again"
                 .to_string(),
             InitError::NoSessions { .. } => {
                 "decorate session functions with `@nox.session`".to_string()

@@ -88,7 +88,31 @@ pub(crate) struct ParamRow {
 pub(crate) struct Note {
     pub line: u32,
     pub text: String,
+    #[serde(default)]
+    pub kind: NoteKind,
 }
+
+/// What a note is about: where the writer puts it.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum NoteKind {
+    /// Said once, above the session's keys.
+    #[default]
+    General,
+    /// A value the machine that converted gave: said on the entry written from its line.
+    Machine,
+}
+
+/// `sys.exit(...)` while the noxfile was imported (what `rtask_record.py` writes, exit 4).
+#[derive(Debug, Deserialize)]
+struct Exited {
+    status: i64,
+    line: u32,
+    message: Option<String>,
+}
+
+/// `rtask_record.py`'s exit code when the noxfile called `sys.exit` while imported.
+const EXITED: i32 = 4;
 
 /// What one call of a session function (one variant) asked for.
 #[derive(Debug, Deserialize)]
@@ -99,6 +123,9 @@ pub(crate) struct Recorded {
     pub steps: Vec<Step>,
     pub cwd: Option<Cwd>,
     pub env: BTreeMap<String, String>,
+    /// The lines that set `session.env` variables.
+    #[serde(default)]
+    pub env_lines: Vec<u32>,
     pub notify: Vec<Notify>,
     pub notes: Vec<Note>,
     /// The exception that stopped the session function, if one did.
@@ -181,6 +208,17 @@ pub(crate) fn record(python: &Path, noxfile: &Path) -> Result<Recording, InitErr
             python: python.to_path_buf(),
             source,
         })?;
+    if ran.status.code() == Some(EXITED) {
+        let text = std::fs::read_to_string(&output).map_err(InitError::Scratch)?;
+        let exited: Exited =
+            serde_json::from_str(&text).map_err(|error| InitError::Recording(error.to_string()))?;
+        return Err(InitError::NoxfileExited {
+            noxfile: noxfile.to_path_buf(),
+            status: exited.status,
+            line: exited.line,
+            message: exited.message,
+        });
+    }
     if !ran.status.success() {
         let stderr = String::from_utf8_lossy(&ran.stderr);
         let lines: Vec<&str> = stderr.lines().collect();

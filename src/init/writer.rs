@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::proposal::{self, Layout};
 use super::record::{
-    Declared, Install, Note, ParamGroup, PythonSpec, Raised, Recorded, Recording, Step, StepKind,
+    Declared, Install, Note, NoteKind, ParamGroup, PythonSpec, Raised, Recorded, Recording, Step,
+    StepKind,
 };
 use crate::shell_words;
 
@@ -39,6 +40,8 @@ struct Resolved {
     install: Vec<Entry>,
     run: Vec<Entry>,
     env: BTreeMap<String, String>,
+    /// Comments above `env`: values set there that the machine gave.
+    env_comments: Vec<String>,
     cwd: Option<String>,
     argvs: Vec<Vec<String>>,
     requirement_files: Vec<String>,
@@ -232,11 +235,36 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
     } else {
         "python"
     };
+    // Values the machine gave, said on the entries written from their line when there are.
+    let machine: BTreeMap<u32, Vec<&str>> = declared
+        .notes
+        .iter()
+        .chain(declared.variants.iter().flat_map(|v| v.notes.iter()))
+        .filter(|note| note.kind == NoteKind::Machine)
+        .fold(BTreeMap::new(), |mut found, note| {
+            let texts: &mut Vec<&str> = found.entry(note.line).or_default();
+            if !texts.contains(&note.text.as_str()) {
+                texts.push(&note.text);
+            }
+            found
+        });
+    let placed: BTreeSet<u32> = declared
+        .variants
+        .iter()
+        .flat_map(|v| {
+            v.steps
+                .iter()
+                .map(|s| s.line)
+                .chain(v.install.iter().map(|i| i.line))
+                .chain(v.env_lines.iter().copied())
+        })
+        .filter(|line| machine.contains_key(line))
+        .collect();
     let resolved: Vec<Resolved> = declared
         .variants
         .iter()
         .map(|variant| {
-            let mut resolved = resolve(variant, &param_names, root_text);
+            let mut resolved = resolve(variant, &param_names, root_text, &machine);
             if resolved.run.is_empty() {
                 resolved.run.push(nothing_run(
                     &declared.name,
@@ -252,6 +280,9 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
     raw_notes.extend(declared.variants.iter().flat_map(|v| v.notes.iter()));
     raw_notes.sort_by_key(|note| note.line);
     for note in raw_notes {
+        if note.kind == NoteKind::Machine && placed.contains(&note.line) {
+            continue;
+        }
         if seen.insert(note.text.clone()) {
             notes.push(note.text.clone());
         }
@@ -366,6 +397,9 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
         let _ = writeln!(out, "cwd = {}", string(cwd));
     }
     if !base.env.is_empty() {
+        for comment in &base.env_comments {
+            let _ = writeln!(out, "# {comment}");
+        }
         let _ = writeln!(out, "env = {}", inline_table(&base.env));
     }
     if !base.install.is_empty() {
@@ -553,7 +587,18 @@ fn entries(out: &mut String, name: &str, entries: &[Entry]) {
 }
 
 /// A variant's recording with `{python}` and parameter placeholders put back.
-fn resolve(variant: &Recorded, params: &[&String], root_text: &str) -> Resolved {
+fn resolve(
+    variant: &Recorded,
+    params: &[&String],
+    root_text: &str,
+    machine: &BTreeMap<u32, Vec<&str>>,
+) -> Resolved {
+    let machine_at = |line: u32| -> Vec<String> {
+        machine
+            .get(&line)
+            .map(|texts| texts.iter().map(|text| text.to_string()).collect())
+            .unwrap_or_default()
+    };
     let mut subs: Vec<(String, String)> = Vec::new();
     if let Some(python) = &variant.python {
         subs.push(("python".to_string(), python.clone()));
@@ -577,7 +622,13 @@ fn resolve(variant: &Recorded, params: &[&String], root_text: &str) -> Resolved 
     let install = variant
         .install
         .iter()
-        .flat_map(|install| install_entries(install, &mut requirement_files))
+        .flat_map(|install| {
+            let mut found = install_entries(install, &mut requirement_files);
+            if let Some(first) = found.first_mut() {
+                first.1.splice(0..0, machine_at(install.line));
+            }
+            found
+        })
         .map(|(text, comments)| Entry {
             // A marker compares versions: `{python}` there would read as a coincidence.
             text: string(&if text.contains(';') {
@@ -591,18 +642,25 @@ fn resolve(variant: &Recorded, params: &[&String], root_text: &str) -> Resolved 
     let run = variant
         .steps
         .iter()
-        .map(|step| command(step, &template, root_text))
+        .map(|step| {
+            let mut entry = command(step, &template, root_text);
+            entry.comments.splice(0..0, machine_at(step.line));
+            entry
+        })
         .collect();
     let env = variant
         .env
         .iter()
         .map(|(k, v)| (k.clone(), template(v)))
         .collect();
+    let mut env_lines = variant.env_lines.clone();
+    env_lines.dedup();
     Resolved {
         python: variant.python.clone(),
         install,
         run,
         env,
+        env_comments: env_lines.into_iter().flat_map(machine_at).collect(),
         cwd: variant.cwd.as_ref().map(|cwd| template(&cwd.path)),
         argvs: variant.steps.iter().map(|step| step.args.clone()).collect(),
         requirement_files,

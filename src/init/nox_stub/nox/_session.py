@@ -25,6 +25,22 @@ class Stop(Exception):
 class RecordingEnv(dict):
     """session.env: remembers the lines that set variables."""
 
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def __setitem__(self, key, value):
+        self.lines.append(line())
+        super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs):
+        self.lines.append(line())
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        self.lines.append(line())
+        return super().setdefault(key, default)
+
 
 class Session:
     def __init__(self, name, python, posargs, call_spec):
