@@ -327,7 +327,7 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
     if base
         .env
         .values()
-        .any(|value| value.starts_with('/') || value.contains(root_text))
+        .any(|value| absolute_path(value) || value.contains(root_text))
     {
         notes.push("`env` holds an absolute path from this machine: check it".to_string());
     }
@@ -753,7 +753,7 @@ fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> E
     if step.silent {
         comments.push(format!("`silent=True` at noxfile.py:{} dropped", step.line));
     }
-    let machine = |text: &str| text.starts_with('/') || text.contains(root_text);
+    let machine = |text: &str| absolute_path(text) || text.contains(root_text);
     if step.args.iter().any(|a| machine(a)) || step.env.values().any(|v| machine(v)) {
         comments.push(format!(
             "an absolute path from this machine at noxfile.py:{}: check it",
@@ -883,9 +883,24 @@ fn py_str(value: &serde_json::Value) -> String {
     }
 }
 
+/// Whether `text` is or holds an absolute path: `/tmp/x`, `--basetemp=/home/me`,
+/// `PATH`-like `a:/usr/bin` (a URL is not one).
+fn absolute_path(text: &str) -> bool {
+    text.starts_with('/') || text.contains("=/") || (text.contains(":/") && !text.contains("://"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_paths_are_seen_inside_options() {
+        assert!(absolute_path("/tmp/x"));
+        assert!(absolute_path("--basetemp=/home/me"));
+        assert!(absolute_path("bin:/usr/bin"));
+        assert!(!absolute_path("https://example.com/x"));
+        assert!(!absolute_path("tests/unit"));
+    }
 
     #[test]
     fn install_words_split_back_to_the_same_argument() {
