@@ -166,6 +166,25 @@ inputs = ["src/**/*.py"]
         .rtask(&["--envdir", ".git/envs", "t"])
         .code(3)
         .stderr_has("lies in a `.git` directory");
+    // An envdir inside an input's directory that holds what is not an environment: walks
+    // skip the envdir, so `src/pkg/a.py` would drop out of the key (a stale hit).
+    let project = Project::with_tasks(
+        "[settings]\nenvdir = \"src/pkg\"\n\n[sessions.gen]\nrun = [\"true\"]\ninputs = [\"src\"]\n",
+    );
+    project.write("src/pkg/a.py", "x\n");
+    project
+        .rtask(&["gen"])
+        .code(2)
+        .stderr_has("`envdir` `src/pkg` holds `src/pkg/a.py`, which is not an environment");
+    project.write(
+        "tasks.toml",
+        "[sessions.gen]\nrun = [\"true\"]\ninputs = [\"src\"]\n",
+    );
+    project
+        .rtask(&["--envdir", "src/pkg", "gen"])
+        .code(3)
+        .stderr_has("holds `src/pkg/a.py`, which is not an environment");
+    let project = Project::with_tasks("[sessions.t]\npython = \"3.11\"\nrun = [\"true\"]\n");
     // A symlink is followed: `envs -> .` is the project root.
     std::os::unix::fs::symlink(".", project.path("envs")).unwrap();
     project
@@ -175,20 +194,28 @@ inputs = ["src/**/*.py"]
 }
 
 /// Where an environment goes, a directory holding anything but an environment is never
-/// deleted: the session fails and the files stay.
+/// deleted: the session fails and the files stay. (Inside the project such an envdir is
+/// refused when the file is read; outside it, this is the guard.)
 #[test]
 fn a_directory_that_is_not_an_environment_is_never_deleted() {
-    let project = Project::with_tasks(
-        "[settings]\nenvdir = \"src\"\n\n[sessions.pkg]\npython = \"3.11\"\nrun = [\"true\"]\n",
-    );
-    project.write("src/pkg/__init__.py", "precious = True\n");
+    let elsewhere = tempfile::tempdir().unwrap();
+    fs::create_dir(elsewhere.path().join("pkg")).unwrap();
+    fs::write(
+        elsewhere.path().join("pkg/__init__.py"),
+        "precious = True\n",
+    )
+    .unwrap();
+    let project = Project::with_tasks(&format!(
+        "[settings]\nenvdir = \"{}\"\n\n[sessions.pkg]\npython = \"3.11\"\nrun = [\"true\"]\n",
+        elsewhere.path().display()
+    ));
     project
         .rtask(&["pkg"])
         .code(1)
         .stderr_has("exists and is not a virtual environment: rtask does not delete it")
         .stderr_has("move it away");
     assert_eq!(
-        fs::read_to_string(project.path("src/pkg/__init__.py")).unwrap(),
+        fs::read_to_string(elsewhere.path().join("pkg/__init__.py")).unwrap(),
         "precious = True\n"
     );
 }

@@ -248,6 +248,9 @@ pub enum EnvDirClash {
     Cache,
     /// An input lies at or below it; walks skip the environments, so the key would not.
     HoldsInput { input: String, session: String },
+    /// Inside the project, it holds something that is not an environment: input walks skip
+    /// the directory, so that file would drop out of every key.
+    HoldsOther { entry: String },
 }
 
 /// Why `dir` (absolute, normalised) cannot hold the environments of the project at `root`
@@ -281,11 +284,25 @@ pub(crate) fn check_envdir(
     if inside.starts_with(&state) && !inside.starts_with(&venvs) {
         return Some(EnvDirClash::StateDir);
     }
-    sessions.iter().find_map(|session| {
+    let holds_input = sessions.iter().find_map(|session| {
         let input = session.inputs.as_ref()?.first_within(&inside)?;
         Some(EnvDirClash::HoldsInput {
             input: input.to_string(),
             session: session.name.clone(),
+        })
+    });
+    holds_input.or_else(|| {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| !crate::python::venv::replaceable(&entry.path()))
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let entry = names.into_iter().next()?;
+        Some(EnvDirClash::HoldsOther {
+            entry: inside.join(&entry).to_string(),
         })
     })
 }
@@ -320,12 +337,13 @@ impl EnvDirClash {
             EnvDirClash::StateDir => "rtask's state",
             EnvDirClash::Cache => "the cache",
             EnvDirClash::HoldsInput { .. } => "holds an input",
+            EnvDirClash::HoldsOther { .. } => "holds other files",
         }
     }
 
     pub fn hint(&self) -> &'static str {
         match self {
-            EnvDirClash::HoldsInput { .. } => {
+            EnvDirClash::HoldsInput { .. } | EnvDirClash::HoldsOther { .. } => {
                 "input walks skip the environments, so the key would leave those inputs out; choose a directory apart from the inputs, such as `.nox`"
             }
             _ => {
@@ -345,6 +363,9 @@ impl fmt::Display for EnvDirClash {
             EnvDirClash::Cache => f.write_str("overlaps the cache directory"),
             EnvDirClash::HoldsInput { input, session } => {
                 write!(f, "holds `{input}`, an input of `{session}`")
+            }
+            EnvDirClash::HoldsOther { entry } => {
+                write!(f, "holds `{entry}`, which is not an environment")
             }
         }
     }
