@@ -663,3 +663,24 @@ def shadow(session):
     let shadow = &text[text.find("[sessions.shadow]").unwrap()..];
     assert!(!shadow.contains('#'), "{shadow}");
 }
+
+/// A parameter's value becomes `{name}` only where it is not part of a longer number or word:
+/// `--maxfail=10` is not `--maxfail={n}0`, which would run `--maxfail=20` for `n=2`.
+#[test]
+fn placeholders_replace_whole_values_only() {
+    let project = with_noxfile(
+        r#"
+import nox
+
+@nox.session(python=False)
+@nox.parametrize("n", ["1", "2"])
+def sub(session, n):
+    session.run("echo", "--maxfail=10", f"-n{n}")
+"#,
+    );
+    converts_like_nox(&project);
+    project
+        .rtask(&["sub(n='2')"])
+        .success()
+        .stdout_has("--maxfail=10 -n2\n");
+}

@@ -612,9 +612,7 @@ fn resolve(
     let template = |text: &str| -> String {
         let mut text = escape(text);
         for (name, value) in &subs {
-            if !value.is_empty() {
-                text = text.replace(&escape(value), &format!("{{{name}}}"));
-            }
+            text = replace_whole(&text, &escape(value), &format!("{{{name}}}"));
         }
         text
     };
@@ -883,6 +881,39 @@ fn py_str(value: &serde_json::Value) -> String {
     }
 }
 
+/// `text` with each occurrence of `value` that is not part of a longer number or word replaced:
+/// `-n{n}` from `-n1` and `py{python}` from `py3.11`, but `--maxfail=10` stays, as `1` there is
+/// part of `10`.
+fn replace_whole(text: &str, value: &str, with: &str) -> String {
+    if value.is_empty() {
+        return text.to_string();
+    }
+    // A digit continues a number, a letter or digit continues a word.
+    let joins = |edge: Option<char>, next: Option<char>| match (edge, next) {
+        (Some(edge), Some(next)) if edge.is_ascii_digit() => next.is_ascii_digit(),
+        (Some(edge), Some(next)) if edge.is_alphanumeric() => next.is_alphanumeric(),
+        _ => false,
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(value) {
+        let before = rest[..at]
+            .chars()
+            .next_back()
+            .or_else(|| out.chars().next_back());
+        let after = rest[at + value.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if !joins(value.chars().next(), before) && !joins(value.chars().next_back(), after) {
+            out.push_str(with);
+        } else {
+            out.push_str(value);
+        }
+        rest = &rest[at + value.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether `text` is or holds an absolute path: `/tmp/x`, `--basetemp=/home/me`,
 /// `PATH`-like `a:/usr/bin` (a URL is not one).
 fn absolute_path(text: &str) -> bool {
@@ -892,6 +923,24 @@ fn absolute_path(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_take_whole_values_only() {
+        assert_eq!(
+            replace_whole("--maxfail=10 -n1", "1", "{n}"),
+            "--maxfail=10 -n{n}"
+        );
+        assert_eq!(
+            replace_whole(".cov.x86_64.3.11", "3.11", "{python}"),
+            ".cov.x86_64.{python}"
+        );
+        assert_eq!(
+            replace_whole("3.11 3.111 13.11 py3.11", "3.11", "{p}"),
+            "{p} 3.111 13.11 py{p}"
+        );
+        assert_eq!(replace_whole("db=pg pgx", "pg", "{db}"), "db={db} pgx");
+        assert_eq!(replace_whole("x", "", "{p}"), "x");
+    }
 
     #[test]
     fn absolute_paths_are_seen_inside_options() {
