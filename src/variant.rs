@@ -28,7 +28,16 @@ impl ParamValue {
     pub fn repr(&self) -> String {
         match self {
             ParamValue::Str(text) => {
-                format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+                // Python quotes with `"` when the text holds `'` and no `"`.
+                let quote = if text.contains('\'') && !text.contains('"') {
+                    '"'
+                } else {
+                    '\''
+                };
+                let escaped = text
+                    .replace('\\', "\\\\")
+                    .replace(quote, &format!("\\{quote}"));
+                format!("{quote}{escaped}{quote}")
             }
             other => other.to_string(),
         }
@@ -320,6 +329,15 @@ mod tests {
 
     fn names(variants: Vec<Variant>) -> Vec<String> {
         variants.into_iter().map(|v| v.name).collect()
+    }
+
+    #[test]
+    fn strings_are_quoted_as_python_quotes_them() {
+        let repr = |text: &str| ParamValue::Str(text.to_string()).repr();
+        assert_eq!(repr("sqlite"), "'sqlite'");
+        assert_eq!(repr("it's"), "\"it's\"");
+        assert_eq!(repr("it's \"x\""), "'it\\'s \"x\"'");
+        assert_eq!(repr("a\\b"), "'a\\\\b'");
     }
 
     #[test]
