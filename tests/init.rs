@@ -684,3 +684,27 @@ def sub(session, n):
         .success()
         .stdout_has("--maxfail=10 -n2\n");
 }
+
+/// What noxfiles import from nox's submodules (type hints, exceptions, the logger) converts.
+#[test]
+fn imports_from_nox_submodules_convert() {
+    let project = with_noxfile(
+        r#"
+import nox
+import nox.command
+from nox.sessions import Session
+from nox.command import CommandFailed
+from nox.virtualenv import VirtualEnv
+from nox.logger import logger
+
+@nox.session(python=False)
+def lint(session: Session) -> None:
+    try:
+        session.run("echo", "lint")
+    except CommandFailed:
+        logger.warning("failed")
+"#,
+    );
+    converts_like_nox(&project);
+    project.rtask(&["lint"]).success().stdout_has("lint\n");
+}

@@ -9,7 +9,7 @@ use super::error::InitError;
 
 /// The stand-in `nox` package and its driver, written to a temporary directory that goes first
 /// on `PYTHONPATH`.
-const STUB: [(&str, &str); 5] = [
+const STUB: [(&str, &str); 9] = [
     ("rtask_record.py", include_str!("nox_stub/rtask_record.py")),
     ("nox/__init__.py", include_str!("nox_stub/nox/__init__.py")),
     (
@@ -18,6 +18,14 @@ const STUB: [(&str, &str); 5] = [
     ),
     ("nox/_session.py", include_str!("nox_stub/nox/_session.py")),
     ("nox/project.py", include_str!("nox_stub/nox/project.py")),
+    // What noxfiles import from nox beside `nox` itself: type hints, exceptions, loggers.
+    ("nox/sessions.py", include_str!("nox_stub/nox/sessions.py")),
+    ("nox/command.py", include_str!("nox_stub/nox/command.py")),
+    (
+        "nox/virtualenv.py",
+        include_str!("nox_stub/nox/virtualenv.py"),
+    ),
+    ("nox/logger.py", include_str!("nox_stub/nox/logger.py")),
 ];
 
 /// How many lines of Python's traceback an import failure shows.

@@ -493,7 +493,7 @@ def main():
     result = {
         "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         "options": options,
-        "sessions": [describe(d, analysis, noxfile) for d in nox.sessions.values()],
+        "sessions": [describe(d, analysis, noxfile) for d in nox._registry.sessions.values()],
     }
     with open(output, "w", encoding="utf-8") as file:
         json.dump(result, file, indent=1)

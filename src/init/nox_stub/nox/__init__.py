@@ -6,7 +6,7 @@ recording `Session` (see `nox._session`).
 """
 
 from nox import project
-from nox._registry import Param, options, param, parametrize, session, sessions
+from nox._registry import Param, options, param, parametrize, session
 from nox._session import Session
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "parametrize",
     "project",
     "session",
-    "sessions",
 ]
 
 needs_version = None
