@@ -708,3 +708,28 @@ def lint(session: Session) -> None:
     converts_like_nox(&project);
     project.rtask(&["lint"]).success().stdout_has("lint\n");
 }
+
+/// pytest's root configuration changes which tests run: it is proposed as an input.
+#[test]
+fn pytest_configuration_is_proposed_as_input() {
+    let project = with_noxfile(
+        r#"
+import nox
+
+@nox.session(python=False)
+def tests(session):
+    session.run("pytest")
+"#,
+    );
+    project
+        .write("tests/test_a.py", "def test_a():\n    pass\n")
+        .write("conftest.py", "")
+        .write("pytest.ini", "[pytest]\n");
+    let text = converts_like_nox(&project);
+    assert!(
+        text.contains(
+            "inputs = [\"tests\", \"conftest.py\", \"pytest.ini\"]  # proposed: check these"
+        ),
+        "{text}"
+    );
+}

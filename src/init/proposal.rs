@@ -19,7 +19,7 @@ pub(crate) enum Kind {
 /// The files of the project root that sessions commonly read.
 #[derive(Debug, Default)]
 pub(crate) struct Layout {
-    /// `src`, package directories, `tests`, `pyproject.toml`, `setup.cfg`, `setup.py`.
+    /// `src`, package directories, `tests`, and the root's configuration files that exist.
     pub sources: Vec<String>,
     pub coveragerc: bool,
     pub docs_dir: bool,
@@ -51,7 +51,16 @@ impl Layout {
                 sources.push(name.to_string());
             }
         }
-        for name in ["pyproject.toml", "setup.cfg", "setup.py"] {
+        // Configuration the tools read at the root: pytest's among them (`conftest.py`,
+        // `pytest.ini`, `tox.ini`), which can change which tests run and how.
+        for name in [
+            "pyproject.toml",
+            "setup.cfg",
+            "setup.py",
+            "conftest.py",
+            "pytest.ini",
+            "tox.ini",
+        ] {
             if root.join(name).is_file() {
                 sources.push(name.to_string());
             }
