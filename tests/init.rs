@@ -733,3 +733,36 @@ def tests(session):
         "{text}"
     );
 }
+
+/// `__file__`, `os.name` and absolute paths in `install` are the converting machine's.
+#[test]
+fn file_paths_and_os_name_are_marked() {
+    let project = with_noxfile(
+        r#"
+import os
+from pathlib import Path
+import nox
+
+HERE = Path(__file__).parent
+IS_WIN = os.name == "nt"
+
+@nox.session(python="3.11")
+def tests(session):
+    session.install("-e", str(HERE))
+    session.run("echo", "win" if IS_WIN else "posix")
+"#,
+    );
+    let text = converts_like_nox(&project);
+    assert!(
+        text.contains("`HERE` (noxfile.py:6) was computed from the machine"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`IS_WIN` (noxfile.py:7) was computed from the machine (os.name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("an absolute path from this machine at noxfile.py:11: check it\n  \"-e "),
+        "{text}"
+    );
+}

@@ -722,6 +722,14 @@ fn install_entries(
             found.push((install_word(arg), Vec::new()));
         }
     }
+    for (text, comments) in &mut found {
+        if absolute_path(text) {
+            comments.push(format!(
+                "an absolute path from this machine at noxfile.py:{}: check it",
+                install.line
+            ));
+        }
+    }
     if !install.options.is_empty() {
         if let Some(first) = found.first_mut() {
             first.1.push(format!(
@@ -914,10 +922,14 @@ fn replace_whole(text: &str, value: &str, with: &str) -> String {
     out
 }
 
-/// Whether `text` is or holds an absolute path: `/tmp/x`, `--basetemp=/home/me`,
+/// Whether `text` is or holds an absolute path: `/tmp/x`, `-e /home/me/x`, `--basetemp=/home/me`,
 /// `PATH`-like `a:/usr/bin` (a URL is not one).
 fn absolute_path(text: &str) -> bool {
-    text.starts_with('/') || text.contains("=/") || (text.contains(":/") && !text.contains("://"))
+    text.split_whitespace().any(|word| {
+        word.starts_with('/')
+            || word.contains("=/")
+            || (word.contains(":/") && !word.contains("://"))
+    })
 }
 
 #[cfg(test)]
@@ -947,6 +959,7 @@ mod tests {
         assert!(absolute_path("/tmp/x"));
         assert!(absolute_path("--basetemp=/home/me"));
         assert!(absolute_path("bin:/usr/bin"));
+        assert!(absolute_path("-e /home/me/x"));
         assert!(!absolute_path("https://example.com/x"));
         assert!(!absolute_path("tests/unit"));
     }

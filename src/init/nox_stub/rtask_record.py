@@ -33,9 +33,11 @@ MACHINE = (
     "pathlib.Path.is_dir", "pathlib.Path.glob", "pathlib.Path.rglob", "pathlib.Path.iterdir",
     "pathlib.Path.read_text", "pathlib.Path.read_bytes", "pathlib.Path.stat",
     "pathlib.Path.resolve", "pathlib.Path.absolute", "pathlib.Path.expanduser", "open",
+    "os.name", "os.sep", "os.pathsep", "os.linesep", "sys.byteorder", "sys.maxsize",
+    "__file__",
 )
 # Builtins that read the machine without an import.
-BUILTINS = {"open"}
+BUILTINS = {"open", "__file__"}
 
 
 def dotted(node):
