@@ -766,3 +766,23 @@ def tests(session):
         "{text}"
     );
 }
+
+/// Parameter values a shell would quote (spaces, quotes) are filled into argv arrays, so each
+/// stays one argument and no line breaks on an unclosed quote.
+#[test]
+fn values_with_spaces_and_quotes_stay_one_argument() {
+    let project = with_noxfile(
+        r#"
+import nox
+
+@nox.session(python=False)
+@nox.parametrize("x", ["plain", "a b", "it's"])
+def t(session, x):
+    session.run("python3", "-c", "import sys; print(len(sys.argv))", x)
+"#,
+    );
+    converts_like_nox(&project);
+    for name in ["t(x='plain')", "t(x='a b')", "t(x=\"it's\")"] {
+        project.rtask(&[name]).success().stdout_has("2\n");
+    }
+}

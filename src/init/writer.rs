@@ -260,11 +260,23 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
         })
         .filter(|line| machine.contains_key(line))
         .collect();
+    // A value a shell would quote, filled into a command line, splits or breaks it: every
+    // command of the session is then an argv array.
+    let form = if declared.variants.iter().any(|variant| {
+        variant.call_spec.values().any(|value| {
+            let text = py_str(value);
+            shell_words::quote(&text) != text
+        })
+    }) {
+        Form::Argv
+    } else {
+        Form::AsNeeded
+    };
     let resolved: Vec<Resolved> = declared
         .variants
         .iter()
         .map(|variant| {
-            let mut resolved = resolve(variant, &param_names, root_text, &machine);
+            let mut resolved = resolve(variant, &param_names, root_text, &machine, form);
             if resolved.run.is_empty() {
                 resolved.run.push(nothing_run(
                     &declared.name,
@@ -587,11 +599,21 @@ fn entries(out: &mut String, name: &str, entries: &[Entry]) {
 }
 
 /// A variant's recording with `{python}` and parameter placeholders put back.
+/// How a recorded command is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// A command line, unless an argument would need shell quoting.
+    AsNeeded,
+    /// Always an argv array: placeholders fill values a line would split.
+    Argv,
+}
+
 fn resolve(
     variant: &Recorded,
     params: &[&String],
     root_text: &str,
     machine: &BTreeMap<u32, Vec<&str>>,
+    form: Form,
 ) -> Resolved {
     let machine_at = |line: u32| -> Vec<String> {
         machine
@@ -641,7 +663,7 @@ fn resolve(
         .steps
         .iter()
         .map(|step| {
-            let mut entry = command(step, &template, root_text);
+            let mut entry = command(step, &template, root_text, form);
             entry.comments.splice(0..0, machine_at(step.line));
             entry
         })
@@ -743,7 +765,7 @@ fn install_entries(
 }
 
 /// One `session.run(...)` as a `run` entry.
-fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> Entry {
+fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str, form: Form) -> Entry {
     let mut comments = Vec::new();
     match step.kind {
         StepKind::Run => {}
@@ -768,7 +790,7 @@ fn command(step: &Step, template: &dyn Fn(&str) -> String, root_text: &str) -> E
     }
     // An argument holding a quote or a backslash reads as the noxfile wrote it only in an argv
     // array: a line would need shell quoting around it.
-    let argv = step.args.iter().any(|arg| arg.contains(['\'', '"', '\\']));
+    let argv = form == Form::Argv || step.args.iter().any(|arg| arg.contains(['\'', '"', '\\']));
     let mut words: Vec<String> = step
         .args
         .iter()
