@@ -4,8 +4,9 @@
 //!
 //! A session is decided when its turn comes, once the sessions it requires are done (their
 //! keys and outputs are part of its key) and those of the run it starts `after` finished
-//! (what it reads of theirs enters its key through its inputs, hashed then). [`Planner::preview`] decides a whole order without
-//! running anything, assuming each session ends as decided.
+//! (what it reads of theirs enters its key through its inputs, hashed then).
+//! [`Planner::preview`] decides a whole order without running anything, assuming each session
+//! ends as decided.
 
 pub(crate) mod reason;
 mod restore_only;
