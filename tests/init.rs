@@ -444,6 +444,24 @@ def report(session):
     );
     let text = converts_like_nox(&project);
     assert!(text.contains("after = [\"tests\"]"), "{text}");
+    // A notify naming one variant of a session orders that session.
+    let project = with_noxfile(
+        r#"
+import nox
+
+@nox.session(python=False)
+def tests(session):
+    session.run("true")
+    session.notify("report(kind='xml')")
+
+@nox.session(python=False, default=False)
+@nox.parametrize("kind", ["xml", "html"])
+def report(session, kind):
+    session.run("echo", kind)
+"#,
+    );
+    let text = converts_like_nox(&project);
+    assert!(text.contains("after = [\"tests\"]"), "{text}");
 }
 
 #[test]

@@ -172,13 +172,31 @@ fn notified(recording: &Recording) -> BTreeMap<String, BTreeSet<String>> {
         for variant in &declared.variants {
             for notify in &variant.notify {
                 found
-                    .entry(notify.target.clone())
+                    .entry(notified_session(recording, &notify.target))
                     .or_default()
                     .insert(declared.name.clone());
             }
         }
     }
     found
+}
+
+/// The session a notify target names: itself, or the session one of whose variants it names
+/// (`tests-3.11`, `tests(db='pg')`), whose table then starts after the notifier.
+fn notified_session(recording: &Recording, target: &str) -> String {
+    recording
+        .sessions
+        .iter()
+        .map(|declared| declared.name.as_str())
+        .filter(|name| {
+            target == *name
+                || target
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(['-', '(']))
+        })
+        .max_by_key(|name| name.len())
+        .unwrap_or(target)
+        .to_string()
 }
 
 fn session(out: &mut String, declared: &Declared, context: &mut Context) {
@@ -314,7 +332,7 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
         }
         if variant.cwd != base.cwd {
             notes.push(
-                "the working directory differs between variants: written as for the first"
+                "the working directory differs between variants: written as for the most common one"
                     .to_string(),
             );
         }
@@ -324,7 +342,7 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
                     resolved.iter().filter(|r| r.python.as_ref() == Some(version)).collect();
                 if same_version.iter().any(|r| !same(r, variant)) {
                     notes.push(format!(
-                        "the variants of Python {version} differ between parameters: its override is written as for the first"
+                        "the variants of Python {version} differ between parameters: its override is written as for the first of them that differs"
                     ));
                 }
                 overrides.push((version.clone(), override_lines(variant, base, &mut notes)));
@@ -343,7 +361,9 @@ fn session(out: &mut String, declared: &Declared, context: &mut Context) {
     {
         notes.push("`env` holds an absolute path from this machine: check it".to_string());
     }
-    notes.dedup();
+    // Each note once, in the order first made.
+    let mut seen = BTreeSet::new();
+    notes.retain(|note| seen.insert(note.clone()));
     // Header and keys.
     let _ = writeln!(out, "# noxfile.py:{}", declared.line);
     let _ = writeln!(out, "[sessions.{}]", key(&declared.name));
@@ -576,7 +596,7 @@ fn same(a: &Resolved, b: &Resolved) -> bool {
     a.install == b.install && a.run == b.run && a.env == b.env && a.cwd == b.cwd
 }
 
-/// The variant most others agree with (the last of equals), as the session's base.
+/// The variant most others agree with (the first of equals), as the session's base.
 fn most_common(resolved: &[Resolved]) -> Option<usize> {
     (0..resolved.len())
         .rev()
@@ -598,7 +618,6 @@ fn entries(out: &mut String, name: &str, entries: &[Entry]) {
     out.push_str("]\n");
 }
 
-/// A variant's recording with `{python}` and parameter placeholders put back.
 /// How a recorded command is written.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Form {
@@ -608,6 +627,7 @@ enum Form {
     Argv,
 }
 
+/// A variant's recording with `{python}` and parameter placeholders put back.
 fn resolve(
     variant: &Recorded,
     params: &[&String],
