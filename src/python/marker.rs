@@ -508,6 +508,9 @@ impl Version {
     fn parse(text: &str) -> Option<Version> {
         let text = text.trim().to_ascii_lowercase();
         let text = text.strip_prefix('v').unwrap_or(&text);
+        // A local label (`+abc`, or the bare `+` of a CPython built from a checkout:
+        // `3.13.0a1+`) takes no part in comparisons, as in `packaging`.
+        let text = text.split_once('+').map_or(text, |(public, _)| public);
         let (epoch, rest) = match text.split_once('!') {
             Some((epoch, rest)) => (epoch.parse().ok()?, rest),
             None => (0, text),
@@ -662,6 +665,15 @@ mod tests {
         assert!(holds("python_full_version < '3.13.0rc2'", &rc));
         assert!(holds("python_full_version >= '3.13.0a1'", &rc));
         assert!(!holds("python_full_version >= '3.13'", &rc));
+    }
+
+    #[test]
+    fn a_local_label_takes_no_part() {
+        let checkout = BTreeMap::from([(Variable::PythonFullVersion, "3.13.0a1+".to_string())]);
+        assert!(holds("python_full_version >= '3.9'", &checkout));
+        assert!(holds("python_full_version >= '3.13.0a1'", &checkout));
+        let local = BTreeMap::from([(Variable::PythonFullVersion, "3.12.4+deb1".to_string())]);
+        assert!(holds("python_full_version == '3.12.4'", &local));
     }
 
     #[test]
