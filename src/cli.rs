@@ -29,8 +29,9 @@ const INIT: &str = "init";
 /// it means that, not `-t s` (write `-t s` or `--tag s` for a tag named `s`).
 const ADD_TIMESTAMP_SHORT: &str = "-ts";
 
-/// Parse the command line: `rtask cache ...` when the first argument is `cache`, otherwise
-/// a run.
+/// Parse the command line: `rtask cache ...` or `rtask init ...` when the first argument is
+/// `cache` or `init`, otherwise a run (with nox's `-ts` read as `--add-timestamp`, and `-s`
+/// names split at commas outside parentheses).
 pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
     let mut arguments: Vec<OsString> = arguments.into_iter().collect();
     if arguments.len() == 2 && arguments[1] == crate::exec::watchdog::ARGUMENT {

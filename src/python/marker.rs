@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// A variable a marker may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Variable {
+pub(crate) enum Variable {
     PythonVersion,
     PythonFullVersion,
     ImplementationName,
@@ -67,7 +67,7 @@ impl Variable {
 }
 
 /// The values of the variables, for one interpreter on one machine.
-pub type Values = BTreeMap<Variable, String>;
+pub(crate) type Values = BTreeMap<Variable, String>;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,14 +117,14 @@ enum Expr {
 
 /// A parsed marker, with its text as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
+pub(crate) struct Marker {
     text: String,
     expr: Expr,
 }
 
 /// Why a marker cannot be read: what, and where in its text (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MarkerError {
+pub(crate) struct MarkerError {
     pub message: String,
     pub at: Range<usize>,
     pub hint: String,
@@ -138,7 +138,7 @@ impl fmt::Display for Marker {
 
 impl Marker {
     /// Parse the text after an entry's `;`.
-    pub fn parse(text: &str) -> Result<Marker, MarkerError> {
+    pub(crate) fn parse(text: &str) -> Result<Marker, MarkerError> {
         let tokens = tokens(text)?;
         let mut parser = Parser {
             tokens: &tokens,
@@ -160,13 +160,13 @@ impl Marker {
     }
 
     /// Whether the marker holds where the variables have `values`.
-    pub fn evaluate(&self, values: &Values) -> bool {
+    pub(crate) fn evaluate(&self, values: &Values) -> bool {
         evaluate(&self.expr, values)
     }
 }
 
 /// The hint every unknown name gets.
-pub(crate) fn variables_hint() -> String {
+fn variables_hint() -> String {
     let names: Vec<String> = Variable::ALL
         .iter()
         .map(|variable| format!("`{}`", variable.name()))

@@ -127,6 +127,7 @@ fn not_a_directory(root: &Path, dir: &Path) -> Option<Clash> {
 /// Whether `dir`, inside the project, is rtask's state directory or lies in its machine-local
 /// state.
 fn machine_state(dir: &RelPath) -> Option<Clash> {
+    // `.rtask`, a constant: one plain relative component, which always parses.
     let state = RelPath::parse(STATE_DIR).expect("the state directory is a relative path");
     if *dir == state {
         return Some(Clash::StateDir);
@@ -279,6 +280,7 @@ pub(crate) fn check_envdir(
     if protected::in_git(&inside) {
         return Some(EnvDirClash::InGit);
     }
+    // `.rtask`, a constant: one plain relative component, which always parses.
     let state = RelPath::parse(STATE_DIR).expect("the state directory is a relative path");
     let venvs = state.join(crate::protected::VENVS);
     if inside.starts_with(&state) && !inside.starts_with(&venvs) {
@@ -292,13 +294,27 @@ pub(crate) fn check_envdir(
         })
     });
     holds_input.or_else(|| {
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|entry| !crate::python::venv::replaceable(&entry.path()))
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .collect();
+        // A directory that cannot be read may hold anything: it is refused as well.
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(_) => {
+                return Some(EnvDirClash::HoldsOther {
+                    entry: inside.to_string(),
+                });
+            }
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let Ok(entry) = entry else {
+                return Some(EnvDirClash::HoldsOther {
+                    entry: inside.to_string(),
+                });
+            };
+            if !crate::python::venv::replaceable(&entry.path()) {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
         names.sort();
         let entry = names.into_iter().next()?;
         Some(EnvDirClash::HoldsOther {
