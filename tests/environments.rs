@@ -157,6 +157,15 @@ inputs = ["src/**/*.py"]
         .stderr_has("`envdir` `src` holds `src/**/*.py`, an input of `t`")
         .stderr_has("tasks.toml:3:10")
         .stderr_has("such as `.nox`");
+    // `--envdir` is checked against the outputs as the file's `envdir` is.
+    project.write(
+        "tasks.toml",
+        "[sessions.gen]\nrun = [\"true\"]\ninputs = []\noutputs = [\"build/\"]\n",
+    );
+    project
+        .rtask(&["--envdir", "build/envs", "gen"])
+        .code(3)
+        .stderr_has("`--envdir` `build/envs` overlaps `build/`, an output of `gen`");
     let project = Project::with_tasks("[sessions.t]\npython = \"3.11\"\nrun = [\"true\"]\n");
     project
         .rtask(&["--envdir", ".", "t"])

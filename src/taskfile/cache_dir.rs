@@ -252,6 +252,9 @@ pub enum EnvDirClash {
     /// Inside the project, it holds something that is not an environment: input walks skip
     /// the directory, so that file would drop out of every key.
     HoldsOther { entry: String },
+    /// An output of a session reaches into it (`--envdir`; the file's `envdir` is checked with
+    /// the outputs, where their spans are).
+    HoldsOutput { output: String, session: String },
 }
 
 /// Why `dir` (absolute, normalised) cannot hold the environments of the project at `root`
@@ -354,6 +357,7 @@ impl EnvDirClash {
             EnvDirClash::Cache => "the cache",
             EnvDirClash::HoldsInput { .. } => "holds an input",
             EnvDirClash::HoldsOther { .. } => "holds other files",
+            EnvDirClash::HoldsOutput { .. } => "overlaps an output",
         }
     }
 
@@ -382,6 +386,9 @@ impl fmt::Display for EnvDirClash {
             }
             EnvDirClash::HoldsOther { entry } => {
                 write!(f, "holds `{entry}`, which is not an environment")
+            }
+            EnvDirClash::HoldsOutput { output, session } => {
+                write!(f, "overlaps `{output}`, an output of `{session}`")
             }
         }
     }

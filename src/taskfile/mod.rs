@@ -90,11 +90,11 @@ pub fn load(path: &Path, env: &Environment, force_python: Option<&str>) -> Resul
 /// names them, whatever `[settings] envdir` says.
 pub fn override_envdir(project: &mut Project, dir: &Path) -> Result<(), Error> {
     let path = crate::protected::normalise(&project.root.join(dir));
-    let clash = match dir.as_os_str().is_empty() {
-        true => Some(cache_dir::EnvDirClash::ProjectRoot),
-        false => {
-            cache_dir::check_envdir(&project.root, &path, &project.cache_dir, &project.sessions)
-        }
+    let clash = if dir.as_os_str().is_empty() {
+        Some(cache_dir::EnvDirClash::ProjectRoot)
+    } else {
+        cache_dir::check_envdir(&project.root, &path, &project.cache_dir, &project.sessions)
+            .or_else(|| holds_output(project, &path))
     };
     if let Some(clash) = clash {
         return Err(Error::EnvDirOverride {
@@ -108,6 +108,20 @@ pub fn override_envdir(project: &mut Project, dir: &Path) -> Result<(), Error> {
     };
     crate::python::place_environments(&mut project.sessions, &project.envdir);
     Ok(())
+}
+
+/// The first output that reaches into `envdir`, as the file's `envdir` is checked.
+fn holds_output(project: &Project, envdir: &Path) -> Option<cache_dir::EnvDirClash> {
+    let inside = crate::relpath::RelPath::from_path(&project.root, envdir)?;
+    project.sessions.iter().find_map(|session| {
+        session.outputs.iter().find_map(|output| {
+            outputs::reaches_into(output, std::slice::from_ref(&inside))?;
+            Some(cache_dir::EnvDirClash::HoldsOutput {
+                output: output.declaration(),
+                session: session.name.clone(),
+            })
+        })
+    })
 }
 
 /// `RTASK_CACHE_MAX_SIZE` in bytes, when set: it overrides `[settings] cache_max_size`.

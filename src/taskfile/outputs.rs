@@ -104,7 +104,7 @@ fn check_protected_outputs(
 }
 
 /// What protected place `output` reaches into, if it does.
-fn reaches_into(output: &OutputPattern, protected: &[RelPath]) -> Option<String> {
+pub(super) fn reaches_into(output: &OutputPattern, protected: &[RelPath]) -> Option<String> {
     let path = match output {
         OutputPattern::Literal { path, .. } => path,
         OutputPattern::Glob { base, .. } => base,
