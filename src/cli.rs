@@ -200,7 +200,7 @@ pub struct Args {
     pub no_install: bool,
 
     /// `-r --no-install`: keep environments, install nothing into those that exist
-    #[arg(short = 'R', conflicts_with = "reinstall")]
+    #[arg(short = 'R', conflicts_with_all = ["reinstall", "no_reuse_existing", "reuse_venv"])]
     pub reuse_no_install: bool,
 
     /// Make or update the environments of the selected sessions, and run no command (nothing

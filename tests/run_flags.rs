@@ -200,6 +200,8 @@ fn flags_that_contradict_each_other_are_refused() {
         ["--no-venv", "--install-only"],
         ["--no-venv", "--no-install"],
         ["-R", "--reinstall"],
+        ["-R", "-N"],
+        ["-R", "--reuse-venv=no"],
         ["--no-install", "--reinstall"],
         ["--install-only", "--restore-only=check"],
         ["--install-only", "--dry-run"],
