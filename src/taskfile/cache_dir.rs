@@ -266,14 +266,14 @@ pub(crate) fn check_envdir(
     sessions: &[Session],
 ) -> Option<EnvDirClash> {
     // Through symlinks: `envs -> .` is the project root, whatever its name says.
-    let (root, dir) = (&real(root), real(&resolve::normalise(dir)));
+    let (root, dir) = (&resolve::resolve(root), resolve::resolve(dir));
     if dir == *root {
         return Some(EnvDirClash::ProjectRoot);
     }
     if root.starts_with(&dir) {
         return Some(EnvDirClash::HoldsProject);
     }
-    let cache_dir = real(&resolve::normalise(cache_dir));
+    let cache_dir = resolve::resolve(cache_dir);
     if dir.starts_with(&cache_dir) || cache_dir.starts_with(&dir) {
         return Some(EnvDirClash::Cache);
     }
@@ -324,27 +324,6 @@ pub(crate) fn check_envdir(
             entry: inside.join(&entry).to_string(),
         })
     })
-}
-
-/// `path` with the symlinks of its longest existing ancestor resolved.
-fn real(path: &Path) -> std::path::PathBuf {
-    let mut rest = Vec::new();
-    let mut existing = path;
-    loop {
-        if let Ok(canonical) = existing.canonicalize() {
-            return rest
-                .iter()
-                .rev()
-                .fold(canonical, |path, name| path.join(name));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
-    }
 }
 
 impl EnvDirClash {
