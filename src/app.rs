@@ -106,6 +106,11 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         &state_dir,
         args.reuse(),
         args.error_on_missing_interpreters || environment.ci(),
+        if args.error_on_external_run {
+            ExternalRun::Fail
+        } else {
+            project.external_run
+        },
     );
     python.environments = if args.no_venv {
         python::EnvironmentUse::Without
@@ -113,11 +118,6 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         python::EnvironmentUse::AsTheyStand
     } else {
         python::EnvironmentUse::UpToDate
-    };
-    python.external_run = if args.error_on_external_run {
-        ExternalRun::Fail
-    } else {
-        project.external_run
     };
     let mut planner = Planner {
         project: &project,
@@ -359,6 +359,7 @@ pub(crate) fn python_tools(
     state_dir: &Path,
     reuse: python::ReuseVenv,
     error_on_missing: bool,
+    external_run: ExternalRun,
 ) -> python::Tools {
     let path_var = environment.get("PATH").map(std::ffi::OsString::from);
     let uv = which::which_in("uv", path_var, &environment.current_dir).ok();
@@ -368,7 +369,7 @@ pub(crate) fn python_tools(
         reuse,
         error_on_missing,
         made: Default::default(),
-        external_run: ExternalRun::default(),
+        external_run,
         environments: python::EnvironmentUse::default(),
     }
 }

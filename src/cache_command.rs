@@ -226,13 +226,13 @@ fn export_bundle(setting: &CacheSetting, export: ExportArgs) -> Result<Exit, Err
     let selected = select::select(project, &request)?.unwrap_or_default();
     let fingerprinter = fingerprinter(project, protected);
     let state_dir = project.root.join(STATE_DIR);
-    let mut python = python_tools(
+    let python = python_tools(
         environment,
         &state_dir,
         crate::python::ReuseVenv::Yes,
         environment.ci(),
+        project.external_run,
     );
-    python.external_run = project.external_run;
     let restore_only = BTreeSet::new();
     let planner = Planner {
         project,
