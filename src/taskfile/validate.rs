@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::diagnostic::Problem;
-use super::session::SessionChecker;
+use super::session::{PendingRequires, SessionChecker};
 use super::wire::WireFile;
 use super::{cache_dir, outputs, python};
 use crate::cache::limits::{ByteSize, LimitKind};
@@ -149,22 +149,14 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     let mut edge_spans = Vec::new();
     let mut resolved = Vec::with_capacity(sessions.len());
     for (id, entries) in pending.into_iter().enumerate() {
-        let mut spans = Vec::new();
-        let mut requires = Vec::new();
-        let mut added = HashSet::new();
-        for (entry, span) in entries {
-            let matched = names.matching(&entry);
-            if matched.is_empty() {
-                let place = format!("in `{}`'s `requires`", sessions[id].base);
-                problems.push(unknown_session(&sessions, &entry, span.clone(), &place));
-            }
-            for &dep in matched {
-                if added.insert(dep) {
-                    requires.push(dep);
-                    spans.push(span.clone());
-                }
-            }
-        }
+        let (requires, spans) = resolve_edges(
+            &names,
+            &sessions,
+            id,
+            entries,
+            Edge::Requires,
+            &mut problems,
+        );
         resolved.push(requires);
         edge_spans.push(spans);
     }
@@ -172,31 +164,10 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
         session.requires = requires;
     }
     for (id, entries) in pending_after.into_iter().enumerate() {
-        let mut after = Vec::new();
-        for (entry, span) in entries {
-            let matched = names.matching(&entry);
-            if matched.is_empty() {
-                let place = format!("in `{}`'s `after`", sessions[id].base);
-                problems.push(unknown_session(&sessions, &entry, span.clone(), &place));
-            } else if matched.contains(&id) {
-                problems.push(
-                    Problem::new(
-                        format!("session `{}` names itself in `after`", sessions[id].base),
-                        span.clone(),
-                        "itself",
-                    )
-                    .hint("remove it: a session cannot start after itself"),
-                );
-                continue;
-            }
-            for &earlier in matched {
-                if !after.contains(&earlier) {
-                    after.push(earlier);
-                    edge_spans[id].push(span.clone());
-                }
-            }
-        }
+        let (after, spans) =
+            resolve_edges(&names, &sessions, id, entries, Edge::After, &mut problems);
         sessions[id].after = after;
+        edge_spans[id].extend(spans);
     }
 
     if let Some(cycle) = graph::find_cycle(&sessions) {
@@ -413,6 +384,61 @@ impl Names {
     fn matching(&self, name: &str) -> &[usize] {
         self.ids.get(name).map_or(&[], Vec::as_slice)
     }
+}
+
+/// The kind of a session's entries that name other sessions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Requires,
+    After,
+}
+
+impl Edge {
+    fn key(self) -> &'static str {
+        match self {
+            Edge::Requires => "requires",
+            Edge::After => "after",
+        }
+    }
+}
+
+/// Session `id`'s `requires` or `after` entries as the sessions they name, each once, with
+/// where each was named. An unknown name is a problem; so is a session naming itself in
+/// `after` (in `requires` that is a cycle, reported as one).
+fn resolve_edges(
+    names: &Names,
+    sessions: &[Session],
+    id: usize,
+    entries: PendingRequires,
+    edge: Edge,
+    problems: &mut Vec<Problem>,
+) -> (Vec<usize>, Vec<Range<usize>>) {
+    let (mut ids, mut spans) = (Vec::new(), Vec::new());
+    let mut added = HashSet::new();
+    for (entry, span) in entries {
+        let matched = names.matching(&entry);
+        if matched.is_empty() {
+            let place = format!("in `{}`'s `{}`", sessions[id].base, edge.key());
+            problems.push(unknown_session(sessions, &entry, span.clone(), &place));
+        } else if edge == Edge::After && matched.contains(&id) {
+            problems.push(
+                Problem::new(
+                    format!("session `{}` names itself in `after`", sessions[id].base),
+                    span.clone(),
+                    "itself",
+                )
+                .hint("remove it: a session cannot start after itself"),
+            );
+            continue;
+        }
+        for &named in matched {
+            if added.insert(named) {
+                ids.push(named);
+                spans.push(span.clone());
+            }
+        }
+    }
+    (ids, spans)
 }
 
 fn unknown_session(sessions: &[Session], name: &str, span: Range<usize>, place: &str) -> Problem {
