@@ -226,36 +226,27 @@ class Analysis:
         it in one function's body."""
         notes = []
         hidden = local_names(node)
+
+        def add(key, line, text, kind=None):
+            """One note per key (a line with what was found there), in the order found."""
+            if key in seen:
+                return
+            seen.add(key)
+            note = {"line": line, "text": text}
+            if kind:
+                note["kind"] = kind
+            notes.append(note)
+
         for inner in ast.walk(node):
             if isinstance(inner, (ast.If, ast.IfExp)) and not self.on_python_only(inner.test, hidden):
-                if (inner.lineno, "branch") not in seen:
-                    seen.add((inner.lineno, "branch"))
-                    notes.append(
-                        {
-                            "line": inner.lineno,
-                            "text": f"branch at noxfile.py:{inner.lineno} was taken as on this machine",
-                        }
-                    )
+                line = inner.lineno
+                add((line, "branch"), line, f"branch at noxfile.py:{line} was taken as on this machine")
         for line, prefix in self.reads(node):
-            if (line, prefix) not in seen:
-                seen.add((line, prefix))
-                notes.append(
-                    {
-                        "line": line,
-                        "kind": "machine",
-                        "text": f"value read from the machine ({prefix}) at noxfile.py:{line}",
-                    }
-                )
+            text = f"value read from the machine ({prefix}) at noxfile.py:{line}"
+            add((line, prefix), line, text, "machine")
         for line, name in self.frozen_uses(node, hidden):
-            if (line, name) not in seen:
-                seen.add((line, name))
-                notes.append(
-                    {
-                        "line": line,
-                        "kind": "machine",
-                        "text": f"{self.explain(name)} when converting, read at noxfile.py:{line}",
-                    }
-                )
+            text = f"{self.explain(name)} when converting, read at noxfile.py:{line}"
+            add((line, name), line, text, "machine")
         return notes
 
     def decorator_notes(self, node):
