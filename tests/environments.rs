@@ -379,9 +379,9 @@ fn fake_bin(project: &Project, scripts: &[(&str, &str)]) -> String {
         fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
-    #[allow(clippy::disallowed_methods)] // the test process's own `PATH`, passed on
-    let path = std::env::var("PATH").unwrap();
-    format!("{}:{path}", project.path("fakebin").display())
+    crate::support::tools_path(&[project.path("fakebin")])
+        .into_string()
+        .unwrap()
 }
 
 /// A real CPython 3.11, for the stand-ins to run.
@@ -417,7 +417,7 @@ run = ["python -c 'print(1)'"]
     };
     let ours = project.rtask(&["-l", "--json"]);
     ours.success();
-    let nox = std::process::Command::new("nox")
+    let nox = crate::support::tool("nox")
         .args(["-l", "--json"])
         .current_dir(project.root())
         .env_remove("CI")

@@ -36,7 +36,7 @@ fn json_names(stdout: &str) -> BTreeSet<String> {
 fn converts_like_nox(project: &Project) -> String {
     project.rtask(&["init", "--from-nox"]).success();
     let nox = |args: &[&str]| {
-        let output = Command::new("nox")
+        let output = crate::support::tool("nox")
             .args(args)
             .current_dir(project.root())
             .output()
@@ -291,7 +291,7 @@ def w(session, opt):
     // The same names in the same order as nox lists them.
     let ours = project.rtask(&["-l", "--json"]);
     ours.success();
-    let output = Command::new("nox")
+    let output = crate::support::tool("nox")
         .args(["-l", "--json"])
         .current_dir(project.root())
         .output()

@@ -56,7 +56,6 @@ fn executable(version: &str) -> PathBuf {
 
 /// `PATH` with a directory of `project` first, holding `python{version}` for each of
 /// `versions` (named `python3` instead with `as_python3`).
-#[allow(clippy::disallowed_methods)] // the test's own PATH, passed on
 pub(crate) fn path_with(project: &Project, versions: &[&str], as_python3: bool) -> String {
     let dir = project.path(&format!("bin-{}", versions.join("-")));
     std::fs::create_dir_all(&dir).unwrap();
@@ -68,9 +67,7 @@ pub(crate) fn path_with(project: &Project, versions: &[&str], as_python3: bool) 
         };
         symlink(executable(version), dir.join(name)).unwrap();
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::iter::once(dir).chain(std::env::split_paths(&path));
-    std::env::join_paths(dirs).unwrap().into_string().unwrap()
+    crate::support::tools_path(&[dir]).into_string().unwrap()
 }
 
 /// One task file, `python = "3"`, under two interpreters whose marker outcomes differ: the

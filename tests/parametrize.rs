@@ -1,7 +1,6 @@
 //! `parametrize` as nox writes it: several names in one key (rows), ids, stacked keys, checked
 //! against the real `nox -l --json`; placeholders; and the errors.
 
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -72,7 +71,7 @@ def f(session, x): pass
 "#;
 
 fn nox_list(project: &Project) -> Vec<Value> {
-    let output = Command::new("nox")
+    let output = crate::support::tool("nox")
         .args(["-l", "--json"])
         .current_dir(project.root())
         .env_remove("CI")

@@ -282,7 +282,7 @@ def report(session):
 "#;
 
 fn nox(project: &Project, args: &[&str]) -> String {
-    let output = Command::new("nox")
+    let output = crate::support::tool("nox")
         .args(args)
         .current_dir(project.root())
         .env_remove("CI")

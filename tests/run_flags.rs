@@ -281,7 +281,7 @@ fn force_python_names_and_selects_as_nox() {
     let project = Project::with_tasks(FORCED_TASKS);
     project.write("noxfile.py", FORCED_NOXFILE);
     for version in ["3.13", "3.11"] {
-        let nox = std::process::Command::new("nox")
+        let nox = crate::support::tool("nox")
             .args(["-l", "--json", "--force-python", version])
             .current_dir(project.root())
             .env_remove("CI")

@@ -2,7 +2,6 @@
 //! equivalent tasks.toml: tags and keywords replace the names, `-k` reaches `default = false`
 //! sessions, `-p` filters first, `-e` is `-s`.
 
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -62,7 +61,7 @@ fn listed(stdout: &str) -> Vec<String> {
 /// `nox -l --json ARGS` and `rtask -l --json ARGS` list the same sessions: `expected`.
 #[track_caller]
 fn both_list(project: &Project, args: &[&str], expected: &[&str]) {
-    let output = Command::new("nox")
+    let output = crate::support::tool("nox")
         .args(["-l", "--json"])
         .args(args)
         .current_dir(project.root())

@@ -99,28 +99,23 @@ impl Project {
         command
     }
 
-    /// A shell command line run in the project root, with rtask and then `dirs` on `PATH`,
-    /// and the environment [`Project::command`] gives rtask.
-    #[allow(clippy::disallowed_methods)] // the test process's own `PATH`, passed on
+    /// A shell command line run in the project root, with rtask, then `dirs`, then [`tools`]
+    /// on `PATH`, and the environment [`Project::command`] gives rtask.
     pub fn shell(&self, line: &str, dirs: &[PathBuf]) -> Command {
         let mut command = Command::new("sh");
         command.arg("-c").arg(line);
         self.isolate(&mut command);
         let bin = Path::new(RTASK).parent().unwrap().to_path_buf();
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let path = std::env::join_paths(
-            std::iter::once(bin)
-                .chain(dirs.iter().cloned())
-                .chain(std::env::split_paths(&path)),
-        )
-        .unwrap();
-        command.env("PATH", path);
+        let mut first = vec![bin];
+        first.extend_from_slice(dirs);
+        command.env("PATH", tools_path(&first));
         command
     }
 
     fn isolate(&self, command: &mut Command) {
         command
             .current_dir(self.root())
+            .env("PATH", tools_path(&[]))
             .env_remove("CI")
             .env_remove("GITHUB_ACTIONS")
             .env_remove("FORGEJO_ACTIONS")
@@ -303,6 +298,40 @@ impl std::fmt::Display for Run {
 }
 
 /// The wheels the tests install from; `.ci/prepare` downloads them.
+/// The commands `.ci/prepare` installs for the tests (uv, nox, weed), as links to its own
+/// virtual environment's.
+pub fn tools() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-tools")
+}
+
+/// One of [`tools`]' commands, failing the test with the command that installs it.
+#[track_caller]
+pub fn tool(name: &str) -> Command {
+    let path = tools().join(name);
+    assert!(
+        path.is_file(),
+        "`{}` is missing: run `bash .ci/prepare` first",
+        path.display()
+    );
+    let mut command = Command::new(path);
+    command.env("PATH", tools_path(&[]));
+    command
+}
+
+/// `PATH` for the commands a test runs: `first`, then [`tools`], then the test's own `PATH`.
+#[allow(clippy::disallowed_methods)] // the test process's own `PATH`, passed on
+pub fn tools_path(first: &[PathBuf]) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(
+        first
+            .iter()
+            .cloned()
+            .chain(std::iter::once(tools()))
+            .chain(std::env::split_paths(&path)),
+    )
+    .unwrap()
+}
+
 pub fn wheelhouse() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wheelhouse")
 }

@@ -80,8 +80,10 @@ fn watched(server: Child) -> Processes {
 
 #[track_caller]
 fn require(program: &str) -> PathBuf {
-    which::which(program)
-        .ok()
+    let tool = super::tools().join(program);
+    tool.is_file()
+        .then_some(tool)
+        .or_else(|| which::which(program).ok())
         .or_else(|| {
             ["/usr/sbin", "/sbin"]
                 .map(|dir| Path::new(dir).join(program))
