@@ -1,7 +1,6 @@
 //! `parametrize` as nox writes it: several names in one key (rows), ids, stacked keys, checked
 //! against the real `nox -l --json`; placeholders; and the errors.
 
-
 use serde_json::Value;
 
 use crate::errors::refuses;

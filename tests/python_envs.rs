@@ -455,8 +455,9 @@ fn pyenv_shims_are_run_again_only_when_the_choice_can_have_changed() {
         std::os::unix::fs::symlink(real, bin.join("python3.11")).unwrap();
     }
     // The test's own PATH, behind the fake shims.
-    #[allow(clippy::disallowed_methods)]
-    let path = format!("{root}/shims:{}", std::env::var("PATH").unwrap());
+    let path = crate::support::tools_path(&[project.path("fake-pyenv/shims")])
+        .into_string()
+        .unwrap();
     let run = |version: &str| {
         project
             .rtask_env(&["s"], &[("PATH", &path), ("PYENV_VERSION", version)])

@@ -61,13 +61,9 @@ fn real_python() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-/// The real uv binary (through pyenv when `uv` on `PATH` is a shim).
+/// The real uv binary, from the tools `.ci/prepare` installs.
 fn real_uv() -> PathBuf {
-    let out = Command::new("sh")
-        .args(["-c", "pyenv which uv 2>/dev/null || command -v uv"])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    std::fs::canonicalize(crate::support::tools().join("uv")).unwrap()
 }
 
 fn path_of(dirs: &[&Path]) -> String {

@@ -17,7 +17,7 @@ venv_backend = "uv"
 install = ["-r requirements.txt"]
 inputs = ["src/**"]
 outputs = ["ran.txt"]
-run = ["python -c 'import os, sys, pytest; print(\"venv\", os.environ.get(\"VIRTUAL_ENV\") is not None, sys.prefix != sys.base_prefix); open(\"ran.txt\", \"a\").write(\"x\")'"]
+run = ["python -c 'import os, sys, importlib.util; print(\"venv\", os.environ.get(\"VIRTUAL_ENV\") is not None, sys.prefix != sys.base_prefix, importlib.util.find_spec(\"pytest\") is not None); open(\"ran.txt\", \"a\").write(\"x\")'"]
 
 [sessions.host]
 inputs = ["src/**"]
@@ -43,7 +43,7 @@ fn no_install_in_a_stale_environment_runs_but_stores_nothing() {
     run.success()
         .stderr_lacks("created")
         .stderr_lacks("check: cached")
-        .stdout_has("venv True True\n");
+        .stdout_has("venv True True True\n");
     let notes: Vec<&str> = run
         .stderr
         .lines()
@@ -56,7 +56,7 @@ fn no_install_in_a_stale_environment_runs_but_stores_nothing() {
         .success()
         .stderr_has("check: created")
         .stderr_lacks("check: cached")
-        .stdout_has("venv True True\n");
+        .stdout_has("venv True True True\n");
     // A hit, made in an up-to-date environment, is still served.
     project.write("requirements.txt", "pytest==9.2.0\n");
     project.rtask(&["check"]).success();
@@ -91,7 +91,7 @@ fn no_venv_neither_restores_nor_stores_sessions_with_environments() {
     project.remove("ran.txt");
     let run = project.rtask(&["--no-venv", "check", "host"]);
     run.success()
-        .stdout_has("venv False")
+        .stdout_has("venv False False")
         .stderr_lacks("check: cached")
         .stderr_has("host: cached")
         .stderr_lacks("created");
@@ -109,7 +109,7 @@ fn no_venv_neither_restores_nor_stores_sessions_with_environments() {
         .rtask(&["check"])
         .success()
         .stderr_lacks("check: cached")
-        .stdout_has("venv True True\n");
+        .stdout_has("venv True True True\n");
 }
 
 #[test]
