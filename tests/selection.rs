@@ -2,7 +2,6 @@
 //! equivalent tasks.toml: tags and keywords replace the names, `-k` reaches `default = false`
 //! sessions, `-p` filters first, `-e` is `-s`.
 
-
 use serde_json::Value;
 
 use crate::support::{Project, Run};
