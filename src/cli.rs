@@ -14,6 +14,8 @@ pub enum Command {
     Cache(CacheArgs),
     /// `rtask init ...`: write a `tasks.toml`.
     Init(InitArgs),
+    /// `rtask schema`: print the JSON Schema of `tasks.toml`.
+    Schema(SchemaArgs),
     /// Internal: be the watchdog of the rtask that started this one (`exec::watchdog`).
     Watchdog,
 }
@@ -24,6 +26,9 @@ const CACHE: &str = "cache";
 
 /// The word that starts `rtask init`; a session named so runs with `-s init`.
 const INIT: &str = "init";
+
+/// The word that starts `rtask schema`; a session named so runs with `-s schema`.
+const SCHEMA: &str = "schema";
 
 /// nox's two-letter short flag for `--add-timestamp`, which clap cannot declare: before `--`
 /// it means that, not `-t s` (write `-t s` or `--tag s` for a tag named `s`).
@@ -44,6 +49,10 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
     if arguments.get(1).is_some_and(|first| first == INIT) {
         arguments.remove(0);
         return InitArgs::try_parse_from(arguments).map(Command::Init);
+    }
+    if arguments.get(1).is_some_and(|first| first == SCHEMA) {
+        arguments.remove(0);
+        return SchemaArgs::try_parse_from(arguments).map(Command::Schema);
     }
     for argument in arguments.iter_mut().skip(1) {
         if argument == "--" {
@@ -415,6 +424,26 @@ pub struct InitArgs {
     #[arg(long)]
     pub force: bool,
 }
+
+/// Print the JSON Schema of `tasks.toml`, for editors that check and complete TOML files
+///
+/// Example:
+///
+///   rtask schema > tasks-toml.schema.json
+///
+/// The schema is generated from the types rtask reads `tasks.toml` into; it checks the shape
+/// of the file (keys, types), not what only a run can see (unknown sessions, cycles, paths).
+/// See "Editor support" in docs/tasks-toml.md. A session named `schema` runs with
+/// `rtask -s schema`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtask schema",
+    bin_name = "rtask schema",
+    version,
+    max_term_width = 100
+)]
+#[command(verbatim_doc_comment)]
+pub struct SchemaArgs {}
 
 impl Args {
     /// The one `--reuse-venv` decision the reuse flags make (clap refuses two of them).

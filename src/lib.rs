@@ -8,7 +8,8 @@
 //! [`lock`], and `--dry-run` ([`dry_run`]) and `--list` render it; the [`ui`] words it all
 //! through the [`reporter`] interface. A [`remote`] cache, when one is set, backs the local one. [`protected`] names the places rtask keeps to itself.
 //! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles;
-//! `rtask cache stats|prune` counts the cache and keeps it bounded.
+//! `rtask cache stats|prune` counts the cache and keeps it bounded. `rtask schema` ([`schema`])
+//! prints the JSON Schema of `tasks.toml`, generated from the [`taskfile`]'s wire types.
 
 mod app;
 mod cache;
@@ -39,6 +40,7 @@ mod relpath;
 mod remote;
 mod report;
 mod reporter;
+mod schema;
 mod select;
 mod shell_words;
 mod spool;
@@ -71,6 +73,7 @@ pub fn main() -> ExitCode {
         cli::Command::Run(args) => args.color,
         cli::Command::Cache(args) => args.color,
         cli::Command::Init(_) => cli::ColorChoice::Auto,
+        cli::Command::Schema(_) => cli::ColorChoice::Never,
         cli::Command::Watchdog => cli::ColorChoice::Never,
     };
     let environment = match Environment::capture() {
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         cli::Command::Run(args) => app::run(*args, environment),
         cli::Command::Cache(args) => cache_command::run(args, environment),
         cli::Command::Init(args) => init::run(&args, &environment).map_err(Error::Init),
+        cli::Command::Schema(_) => Ok(schema::run()),
         cli::Command::Watchdog => Ok(exec::watchdog::serve()),
     };
     match result {

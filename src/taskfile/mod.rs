@@ -7,7 +7,7 @@ mod python;
 mod resolve;
 mod session;
 mod validate;
-mod wire;
+pub(crate) mod wire;
 
 use std::path::{Path, PathBuf};
 
