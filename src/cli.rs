@@ -68,6 +68,76 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
     Ok(Command::Run(Box::new(args)))
 }
 
+// The help pages. Examples sit in the templates, after the options, because clap prints a
+// template's own text as written: in `about` or `after_help` it would reflow them to the
+// terminal's width. They show on `-h` and `--help` alike.
+
+const RUN_HELP: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+{all-args}
+
+Examples:
+  rtask                      run the default sessions
+  rtask unit_tests           run `unit_tests` (and what it requires)
+  rtask -t test -j 4         run every session tagged `test`, four at a time
+  rtask unit_tests -- -k db  pass `-k db` to the session's `{posargs}`
+  rtask --dry-run            say what would run or be restored, and why
+  rtask init --from-nox      convert `noxfile.py` into a `tasks.toml` (`rtask init --help`)
+
+Cache bundles, to carry results between CI jobs without a server (`rtask cache --help`):
+  rtask cache export -o FILE [SESSION]...  write their cached results to FILE
+  rtask cache import FILE                  add a bundle's results to this cache
+
+The first word `cache`, `init` or `schema` starts that command; a session named so runs
+with `-s NAME`.
+";
+
+const CACHE_HELP: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+{all-args}
+
+Examples:
+  rtask cache export -o rtask-cache.tar.zst          the default sessions' results
+  rtask cache export -o tests.tar.zst unit_tests     `unit_tests` and what it requires
+  rtask cache import rtask-cache.tar.zst
+  rtask cache stats                                  entries and sizes, by session
+  rtask cache prune --max-size 5GiB                  least recently used entries first
+  rtask cache prune --older-than 30d                 entries unused for 30 days
+
+With `RTASK_CACHE_SIGNING_KEY` set, export signs each entry and import refuses entries not
+signed with that key. A session named `cache` runs with `rtask -s cache`.
+";
+
+const INIT_HELP: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+{all-args}
+
+Examples:
+  rtask init                       a starter `tasks.toml` in the current directory
+  rtask init --from-nox            convert `noxfile.py` (nox need not be installed)
+  rtask init --from-nox ci/nox.py  convert another noxfile; `tasks.toml` goes beside it
+
+A session named `init` runs with `rtask -s init`.
+";
+
+const SCHEMA_HELP: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+{all-args}
+
+Example:
+  rtask schema > tasks-toml.schema.json
+
+A session named `schema` runs with `rtask -s schema`.
+";
+
 /// `-s a,b` as two names, but `-s "tests(n=2, lite)"` as one: commas inside parentheses or
 /// quotes belong to a parametrized session's name.
 fn split_names(values: &[String]) -> Vec<String> {
@@ -95,23 +165,9 @@ fn split_names(values: &[String]) -> Vec<String> {
 }
 
 /// Run the sessions of a `tasks.toml`, reusing cached results when nothing they depend on changed.
-///
-/// Examples:
-///
-///   rtask                      run the default sessions
-///   rtask unit_tests           run `unit_tests` (and what it requires)
-///   rtask -t test -j 4         run every session tagged `test`, four at a time
-///   rtask unit_tests -- -k db  pass `-k db` to the session's `{posargs}`
-///   rtask --dry-run            say what would run or be restored, and why
-///   rtask init --from-nox      convert `noxfile.py` into a `tasks.toml` (`rtask init --help`)
-///
-/// Cache bundles, to carry results between CI jobs without a server (`rtask cache --help`):
-///
-///   rtask cache export -o FILE [SESSION]...  write their cached results to FILE
-///   rtask cache import FILE                  add a bundle's results to this cache
 #[derive(Debug, Parser)]
 #[command(name = "rtask", version, about, long_about, max_term_width = 100)]
-#[command(verbatim_doc_comment)]
+#[command(help_template = RUN_HELP)]
 #[command(group(clap::ArgGroup::new("json_mode").args(["list", "dry_run"]).multiple(true)))]
 pub struct Args {
     /// Sessions to run (with the sessions they require)
@@ -311,22 +367,9 @@ pub enum ColorChoice {
 /// `export` writes the entries of sessions at their current keys to a bundle file; `import`
 /// adds a bundle's entries to this project's cache, checking each. `stats` says what the
 /// cache holds; `prune` removes the entries used least recently.
-///
-/// Examples:
-///
-///   rtask cache export -o rtask-cache.tar.zst          the default sessions' results
-///   rtask cache export -o tests.tar.zst unit_tests     `unit_tests` and what it requires
-///   rtask cache import rtask-cache.tar.zst
-///   rtask cache stats                                  entries and sizes, by session
-///   rtask cache prune --max-size 5GiB                  least recently used entries first
-///   rtask cache prune --older-than 30d                 entries unused for 30 days
-///
-/// With `RTASK_CACHE_SIGNING_KEY` set, export signs each entry and import refuses entries not
-/// signed with that key. A session named `cache` runs with `rtask -s cache`.
 #[derive(Debug, Parser)]
 #[command(name = "rtask cache", bin_name = "rtask cache", version)]
-#[command(verbatim_doc_comment)]
-#[command(max_term_width = 100)]
+#[command(max_term_width = 100, help_template = CACHE_HELP)]
 pub struct CacheArgs {
     #[command(subcommand)]
     pub command: CacheCommand,
@@ -398,23 +441,16 @@ pub struct ImportArgs {
 
 /// Write a `tasks.toml`: a commented starter, or one converted from a noxfile
 ///
-/// Examples:
-///
-///   rtask init                       a starter `tasks.toml` in the current directory
-///   rtask init --from-nox            convert `noxfile.py` (nox need not be installed)
-///   rtask init --from-nox ci/nox.py  convert another noxfile; `tasks.toml` goes beside it
-///
 /// The noxfile runs under `python3` from `PATH` with a stand-in `nox` that records what each
 /// session does; what cannot be translated is marked with a comment in the file written.
-/// A session named `init` runs with `rtask -s init`.
 #[derive(Debug, Parser)]
 #[command(
     name = "rtask init",
     bin_name = "rtask init",
     version,
-    max_term_width = 100
+    max_term_width = 100,
+    help_template = INIT_HELP
 )]
-#[command(verbatim_doc_comment)]
 pub struct InitArgs {
     /// Convert this noxfile [default when given without a value: noxfile.py]
     #[arg(long, value_name = "NOXFILE", num_args = 0..=1, default_missing_value = "noxfile.py")]
@@ -427,22 +463,17 @@ pub struct InitArgs {
 
 /// Print the JSON Schema of `tasks.toml`, for editors that check and complete TOML files
 ///
-/// Example:
-///
-///   rtask schema > tasks-toml.schema.json
-///
 /// The schema is generated from the types rtask reads `tasks.toml` into; it checks the shape
 /// of the file (keys, types), not what only a run can see (unknown sessions, cycles, paths).
-/// See "Editor support" in docs/tasks-toml.md. A session named `schema` runs with
-/// `rtask -s schema`.
+/// See "Editor support" in docs/tasks-toml.md.
 #[derive(Debug, Parser)]
 #[command(
     name = "rtask schema",
     bin_name = "rtask schema",
     version,
-    max_term_width = 100
+    max_term_width = 100,
+    help_template = SCHEMA_HELP
 )]
-#[command(verbatim_doc_comment)]
 pub struct SchemaArgs {}
 
 impl Args {

@@ -16,6 +16,7 @@ mod errors;
 mod external;
 mod full_disk;
 mod graph;
+mod help;
 mod init;
 mod inputs;
 mod leftovers;
