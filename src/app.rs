@@ -188,6 +188,17 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         });
     }
 
+    // `--report`'s file is checked before anything runs: a run never ends without it.
+    let report_path = args
+        .report
+        .as_ref()
+        .map(|path| environment.current_dir.join(path));
+    if let Some(path) = &report_path {
+        report::check_writable(path).map_err(|problem| Error::ReportPath {
+            path: path.clone(),
+            problem,
+        })?;
+    }
     let painter = Painter {
         color: use_color(args.color, &environment),
     };
@@ -293,7 +304,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     if verbosity != Verbosity::Quiet || !all_good {
         ui.line(summary::render(&named, started.elapsed(), painter).trim_end());
     }
-    if let Some(path) = &args.report {
+    if let Some(path) = report_path {
         let entries: Vec<report::Entry<'_>> = results
             .iter()
             .map(|result| report::Entry {
@@ -303,7 +314,6 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
                 elapsed: result.elapsed,
             })
             .collect();
-        let path = environment.current_dir.join(path);
         std::fs::write(&path, report::render(&entries))
             .map_err(|source| Error::Report { path, source })?;
     }

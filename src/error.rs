@@ -77,6 +77,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `--report`'s file could not be written, found before any session ran.
+    #[error("`--report {}`: {problem}", path.display())]
+    ReportPath {
+        path: PathBuf,
+        problem: crate::report::Unwritable,
+    },
+
     #[error("cannot determine the current directory: {0}")]
     CurrentDir(std::io::Error),
 
@@ -208,7 +215,9 @@ impl Error {
             | Error::TaskFile(_)
             | Error::CacheDirOverride { .. }
             | Error::CacheMaxSizeOverride { .. } => Exit::InvalidTaskFile,
-            Error::EnvDirOverride { .. } => Exit::Usage,
+            Error::EnvDirOverride { .. } | Error::ReportPath { .. } | Error::Report { .. } => {
+                Exit::Usage
+            }
             Error::UnknownSession { .. }
             | Error::UnknownTag { .. }
             | Error::Keywords { .. }
@@ -216,11 +225,9 @@ impl Error {
             | Error::Remote(_)
             | Error::BadLimit { .. }
             | Error::NoPruneLimit => Exit::Usage,
-            Error::CurrentDir(_)
-            | Error::Output(_)
-            | Error::Signals(_)
-            | Error::Report { .. }
-            | Error::RunLock { .. } => Exit::SessionFailed,
+            Error::CurrentDir(_) | Error::Output(_) | Error::Signals(_) | Error::RunLock { .. } => {
+                Exit::SessionFailed
+            }
             Error::NotExported { .. } | Error::NeverCached { .. } => Exit::NotCached,
             Error::Init(init) => init.exit(),
             Error::BundleWrite { .. }
@@ -271,6 +278,9 @@ impl Error {
             ),
             Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::Init(init) => init.hint(),
+            Error::ReportPath { .. } | Error::Report { .. } => Some(
+                "give `--report` a file in a directory that exists and that you can write".to_string(),
+            ),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             Error::NeverCached { .. } => Some(
                 "a `--restore-only` session must be cacheable, and its entry stored where this job reads (a remote cache, or `rtask cache import`); or run it without `--restore-only`".to_string(),

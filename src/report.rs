@@ -1,5 +1,7 @@
 //! `--report FILE`: the run as JSON, in nox's report shape, with rtask's `cached` and `key`.
 
+use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -75,4 +77,40 @@ pub fn render(entries: &[Entry<'_>]) -> String {
     let mut text = serde_json::to_string_pretty(&report).expect("plain data serialises");
     text.push('\n');
     text
+}
+
+/// Why `--report`'s file cannot be written: found before any session runs, so that a run
+/// never ends, however well, without the report it was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum Unwritable {
+    #[error("its directory `{}` does not exist", .0.display())]
+    NoDirectory(std::path::PathBuf),
+    #[error("it is a directory")]
+    IsADirectory,
+    #[error("cannot write in its directory `{}`: {source}", directory.display())]
+    DirectoryNotWritable {
+        directory: std::path::PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Check that `path` (absolute) can be written as the report, leaving nothing behind: its
+/// directory exists, a file can be created in it, and the path is not a directory.
+pub fn check_writable(path: &Path) -> Result<(), Unwritable> {
+    let directory = path.parent().unwrap_or(path);
+    if !directory.is_dir() {
+        return Err(Unwritable::NoDirectory(directory.to_path_buf()));
+    }
+    if path.is_dir() {
+        return Err(Unwritable::IsADirectory);
+    }
+    // A real file made and removed there: permissions, read-only mounts and ACLs all answer.
+    tempfile::Builder::new()
+        .prefix(".rtask-report-check")
+        .tempfile_in(directory)
+        .map(drop)
+        .map_err(|source| Unwritable::DirectoryNotWritable {
+            directory: directory.to_path_buf(),
+            source,
+        })
 }

@@ -32,6 +32,7 @@ mod python;
 mod python_envs;
 mod python_keys;
 mod remote;
+mod report;
 mod restore_only;
 mod run_flags;
 mod safety;
