@@ -252,7 +252,7 @@ fn python_keys_are_checked() {
     );
     rejects(
         "[sessions.a]\nrun = [\"true\"]\npython = [\"3.11\", \"three\"]\n",
-        "3:10",
+        "3:19",
         "cannot read `\"three\"` as a Python version",
         "write versions such as",
     );

@@ -1,5 +1,7 @@
 //! The Python keys of a session: `python`, `venv_backend`, `parametrize`.
 
+use std::ops::Range;
+
 use toml::Spanned;
 
 use super::diagnostic::Problem;
@@ -7,34 +9,106 @@ use super::wire::{WireParam, WireParamList, WireSession};
 use crate::project::{Backend, CondaTool, SessionReuse};
 use crate::variant::{ParamGroup, ParamRow, ParamValue, Pythons, valid_version};
 
-pub(super) fn pythons(wire: &WireSession, problems: &mut Vec<Problem>) -> Pythons {
+pub(super) fn pythons(wire: &WireSession, source: &str, problems: &mut Vec<Problem>) -> Pythons {
     let Some(python) = &wire.python else {
         return Pythons::None;
     };
-    let mut version = |value: &toml::Value| match value {
-        toml::Value::String(text) if valid_version(text) => Some(text.clone()),
-        other => {
-            problems.push(
-                Problem::new(format!("cannot read `{other}` as a Python version"), python.span(), "here")
-                    .hint("write versions such as \"3.12\" or \"3.11.7\", or `python = false` for no environment"),
-            );
-            None
-        }
-    };
+    let span = python.span();
     match python.get_ref() {
         toml::Value::Boolean(false) => Pythons::None,
         toml::Value::Array(values) => {
-            let versions: Vec<String> = values.iter().filter_map(&mut version).collect();
             if values.is_empty() {
                 problems.push(
-                    Problem::new("`python` lists no version", python.span(), "empty")
+                    Problem::new("`python` lists no version", span.clone(), "empty")
                         .hint("list at least one version, or write `python = false`"),
                 );
             }
+            let elements = element_spans(&source[span.clone()], span.start);
+            let mut versions = Vec::with_capacity(values.len());
+            for (at, value) in values.iter().enumerate() {
+                let element = elements.get(at).cloned().unwrap_or_else(|| span.clone());
+                versions.push(version(value, element, source, problems, || {
+                    quoted_list(values, &elements, source)
+                }));
+            }
             Pythons::Matrix(versions)
         }
-        value => version(value).map_or(Pythons::None, Pythons::Single),
+        value => Pythons::Single(version(value, span.clone(), source, problems, || {
+            format!("\"{}\"", &source[span.clone()])
+        })),
     }
+}
+
+/// One version of `python`, read from `value` (at `span` of `source`). A number is the version
+/// its text spells (`3.10`, not the float 3.1), reported once with `quoted` as the fix; it and
+/// any other unreadable value are read on as a version so that nothing else (`install` needs
+/// an environment, say) is reported because of them.
+fn version(
+    value: &toml::Value,
+    span: Range<usize>,
+    source: &str,
+    problems: &mut Vec<Problem>,
+    quoted: impl FnOnce() -> String,
+) -> String {
+    match value {
+        toml::Value::String(text) if valid_version(text) => text.clone(),
+        toml::Value::Float(_) | toml::Value::Integer(_) if valid_version(&source[span.clone()]) => {
+            let text = source[span.clone()].to_string();
+            problems.push(
+                Problem::new(
+                    format!("`{text}` is a number, not a version"),
+                    span,
+                    "a number",
+                )
+                .hint(format!("quote it: `python = {}`", quoted())),
+            );
+            text
+        }
+        other => {
+            problems.push(
+                Problem::new(format!("cannot read `{other}` as a Python version"), span.clone(), "here")
+                    .hint("write versions such as \"3.12\" or \"3.11.7\", or `python = false` for no environment"),
+            );
+            source[span].to_string()
+        }
+    }
+}
+
+/// Where each element of the TOML array `text` (found at `offset` of the file) lies.
+fn element_spans(text: &str, offset: usize) -> Vec<Range<usize>> {
+    #[derive(serde::Deserialize)]
+    struct One {
+        v: Vec<Spanned<toml::Value>>,
+    }
+    const PREFIX: &str = "v = ";
+    toml::from_str::<One>(&format!("{PREFIX}{text}")).map_or_else(
+        |_| Vec::new(),
+        |one| {
+            let shift = offset.wrapping_sub(PREFIX.len());
+            one.v
+                .iter()
+                .map(|element| {
+                    let span = element.span();
+                    span.start.wrapping_add(shift)..span.end.wrapping_add(shift)
+                })
+                .collect()
+        },
+    )
+}
+
+/// The list `values` written back with every number quoted: `["3.10", "3.12"]`.
+fn quoted_list(values: &[toml::Value], elements: &[Range<usize>], source: &str) -> String {
+    let items: Vec<String> = values
+        .iter()
+        .zip(elements)
+        .map(|(value, span)| match value {
+            toml::Value::Float(_) | toml::Value::Integer(_) => {
+                format!("\"{}\"", &source[span.clone()])
+            }
+            _ => source[span.clone()].to_string(),
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// `None` when the session runs without an environment of its own.

@@ -97,7 +97,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
     let mut name_spans = Vec::new();
     for (name, wire_session) in &defined {
         let wire_session = wire_session.get_ref();
-        let pythons = python::pythons(wire_session, &mut problems);
+        let pythons = python::pythons(wire_session, context.source, &mut problems);
         let backend = python::backend(wire_session, &pythons, &mut problems);
         let params = python::params(wire_session, &mut problems);
         python::check_overrides(wire_session, &pythons, &mut problems);
