@@ -11,25 +11,9 @@ use crate::support::disk::SmallDisk;
 /// rtask's stderr with durations and the temporary paths of this test replaced.
 #[track_caller]
 fn snapshot(name: &str, text: &str, project: &Project) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(
-        &regex_escape(&project.root().display().to_string()),
-        "[project]",
-    );
+    let mut settings = project.redactions();
     settings.add_filter(r"\b\d+\.\d+ ?m?s\b", "[t]");
     settings.bind(|| insta::assert_snapshot!(name, text));
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
 
 /// Files anywhere below `dir`.

@@ -24,6 +24,7 @@ mod listing;
 mod logs;
 mod markers;
 mod model;
+mod output;
 mod overrides;
 mod parametrize;
 mod plan;

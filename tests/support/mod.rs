@@ -91,6 +91,16 @@ impl Project {
             .unwrap()
     }
 
+    /// insta settings that write this project's path as `[project]`.
+    pub fn redactions(&self) -> insta::Settings {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(
+            &regex_escape(&self.root().display().to_string()),
+            "[project]",
+        );
+        settings
+    }
+
     /// A command for rtask in the project root, with a predictable environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(RTASK);
@@ -199,6 +209,19 @@ impl Project {
         found.sort();
         found
     }
+}
+
+/// `text` as a regular expression that matches it literally.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
 }
 
 fn copy_tree(from: &Path, to: &Path) {
