@@ -16,6 +16,7 @@ mod cache;
 mod cache_command;
 mod cli;
 mod command;
+mod completions;
 mod digest;
 mod dry_run;
 mod environment;
@@ -74,6 +75,7 @@ pub fn main() -> ExitCode {
         cli::Command::Cache(args) => args.color,
         cli::Command::Init(_) => cli::ColorChoice::Auto,
         cli::Command::Schema(_) => cli::ColorChoice::Never,
+        cli::Command::Completions(_) | cli::Command::CompleteNames(_) => cli::ColorChoice::Never,
         cli::Command::Watchdog => cli::ColorChoice::Never,
     };
     let environment = match Environment::capture() {
@@ -86,6 +88,8 @@ pub fn main() -> ExitCode {
         cli::Command::Cache(args) => cache_command::run(args, environment),
         cli::Command::Init(args) => init::run(&args, &environment).map_err(Error::Init),
         cli::Command::Schema(_) => Ok(schema::run()),
+        cli::Command::Completions(args) => completions::run(&args),
+        cli::Command::CompleteNames(args) => completions::names(&args, &environment),
         cli::Command::Watchdog => Ok(exec::watchdog::serve()),
     };
     match result {
