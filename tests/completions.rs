@@ -300,6 +300,10 @@ fn zsh_and_fish_scripts_call_back_for_names() {
         ("zsh", "\":: :_rtask_first\""),
         ("zsh", "rtask \"${arguments[@]}\""),
         (
+            "zsh",
+            "if [[ $line[1] != (cache|init|schema|completions) ]]; then\n            _rtask_later",
+        ),
+        (
             "fish",
             "-s s -s e -l session -l restore-only -x -a '(__fish_rtask_names sessions)'",
         ),

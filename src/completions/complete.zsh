@@ -24,3 +24,17 @@ _rtask_first() {
     _alternative 'sessions:session:_rtask_sessions' 'commands:command:_rtask_commands'
 }
 
+# The words after a first session: more sessions, or after `--` the posargs (files).
+(( $+functions[_rtask_later] )) ||
+_rtask_later() {
+    # `_arguments` has taken `--` out of `words`: look for it on the line.
+    local -a left
+    left=(${(z)LBUFFER})
+    [[ $LBUFFER == *[[:space:]] ]] && left+=('')
+    if (( ${left[(I)--]} > 0 && ${left[(I)--]} < $#left )); then
+        _files
+    else
+        _rtask_sessions
+    fi
+}
+

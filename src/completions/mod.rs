@@ -34,6 +34,12 @@ const ZSH_END: &str = "if [ \"$funcstack[1]\" = \"_rtask\" ]; then";
 /// after them (third), so they go, and the first word completes sessions and commands.
 const ZSH_POSITIONALS: [&str; 2] = ["'::sessions -- Sessions to run", "'::posargs -- "];
 
+/// Where clap_complete's zsh script picks the first word's command, to complete its words.
+const ZSH_COMMANDS: &str = "        case $line[1] in\n            (cache)\n";
+
+/// Before it: a first word that is no command is a session, and so are the words after it.
+const ZSH_LATER: &str = "        if [[ $line[1] != (@COMMANDS@) ]]; then\n            _rtask_later\n            return\n        fi\n";
+
 /// rtask's part of the fish script, after clap_complete's.
 const FISH: &str = include_str!("complete.fish");
 
@@ -43,15 +49,17 @@ fn script(shell: Shell) -> Vec<u8> {
     let mut generated = Vec::new();
     clap_complete::generate(shell, &mut command, "rtask", &mut generated);
     let generated = String::from_utf8_lossy(&generated);
-    let commands = commands(&command).join(" ");
+    let commands = commands(&command);
+    let (words, names) = (commands.join(" "), commands.join("|"));
     let script = match shell {
         Shell::Bash => {
             let own = BASH
-                .replace("@COMMANDS@", &commands)
+                .replace("@COMMANDS@", &words)
                 .replace("@VALUE_OPTIONS@", &value_options(&command).join(" | "));
             format!("{generated}{own}")
         }
-        // The values of `-s`, `-t` and the first word call rtask's functions.
+        // The values of `-s` and `-t`, the first word and, after a session, the words that
+        // follow call rtask's functions.
         Shell::Zsh => generated
             .lines()
             .filter(|line| !ZSH_POSITIONALS.iter().any(|start| line.starts_with(start)))
@@ -61,8 +69,12 @@ fn script(shell: Shell) -> Vec<u8> {
             .replace(":TAG:_default'", ":TAG:_rtask_tags'")
             .replace("\":: :_rtask_commands\"", "\":: :_rtask_first\"")
             .replace("$line[3]", "$line[1]")
+            .replace(
+                ZSH_COMMANDS,
+                &format!("{}{ZSH_COMMANDS}", ZSH_LATER.replace("@COMMANDS@", &names)),
+            )
             .replace(ZSH_END, &format!("{ZSH}{ZSH_END}")),
-        Shell::Fish => format!("{generated}{}", FISH.replace("@COMMANDS@", &commands)),
+        Shell::Fish => format!("{generated}{}", FISH.replace("@COMMANDS@", &words)),
         _ => generated.into_owned(),
     };
     script.into_bytes()
