@@ -372,3 +372,88 @@ fn a_session_named_completions_runs_with_s() {
         .code(3)
         .stderr_has("<SHELL>");
 }
+
+/// What fish offers for each of `lines`, as `complete -C` prints it (`NAME\tDESCRIPTION`,
+/// sorted), the script sourced from `rtask completions fish`.
+#[track_caller]
+fn fish_offers(dir: &Path, lines: &[&str]) -> Vec<Vec<String>> {
+    const DRIVE: &str = "rtask completions fish | source
+for line in $argv
+    complete -C\"$line\"
+    echo ==
+end";
+    let fish = Path::new("/usr/bin/fish");
+    assert!(
+        fish.is_file(),
+        "fish is missing: run `bash .ci/prepare` first"
+    );
+    let bin = Path::new(RTASK).parent().unwrap().to_path_buf();
+    let output = Command::new(fish)
+        .args(["--no-config", "-c", DRIVE])
+        .args(lines)
+        .current_dir(dir)
+        .env("PATH", tools_path(&[bin]))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stderr.is_empty(),
+        "fish failed: {stderr}"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let mut offers: Vec<Vec<String>> = stdout
+        .split("==\n")
+        .map(|block| {
+            block
+                .lines()
+                .map(|line| line.split('\t').next().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(offers.pop(), Some(Vec::new()), "{stdout}");
+    offers
+}
+
+#[test]
+fn fish_completes_sessions_tags_options_and_commands() {
+    let project = Project::with_tasks(TASKS);
+    let sessions = ["lint", "tests", "tests(db='pg')", "tests(db='sqlite')"];
+    let offers = fish_offers(
+        project.root(),
+        &[
+            "rtask ",
+            "rtask lint t",
+            "rtask -s ",
+            "rtask -t ",
+            "rtask --dr",
+            "rtask cache p",
+            "rtask lint -- ta",
+        ],
+    );
+    assert_eq!(
+        offers,
+        [
+            vec![
+                "cache",
+                "completions",
+                "init",
+                "lint",
+                "schema",
+                "tests",
+                "tests(db='pg')",
+                "tests(db='sqlite')"
+            ],
+            vec!["tests", "tests(db='pg')", "tests(db='sqlite')"],
+            sessions.to_vec(),
+            vec!["ci", "style", "test"],
+            vec!["--dry-run"],
+            vec!["prune"],
+            vec!["tasks.toml"],
+        ]
+    );
+    let empty = Project::new();
+    assert_eq!(
+        fish_offers(empty.root(), &["rtask -s ", "rtask "]),
+        [vec![], vec!["cache", "completions", "init", "schema"]]
+    );
+}
