@@ -189,6 +189,15 @@ fn bash_completes_the_values_of_session_and_tag_options() {
         offers(root, "rtask --tag=c", &["rtask", "--tag", "=", "c"]),
         ["ci"]
     );
+    // Names separated by commas: the last one, after those before it.
+    assert_eq!(
+        offers(root, "rtask -s tests,l", &["rtask", "-s", "tests,l"]),
+        ["tests,lint"]
+    );
+    assert_eq!(
+        offers(root, "rtask -t ci,s", &["rtask", "-t", "ci,s"]),
+        ["ci,style"]
+    );
     // The values of other options are clap_complete's.
     assert_eq!(
         offers(root, "rtask --color ", &["rtask", "--color", ""]),

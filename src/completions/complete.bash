@@ -76,12 +76,11 @@ _rtask_replace_from() {
 }
 
 # Sets COMPREPLY to the names (one a line on stdin) that the word $2 begins, written after
-# $1 (`--session=`, or nothing) and quoted as the word is: `tests\(python=\'3.12\'\)`, or
+# $1 (what the word starts with: `--session=`, `lint,`, or nothing) and quoted as the word is: `tests\(python=\'3.12\'\)`, or
 # inside the quote the word opens.
 _rtask_reply() {
     local lead="$1" word="$2" name text quoted from single="'" escaped="'\\''"
-    text="$(_rtask_dequote "$word")"
-    text="${text#"$lead"}"
+    text="$(_rtask_dequote "${word:${#lead}}")"
     from="$(_rtask_replace_from "$word")"
     COMPREPLY=()
     while IFS= read -r name; do
@@ -102,7 +101,7 @@ _rtask_reply() {
 }
 
 _rtask_complete() {
-    local words file="" i word prev lead=""
+    local words file="" i word prev lead="" commands=()
     _rtask_split "${COMP_LINE:0:COMP_POINT}"
     words=("${_rtask_words[@]}")
     word="${words[${#words[@]} - 1]}"
@@ -125,12 +124,22 @@ _rtask_complete() {
     [[ $file == "~/"* ]] && file="$HOME/${file#"~/"}"
     local names=(rtask --complete-names)
     case "$word" in
-        --session=* | --restore-only=*) lead="${word%%=*}=" prev="${word%%=*}" ;;
-        --tag=* | --tags=*) lead="${word%%=*}=" prev="${word%%=*}" ;;
+        --session=* | --restore-only=* | --tag=* | --tags=*)
+            lead="${word%%=*}="
+            prev="${word%%=*}"
+            ;;
     esac
     case "$prev" in
-        -s | -e | --session | --restore-only) names+=(sessions) ;;
-        -t | --tag | --tags) names+=(tags) ;;
+        -s | -e | --session | --restore-only | -t | --tag | --tags)
+            if [[ $prev == -t || $prev == --tag* ]]; then names+=(tags); else names+=(sessions); fi
+            # Names separated by commas, outside a name's parentheses: complete the last.
+            local before="${word:${#lead}}" open close
+            if [[ $before == *,* ]]; then
+                before="${before%,*}"
+                open="${before//[^(]/}" close="${before//[^)]/}"
+                ((${#open} == ${#close})) && lead+="$before,"
+            fi
+            ;;
         @VALUE_OPTIONS@)
             compopt -o default 2>/dev/null
             _rtask "$@"
@@ -142,14 +151,14 @@ _rtask_complete() {
                 return
             fi
             names+=(sessions)
+            # The first word may be a command too.
+            ((${#words[@]} == 2)) && commands=(@COMMANDS@)
             ;;
     esac
     [[ -n $file ]] && names+=(-f "$file")
     _rtask_reply "$lead" "$word" < <(
         "${names[@]}" 2>/dev/null
-        if ((${#words[@]} == 2)) && [[ ${names[2]} == sessions ]]; then
-            printf '%s\n' @COMMANDS@
-        fi
+        printf '%s\n' "${commands[@]}"
     )
 }
 
