@@ -39,15 +39,16 @@ const COMPLETIONS: &str = "completions";
 
 /// The hidden first argument with which the completion scripts ask for names
 /// (`crate::completions`).
-pub(crate) const COMPLETE_NAMES: &str = "--complete-names";
+const COMPLETE_NAMES: &str = "--complete-names";
 
 /// nox's two-letter short flag for `--add-timestamp`, which clap cannot declare: before `--`
 /// it means that, not `-t s` (write `-t s` or `--tag s` for a tag named `s`).
 const ADD_TIMESTAMP_SHORT: &str = "-ts";
 
 /// Parse the command line: `rtask cache ...`, `rtask init ...`, `rtask schema` or
-/// `rtask completions ...` when the first argument is one of these words, otherwise a run (with nox's `-ts` read as `--add-timestamp`, and `-s`
-/// names split at commas outside parentheses).
+/// `rtask completions ...` when the first argument is one of these words, otherwise a run
+/// (with nox's `-ts` read as `--add-timestamp`, and `-s` names split at commas outside
+/// parentheses).
 pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
     let mut arguments: Vec<OsString> = arguments.into_iter().collect();
     if arguments.len() == 2 && arguments[1] == crate::exec::watchdog::ARGUMENT {
@@ -496,6 +497,7 @@ pub struct CompletionsArgs {
 #[derive(Debug, Parser)]
 #[command(name = "rtask --complete-names", bin_name = "rtask --complete-names")]
 pub struct CompleteNamesArgs {
+    /// Which names to print
     pub kind: NameKind,
 
     /// The task file to read instead of searching upward for `tasks.toml`

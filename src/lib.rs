@@ -10,6 +10,8 @@
 //! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles;
 //! `rtask cache stats|prune` counts the cache and keeps it bounded. `rtask schema` ([`schema`])
 //! prints the JSON Schema of `tasks.toml`, generated from the [`taskfile`]'s wire types.
+//! `rtask completions SHELL` ([`completions`]) prints a shell's completion script, which asks
+//! rtask for the task file's session names and tags.
 
 mod app;
 mod cache;
