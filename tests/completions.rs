@@ -473,3 +473,96 @@ fn fish_completes_sessions_tags_options_and_commands() {
         [vec![], vec!["cache", "completions", "init", "schema"]]
     );
 }
+
+/// Types each line (after the first argument, the directory holding `_rtask`) and TAB into an
+/// interactive zsh on a pseudo-terminal, then prints what the terminal showed, its escape
+/// sequences replaced by spaces, up to a marker echoed after each line (no sleeps: each read
+/// waits for its marker).
+const ZSH_DRIVE: &str = r#"
+zmodload zsh/zpty
+setopt extendedglob
+dir=$1
+shift
+zpty -b z zsh -f -i
+zpty -w z "PS1='> '; PROMPT_EOL_MARK=''; fpath=($dir \$fpath); autoload -U compinit; compinit -u -D; LISTMAX=1000"
+zpty -w z 'echo READY-$((0+1))'
+zpty -r z out $'*READY-1\r*'
+n=0
+for line in "$@"; do
+    (( n++ ))
+    zpty -w -n z "$line"$'\t'
+    zpty -w -n z $'\C-e\C-u'
+    zpty -w z "echo DONE-\$((0+$n))"
+    out=''
+    zpty -r z out "*DONE-$n"$'\r'"*"
+    out=${out//$'\e'\[[0-9;?]#[A-Za-z]/ }
+    out=${out//?$'\b'/}
+    print -r -- "${out//$'\r'/}"
+    print -r -- "=="
+done
+zpty -d z
+"#;
+
+#[test]
+fn zsh_completes_sessions_tags_and_commands() {
+    let zsh = Path::new("/usr/bin/zsh");
+    assert!(
+        zsh.is_file(),
+        "zsh is missing: run `bash .ci/prepare` first"
+    );
+    let project = Project::with_tasks(TASKS);
+    let script = project.rtask(&["completions", "zsh"]);
+    project.write("zfunc/_rtask", &script.success().stdout);
+    let bin = Path::new(RTASK).parent().unwrap().to_path_buf();
+    let zfunc = project.path("zfunc");
+    let lines = [
+        "rtask ",
+        "rtask lint t",
+        "rtask -s ",
+        "rtask -t ",
+        "rtask cache ",
+    ];
+    let output = Command::new("timeout")
+        .args(["120", "/usr/bin/zsh", "-f", "-c", ZSH_DRIVE, "zsh"])
+        .arg(&zfunc)
+        .args(lines)
+        .current_dir(project.root())
+        .env("PATH", tools_path(&[bin]))
+        .env("ZDOTDIR", project.root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "zsh failed: {stdout}");
+    let shown: Vec<Vec<&str>> = stdout
+        .split("==\n")
+        .map(|block| block.split_whitespace().collect())
+        .collect();
+    let sessions = [
+        "lint",
+        "tests",
+        r"tests\(db=\'pg\'\)",
+        r"tests\(db=\'sqlite\'\)",
+    ];
+    let expected: [&[&str]; 5] = [
+        &[
+            "cache",
+            "completions",
+            "init",
+            "schema",
+            sessions[0],
+            sessions[2],
+        ],
+        &["rtask", "lint", "tests"],
+        &sessions,
+        &["ci", "style", "test"],
+        &["export", "import", "prune", "stats"],
+    ];
+    for ((line, shown), expected) in lines.iter().zip(&shown).zip(expected) {
+        for word in expected {
+            assert!(
+                shown.contains(word),
+                "zsh did not show {word} for {line:?}:\n{stdout}"
+            );
+        }
+    }
+}
