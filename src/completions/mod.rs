@@ -10,12 +10,18 @@ use crate::cli::{CompleteNamesArgs, CompletionsArgs, NameKind};
 use crate::environment::Environment;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::project::Project;
 use crate::taskfile;
 
 /// Print the script for `args.shell`.
 pub(crate) fn run(args: &CompletionsArgs) -> Result<Exit, Error> {
+    print(&script(args.shell))
+}
+
+/// Write `bytes` to stdout.
+fn print(bytes: &[u8]) -> Result<Exit, Error> {
     let mut out = std::io::stdout().lock();
-    out.write_all(&script(args.shell))
+    out.write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(Error::Output)?;
     Ok(Exit::Success)
@@ -112,9 +118,19 @@ pub(crate) fn names(args: &CompleteNamesArgs, environment: &Environment) -> Resu
     let Ok(project) = project else {
         return Ok(Exit::Success);
     };
+    let text: String = listed(&project, args.kind)
+        .iter()
+        .map(|name| format!("{name}\n"))
+        .collect();
+    print(text.as_bytes())
+}
+
+/// The names of `kind` in the project, in the file's order, each once: a parametrized (or
+/// multi-version) session's base name before its variants' names.
+fn listed(project: &Project, kind: NameKind) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
     for session in &project.sessions {
-        let candidates = match args.kind {
+        let candidates = match kind {
             NameKind::Sessions => vec![session.base.as_str(), session.name.as_str()],
             NameKind::Tags => session.tags.iter().map(String::as_str).collect(),
         };
@@ -124,13 +140,5 @@ pub(crate) fn names(args: &CompleteNamesArgs, environment: &Environment) -> Resu
             }
         }
     }
-    let mut text = names.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Output)?;
-    Ok(Exit::Success)
+    names
 }
