@@ -16,6 +16,10 @@ pub enum Command {
     Init(InitArgs),
     /// `rtask schema`: print the JSON Schema of `tasks.toml`.
     Schema(SchemaArgs),
+    /// `rtask completions SHELL`: print a shell's completion script.
+    Completions(CompletionsArgs),
+    /// Internal: print the session names or tags of the task file, for the completion scripts.
+    CompleteNames(CompleteNamesArgs),
     /// Internal: be the watchdog of the rtask that started this one (`exec::watchdog`).
     Watchdog,
 }
@@ -30,13 +34,21 @@ const INIT: &str = "init";
 /// The word that starts `rtask schema`; a session named so runs with `-s schema`.
 const SCHEMA: &str = "schema";
 
+/// The word that starts `rtask completions`; a session named so runs with `-s completions`.
+const COMPLETIONS: &str = "completions";
+
+/// The hidden first argument with which the completion scripts ask for names
+/// (`crate::completions`).
+const COMPLETE_NAMES: &str = "--complete-names";
+
 /// nox's two-letter short flag for `--add-timestamp`, which clap cannot declare: before `--`
 /// it means that, not `-t s` (write `-t s` or `--tag s` for a tag named `s`).
 const ADD_TIMESTAMP_SHORT: &str = "-ts";
 
-/// Parse the command line: `rtask cache ...` or `rtask init ...` when the first argument is
-/// `cache` or `init`, otherwise a run (with nox's `-ts` read as `--add-timestamp`, and `-s`
-/// names split at commas outside parentheses).
+/// Parse the command line: `rtask cache ...`, `rtask init ...`, `rtask schema` or
+/// `rtask completions ...` when the first argument is one of these words, otherwise a run
+/// (with nox's `-ts` read as `--add-timestamp`, and `-s` names split at commas outside
+/// parentheses).
 pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, clap::Error> {
     let mut arguments: Vec<OsString> = arguments.into_iter().collect();
     if arguments.len() == 2 && arguments[1] == crate::exec::watchdog::ARGUMENT {
@@ -53,6 +65,17 @@ pub fn parse(arguments: impl IntoIterator<Item = OsString>) -> Result<Command, c
     if arguments.get(1).is_some_and(|first| first == SCHEMA) {
         arguments.remove(0);
         return SchemaArgs::try_parse_from(arguments).map(Command::Schema);
+    }
+    if arguments.get(1).is_some_and(|first| first == COMPLETIONS) {
+        arguments.remove(0);
+        return CompletionsArgs::try_parse_from(arguments).map(Command::Completions);
+    }
+    if arguments
+        .get(1)
+        .is_some_and(|first| first == COMPLETE_NAMES)
+    {
+        arguments.remove(0);
+        return CompleteNamesArgs::try_parse_from(arguments).map(Command::CompleteNames);
     }
     for argument in arguments.iter_mut().skip(1) {
         if argument == "--" {
@@ -475,6 +498,64 @@ pub struct InitArgs {
     help_template = SCHEMA_HELP
 )]
 pub struct SchemaArgs {}
+
+/// Print a shell's completion script, which completes options, commands and (bash, zsh, fish)
+/// the sessions and tags of the task file found from the current directory
+///
+/// Examples:
+///
+///   rtask completions bash > ~/.local/share/bash-completion/completions/rtask
+///   rtask completions zsh > ~/.zfunc/_rtask      (with `fpath+=~/.zfunc` before `compinit`)
+///   rtask completions fish > ~/.config/fish/completions/rtask.fish
+///
+/// powershell and elvish complete options and commands only. A session named `completions`
+/// runs with `rtask -s completions`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rtask completions",
+    bin_name = "rtask completions",
+    version,
+    max_term_width = 100
+)]
+#[command(verbatim_doc_comment)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// What the completion scripts ask for: the session names or the tags of the task file.
+#[derive(Debug, Parser)]
+#[command(name = "rtask --complete-names", bin_name = "rtask --complete-names")]
+pub struct CompleteNamesArgs {
+    /// Which names to print
+    pub kind: NameKind,
+
+    /// The task file to read instead of searching upward for `tasks.toml`
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+}
+
+/// Which names `--complete-names` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NameKind {
+    /// Session names: each session's, and each parametrized session's base name.
+    Sessions,
+    /// The tags sessions carry.
+    Tags,
+}
+
+/// The whole command line as one clap command, for the completion scripts: the run's options
+/// and the first-word commands as subcommands.
+pub(crate) fn completion_command() -> clap::Command {
+    use clap::CommandFactory;
+    Args::command()
+        .disable_help_subcommand(true)
+        .subcommand(CacheArgs::command().name(CACHE))
+        .subcommand(InitArgs::command().name(INIT))
+        .subcommand(SchemaArgs::command().name(SCHEMA))
+        .subcommand(CompletionsArgs::command().name(COMPLETIONS))
+}
 
 impl Args {
     /// The one `--reuse-venv` decision the reuse flags make (clap refuses two of them).

@@ -10,12 +10,15 @@
 //! `rtask cache export|import` ([`cache_command`]) carries entries between machines as bundles;
 //! `rtask cache stats|prune` counts the cache and keeps it bounded. `rtask schema` ([`schema`])
 //! prints the JSON Schema of `tasks.toml`, generated from the [`taskfile`]'s wire types.
+//! `rtask completions SHELL` ([`completions`]) prints a shell's completion script, which asks
+//! rtask for the task file's session names and tags.
 
 mod app;
 mod cache;
 mod cache_command;
 mod cli;
 mod command;
+mod completions;
 mod digest;
 mod dry_run;
 mod environment;
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         cli::Command::Cache(args) => args.color,
         cli::Command::Init(_) => cli::ColorChoice::Auto,
         cli::Command::Schema(_) => cli::ColorChoice::Never,
+        cli::Command::Completions(_) | cli::Command::CompleteNames(_) => cli::ColorChoice::Never,
         cli::Command::Watchdog => cli::ColorChoice::Never,
     };
     let environment = match Environment::capture() {
@@ -86,6 +90,8 @@ pub fn main() -> ExitCode {
         cli::Command::Cache(args) => cache_command::run(args, environment),
         cli::Command::Init(args) => init::run(&args, &environment).map_err(Error::Init),
         cli::Command::Schema(_) => Ok(schema::run()),
+        cli::Command::Completions(args) => completions::run(&args),
+        cli::Command::CompleteNames(args) => completions::names(&args, &environment),
         cli::Command::Watchdog => Ok(exec::watchdog::serve()),
     };
     match result {

@@ -9,6 +9,7 @@ mod bundle;
 mod cache;
 mod ci_recipe;
 mod cli;
+mod completions;
 mod corpus;
 mod entries;
 mod environments;
