@@ -108,13 +108,14 @@ Examples:
   rtask unit_tests -- -k db  pass `-k db` to the session's `{posargs}`
   rtask --dry-run            say what would run or be restored, and why
   rtask init --from-nox      convert `noxfile.py` into a `tasks.toml` (`rtask init --help`)
+  rtask completions bash     print the shell's completion script (`rtask completions --help`)
 
 Cache bundles, to carry results between CI jobs without a server (`rtask cache --help`):
   rtask cache export -o FILE [SESSION]...  write their cached results to FILE
   rtask cache import FILE                  add a bundle's results to this cache
 
-The first word `cache`, `init` or `schema` starts that command; a session named so runs
-with `-s NAME`.
+The first word `cache`, `init`, `schema` or `completions` starts that command; a session
+named so runs with `-s NAME`.
 ";
 
 const CACHE_HELP: &str = "\
@@ -147,6 +148,21 @@ Examples:
   rtask init --from-nox ci/nox.py  convert another noxfile; `tasks.toml` goes beside it
 
 A session named `init` runs with `rtask -s init`.
+";
+
+const COMPLETIONS_HELP: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+{all-args}
+
+Examples:
+  rtask completions bash > ~/.local/share/bash-completion/completions/rtask
+  rtask completions zsh > ~/.zfunc/_rtask      (with `fpath+=~/.zfunc` before `compinit`)
+  rtask completions fish > ~/.config/fish/completions/rtask.fish
+
+powershell and elvish complete options and commands only. A session named `completions`
+runs with `rtask -s completions`.
 ";
 
 const SCHEMA_HELP: &str = "\
@@ -501,23 +517,14 @@ pub struct SchemaArgs {}
 
 /// Print a shell's completion script, which completes options, commands and (bash, zsh, fish)
 /// the sessions and tags of the task file found from the current directory
-///
-/// Examples:
-///
-///   rtask completions bash > ~/.local/share/bash-completion/completions/rtask
-///   rtask completions zsh > ~/.zfunc/_rtask      (with `fpath+=~/.zfunc` before `compinit`)
-///   rtask completions fish > ~/.config/fish/completions/rtask.fish
-///
-/// powershell and elvish complete options and commands only. A session named `completions`
-/// runs with `rtask -s completions`.
 #[derive(Debug, Parser)]
 #[command(
     name = "rtask completions",
     bin_name = "rtask completions",
     version,
-    max_term_width = 100
+    max_term_width = 100,
+    help_template = COMPLETIONS_HELP
 )]
-#[command(verbatim_doc_comment)]
 pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_name = "SHELL")]

@@ -369,13 +369,6 @@ fn completions_schema_and_init_need_no_task_file() {
 }
 
 #[test]
-fn completions_help() {
-    let help = Project::new().rtask(&["completions", "--help"]);
-    help.success();
-    insta::assert_snapshot!("completions_help", help.stdout);
-}
-
-#[test]
 fn a_session_named_completions_runs_with_s() {
     let project =
         Project::with_tasks("[sessions.completions]\npython = false\nrun = [\"echo ran\"]\n");

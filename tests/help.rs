@@ -4,13 +4,14 @@
 use crate::support::Project;
 
 /// The help pages: the arguments that print them, and their snapshots' names.
-const PAGES: [(&[&str], &str); 6] = [
+const PAGES: [(&[&str], &str); 7] = [
     (&["--help"], "run_long"),
     (&["-h"], "run_short"),
     (&["cache", "--help"], "cache"),
     (&["cache", "export", "--help"], "cache_export"),
     (&["init", "--help"], "init"),
     (&["schema", "--help"], "schema"),
+    (&["completions", "--help"], "completions"),
 ];
 
 fn help(project: &Project, args: &[&str], columns: &str) -> String {
