@@ -38,3 +38,4 @@ mod schema;
 mod selection;
 mod validation;
 mod watchdog;
+mod wheel;
