@@ -27,8 +27,15 @@ fn target_dir() -> PathBuf {
 }
 
 /// The Python of the tests' own virtual environment, with the pip that builds the wheel.
+#[track_caller]
 fn ci_python() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/python")
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/python");
+    assert!(
+        python.is_file(),
+        "`{}` is missing: run `bash .ci/prepare` first",
+        python.display()
+    );
+    python
 }
 
 /// Clears the variables `cargo test` sets for this test process (`CARGO_MANIFEST_DIR`,
@@ -56,10 +63,9 @@ fn as_from_a_shell(command: &mut Command) {
 }
 
 #[track_caller]
-fn succeed(command: &mut Command) -> Run {
+fn succeed(command: &mut Command) {
     let run = Run::from(command.output().unwrap());
     assert_eq!(run.code, 0, "{command:?} failed\n{run}");
-    run
 }
 
 /// Build the project's wheel into `dist` with pip, from the wheelhouse only; its path.
