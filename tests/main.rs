@@ -42,3 +42,4 @@ mod schema;
 mod selection;
 mod validation;
 mod watchdog;
+mod wheel;
