@@ -31,6 +31,7 @@ mod python;
 mod python_envs;
 mod python_keys;
 mod remote;
+mod replay;
 mod restore_only;
 mod run_flags;
 mod safety;
