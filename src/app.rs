@@ -36,13 +36,16 @@ use crate::{dry_run, graph, list, lock, python, remote, report, select, taskfile
 
 /// Whether rtask's own output (stderr) is coloured.
 pub fn use_color(choice: ColorChoice, environment: &Environment) -> bool {
+    color_on(choice, environment, std::io::stderr().is_terminal())
+}
+
+/// Whether what rtask writes to a stream (a terminal or not) is coloured.
+fn color_on(choice: ColorChoice, environment: &Environment, terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            !environment.no_color()
-                && environment.get("TERM") != Some("dumb")
-                && std::io::stderr().is_terminal()
+            !environment.no_color() && environment.get("TERM") != Some("dumb") && terminal
         }
     }
 }
@@ -220,6 +223,10 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
             Timestamps::Utc
         } else {
             Timestamps::Off
+        },
+        replay: args.replay.unwrap_or(project.replay),
+        output_painter: Painter {
+            color: color_on(args.color, &environment, std::io::stdout().is_terminal()),
         },
     }));
     let run_remote = remote_config

@@ -380,6 +380,11 @@ pub struct Args {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
+    /// How much of a cache hit's stored log to show [default: `replay` of `[settings]`, else
+    /// full]
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub replay: Option<crate::replay::ReplayMode>,
+
     /// When to use colours
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,

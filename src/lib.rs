@@ -41,6 +41,7 @@ mod protected;
 mod python;
 mod relpath;
 mod remote;
+mod replay;
 mod report;
 mod reporter;
 mod schema;

@@ -30,6 +30,8 @@ pub struct Project {
     /// `[settings] error_on_external_run`: what becomes of a command whose program lives
     /// outside its session's environment.
     pub external_run: crate::command::ExternalRun,
+    /// `[settings] replay`: how much of a cache hit's log is shown (`--replay` overrides it).
+    pub replay: crate::replay::ReplayMode,
     /// In the order the task file defines them.
     pub sessions: Vec<Session>,
 }

@@ -27,6 +27,12 @@ struct SessionReport<'a> {
     reason: Option<String>,
     signatures: &'a [String],
     duration: f64,
+    /// Seconds its commands took in this run (`null` when none started: restored, skipped).
+    commands_duration: Option<f64>,
+    /// Seconds spent making or updating its environment (`null` when none was made).
+    environment_duration: Option<f64>,
+    /// Seconds a cache hit saved: the stored run's commands' time less the restore's.
+    saved: Option<f64>,
     cached: bool,
     key: Option<&'a Digest>,
 }
@@ -52,6 +58,14 @@ pub fn render(entries: &[Entry<'_>]) -> String {
                 Outcome::Aborted { reason } => ("aborted", -1, Some(words::abort(reason))),
                 Outcome::Interrupted { .. } => ("aborted", -1, Some("interrupted".to_string())),
             };
+            let (took, environment, saved) = match entry.outcome {
+                Outcome::Ran { took }
+                | Outcome::Failed { took, .. }
+                | Outcome::Interrupted { took } => (Some(took), took.environment, None),
+                Outcome::Cached { saved, environment } => (None, *environment, Some(*saved)),
+                Outcome::Installed { duration } => (None, Some(*duration), None),
+                Outcome::Aborted { .. } | Outcome::Skipped { .. } => (None, None, None),
+            };
             SessionReport {
                 args: entry
                     .session
@@ -65,6 +79,9 @@ pub fn render(entries: &[Entry<'_>]) -> String {
                 reason,
                 signatures: &entry.session.signatures,
                 duration: entry.elapsed.as_secs_f64(),
+                commands_duration: took.and_then(|took| took.commands).map(|d| d.as_secs_f64()),
+                environment_duration: environment.map(|d| d.as_secs_f64()),
+                saved: saved.map(|d| d.as_secs_f64()),
                 cached: matches!(entry.outcome, Outcome::Cached { .. }),
                 key: entry.key,
             }

@@ -23,20 +23,23 @@ use crate::spool::Spool;
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     Ran {
-        duration: Duration,
+        took: Took,
     },
     /// `--install-only`: its environment (when it has one) was made or found up to date, and
     /// nothing else was done.
     Installed {
         duration: Duration,
     },
-    /// Restored from the cache; `saved` is how long the run that made the entry took, less
-    /// what restoring and replaying it took (never a saving that did not happen).
+    /// Restored from the cache; `saved` is how long the commands of the run that made the
+    /// entry took, less what restoring and replaying it took (never a saving that did not
+    /// happen). `environment` is the time spent making its environment first, to compare it
+    /// with the entry's: a hit pays it too, so it is no saving.
     Cached {
         saved: Duration,
+        environment: Option<Duration>,
     },
     Failed {
-        duration: Duration,
+        took: Took,
         error: Arc<SessionError>,
     },
     /// Not started: a session it requires failed, or the run stopped.
@@ -44,13 +47,32 @@ pub(crate) enum Outcome {
         reason: AbortReason,
     },
     Interrupted {
-        duration: Duration,
+        took: Took,
     },
     /// Not run, and not a failure: its Python interpreter is missing, or a session it requires
     /// was skipped.
     Skipped {
         reason: SkipReason,
     },
+}
+
+/// How long a session took, the making of its environment told apart from the rest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Took {
+    /// All of it: hashing its inputs, making its environment, running its commands, storing.
+    pub total: Duration,
+    /// Making or updating its virtual environment, when that was done.
+    pub environment: Option<Duration>,
+    /// Its commands, when they started.
+    pub commands: Option<Duration>,
+}
+
+impl Took {
+    /// All but the making of its environment: what the session itself took.
+    pub(crate) fn own(&self) -> Duration {
+        self.total
+            .saturating_sub(self.environment.unwrap_or_default())
+    }
 }
 
 impl Outcome {
@@ -66,9 +88,9 @@ impl Outcome {
         !self.succeeded() && !matches!(self, Outcome::Skipped { .. })
     }
 
-    pub(crate) fn failed(duration: Duration, error: SessionError) -> Outcome {
+    pub(crate) fn failed(took: Took, error: SessionError) -> Outcome {
         Outcome::Failed {
-            duration,
+            took,
             error: Arc::new(error),
         }
     }

@@ -174,6 +174,23 @@ impl JsonSchema for VenvBackend {
     }
 }
 
+/// `[settings] replay`: the modes [`crate::replay::ReplayMode`] knows.
+pub(crate) enum Replay {}
+
+impl JsonSchema for Replay {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Replay".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "enum": ["full", "errors", "none"] })
+    }
+}
+
 /// `parametrize`: each key to a non-empty list of values, rows (arrays of values, for a key
 /// naming several parameters) or `{ value, id }` tables.
 pub(crate) enum Parametrize {}

@@ -215,7 +215,7 @@ fn outside_ci_the_summary_says_what_a_missing_interpreter_skipped() {
         .stderr_has("coverage_report: skipped (requires `combine`, which was skipped: requires `tests-3.99`, which was skipped: Python interpreter 3.99 not found)");
     timeless().bind(|| insta::assert_snapshot!(summary(&run.stderr), @r"
     rtask: 4 sessions in [TIME]: 1 ran, 3 skipped
-      ran         tests-3.11       [TIME]
+      ran         tests-3.11       [TIME] (environment [TIME])
       skipped     tests-3.99       Python interpreter 3.99 not found
       skipped     combine          requires `tests-3.99`, which was skipped: Python interpreter 3.99 not found
       skipped     coverage_report  requires `combine`, which was skipped: requires `tests-3.99`, which was skipped: Python interpreter 3.99 not found
@@ -239,7 +239,7 @@ fn under_ci_a_missing_interpreter_fails_every_dependent_loudly() {
     run.code(1);
     timeless().bind(|| insta::assert_snapshot!(summary(&run.stderr), @r"
     rtask: 4 sessions in [TIME]: 1 ran, 1 failed, 2 aborted
-      ran         tests-3.11       [TIME]
+      ran         tests-3.11       [TIME] (environment [TIME])
       failed      tests-3.99       [TIME]: Python interpreter 3.99 not found
       aborted     combine          requires `tests-3.99`, which failed: Python interpreter 3.99 not found
       aborted     coverage_report  requires `combine`, which did not run: requires `tests-3.99`, which failed: Python interpreter 3.99 not found

@@ -34,9 +34,9 @@ fn a_second_run_restores_instead_of_running() {
     project
         .rtask(&["build"])
         .success()
-        .stdout_has("$ echo run >> runs.txt\n")
-        .stdout_has("built\n")
-        .stderr_has("build: cached (ran ")
+        .stdout_has("│ $ echo run >> runs.txt\n")
+        .stdout_has("│ built\n")
+        .stderr_has("build: cached: replaying the log of a run from ")
         .stderr_has("1 cached (saved ");
     assert_eq!(project.count("runs.txt"), 1);
     assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");

@@ -217,9 +217,9 @@ fn fails_before_the_program_starts(project: &Project, args: &[&str]) {
     insta::allow_duplicates! {
         insta::with_settings!({filters => filters.clone()}, {
             insta::assert_snapshot!(failure.join("\n"), @r"
-            ext: failed in [t]: `git` is not installed into the virtual environment, it is located at `[path]`: external program disallowed
+            ext: failed in [t] (environment [t]): `git` is not installed into the virtual environment, it is located at `[path]`: external program disallowed
               hint: mark the command `external = true` in `run` to allow it, or install the program into the environment
-              failed      ext  [t]: `git` is not installed into the virtual environment, it is located at `[path]`: external program disallowed
+              failed      ext  [t] (environment [t]): `git` is not installed into the virtual environment, it is located at `[path]`: external program disallowed
             ");
         });
     }

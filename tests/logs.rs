@@ -1,5 +1,6 @@
-//! Session logs: captured while commands run, stored compressed, replayed byte for byte; and
-//! large blobs stored compressed, read back exact or refused with a reason.
+//! Session logs: captured while commands run, stored compressed, replayed byte for byte (each
+//! line behind the replay gutter); and large blobs stored compressed, read back exact or
+//! refused with a reason.
 
 use std::fs;
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ fn stored_blob(project: &Project, hash: &str) -> PathBuf {
 
 fn snapshot(name: &str, text: &str) {
     let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "[date] UTC");
     settings.add_filter(r"\d+(\.\d+)? ?(ms|s)\b", "[time]");
     settings.add_filter(r"[0-9a-f]{64}", "[hash]");
     settings.add_filter(r"/\S*/\.rtask/", "[project]/.rtask/");
@@ -48,6 +50,16 @@ fn run(project: &Project, args: &[&str]) -> (Vec<u8>, Run) {
     let output = project.command(args).output().unwrap();
     let stdout = output.stdout.clone();
     (stdout, Run::from(output))
+}
+
+/// A log as a hit replays it: each line behind the gutter, the bytes otherwise as they were.
+fn replayed(log: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(log.len() + log.len() / 16);
+    for line in log.split_inclusive(|&byte| byte == b'\n') {
+        out.extend_from_slice("│ ".as_bytes());
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 #[track_caller]
@@ -78,7 +90,7 @@ inputs = ["input.txt"]
     assert_same_bytes(expected, &live_out);
     let (hit_out, hit) = run(&project, &["build"]);
     hit.success().stderr_has("build: cached");
-    assert_same_bytes(&live_out, &hit_out);
+    assert_same_bytes(&replayed(&live_out), &hit_out);
     // rtask ends the unfinished line on stderr, where its own lines go.
     snapshot("replay_without_final_newline_stderr", &hit.stderr);
 }
@@ -98,7 +110,7 @@ inputs = ["input.txt"]
     assert_same_bytes(b"$ printf 'one\\ntwo\\n'\none\ntwo\n", &live_out);
     let (hit_out, hit) = run(&project, &["build"]);
     hit.success().stderr_has("build: cached");
-    assert_same_bytes(&live_out, &hit_out);
+    assert_same_bytes(&replayed(&live_out), &hit_out);
     snapshot("replay_with_final_newline_stderr", &hit.stderr);
 }
 
@@ -119,9 +131,9 @@ inputs = ["input.txt"]
     );
     let left = b"$ printf 'left\\000 without newline'\nleft\x00 without newline".to_vec();
     let right = b"$ sleep 0.2; printf 'right\\nline\\n'\nright\nline\n".to_vec();
-    let either = |stdout: &[u8]| {
-        let one = [left.clone(), right.clone()].concat();
-        let other = [right.clone(), left.clone()].concat();
+    let either = |stdout: &[u8], left: &[u8], right: &[u8]| {
+        let one = [left, right].concat();
+        let other = [right, left].concat();
         assert!(
             stdout == one || stdout == other,
             "not the two logs whole: {:?}",
@@ -130,10 +142,10 @@ inputs = ["input.txt"]
     };
     let (live_out, live) = run(&project, &["-j2", "left", "right"]);
     live.success();
-    either(&live_out);
+    either(&live_out, &left, &right);
     let (hit_out, hit) = run(&project, &["-j2", "left", "right"]);
     hit.success().stderr_has("2 cached");
-    either(&hit_out);
+    either(&hit_out, &replayed(&left), &replayed(&right));
 }
 
 #[test]
@@ -153,7 +165,7 @@ inputs = ["input.txt"]
     project.rtask(&["cached"]).success();
     let live = b"$ printf 'live starts\\n'; sleep 0.5; printf 'live ends'\nlive starts\nlive ends"
         .to_vec();
-    let cached = b"$ sleep 0.1; printf 'cached\\000bytes'\ncached\x00bytes".to_vec();
+    let cached = replayed(b"$ sleep 0.1; printf 'cached\\000bytes'\ncached\x00bytes");
     let (stdout, run) = run(&project, &["-j2", "live", "cached"]);
     run.success().stderr_has("cached: cached");
     let one = [live.clone(), cached.clone()].concat();
@@ -188,7 +200,7 @@ inputs = ["input.txt"]
     assert!(fs::metadata(&stored).unwrap().len() < 5_000_000);
     let (hit_out, hit) = run(&project, &["build"]);
     hit.success().stderr_has("build: cached");
-    assert_same_bytes(&live_out, &hit_out);
+    assert_same_bytes(&replayed(&live_out), &hit_out);
 }
 
 #[test]
@@ -360,7 +372,7 @@ fn compressed_blobs_travel_as_their_bytes_through_a_remote_cache() {
     let (hit_out, hit) = run(&consumer, &["build", "--remote-cache", &url]);
     hit.success().stderr_has("build: cached");
     assert_eq!(consumer.count("runs.txt"), 0, "the consumer ran\n{hit}");
-    assert_same_bytes(&live_out, &hit_out);
+    assert_same_bytes(&replayed(&live_out), &hit_out);
     assert_eq!(fs::read(consumer.path("out/big.txt")).unwrap(), made);
     // Stored compressed in the consumer's cache too.
     assert!(
@@ -381,7 +393,7 @@ fn compressed_blobs_travel_as_their_bytes_in_a_bundle() {
     let (hit_out, hit) = run(&consumer, &["build"]);
     hit.success().stderr_has("build: cached");
     assert_eq!(consumer.count("runs.txt"), 0, "the consumer ran\n{hit}");
-    assert_same_bytes(&live_out, &hit_out);
+    assert_same_bytes(&replayed(&live_out), &hit_out);
     assert_eq!(fs::read(consumer.path("out/big.txt")).unwrap(), made);
 }
 

@@ -34,6 +34,7 @@ mod python;
 mod python_envs;
 mod python_keys;
 mod remote;
+mod replay;
 mod report;
 mod restore_only;
 mod run_flags;

@@ -82,6 +82,7 @@ fn assert_same_outputs(from: &Project, to: &Project) {
 fn snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "[date] UTC");
     settings.add_filter(r"\d+(\.\d+)? ?(ms|s)\b", "[time]");
     settings.add_filter(r"[0-9a-f]{64}", "[hash]");
     settings.add_filter(r"\b2: \d+", "2: [size]");

@@ -1,6 +1,7 @@
 //! The readable JSON manifest stored beside each cache entry.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +25,12 @@ pub struct Manifest {
     pub session: String,
     pub key: Digest,
     pub created_unix_ms: u64,
-    /// How long the session ran: the time a hit saves.
+    /// How long the session took, making its environment included.
     pub duration_ms: u64,
+    /// How long its commands took: what a hit spares. Absent from entries stored before
+    /// rtask recorded it (optional, so those stay readable without a new format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands_ms: Option<u64>,
     /// The `{posargs}` the run had (already part of the key through the commands): to say
     /// "posargs changed" rather than "command changed".
     #[serde(default)]
@@ -57,6 +62,18 @@ pub struct Format {
 }
 
 impl Manifest {
+    /// How long the commands of the run that made the entry took. An entry stored before
+    /// that was recorded gives the whole run's time, making its environment included: the
+    /// best it knows, an overstatement it carries until it is replaced.
+    pub fn commands(&self) -> Duration {
+        Duration::from_millis(self.commands_ms.unwrap_or(self.duration_ms))
+    }
+
+    /// When the run that made the entry ended.
+    pub fn created(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.created_unix_ms)
+    }
+
     /// Every blob the entry refers to, with what it holds: the stored copies of its files, its
     /// log and the chunks of its list of inputs.
     pub fn blobs(&self) -> impl Iterator<Item = (Stored, &Blob)> {

@@ -162,7 +162,10 @@ pub struct Run<'a> {
     pub outputs: &'a [FoundOutput],
     /// The log, written while the commands ran (see [`Store::blob_writer`]).
     pub log: Written<NamedTempFile>,
+    /// The whole session, making its environment included.
     pub duration: Duration,
+    /// Its commands alone.
+    pub commands: Duration,
     pub posargs: &'a [String],
     /// What the session's environment held.
     pub environment: Option<Realised>,
@@ -587,6 +590,7 @@ impl Writer {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_millis() as u64),
             duration_ms: run.duration.as_millis() as u64,
+            commands_ms: Some(run.commands.as_millis() as u64),
             posargs: run.posargs.to_vec(),
             ingredients: run.ingredients,
             environment: run.environment,

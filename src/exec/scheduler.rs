@@ -12,7 +12,7 @@ use crate::failure::SessionError;
 use crate::plan::Finished;
 use crate::plan::reason::{AbortReason, Blocked, RequirementEnd, blocked};
 use crate::project::{Session, SessionId};
-use crate::reporter::Outcome;
+use crate::reporter::{Outcome, Took};
 
 /// How one session of the run ended.
 pub struct SessionResult {
@@ -165,7 +165,7 @@ pub fn run(context: &Context<'_>, order: &[SessionId], options: &Options) -> Vec
                     }))
                     .unwrap_or_else(|_| {
                         (
-                            Outcome::failed(Duration::ZERO, SessionError::Panicked),
+                            Outcome::failed(Took::default(), SessionError::Panicked),
                             None,
                         )
                     });

@@ -2,6 +2,7 @@
 //! its environment first when it must run in it, or compare it with its entry's), then act on
 //! the decision: restore the entry, or run the commands and store the result.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use crate::project::{Session, SessionId};
 use crate::python::prepare::{Maker, NotMade};
 use crate::python::{self, EnvPurpose, EnvironmentUse, venv::Env};
 use crate::relpath::RelPath;
-use crate::reporter::{NotStored, Outcome, Reporter, Warning};
+use crate::reporter::{NotStored, Outcome, Reporter, Took, Warning};
 
 /// Everything a session needs from the run it is part of.
 pub(crate) struct Context<'a> {
@@ -42,23 +43,23 @@ pub(crate) fn run(
 ) -> (Outcome, Option<Finished>) {
     let planner = context.planner;
     let session = &planner.project.sessions[id];
-    let started = Instant::now();
+    let clock = Stopwatch::start();
     // At work from here: what it puts back of its requirements, and what they left, may be
     // touched by another session at work at the same time.
     let reach = session.cacheable().then_some(&session.requires[..]);
     let presence = context.sharing.enter(id, reach);
     if let Err(error) = restore_required(context, session, upstream) {
-        return context.end(session, Outcome::failed(started.elapsed(), error));
+        return context.end(session, Outcome::failed(clock.took(), error));
     }
     let mut plan = planner.decide(id, upstream);
     if let Decision::PrepareEnvironment {
         plan: environment, ..
     } = &plan.decision
     {
-        match context.make(session, environment) {
+        match clock.environment(|| context.make(session, environment)) {
             Ok(()) => plan = planner.decide(id, upstream),
             Err(not_made) => {
-                return context.end(session, not_made.outcome(started.elapsed()));
+                return context.end(session, not_made.outcome(clock.took()));
             }
         }
     }
@@ -67,7 +68,7 @@ pub(crate) fn run(
         session,
         upstream,
         presence: &presence,
-        started,
+        clock,
     }
     .act(plan)
 }
@@ -76,10 +77,10 @@ pub(crate) fn run(
 /// runs, nothing is restored or stored).
 pub(crate) fn install_only(context: &Context<'_>, id: SessionId) -> Outcome {
     let session = &context.planner.project.sessions[id];
-    let started = Instant::now();
-    let outcome = match context.environment(session, started) {
+    let clock = Stopwatch::start();
+    let outcome = match context.environment(session, &clock) {
         Ok(_) => Outcome::Installed {
-            duration: started.elapsed(),
+            duration: clock.took().total,
         },
         Err(outcome) => outcome,
     };
@@ -88,10 +89,10 @@ pub(crate) fn install_only(context: &Context<'_>, id: SessionId) -> Outcome {
 }
 
 impl NotMade {
-    fn outcome(self, duration: Duration) -> Outcome {
+    fn outcome(self, took: Took) -> Outcome {
         match self {
-            NotMade::Interrupted => Outcome::Interrupted { duration },
-            NotMade::Failed(error) => Outcome::failed(duration, error),
+            NotMade::Interrupted => Outcome::Interrupted { took },
+            NotMade::Failed(error) => Outcome::failed(took, error),
         }
     }
 }
@@ -113,26 +114,27 @@ impl Context<'_> {
 
     /// The environment a session runs in, made first when it is stale; how it ends when it
     /// cannot have one.
-    fn environment(&self, session: &Session, started: Instant) -> Result<Option<Env>, Outcome> {
+    fn environment(&self, session: &Session, clock: &Stopwatch) -> Result<Option<Env>, Outcome> {
         let planner = self.planner;
         let unavailable = |why| match planner.unavailable(why) {
             Decision::Skip(reason) => Outcome::Skipped { reason },
-            Decision::Fail(error) => Outcome::failed(started.elapsed(), error),
-            _ => Outcome::failed(started.elapsed(), SessionError::EnvironmentNotMade),
+            Decision::Fail(error) => Outcome::failed(clock.took(), error),
+            _ => Outcome::failed(clock.took(), SessionError::EnvironmentNotMade),
         };
         match planner.local_env(session, EnvPurpose::Run) {
             LocalEnv::Without => Ok(None),
             LocalEnv::Ready(env) | LocalEnv::Outdated(env) => Ok(Some(env)),
             LocalEnv::Unavailable(why) => Err(unavailable(why)),
             LocalEnv::Stale(plan) => {
-                self.make(session, &plan)
-                    .map_err(|not_made| not_made.outcome(started.elapsed()))?;
+                clock
+                    .environment(|| self.make(session, &plan))
+                    .map_err(|not_made| not_made.outcome(clock.took()))?;
                 match planner.local_env(session, EnvPurpose::Run) {
                     LocalEnv::Without => Ok(None),
                     LocalEnv::Ready(env) => Ok(Some(env)),
                     LocalEnv::Unavailable(why) => Err(unavailable(why)),
                     LocalEnv::Stale(_) | LocalEnv::Outdated(_) => Err(Outcome::failed(
-                        started.elapsed(),
+                        clock.took(),
                         SessionError::EnvironmentNotMade,
                     )),
                 }
@@ -198,7 +200,7 @@ struct Act<'a> {
     session: &'a Session,
     upstream: &'a BTreeMap<SessionId, Finished>,
     presence: &'a Presence<'a>,
-    started: Instant,
+    clock: Stopwatch,
 }
 
 impl Act<'_> {
@@ -225,8 +227,7 @@ impl Act<'_> {
                         return match Finished::of_entry(root, Arc::clone(&manifest)) {
                             Ok(finished) => (outcome, Some(finished)),
                             Err(error) => {
-                                let elapsed = self.started.elapsed();
-                                let failed = Outcome::failed(elapsed, error.into());
+                                let failed = Outcome::failed(self.clock.took(), error.into());
                                 self.context.end(self.session, failed)
                             }
                         };
@@ -243,24 +244,24 @@ impl Act<'_> {
                 match unrestored {
                     // A restore needs no environment, a run does.
                     Unrestored::Run { reason, store } => {
-                        match self.context.environment(self.session, self.started) {
+                        match self.context.environment(self.session, &self.clock) {
                             Ok(env) => {
                                 return self.execute(running(store, env.as_ref()), &[reason]);
                             }
                             Err(outcome) => outcome,
                         }
                     }
-                    Unrestored::Fail(error) => Outcome::failed(self.started.elapsed(), error),
+                    Unrestored::Fail(error) => Outcome::failed(self.clock.took(), error),
                 }
             }
             Decision::Run { reasons, store } => {
                 return self.execute(running(store, venv.as_ref()), &reasons);
             }
             Decision::Skip(reason) => Outcome::Skipped { reason },
-            Decision::Fail(error) => Outcome::failed(self.started.elapsed(), error),
+            Decision::Fail(error) => Outcome::failed(self.clock.took(), error),
             Decision::Abort(reason) => Outcome::Aborted { reason },
             Decision::PrepareEnvironment { .. } => {
-                Outcome::failed(self.started.elapsed(), SessionError::EnvironmentNotMade)
+                Outcome::failed(self.clock.took(), SessionError::EnvironmentNotMade)
             }
         };
         self.context.end(self.session, outcome)
@@ -282,10 +283,12 @@ impl Act<'_> {
         self.context
             .reporter
             .restored(&self.session.name, manifest, log, &restored);
-        // What the hit saved: the run it spares, less the restore and the replay.
-        let ran = Duration::from_millis(manifest.duration_ms);
+        // What the hit saved: the commands it spares, less the restore and the replay. Making
+        // an environment is no saving: the hit made it too when it had to (to compare it with
+        // the entry's), and a run on a machine that has it would not make it.
         Ok(Outcome::Cached {
-            saved: ran.saturating_sub(started.elapsed()),
+            saved: manifest.commands().saturating_sub(started.elapsed()),
+            environment: self.clock.took().environment,
         })
     }
 
@@ -296,15 +299,17 @@ impl Act<'_> {
         self.clear_older_results();
         let own = outputs::glob_matches(root, &self.session.outputs, protected);
         context.reporter.started(&self.session.name, reasons);
-        let ran = self.run_commands(&run);
+        let ran = self.clock.commands(|| self.run_commands(&run));
         let shared = self.presence.leave();
         let (outcome, finished) = match ran {
             Ok(log) => match self.finish(run, &own, shared, log) {
-                Ok(finished) => {
-                    let duration = self.started.elapsed();
-                    (Outcome::Ran { duration }, Some(finished))
-                }
-                Err(error) => (Outcome::failed(self.started.elapsed(), error), None),
+                Ok(finished) => (
+                    Outcome::Ran {
+                        took: self.clock.took(),
+                    },
+                    Some(finished),
+                ),
+                Err(error) => (Outcome::failed(self.clock.took(), error), None),
             },
             Err(outcome) => (outcome, None),
         };
@@ -352,9 +357,9 @@ impl Act<'_> {
     /// Run the commands in order; the captured log, or how the session ended early.
     fn run_commands(&self, run: &Running<'_>) -> Result<Capture, Outcome> {
         let (context, session) = (self.context, self.session);
-        let failed = |error| Outcome::failed(self.started.elapsed(), error);
+        let failed = |error| Outcome::failed(self.clock.took(), error);
         let interrupted = || Outcome::Interrupted {
-            duration: self.started.elapsed(),
+            took: self.clock.took(),
         };
         let cwd = session.cwd.to_path(&context.planner.project.root);
         if !cwd.is_dir() {
@@ -516,7 +521,8 @@ impl Act<'_> {
                             inputs: &inputs,
                             outputs: &found,
                             log,
-                            duration: self.started.elapsed(),
+                            duration: self.clock.took().total,
+                            commands: self.clock.took().commands.unwrap_or_default(),
                             posargs: planner.posargs,
                         };
                         self.store(writer, store, result)
@@ -687,4 +693,55 @@ struct Running<'a> {
 enum Replay {
     Restore(RestoreError),
     Log(BlobFlaw),
+}
+
+/// How long a session has taken so far, the making of its environment and its commands timed
+/// apart.
+struct Stopwatch {
+    started: Instant,
+    environment: Cell<Option<Duration>>,
+    commands_started: Cell<Option<Instant>>,
+    commands: Cell<Option<Duration>>,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch {
+            started: Instant::now(),
+            environment: Cell::new(None),
+            commands_started: Cell::new(None),
+            commands: Cell::new(None),
+        }
+    }
+
+    /// Make (or update) the environment, timed.
+    fn environment<T>(&self, make: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let made = make();
+        let before = self.environment.get().unwrap_or_default();
+        self.environment.set(Some(before + started.elapsed()));
+        made
+    }
+
+    /// Run the commands, timed.
+    fn commands<T>(&self, run: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        self.commands_started.set(Some(started));
+        let ran = run();
+        self.commands.set(Some(started.elapsed()));
+        ran
+    }
+
+    /// What it took so far (commands still running count until now).
+    fn took(&self) -> Took {
+        let commands = self
+            .commands
+            .get()
+            .or_else(|| self.commands_started.get().map(|started| started.elapsed()));
+        Took {
+            total: self.started.elapsed(),
+            environment: self.environment.get(),
+            commands,
+        }
+    }
 }

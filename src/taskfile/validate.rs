@@ -14,6 +14,7 @@ use crate::cache::limits::{ByteSize, LimitKind};
 use crate::project::{EnvDir, EnvNaming, Project, Session};
 use crate::protected::{STATE_DIR, VENVS};
 use crate::remote::config::RemoteUrl;
+use crate::replay::ReplayMode;
 use crate::{graph, suggest, variant};
 
 pub const DEFAULT_CACHE_DIR: &str = ".rtask/cache";
@@ -290,6 +291,21 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
                     None
                 }
             });
+    let replay = settings
+        .and_then(|s| s.replay.as_ref())
+        .map_or(ReplayMode::default(), |mode| {
+            ReplayMode::parse(mode.get_ref()).unwrap_or_else(|| {
+                problems.push(
+                    Problem::new(
+                        format!("unknown `replay` `{}`", mode.get_ref()),
+                        mode.span(),
+                        "here",
+                    )
+                    .hint("use \"full\" (the whole log), \"errors\" (a hit's header only) or \"none\""),
+                );
+                ReplayMode::default()
+            })
+        });
     let envdir = match settings.and_then(|s| s.envdir.as_ref()) {
         None => EnvDir {
             path: context.root.join(STATE_DIR).join(VENVS),
@@ -343,6 +359,7 @@ pub fn validate(wire: WireFile, context: Context<'_>) -> Result<Project, Vec<Pro
             Some(true) => crate::command::ExternalRun::Fail,
             Some(false) | None => crate::command::ExternalRun::Warn,
         },
+        replay,
         sessions,
     })
 }

@@ -54,6 +54,11 @@ pub(crate) struct WireSettings {
     /// `.rtask/venvs`).
     #[schemars(with = "Option<String>")]
     pub envdir: Option<SpannedString>,
+    /// How much of a cache hit's stored log is shown: `"full"` (default: the whole log,
+    /// marked as a replay), `"errors"` (only the logs of failures: for a hit, its header line)
+    /// or `"none"` (nothing; the summary still counts it). `--replay` overrides it.
+    #[schemars(with = "Option<schema::Replay>")]
+    pub replay: Option<SpannedString>,
 }
 
 /// `[sessions.NAME]`: one session. Only `run` is required.

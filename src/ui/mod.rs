@@ -1,7 +1,8 @@
 //! What the user sees while sessions run: headers, live or grouped output, warnings.
 //!
 //! Session output goes to stdout, rtask's own lines to stderr. Output is written as it was
-//! printed, byte for byte: when it ends without a newline, the line is ended on stderr before
+//! printed, byte for byte (a log replayed from the cache with a gutter before each line, see
+//! [`replay`]): when it ends without a newline, the line is ended on stderr before
 //! rtask's next line (under GitHub Actions on stdout, where the group markers go). Blocks are
 //! streamed from a [`Spool`] or from the store, never held whole in memory. A session that starts while no
 //! other runs streams live; sessions that run side by side are buffered and shown as one block
@@ -9,6 +10,7 @@
 //! On a terminal an indicatif spinner shows each running session; under GitHub Actions (or
 //! Forgejo) each session's output is folded into a `::group::`.
 
+mod replay;
 pub mod style;
 pub mod summary;
 pub mod words;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use self::replay::{Gutter, Shown};
 use self::style::{Painter, Style};
 use crate::cache::blob::BlobReader;
 use crate::cache::manifest::Manifest;
@@ -28,6 +31,7 @@ use crate::cache::restore::Restored;
 use crate::lock::Holder;
 use crate::plan::reason::RunReason;
 use crate::python::venv;
+use crate::replay::ReplayMode;
 use crate::reporter::{EnvironmentMade, Outcome, RemoteEvent, RemoteReporter, Reporter, Warning};
 use crate::spool::Spool;
 
@@ -51,6 +55,10 @@ pub struct UiOptions {
     pub github: bool,
     /// Whether rtask's own lines start with the time (`--add-timestamp`).
     pub timestamps: Timestamps,
+    /// How much of a cache hit's log is shown (`--replay`, `[settings] replay`).
+    pub replay: ReplayMode,
+    /// Colours on stdout, where session output goes: the replay gutter.
+    pub output_painter: Painter,
 }
 
 /// Whether rtask's own lines (never the commands' output) start with the time.
@@ -93,6 +101,15 @@ struct Block {
     header: String,
     output: Body,
     footer: Option<String>,
+    /// Whether its output is a replayed log, each line behind the gutter.
+    replayed: Replayed,
+}
+
+/// Whether a block's output is live or replayed from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replayed {
+    No,
+    Yes,
 }
 
 /// Where a block's output is.
@@ -205,16 +222,21 @@ impl Ui {
         self.open_line.store(last != b'\n', Ordering::SeqCst);
     }
 
-    /// Copy a block's output to stdout as it is read.
-    fn stream_now(&self, output: &mut dyn Read) {
+    /// Copy a block's output to stdout as it is read, a replayed log behind the gutter.
+    fn stream_now(&self, output: &mut dyn Read, replayed: Replayed) {
         let mut stdout = io::stdout().lock();
         let mut buffer = vec![0; 256 * 1024];
+        let mut gutter = Gutter::new(self.options.output_painter);
         loop {
             let read = match output.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(read) => read,
             };
-            if stdout.write_all(&buffer[..read]).is_err() {
+            let written = match replayed {
+                Replayed::No => stdout.write_all(&buffer[..read]),
+                Replayed::Yes => gutter.write(&mut stdout, &buffer[..read]),
+            };
+            if written.is_err() {
                 break;
             }
             self.open_line
@@ -240,16 +262,17 @@ impl Ui {
             header,
             output,
             footer,
+            replayed,
         } = block;
         self.print(|| {
             self.open_now(&header);
             match output {
                 Body::Spool(mut spool) => {
                     if let Ok(mut reader) = spool.reader() {
-                        self.stream_now(&mut reader);
+                        self.stream_now(&mut reader, replayed);
                     }
                 }
-                Body::Stored(mut reader) => self.stream_now(&mut reader),
+                Body::Stored(mut reader) => self.stream_now(&mut reader, replayed),
             }
             self.close_now(footer.as_deref());
         });
@@ -302,21 +325,21 @@ impl Ui {
     fn footer(&self, session: &str, outcome: &Outcome) -> String {
         let painter = self.options.painter;
         match outcome {
-            Outcome::Ran { duration } => format!(
+            Outcome::Ran { took } => format!(
                 "{session}: {} in {}",
                 painter.paint(Style::Green, "ran"),
-                style::duration(*duration)
+                style::took(took)
             ),
             Outcome::Installed { duration } => format!(
                 "{session}: {} in {} (--install-only)",
                 painter.paint(Style::Green, "installed"),
                 style::duration(*duration)
             ),
-            Outcome::Failed { duration, error } => {
+            Outcome::Failed { took, error } => {
                 let mut text = format!(
                     "{session}: {} in {}: {error}",
                     painter.paint(Style::Red, "failed"),
-                    style::duration(*duration)
+                    style::took(took)
                 );
                 for detail in words::failure_details(error) {
                     text.push_str(&format!("\n  - {detail}"));
@@ -329,10 +352,10 @@ impl Ui {
                 }
                 text
             }
-            Outcome::Interrupted { duration } => format!(
+            Outcome::Interrupted { took } => format!(
                 "{session}: {} after {}",
                 painter.paint(Style::Yellow, "interrupted"),
-                style::duration(*duration)
+                style::took(took)
             ),
             Outcome::Skipped { reason } => format!(
                 "{session}: {} ({})",
@@ -398,6 +421,7 @@ impl Reporter for Ui {
                 header,
                 output: Body::Spool(Spool::new()),
                 footer: None,
+                replayed: Replayed::No,
             };
             state.buffers.insert(session.to_string(), block);
         }
@@ -432,14 +456,13 @@ impl Reporter for Ui {
     }
 
     fn restored(&self, session: &str, manifest: &Manifest, log: BlobReader, restored: &Restored) {
+        let Some(shown) = Shown::of(self.options.replay) else {
+            return;
+        };
         if self.options.verbosity == Verbosity::Quiet {
             return;
         }
-        let mut header = format!(
-            "{session}: {} (ran {})",
-            self.options.painter.paint(Style::Green, "cached"),
-            style::duration(Duration::from_millis(manifest.duration_ms))
-        );
+        let mut header = replay::header(session, manifest, shown, self.options.painter);
         if self.options.verbosity == Verbosity::Verbose {
             header.push_str(&format!(" [key {}]", manifest.key.short()));
         }
@@ -456,13 +479,25 @@ impl Reporter for Ui {
             }
             text
         });
-        let block = Block {
-            header,
-            output: Body::Stored(log),
-            footer,
-        };
         let mut state = self.state();
-        self.show_or_hold(&mut state, block);
+        match shown {
+            Shown::Log => {
+                let block = Block {
+                    header,
+                    output: Body::Stored(log),
+                    footer,
+                    replayed: Replayed::Yes,
+                };
+                self.show_or_hold(&mut state, block);
+            }
+            Shown::Header => {
+                let header = self.options.painter.paint(Style::Bold, &header);
+                self.line_or_hold(&mut state, header);
+                if let Some(footer) = footer {
+                    self.line_or_hold(&mut state, footer);
+                }
+            }
+        }
     }
 
     fn finished(&self, session: &str, outcome: &Outcome) {
@@ -534,6 +569,7 @@ impl Reporter for Ui {
             header: format!("{session}: creating its environment"),
             output: Body::Spool(log),
             footer: None,
+            replayed: Replayed::No,
         };
         let mut state = self.state();
         self.show_or_hold(&mut state, block);

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+use crate::reporter::Took;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Style {
     Bold,
+    Dim,
     Green,
     Red,
     Yellow,
@@ -22,6 +25,7 @@ impl Painter {
         }
         let code = match style {
             Style::Bold => "1",
+            Style::Dim => "2",
             Style::Green => "32",
             Style::Red => "31",
             Style::Yellow => "33",
@@ -41,8 +45,39 @@ pub fn duration(duration: Duration) -> String {
     }
 }
 
+/// `0.2 s`, or `0.2 s (environment 27.9 s)` when it made its environment: the session's own
+/// time, then the environment's apart.
+pub(crate) fn took(took: &Took) -> String {
+    let own = duration(took.own());
+    match took.environment {
+        Some(environment) => format!("{own} (environment {})", duration(environment)),
+        None => own,
+    }
+}
+
 /// `[2026-12-01T09:30:01Z]`: a moment in UTC, to the second, for `--add-timestamp`.
 pub fn utc(moment: std::time::SystemTime) -> String {
+    let (year, month, day, rest) = civil(moment);
+    format!(
+        "[{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z]",
+        rest / 3_600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// `2026-11-30 14:02 UTC`: a moment in UTC, to the minute, for people to read.
+pub(crate) fn utc_minute(moment: std::time::SystemTime) -> String {
+    let (year, month, day, rest) = civil(moment);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rest / 3_600,
+        rest / 60 % 60
+    )
+}
+
+/// The UTC date of a moment, and the seconds into its day.
+fn civil(moment: std::time::SystemTime) -> (u64, u64, u64, u64) {
     let seconds = moment
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
@@ -62,12 +97,7 @@ pub fn utc(moment: std::time::SystemTime) -> String {
         shifted_month - 9
     };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
-    format!(
-        "[{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z]",
-        rest / 3_600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    (year, month, day, rest)
 }
 
 #[cfg(test)]
@@ -87,5 +117,6 @@ mod tests {
         assert_eq!(utc(at(951_782_400)), "[2000-02-29T00:00:00Z]");
         assert_eq!(utc(at(1_796_117_401)), "[2026-12-01T09:30:01Z]");
         assert_eq!(utc(at(4_107_542_399)), "[2100-02-28T23:59:59Z]");
+        assert_eq!(utc_minute(at(1_796_117_401)), "2026-12-01 09:30 UTC");
     }
 }

@@ -16,7 +16,7 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
     let saved: Duration = results
         .iter()
         .filter_map(|(_, outcome)| match outcome {
-            Outcome::Cached { saved } => Some(*saved),
+            Outcome::Cached { saved, .. } => Some(*saved),
             _ => None,
         })
         .sum();
@@ -66,24 +66,24 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
         .unwrap_or(0);
     for (name, outcome) in results {
         let (word, style, detail) = match outcome {
-            Outcome::Ran { duration } => ("ran", Style::Green, style::duration(*duration)),
+            Outcome::Ran { took } => ("ran", Style::Green, style::took(took)),
             Outcome::Installed { duration } => {
                 ("installed", Style::Green, style::duration(*duration))
             }
-            Outcome::Cached { saved } => (
-                "cached",
-                Style::Green,
-                format!("saved {}", style::duration(*saved)),
-            ),
-            Outcome::Failed { duration, error } => (
+            Outcome::Cached { saved, environment } => {
+                let mut detail = format!("saved {}", style::duration(*saved));
+                if let Some(environment) = environment {
+                    detail.push_str(&format!(" (environment {})", style::duration(*environment)));
+                }
+                ("cached", Style::Green, detail)
+            }
+            Outcome::Failed { took, error } => (
                 "failed",
                 Style::Red,
-                format!("{}: {error}", style::duration(*duration)),
+                format!("{}: {error}", style::took(took)),
             ),
             Outcome::Aborted { reason } => ("aborted", Style::Yellow, words::abort(reason)),
-            Outcome::Interrupted { duration } => {
-                ("interrupted", Style::Yellow, style::duration(*duration))
-            }
+            Outcome::Interrupted { took } => ("interrupted", Style::Yellow, style::took(took)),
             Outcome::Skipped { reason } => ("skipped", Style::Yellow, words::skip(reason)),
         };
         let word = painter.paint(style, &format!("{word:<11}"));
@@ -95,14 +95,20 @@ pub fn render(results: &[(&str, &Outcome)], elapsed: Duration, painter: Painter)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reporter::Took;
 
     #[test]
     fn summarises_outcomes_and_time_saved() {
         let ran = Outcome::Ran {
-            duration: Duration::from_millis(1200),
+            took: Took {
+                total: Duration::from_millis(29_100),
+                environment: Some(Duration::from_millis(27_900)),
+                commands: Some(Duration::from_millis(1100)),
+            },
         };
         let cached = Outcome::Cached {
             saved: Duration::from_millis(3900),
+            environment: None,
         };
         let text = render(
             &[("unit_tests", &cached), ("coverage_report", &ran)],
@@ -113,7 +119,7 @@ mod tests {
             text,
             "rtask: 2 sessions in 1.3 s: 1 ran, 1 cached (saved 3.9 s)\n  \
              cached      unit_tests       saved 3.9 s\n  \
-             ran         coverage_report  1.2 s\n"
+             ran         coverage_report  1.2 s (environment 27.9 s)\n"
         );
     }
 
@@ -121,6 +127,7 @@ mod tests {
     fn a_hit_that_saved_nothing_says_so() {
         let cached = Outcome::Cached {
             saved: Duration::ZERO,
+            environment: Some(Duration::from_millis(14_000)),
         };
         let text = render(
             &[("replay", &cached)],
@@ -130,7 +137,7 @@ mod tests {
         assert_eq!(
             text,
             "rtask: 1 session in 14.4 s: 1 cached (saved 0.0 s)\n  \
-             cached      replay  saved 0.0 s\n"
+             cached      replay  saved 0.0 s (environment 14.0 s)\n"
         );
     }
 }
