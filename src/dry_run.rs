@@ -3,7 +3,6 @@
 //! and stores nothing.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -77,8 +76,8 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
     match &plan.decision {
         Decision::Restore(manifest) => (
             format!(
-                "would be restored from the cache (ran {}, key {})",
-                style::duration(Duration::from_millis(manifest.duration_ms)),
+                "would be restored from the cache (commands {}, key {})",
+                style::duration(manifest.commands()),
                 manifest.key.short()
             ),
             manifest.environment.iter().map(words::made_with).collect(),
@@ -184,7 +183,10 @@ impl Reason {
 struct Entry {
     key: String,
     created_unix_ms: u64,
+    /// The whole run, its environment included.
     duration_ms: u64,
+    /// The commands alone: what restoring the entry saves.
+    commands_ms: u64,
     rtask_version: String,
     /// What the session's virtual environment held when the entry was made.
     environment: Option<EntryEnvironment>,
@@ -236,6 +238,7 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan], posargs: &[String])
                     key: manifest.key.to_hex(),
                     created_unix_ms: manifest.created_unix_ms,
                     duration_ms: manifest.duration_ms,
+                    commands_ms: manifest.commands_ms(),
                     rtask_version: manifest.rtask_version.clone(),
                     environment: manifest
                         .environment

@@ -508,7 +508,7 @@ fn dry_run_says_why_and_writes_nothing() {
     project
         .rtask(&["--dry-run", "build"])
         .success()
-        .stdout_has("build: would be restored from the cache (ran ");
+        .stdout_has("build: would be restored from the cache (commands ");
     project.write("src/a.txt", "changed\n");
     project.rtask(&["--dry-run", "build"]).success().stdout_has(
         "build: would run, differences from the newest entry:\n  - input `src/a.txt` changed\n",

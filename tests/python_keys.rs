@@ -84,12 +84,12 @@ fn a_consumer_restores_a_python_session_without_interpreter_or_environment() {
     let plan = consumer.rtask_env(&["--dry-run", "show"], &[("PATH", &path)]);
     plan.success();
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"ran [0-9.]+ m?s", "ran [t]");
+    settings.add_filter(r"commands [0-9.]+ m?s", "commands [t]");
     settings.add_filter(r"key [0-9a-f]{8,}", "key [key]");
     settings.add_filter(r"CPython 3\.11\.\d+", "CPython 3.11.[n]");
     settings.bind(|| {
         insta::assert_snapshot!(plan.stdout, @r"
-        unit_tests: would be restored from the cache (ran [t], key [key])
+        unit_tests: would be restored from the cache (commands [t], key [key])
           - made with CPython 3.11.[n], 5 distributions
         show: would run: no cache entry for this session yet
         ");

@@ -66,7 +66,12 @@ impl Manifest {
     /// that was recorded gives the whole run's time, making its environment included: the
     /// best it knows, an overstatement it carries until it is replaced.
     pub fn commands(&self) -> Duration {
-        Duration::from_millis(self.commands_ms.unwrap_or(self.duration_ms))
+        Duration::from_millis(self.commands_ms())
+    }
+
+    /// [`Manifest::commands`] in milliseconds, as stored.
+    pub fn commands_ms(&self) -> u64 {
+        self.commands_ms.unwrap_or(self.duration_ms)
     }
 
     /// When the run that made the entry ended.
