@@ -11,6 +11,7 @@ mod ci_recipe;
 mod cli;
 mod corpus;
 mod entries;
+mod environment_reasons;
 mod environments;
 mod errors;
 mod external;

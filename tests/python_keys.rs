@@ -139,8 +139,9 @@ fn a_venv_made_entry_is_restored_in_an_environment_uv_made() {
         .stderr_has("unit_tests: running (no cache entry)");
     assert!(project.exists(".rtask/venvs/unit_tests/bin/pip"));
     project.remove("result.txt");
+    // Kept when uv appears: made again, uv makes it.
     project
-        .rtask_env(&["unit_tests"], &[("PATH", &with_uv)])
+        .rtask_env(&["--reinstall", "unit_tests"], &[("PATH", &with_uv)])
         .success()
         .stderr_has("created `.rtask/venvs/unit_tests` with uv")
         .stderr_has("unit_tests: cached");
