@@ -264,6 +264,11 @@ fn each_recreated_environment_says_why() {
     project.remove(".rtask/venvs/check/rtask-venv.json");
     step("no record", &project, &["check"]);
     project.write("requirements.txt", "iniconfig\n# pinned later\n");
+    // `--dry-run` says it too.
+    project
+        .rtask(&["--dry-run", "check"])
+        .success()
+        .stdout_has("  - its environment would be recreated first: `requirements.txt` changed\n");
     step("requirements", &project, &["check"]);
     // Each step adds one setting to the last.
     let mut extra = String::from("install = [\"-r requirements.txt\", \"iniconfig\"]\n");

@@ -786,7 +786,8 @@ inputs = ["tests"]
         .rtask(&["--dry-run", "t"])
         .success()
         .stdout_has(&format!(
-            "t: would run, differences from the newest entry:\n  - local project `{}` changed\n  - its environment would be (re)created first\n",
+            "t: would run, differences from the newest entry:\n  - local project `{}` changed\n  - its environment would be recreated first: local dependency `{}` changed\n",
+            dep.display(),
             dep.display()
         ));
     project

@@ -329,7 +329,7 @@ inputs = []
     insta::assert_snapshot!(plan.stdout, @r"
     check: would run, differences from the newest entry:
       - requirements file `requirements.txt` changed
-      - its environment would be (re)created first
+      - its environment would be created first
     ");
     project.write("requirements.txt", "pytest==9.2.0\n");
     project.write("localpkg/localpkg/__init__.py", "X = 1\n");
@@ -338,7 +338,7 @@ inputs = []
     insta::assert_snapshot!(plan.stdout, @r"
     check: would run, differences from the newest entry:
       - local project `localpkg` changed
-      - its environment would be (re)created first
+      - its environment would be created first
     ");
     assert!(
         !project.exists(".rtask/venvs"),

@@ -355,6 +355,9 @@ pub struct Plan {
     /// What the project's sessions declare as outputs: not the sources of a local project.
     pub results: Results,
     pub reuse: Reuse,
+    /// Why the environment there would be made again; `None` when there is none, or it is up
+    /// to date and kept.
+    pub recreate: Option<Recreate>,
 }
 
 /// Give each session with an environment its directory in `envdir`. With rtask's naming a name
@@ -506,18 +509,22 @@ impl Tools {
         }
         let known_names = known.into_values().map(|dependency| dependency.name);
         let rebuild = declared.into_values().chain(known_names).collect();
+        let backends = match spec.backend {
+            Backend::Auto => BackendMatch::UvOrVenv,
+            _ => BackendMatch::Exact,
+        };
+        let reuse = self.reuse_of(session);
+        let recreate = self.why_recreated(&dir, &fingerprint, backends, (reuse, spec.reuse));
         Ok(Some(Plan {
             fingerprint,
             left_out: evaluated.left_out,
             dir,
             backend,
-            backends: match spec.backend {
-                Backend::Auto => BackendMatch::UvOrVenv,
-                _ => BackendMatch::Exact,
-            },
+            backends,
             rebuild,
             results,
-            reuse: self.reuse_of(session),
+            reuse,
+            recreate,
         }))
     }
 
@@ -550,24 +557,32 @@ impl Tools {
         venv::existing(&plan.dir, &plan.fingerprint, plan.backends)
     }
 
-    /// Why the environment of `plan`, about to be made for `session`, is made again; `None`
-    /// when there is none yet.
-    pub(crate) fn why_recreated(&self, session: &Session, plan: &Plan) -> Option<Recreate> {
-        let recorded = match venv::found(&plan.dir) {
+    /// Why the environment in `dir`, planned from `planned`, would be made again: the first
+    /// difference from its record, else the reuse flags and setting that remake it (`reuse`:
+    /// what they decided, and what the session asked); `None` when there is none yet, or it is
+    /// kept.
+    fn why_recreated(
+        &self,
+        dir: &Path,
+        planned: &Fingerprint,
+        backends: BackendMatch,
+        reuse: (Reuse, SessionReuse),
+    ) -> Option<Recreate> {
+        let recorded = match venv::found(dir) {
             Found::Nothing => return None,
             Found::Unrecorded => return Some(Recreate::Unrecorded),
             Found::OtherSchema => return Some(Recreate::Schema),
             Found::Recorded(recorded) => recorded,
         };
-        if let Some(why) = venv::difference(&recorded, &plan.fingerprint, plan.backends) {
+        if let Some(why) = venv::difference(&recorded, planned, backends) {
             return Some(why);
         }
-        let asked = session.venv.as_ref().map(|spec| spec.reuse);
-        Some(match (self.reuse, asked) {
-            (ReuseVenv::Never, _) => Recreate::Reinstall,
-            (_, Some(SessionReuse::Remake)) => Recreate::SessionReuseFalse,
-            _ => Recreate::ReuseNo,
-        })
+        match (reuse, self.reuse) {
+            ((Reuse::Keep, _), _) => None,
+            (_, ReuseVenv::Never) => Some(Recreate::Reinstall),
+            ((_, SessionReuse::Remake), _) => Some(Recreate::SessionReuseFalse),
+            _ => Some(Recreate::ReuseNo),
+        }
     }
 
     /// With `--no-install`, the environment of a plan that is not [`Tools::ready`] as it

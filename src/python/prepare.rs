@@ -41,7 +41,6 @@ impl Maker<'_> {
                 dir: plan.dir.clone(),
             }));
         }
-        let recreated = self.tools.why_recreated(session, plan);
         if plan.backends == BackendMatch::UvOrVenv
             && plan.backend == Backend::Venv
             && let Some(broken) = self.tools.finder.broken_uv_once()
@@ -104,7 +103,7 @@ impl Maker<'_> {
             python_version: env.interpreter.version,
             took,
             left_out: plan.left_out.clone(),
-            recreated,
+            recreated: plan.recreate.clone(),
         };
         self.reporter.environment_made(&session.name, &made);
         Ok(())

@@ -211,9 +211,16 @@ fn environment_difference(difference: &EnvironmentDifference) -> String {
     }
 }
 
-/// The detail of a session that runs once its environment is made.
-pub(crate) fn environment_first() -> String {
-    "its environment would be (re)created first".to_string()
+/// The detail of a session that runs once its environment is made, and why it is made again
+/// when it exists.
+pub(crate) fn environment_first(recreate: Option<&Recreate>) -> String {
+    match recreate {
+        None => "its environment would be created first".to_string(),
+        Some(why) => format!(
+            "its environment would be recreated first: {}",
+            recreated(why)
+        ),
+    }
 }
 
 /// Why an environment that existed was made again.
