@@ -88,7 +88,7 @@ fn describe(plan: &SessionPlan) -> (String, Vec<String>) {
             plan,
         } => {
             let (headline, mut details) = describe_run(reasons);
-            details.push(words::environment_first());
+            details.push(words::environment_first(plan.recreate.as_ref()));
             details.extend(plan.left_out.iter().map(|entry| words::marker_left_out(entry)));
             (headline, details)
         }

@@ -12,6 +12,7 @@ use crate::cache::restore::RestoreError;
 use crate::exec::process::{Exit, SpawnError};
 use crate::fingerprint::InputError;
 use crate::plan::reason::RunReason;
+use crate::python::uv::UvFailure;
 use crate::relpath::RelPath;
 
 #[derive(Debug, Error)]
@@ -24,6 +25,10 @@ pub(crate) enum SessionError {
 
     #[error("`venv_backend = \"uv\"` but `uv` is not on PATH (install it, or use \"venv\")")]
     UvMissing,
+
+    /// `venv_backend = "uv"`, and the `uv` on `PATH` does not run.
+    #[error("`venv_backend = \"uv\"` but `{}` does not run: {failure}", path.display())]
+    UvBroken { path: PathBuf, failure: UvFailure },
 
     /// A local project its environment installs cannot be read (the words say which).
     #[error("{0}")]
@@ -105,6 +110,24 @@ impl fmt::Display for Ended {
     }
 }
 
+impl fmt::Display for UvFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UvFailure::NotStarted(error) => write!(f, "it could not start: {error}"),
+            UvFailure::Exited { code, stderr } => {
+                match code {
+                    Some(code) => write!(f, "`uv --version` exited with code {code}")?,
+                    None => write!(f, "`uv --version` was killed by a signal")?,
+                }
+                match stderr {
+                    Some(line) => write!(f, " ({line})"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 impl SessionError {
     /// A stable identifier for JSON output.
     pub(crate) fn kind(&self) -> &'static str {
@@ -112,6 +135,7 @@ impl SessionError {
             SessionError::EmptyCommand { .. } => "empty_command",
             SessionError::MissingInterpreter { .. } => "missing_interpreter",
             SessionError::UvMissing => "uv_missing",
+            SessionError::UvBroken { .. } => "uv_broken",
             SessionError::LocalProject(_) => "local_project_unreadable",
             SessionError::PrepareEnvironment { .. }
             | SessionError::NotAnEnvironment { .. }
@@ -146,6 +170,9 @@ impl SessionError {
             SessionError::MissingInterpreter { .. } => {
                 Some("install it, or select other versions with `-p`")
             }
+            SessionError::UvBroken { .. } => Some(
+                "repair or reinstall that `uv`, put a working one first on PATH, or set `venv_backend = \"venv\"`",
+            ),
             SessionError::NotAnEnvironment { .. } => Some(
                 "move it away, or set `envdir` (or `--envdir`) to a directory that holds environments only",
             ),

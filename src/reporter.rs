@@ -13,8 +13,9 @@ use crate::cache::signing::SignatureProblem;
 use crate::failure::SessionError;
 use crate::fingerprint::InputError;
 use crate::lock::Holder;
-use crate::plan::reason::{AbortReason, RunReason, SkipReason};
+use crate::plan::reason::{AbortReason, Recreate, RunReason, SkipReason};
 use crate::project::Backend;
+use crate::python::uv::BrokenUv;
 use crate::remote::config::RemoteUrl;
 use crate::remote::transfer::Failure;
 use crate::spool::Spool;
@@ -106,6 +107,8 @@ pub(crate) struct EnvironmentMade {
     pub took: Duration,
     /// The `install` entries a marker left out, as written.
     pub left_out: Vec<String>,
+    /// Why it was made again, when it existed.
+    pub recreated: Option<Recreate>,
 }
 
 /// Something that went wrong without stopping the run.
@@ -187,6 +190,9 @@ pub(crate) trait Reporter: Sync {
     fn finished(&self, session: &str, outcome: &Outcome);
     /// A session's virtual environment was made.
     fn environment_made(&self, session: &str, made: &EnvironmentMade);
+    /// The `uv` on `PATH` does not run: environments that would be made with it are made with
+    /// venv instead (said once in a run).
+    fn uv_fallback(&self, broken: &BrokenUv);
     /// Making a session's virtual environment failed; `log` is what its commands printed.
     fn environment_failed(&self, session: &str, log: Spool);
     /// Something went wrong that does not stop the run.

@@ -12,6 +12,7 @@ mod cli;
 mod completions;
 mod corpus;
 mod entries;
+mod environment_reasons;
 mod environments;
 mod errors;
 mod external;

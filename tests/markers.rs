@@ -100,7 +100,7 @@ inputs = ["input.txt"]
     project
         .rtask_env(&["check"], &[("PATH", &new)])
         .success()
-        .stderr_has("check: created `.rtask/venvs/check` with uv (Python 3.12")
+        .stderr_has("check: recreated `.rtask/venvs/check` with uv (Python 3.12")
         .stderr_lacks("check: cached")
         .stdout_has("pytest True iniconfig True");
 }

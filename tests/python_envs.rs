@@ -27,6 +27,7 @@ run = ["python -c 'import os, sys, pytest; print(pytest.__version__, sys.prefix 
 fn environments_are_reused_until_their_requirements_change(backend: &str) {
     let project = env_project(backend);
     let created = format!("check: created `.rtask/venvs/check` with {backend} (Python 3.11");
+    let recreated = created.replace("created", "recreated");
     project
         .rtask(&["check"])
         .success()
@@ -45,12 +46,17 @@ fn environments_are_reused_until_their_requirements_change(backend: &str) {
         "reused as it was"
     );
     project.write("requirements.txt", "pytest==9.2.0\n# pinned\n");
-    project.rtask(&["check"]).success().stderr_has(&created);
+    project
+        .rtask(&["check"])
+        .success()
+        .stderr_has(&recreated)
+        .stderr_has("; `requirements.txt` changed");
     project.rtask(&["check"]).success().stderr_lacks("created");
     project
         .rtask(&["--reinstall", "check"])
         .success()
-        .stderr_has(&created);
+        .stderr_has(&recreated)
+        .stderr_has("; `--reinstall` (`--reuse-venv never`) remakes it");
 }
 
 #[test]
@@ -97,7 +103,7 @@ inputs = ["input.txt"]
     project
         .rtask(&["-v", "check"])
         .success()
-        .stderr_has("check: created")
+        .stderr_has("check: recreated")
         .stderr_has("check: running (local project `localpkg` changed)");
     let manifests: Vec<Value> = project
         .manifests()
@@ -538,6 +544,7 @@ inputs = ["input.txt"]
         )
         .write("src/localpkg/__init__.py", "VALUE = 1\n");
     let created = format!("check: created `.rtask/venvs/check` with {backend}");
+    let recreated = created.replace("created", "recreated");
     project
         .rtask(&["check"])
         .success()
@@ -557,7 +564,8 @@ inputs = ["input.txt"]
     project
         .rtask(&["check"])
         .success()
-        .stderr_has(&created)
+        .stderr_has(&recreated)
+        .stderr_has("; local project `.` changed")
         .stderr_has("check: running (local project `.` changed)")
         .stdout_has("2\n");
     assert_eq!(project.manifests().len(), 2, "a new key");
@@ -570,7 +578,7 @@ inputs = ["input.txt"]
     project
         .rtask(&["check"])
         .success()
-        .stderr_has(&created)
+        .stderr_has(&recreated)
         .stderr_has("check: cached")
         .stdout_has("1\n");
 }
@@ -623,7 +631,7 @@ run = ["python -c 'import pkg, iniconfig, pluggy, packaging'"]
         project
             .rtask(&["check"])
             .success()
-            .stderr_has(created)
+            .stderr_has("check: recreated `.rtask/venvs/check`")
             .stderr_lacks("failed");
         project.rtask(&["check"]).success().stderr_lacks("created");
     }
@@ -712,7 +720,7 @@ inputs = ["tests"]
     project
         .rtask(&["t"])
         .code(1)
-        .stderr_has(created)
+        .stderr_has("t: recreated `.rtask/venvs/t`")
         .stderr_has(
             "t: running (the files `mypkg` installed from its local source differ from the entry's)",
         )
@@ -778,13 +786,14 @@ inputs = ["tests"]
         .rtask(&["--dry-run", "t"])
         .success()
         .stdout_has(&format!(
-            "t: would run, differences from the newest entry:\n  - local project `{}` changed\n  - its environment would be (re)created first\n",
+            "t: would run, differences from the newest entry:\n  - local project `{}` changed\n  - its environment would be recreated first: local dependency `{}` changed\n",
+            dep.display(),
             dep.display()
         ));
     project
         .rtask(&["t"])
         .code(1)
-        .stderr_has(created)
+        .stderr_has("t: recreated `.rtask/venvs/t`")
         .stderr_has(&format!(
             "t: running (local project `{}` changed)",
             dep.display()
@@ -883,6 +892,6 @@ inputs = ["input.txt"]
     project
         .rtask(&["--reinstall", "t"])
         .code(1)
-        .stderr_has("t: created `.rtask/venvs/t`")
+        .stderr_has("t: recreated `.rtask/venvs/t`")
         .stdout_has("V = 2\n");
 }

@@ -139,8 +139,9 @@ fn a_venv_made_entry_is_restored_in_an_environment_uv_made() {
         .stderr_has("unit_tests: running (no cache entry)");
     assert!(project.exists(".rtask/venvs/unit_tests/bin/pip"));
     project.remove("result.txt");
+    // Kept when uv appears: made again, uv makes it.
     project
-        .rtask_env(&["unit_tests"], &[("PATH", &with_uv)])
+        .rtask_env(&["--reinstall", "unit_tests"], &[("PATH", &with_uv)])
         .success()
         .stderr_has("created `.rtask/venvs/unit_tests` with uv")
         .stderr_has("unit_tests: cached");
@@ -328,7 +329,7 @@ inputs = []
     insta::assert_snapshot!(plan.stdout, @r"
     check: would run, differences from the newest entry:
       - requirements file `requirements.txt` changed
-      - its environment would be (re)created first
+      - its environment would be created first
     ");
     project.write("requirements.txt", "pytest==9.2.0\n");
     project.write("localpkg/localpkg/__init__.py", "X = 1\n");
@@ -337,7 +338,7 @@ inputs = []
     insta::assert_snapshot!(plan.stdout, @r"
     check: would run, differences from the newest entry:
       - local project `localpkg` changed
-      - its environment would be (re)created first
+      - its environment would be created first
     ");
     assert!(
         !project.exists(".rtask/venvs"),

@@ -54,7 +54,8 @@ fn no_install_in_a_stale_environment_runs_but_stores_nothing() {
     project
         .rtask(&["check"])
         .success()
-        .stderr_has("check: created")
+        .stderr_has("check: recreated")
+        .stderr_has("; `requirements.txt` changed")
         .stderr_lacks("check: cached")
         .stdout_has("venv True True True\n");
     // A hit, made in an up-to-date environment, is still served.

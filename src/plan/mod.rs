@@ -379,6 +379,10 @@ impl Planner<'_> {
                 Decision::Skip(SkipReason::MissingInterpreter { version })
             }
             NotReady::UvMissing => Decision::Fail(SessionError::UvMissing),
+            NotReady::UvBroken(broken) => Decision::Fail(SessionError::UvBroken {
+                path: broken.path,
+                failure: broken.failure,
+            }),
             NotReady::LocalProject(why) => Decision::Fail(SessionError::LocalProject(why)),
         }
     }

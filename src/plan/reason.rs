@@ -161,6 +161,41 @@ pub(crate) enum EnvironmentDifference {
     Unrecorded,
 }
 
+/// Why an environment that exists is made again, from the first difference between its
+/// record and its plan, or the reuse flags when there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recreate {
+    /// rtask has no record of completing it: an install was interrupted, or another tool
+    /// made it.
+    Unrecorded,
+    /// Its record is in the format of another version of rtask.
+    Schema,
+    /// It was made at another path (`old`): environments hold absolute paths.
+    Moved { old: String },
+    /// The interpreter it is made from (`cpython 3.11.7 at /usr/bin/python3.11`).
+    Interpreter { old: String, new: String },
+    /// What makes it (`venv` -> `uv`).
+    Backend { old: String, new: String },
+    /// `venv_params`.
+    Params,
+    /// The `install` arguments, as their markers apply to the interpreter.
+    Install,
+    /// `[env]` or the session's `env`, which the install commands see.
+    Env { name: String },
+    /// A file the install arguments read.
+    File { path: String, edit: Edit },
+    /// The sources of a local project installed without `-e`.
+    LocalProject { path: String },
+    /// The sources of a local dependency found in it.
+    LocalDependency { path: String },
+    /// Up to date, and remade as `--reuse-venv never` (`--reinstall`) asks.
+    Reinstall,
+    /// Up to date, and remade as `--reuse-venv no` (`-N`) asks.
+    ReuseNo,
+    /// Up to date, and remade as the session's `reuse_venv = false` asks.
+    SessionReuseFalse,
+}
+
 /// How a named item differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Edit {

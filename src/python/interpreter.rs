@@ -31,6 +31,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::marker::{Values, Variable};
+use super::uv::{BrokenUv, Uv, UvState};
 use crate::file_stat::FileStat;
 
 /// What an interpreter says of itself.
@@ -147,7 +148,7 @@ impl Surroundings {
 /// Finds interpreters, remembering each answer for the rest of the run.
 pub struct Finder {
     surroundings: Surroundings,
-    uv: Option<PathBuf>,
+    uv: Uv,
     found: Mutex<HashMap<(String, bool), Option<Interpreter>>>,
     cache: Option<ProbeCache>,
     pyenvs: Mutex<PyenvsConsulted>,
@@ -164,7 +165,7 @@ impl Finder {
     ) -> Finder {
         Finder {
             surroundings,
-            uv,
+            uv: Uv::new(uv),
             found: Mutex::new(HashMap::new()),
             cache: cache_file.map(|file| ProbeCache {
                 file,
@@ -175,8 +176,19 @@ impl Finder {
         }
     }
 
+    /// The uv to use: found on `PATH`, and it runs.
     pub fn uv(&self) -> Option<&Path> {
-        self.uv.as_deref()
+        self.uv.working()
+    }
+
+    /// What this run found of uv.
+    pub fn uv_state(&self) -> &UvState {
+        self.uv.state()
+    }
+
+    /// The `uv` on `PATH` that does not run, the first time this is asked in a run only.
+    pub fn broken_uv_once(&self) -> Option<&BrokenUv> {
+        self.uv.broken_once()
     }
 
     /// The program `name` (`conda`) on `PATH`.
@@ -228,7 +240,7 @@ impl Finder {
                 None => break,
             }
         }
-        let uv = self.uv.as_deref().filter(|_| use_uv);
+        let uv = if use_uv { self.uv() } else { None };
         let places = self
             .cache
             .as_ref()

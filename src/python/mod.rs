@@ -6,6 +6,7 @@ pub mod marker;
 pub mod prepare;
 pub mod references;
 pub mod sources;
+pub mod uv;
 pub mod venv;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use self::interpreter::{Finder, Interpreter};
 use self::references::References;
 use self::sources::{Results, SourceReader, Sources};
-use self::venv::{Dependency, Env, Fingerprint};
+use self::uv::{BrokenUv, UvState};
+use self::venv::{BackendMatch, Dependency, Env, Fingerprint, Found};
 use crate::digest::Digest;
 use crate::fingerprint::Fingerprinter;
-use crate::plan::reason::EnvironmentDifference;
+use crate::plan::reason::{EnvironmentDifference, Recreate};
 use crate::project::{Backend, EnvDir, EnvNaming, Project, Session, SessionReuse, VenvSpec};
 
 /// What the Python side of a run shares.
@@ -332,6 +334,8 @@ pub enum NotReady {
     MissingInterpreter(String),
     /// `venv_backend = "uv"`, and uv is not on `PATH`.
     UvMissing,
+    /// `venv_backend = "uv"`, and the uv on `PATH` does not run.
+    UvBroken(BrokenUv),
     /// A local project it installs cannot be read; what went wrong.
     LocalProject(String),
 }
@@ -341,6 +345,8 @@ pub struct Plan {
     pub dir: PathBuf,
     pub fingerprint: Fingerprint,
     pub backend: Backend,
+    /// Whether an environment made with another backend than `backend` serves.
+    pub backends: BackendMatch,
     /// The `install` entries a marker left out for this interpreter, as written.
     pub left_out: Vec<String>,
     /// The local dependencies uv must build again rather than take from its cache: those the
@@ -349,6 +355,9 @@ pub struct Plan {
     /// What the project's sessions declare as outputs: not the sources of a local project.
     pub results: Results,
     pub reuse: Reuse,
+    /// Why the environment there would be made again; `None` when there is none, or it is up
+    /// to date and kept.
+    pub recreate: Option<Recreate>,
 }
 
 /// Give each session with an environment its directory in `envdir`. With rtask's naming a name
@@ -446,10 +455,7 @@ impl Tools {
         if self.environments == EnvironmentUse::Without {
             return Ok(None);
         }
-        let backend = venv::concrete(spec.backend, self.finder.uv().is_some());
-        if backend == Backend::Uv && self.finder.uv().is_none() {
-            return Err(NotReady::UvMissing);
-        }
+        let backend = concrete(spec.backend, &self.finder)?;
         let interpreter = match backend {
             // The tool brings the interpreter: what was asked stands for it until it is made.
             Backend::Conda(tool) => Interpreter {
@@ -503,14 +509,22 @@ impl Tools {
         }
         let known_names = known.into_values().map(|dependency| dependency.name);
         let rebuild = declared.into_values().chain(known_names).collect();
+        let backends = match spec.backend {
+            Backend::Auto => BackendMatch::UvOrVenv,
+            _ => BackendMatch::Exact,
+        };
+        let reuse = self.reuse_of(session);
+        let recreate = self.why_recreated(&dir, &fingerprint, backends, (reuse, spec.reuse));
         Ok(Some(Plan {
             fingerprint,
             left_out: evaluated.left_out,
             dir,
             backend,
+            backends,
             rebuild,
             results,
-            reuse: self.reuse_of(session),
+            reuse,
+            recreate,
         }))
     }
 
@@ -540,7 +554,35 @@ impl Tools {
         if remade && !self.made_now(&plan.dir) {
             return None;
         }
-        venv::existing(&plan.dir, &plan.fingerprint)
+        venv::existing(&plan.dir, &plan.fingerprint, plan.backends)
+    }
+
+    /// Why the environment in `dir`, planned from `planned`, would be made again: the first
+    /// difference from its record, else the reuse flags and setting that remake it (`reuse`:
+    /// what they decided, and what the session asked); `None` when there is none yet, or it is
+    /// kept.
+    fn why_recreated(
+        &self,
+        dir: &Path,
+        planned: &Fingerprint,
+        backends: BackendMatch,
+        reuse: (Reuse, SessionReuse),
+    ) -> Option<Recreate> {
+        let recorded = match venv::found(dir) {
+            Found::Nothing => return None,
+            Found::Unrecorded => return Some(Recreate::Unrecorded),
+            Found::OtherSchema => return Some(Recreate::Schema),
+            Found::Recorded(recorded) => recorded,
+        };
+        if let Some(why) = venv::difference(&recorded, planned, backends) {
+            return Some(why);
+        }
+        match (reuse, self.reuse) {
+            ((Reuse::Keep, _), _) => None,
+            (_, ReuseVenv::Never) => Some(Recreate::Reinstall),
+            ((_, SessionReuse::Remake), _) => Some(Recreate::SessionReuseFalse),
+            _ => Some(Recreate::ReuseNo),
+        }
     }
 
     /// With `--no-install`, the environment of a plan that is not [`Tools::ready`] as it
@@ -591,6 +633,21 @@ impl Tools {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(plan.dir.clone());
         Ok((env, started.elapsed()))
+    }
+}
+
+/// The backend that makes an environment declared with `declared`: unset, uv when it is on
+/// `PATH` and runs, else venv. uv is run only for a declaration that may use it.
+fn concrete(declared: Backend, finder: &Finder) -> Result<Backend, NotReady> {
+    if !matches!(declared, Backend::Auto | Backend::Uv) {
+        return Ok(declared);
+    }
+    match (declared, finder.uv_state()) {
+        (Backend::Auto | Backend::Uv, UvState::Works(_)) => Ok(Backend::Uv),
+        (Backend::Auto, UvState::Missing | UvState::Broken(_)) => Ok(Backend::Venv),
+        (Backend::Uv, UvState::Missing) => Err(NotReady::UvMissing),
+        (Backend::Uv, UvState::Broken(broken)) => Err(NotReady::UvBroken(broken.clone())),
+        (other, _) => Ok(other),
     }
 }
 

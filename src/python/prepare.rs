@@ -5,12 +5,13 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Plan, Tools, venv};
+use super::venv::{self, BackendMatch};
+use super::{Plan, Tools};
 use crate::environment::Environment;
 use crate::exec::interrupts::Interrupts;
 use crate::exec::process::{self, CommandSpec, Exit};
 use crate::failure::{Ended, SessionError};
-use crate::project::Session;
+use crate::project::{Backend, Session};
 use crate::reporter::{EnvironmentMade, Reporter};
 use crate::spool::Spool;
 use crate::{command, fingerprint::Fingerprinter};
@@ -39,6 +40,12 @@ impl Maker<'_> {
             return Err(NotMade::Failed(SessionError::NotAnEnvironment {
                 dir: plan.dir.clone(),
             }));
+        }
+        if plan.backends == BackendMatch::UvOrVenv
+            && plan.backend == Backend::Venv
+            && let Some(broken) = self.tools.finder.broken_uv_once()
+        {
+            self.reporter.uv_fallback(broken);
         }
         let commands = self.tools.creation(plan).map_err(|source| {
             NotMade::Failed(SessionError::PrepareEnvironment {
@@ -96,6 +103,7 @@ impl Maker<'_> {
             python_version: env.interpreter.version,
             took,
             left_out: plan.left_out.clone(),
+            recreated: plan.recreate.clone(),
         };
         self.reporter.environment_made(&session.name, &made);
         Ok(())

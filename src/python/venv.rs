@@ -2,7 +2,7 @@
 //! reused while their fingerprint (interpreter, backend, install arguments, the requirement
 //! files those name, the metadata of projects installed editable, the sources of those
 //! installed without `-e` and of the local dependencies found in the environment) is
-//! unchanged.
+//! unchanged, and made again with the first difference as the reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -15,6 +15,7 @@ use super::interpreter::Interpreter;
 use super::references::Watched;
 use super::sources::Sources;
 use crate::digest::Digest;
+use crate::plan::reason::{Edit, Recreate};
 use crate::project::{Backend, CondaTool, Session};
 
 /// Bumped when the fingerprint's layout changes: every environment is then recreated.
@@ -80,15 +81,6 @@ pub struct Env {
     /// The distributions copied from local directories and archives: name to a digest of the
     /// files they installed.
     pub copies: BTreeMap<String, Digest>,
-}
-
-/// The backend that will make the environment: `Auto` picks uv when it is on `PATH`.
-pub fn concrete(backend: Backend, uv_found: bool) -> Backend {
-    match backend {
-        Backend::Auto if uv_found => Backend::Uv,
-        Backend::Auto => Backend::Venv,
-        other => other,
-    }
 }
 
 pub fn backend_name(backend: Backend) -> &'static str {
@@ -226,16 +218,150 @@ pub fn recorded(dir: &Path) -> Option<Fingerprint> {
     serde_json::from_slice(&fs::read(dir.join(FINGERPRINT_FILE)).ok()?).ok()
 }
 
-/// The environment in `dir`, if it was completed from exactly this fingerprint (the
-/// interpreter a conda environment was found to hold is what it was made with, not part of
-/// what it was made from).
-pub fn existing(dir: &Path, fingerprint: &Fingerprint) -> Option<Env> {
-    let recorded = recorded(dir)?;
-    let planned = Fingerprint {
-        made_with: recorded.made_with.clone(),
-        ..fingerprint.clone()
+/// What lies where an environment goes.
+pub enum Found {
+    /// Nothing: no directory, or an empty one.
+    Nothing,
+    /// Something rtask has no record of completing.
+    Unrecorded,
+    /// rtask's record, in the format of another version.
+    OtherSchema,
+    Recorded(Box<Fingerprint>),
+}
+
+/// What lies in `dir`.
+pub fn found(dir: &Path) -> Found {
+    let Ok(mut entries) = fs::read_dir(dir) else {
+        return Found::Nothing;
     };
-    (recorded == planned).then(|| recorded.env(dir))
+    if entries.next().is_none() {
+        return Found::Nothing;
+    }
+    let Ok(bytes) = fs::read(dir.join(FINGERPRINT_FILE)) else {
+        return Found::Unrecorded;
+    };
+    if let Ok(fingerprint) = serde_json::from_slice::<Fingerprint>(&bytes)
+        && fingerprint.schema == FINGERPRINT_SCHEMA
+    {
+        return Found::Recorded(Box::new(fingerprint));
+    }
+    #[derive(Deserialize)]
+    struct Schema {
+        schema: u32,
+    }
+    match serde_json::from_slice::<Schema>(&bytes) {
+        Ok(Schema { schema }) if schema != FINGERPRINT_SCHEMA => Found::OtherSchema,
+        _ => Found::Unrecorded,
+    }
+}
+
+/// Whether the backend an environment was made with must be the one planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendMatch {
+    Exact,
+    /// `venv_backend` is unset: an environment made by uv serves where venv would make it,
+    /// and one made by venv where uv would. Neither backend enters the cache key, and an entry
+    /// is served only when the distributions of the environment here match its own.
+    UvOrVenv,
+}
+
+/// The first difference between what the environment `recorded` was made from and what it
+/// is `planned` from; `None`: it is up to date (the interpreter a conda environment was found
+/// to hold is what it was made with, not part of what it was made from).
+pub fn difference(
+    recorded: &Fingerprint,
+    planned: &Fingerprint,
+    backends: BackendMatch,
+) -> Option<Recreate> {
+    let Fingerprint {
+        schema,
+        location,
+        interpreter,
+        backend,
+        params,
+        install,
+        env,
+        files,
+        sources,
+        dependencies,
+        made_with: _,
+    } = planned;
+    let interchangeable = |name: &str| ["uv", "venv"].contains(&name);
+    let same_backend = recorded.backend == *backend
+        || (backends == BackendMatch::UvOrVenv
+            && interchangeable(&recorded.backend)
+            && interchangeable(backend));
+    if recorded.schema != *schema {
+        Some(Recreate::Schema)
+    } else if recorded.location != *location {
+        Some(Recreate::Moved {
+            old: recorded.location.display().to_string(),
+        })
+    } else if recorded.interpreter != *interpreter {
+        Some(Recreate::Interpreter {
+            old: describe(&recorded.interpreter),
+            new: describe(interpreter),
+        })
+    } else if !same_backend {
+        Some(Recreate::Backend {
+            old: recorded.backend.clone(),
+            new: backend.clone(),
+        })
+    } else if recorded.params != *params {
+        Some(Recreate::Params)
+    } else if recorded.install != *install {
+        Some(Recreate::Install)
+    } else if let Some(name) = first_change(&recorded.env, env) {
+        Some(Recreate::Env { name })
+    } else if let Some(path) = first_change(&recorded.files, files) {
+        let old = recorded.files.get(&path).copied().flatten();
+        let edit = match (old, files.get(&path).copied().flatten()) {
+            (None, Some(_)) => Edit::Added,
+            (Some(_), None) => Edit::Removed,
+            _ => Edit::Changed,
+        };
+        Some(Recreate::File { path, edit })
+    } else if let Some(path) = first_change(&recorded.sources, sources) {
+        Some(Recreate::LocalProject { path })
+    } else {
+        first_change(&recorded.dependencies, dependencies)
+            .map(|path| Recreate::LocalDependency { path })
+    }
+}
+
+/// The first name whose value differs between `old` and `new` (or is in one only).
+fn first_change<T: PartialEq>(
+    old: &BTreeMap<String, T>,
+    new: &BTreeMap<String, T>,
+) -> Option<String> {
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .find(|name| old.get(*name) != new.get(*name))
+        .cloned()
+}
+
+/// `cpython 3.11.7 at /usr/bin/python3.11`.
+fn describe(interpreter: &Interpreter) -> String {
+    let build = if interpreter.free_threaded {
+        " free-threaded"
+    } else {
+        ""
+    };
+    format!(
+        "{} {}{build} at {}",
+        interpreter.implementation,
+        interpreter.version,
+        interpreter.executable.display()
+    )
+}
+
+/// The environment in `dir`, if it was completed from this fingerprint.
+pub fn existing(dir: &Path, fingerprint: &Fingerprint, backends: BackendMatch) -> Option<Env> {
+    let recorded = recorded(dir)?;
+    difference(&recorded, fingerprint, backends)
+        .is_none()
+        .then(|| recorded.env(dir))
 }
 
 /// Mark an environment complete: written last, so a failed install is never reused.
@@ -384,10 +510,8 @@ mod tests {
         assert_eq!(found["typing-extensions"], "4.12.2");
     }
 
-    /// uv is told to build the local dependencies again; pip builds them every time.
-    #[test]
-    fn uv_rebuilds_local_dependencies() {
-        let fingerprint = Fingerprint {
+    fn fingerprint() -> Fingerprint {
+        Fingerprint {
             schema: FINGERPRINT_SCHEMA,
             location: PathBuf::from("/p/.rtask/venvs/t"),
             interpreter: Interpreter {
@@ -406,7 +530,45 @@ mod tests {
             sources: BTreeMap::new(),
             dependencies: BTreeMap::new(),
             made_with: None,
+        }
+    }
+
+    /// Without `venv_backend`, uv and venv serve each other; pinned, the backend counts, and
+    /// anything else that differs is named before it.
+    #[test]
+    fn the_first_difference_allows_either_default_backend() {
+        let uv = fingerprint();
+        let venv = Fingerprint {
+            backend: "venv".into(),
+            ..fingerprint()
         };
+        assert_eq!(difference(&venv, &uv, BackendMatch::UvOrVenv), None);
+        assert_eq!(
+            difference(&venv, &uv, BackendMatch::Exact),
+            Some(Recreate::Backend {
+                old: "venv".into(),
+                new: "uv".into()
+            })
+        );
+        let edited = Fingerprint {
+            install: vec![vec!["pytest".into()]],
+            ..fingerprint()
+        };
+        assert_eq!(
+            difference(&venv, &edited, BackendMatch::UvOrVenv),
+            Some(Recreate::Install)
+        );
+        let virtualenv = Fingerprint {
+            backend: "virtualenv".into(),
+            ..fingerprint()
+        };
+        assert!(difference(&virtualenv, &uv, BackendMatch::UvOrVenv).is_some());
+    }
+
+    /// uv is told to build the local dependencies again; pip builds them every time.
+    #[test]
+    fn uv_rebuilds_local_dependencies() {
+        let fingerprint = fingerprint();
         let rebuild = BTreeSet::from(["deppkg".to_string()]);
         let dir = Path::new("/p/.rtask/venvs/t");
         let uv = Path::new("/bin/uv");

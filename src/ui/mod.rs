@@ -30,6 +30,7 @@ use crate::cache::manifest::Manifest;
 use crate::cache::restore::Restored;
 use crate::lock::Holder;
 use crate::plan::reason::RunReason;
+use crate::python::uv::BrokenUv;
 use crate::python::venv;
 use crate::replay::ReplayMode;
 use crate::reporter::{EnvironmentMade, Outcome, RemoteEvent, RemoteReporter, Reporter, Warning};
@@ -547,8 +548,12 @@ impl Reporter for Ui {
         if self.options.verbosity == Verbosity::Quiet {
             return;
         }
+        let (verb, why) = match &made.recreated {
+            Some(why) => ("recreated", format!("; {}", words::recreated(why))),
+            None => ("created", String::new()),
+        };
         let line = format!(
-            "{session}: created `{}` with {} (Python {}) in {}",
+            "{session}: {verb} `{}` with {} (Python {}) in {}{why}",
             made.dir.display(),
             venv::backend_name(made.backend),
             made.python_version,
@@ -562,6 +567,15 @@ impl Reporter for Ui {
                 self.line_or_hold(&mut state, line);
             }
         }
+    }
+
+    fn uv_fallback(&self, broken: &BrokenUv) {
+        let label = self.options.painter.paint(Style::Yellow, "note:");
+        let mut state = self.state();
+        self.line_or_hold(
+            &mut state,
+            format!("{label} {}", words::uv_fallback(broken)),
+        );
     }
 
     fn environment_failed(&self, session: &str, log: Spool) {

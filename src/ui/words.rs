@@ -11,9 +11,10 @@ use crate::failure::SessionError;
 use crate::lock::Holder;
 use crate::plan::Decision;
 use crate::plan::reason::{
-    AbortReason, Change, Edit, EnvironmentDifference, KeyUnknown, RunReason, SkipReason,
+    AbortReason, Change, Edit, EnvironmentDifference, KeyUnknown, Recreate, RunReason, SkipReason,
 };
 use crate::python::Realised;
+use crate::python::uv::BrokenUv;
 use crate::relpath::RelPath;
 use crate::reporter::{Disabling, NotStored, RemoteEvent, RemoteOp};
 
@@ -210,9 +211,48 @@ fn environment_difference(difference: &EnvironmentDifference) -> String {
     }
 }
 
-/// The detail of a session that runs once its environment is made.
-pub(crate) fn environment_first() -> String {
-    "its environment would be (re)created first".to_string()
+/// The detail of a session that runs once its environment is made, and why it is made again
+/// when it exists.
+pub(crate) fn environment_first(recreate: Option<&Recreate>) -> String {
+    match recreate {
+        None => "its environment would be created first".to_string(),
+        Some(why) => format!(
+            "its environment would be recreated first: {}",
+            recreated(why)
+        ),
+    }
+}
+
+/// Why an environment that existed was made again.
+pub(crate) fn recreated(why: &Recreate) -> String {
+    match why {
+        Recreate::Unrecorded => {
+            "rtask has no record of completing it (an interrupted install, or another tool made it)"
+                .to_string()
+        }
+        Recreate::Schema => "it was made by another version of rtask".to_string(),
+        Recreate::Moved { old } => format!("it was made at `{old}`"),
+        Recreate::Interpreter { old, new } => format!("interpreter changed: {old} -> {new}"),
+        Recreate::Backend { old, new } => format!("backend changed: {old} -> {new}"),
+        Recreate::Params => "`venv_params` changed".to_string(),
+        Recreate::Install => "the `install` arguments changed".to_string(),
+        Recreate::Env { name } => format!("env `{name}` changed"),
+        Recreate::File { path, edit } => format!("`{path}` {}", edited(*edit)),
+        Recreate::LocalProject { path } => format!("local project `{path}` changed"),
+        Recreate::LocalDependency { path } => format!("local dependency `{path}` changed"),
+        Recreate::Reinstall => "`--reinstall` (`--reuse-venv never`) remakes it".to_string(),
+        Recreate::ReuseNo => "`--reuse-venv no` remakes it".to_string(),
+        Recreate::SessionReuseFalse => "the session says `reuse_venv = false`".to_string(),
+    }
+}
+
+/// A `uv` on `PATH` that does not run, and what is done instead.
+pub(crate) fn uv_fallback(broken: &BrokenUv) -> String {
+    format!(
+        "`{}` does not run: {}; environments are made with venv instead",
+        broken.path.display(),
+        broken.failure
+    )
 }
 
 /// An `install` entry whose marker does not hold for the session's interpreter.

@@ -355,6 +355,17 @@ pub fn tools_path(first: &[PathBuf]) -> std::ffi::OsString {
     .unwrap()
 }
 
+/// `PATH` for a machine without `program`: `first`, then the test's own `PATH` without
+/// [`tools`] and without the directories that hold `program`.
+#[allow(clippy::disallowed_methods)] // the test process's own `PATH`, passed on
+pub fn path_without(program: &str, first: &[PathBuf]) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let kept = std::env::split_paths(&path)
+        .filter(|dir| *dir != tools() && !dir.join(program).exists())
+        .collect::<Vec<_>>();
+    std::env::join_paths(first.iter().cloned().chain(kept)).unwrap()
+}
+
 pub fn wheelhouse() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/wheelhouse")
 }

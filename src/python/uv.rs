@@ -1,0 +1,168 @@
+//! uv as found on `PATH`: used only once `uv --version` succeeds, checked the first time a run
+//! needs uv and remembered for the rest of the run. A `uv` that does not run (a pyenv shim for
+//! another Python, a file that is not executable) is told apart from a missing one.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// uv on `PATH`, checked at most once.
+pub struct Uv {
+    found: Option<PathBuf>,
+    checked: OnceLock<UvState>,
+    /// Whether the fallback to venv was reported already: it is said once in a run.
+    noted: AtomicBool,
+}
+
+/// What this run found of uv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UvState {
+    Missing,
+    Works(PathBuf),
+    Broken(BrokenUv),
+}
+
+/// A `uv` found on `PATH` that does not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenUv {
+    pub path: PathBuf,
+    pub failure: UvFailure,
+}
+
+/// How `uv --version` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UvFailure {
+    /// It could not be started (not executable, a missing `#!` interpreter): the OS's words.
+    NotStarted(String),
+    /// It exited unsuccessfully: its exit code (`None`: killed by a signal) and the first
+    /// line it wrote to stderr, if any.
+    Exited {
+        code: Option<i32>,
+        stderr: Option<String>,
+    },
+}
+
+impl Uv {
+    /// `found`: the `uv` on `PATH`, not run yet.
+    pub fn new(found: Option<PathBuf>) -> Uv {
+        Uv {
+            found,
+            checked: OnceLock::new(),
+            noted: AtomicBool::new(false),
+        }
+    }
+
+    /// What uv is in this run: checked the first time it is asked.
+    pub fn state(&self) -> &UvState {
+        self.checked.get_or_init(|| match &self.found {
+            None => UvState::Missing,
+            Some(path) => match check(path) {
+                Ok(()) => UvState::Works(path.clone()),
+                Err(failure) => UvState::Broken(BrokenUv {
+                    path: path.clone(),
+                    failure,
+                }),
+            },
+        })
+    }
+
+    /// The uv to use, when it is found and runs.
+    pub fn working(&self) -> Option<&Path> {
+        match self.state() {
+            UvState::Works(path) => Some(path),
+            UvState::Missing | UvState::Broken(_) => None,
+        }
+    }
+
+    /// The broken uv, the first time this is asked in a run only.
+    pub fn broken_once(&self) -> Option<&BrokenUv> {
+        match self.state() {
+            UvState::Broken(broken) if !self.noted.swap(true, Ordering::SeqCst) => Some(broken),
+            _ => None,
+        }
+    }
+}
+
+/// Run `uv --version`: whether it works, or how it failed.
+fn check(uv: &Path) -> Result<(), UvFailure> {
+    let output = Command::new(uv)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|error| UvFailure::NotStarted(error.to_string()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(UvFailure::Exited {
+        code: output.status.code(),
+        stderr: stderr
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, body: &str, mode: u32) -> PathBuf {
+        let path = dir.join("uv");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_uv_that_fails_is_broken_with_its_code_and_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(
+            dir.path(),
+            "echo >&2; echo 'pyenv: uv: command not found' >&2; echo more >&2; exit 127",
+            0o755,
+        );
+        let uv = Uv::new(Some(path.clone()));
+        assert_eq!(
+            uv.state(),
+            &UvState::Broken(BrokenUv {
+                path,
+                failure: UvFailure::Exited {
+                    code: Some(127),
+                    stderr: Some("pyenv: uv: command not found".into()),
+                },
+            })
+        );
+        assert!(uv.working().is_none());
+        assert!(uv.broken_once().is_some());
+        assert!(uv.broken_once().is_none(), "said once");
+    }
+
+    #[test]
+    fn a_uv_that_is_not_executable_did_not_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let uv = Uv::new(Some(script(dir.path(), "exit 0", 0o644)));
+        assert!(matches!(
+            uv.state(),
+            UvState::Broken(BrokenUv {
+                failure: UvFailure::NotStarted(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_uv_that_answers_works_and_a_missing_one_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(dir.path(), "echo 'uv 0.9.0'", 0o755);
+        let uv = Uv::new(Some(path.clone()));
+        assert_eq!(uv.working(), Some(path.as_path()));
+        assert!(uv.broken_once().is_none());
+        assert_eq!(Uv::new(None).state(), &UvState::Missing);
+    }
+}
