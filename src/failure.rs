@@ -114,6 +114,11 @@ impl fmt::Display for UvFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UvFailure::NotStarted(error) => write!(f, "it could not start: {error}"),
+            UvFailure::TimedOut(after) => write!(
+                f,
+                "`uv --version` did not answer within {}",
+                crate::ui::style::duration(*after)
+            ),
             UvFailure::Exited { code, stderr } => {
                 match code {
                     Some(code) => write!(f, "`uv --version` exited with code {code}")?,

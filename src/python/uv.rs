@@ -3,9 +3,13 @@
 //! another Python, a file that is not executable) is told apart from a missing one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How long `uv --version` may take: a working uv answers in milliseconds; one that hangs
+/// (a shim waiting on a network drive, a wrapper asking a question) must not hang the run.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// uv on `PATH`, checked at most once.
 pub struct Uv {
@@ -41,6 +45,8 @@ pub enum UvFailure {
         code: Option<i32>,
         stderr: Option<String>,
     },
+    /// It had not answered after this long, and was killed.
+    TimedOut(Duration),
 }
 
 impl Uv {
@@ -86,13 +92,26 @@ impl Uv {
 
 /// Run `uv --version`: whether it works, or how it failed.
 fn check(uv: &Path) -> Result<(), UvFailure> {
-    let output = Command::new(uv)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
+    check_within(uv, CHECK_TIMEOUT)
+}
+
+fn check_within(uv: &Path, timeout: Duration) -> Result<(), UvFailure> {
+    let handle = duct::cmd(uv, ["--version"])
+        .stdin_null()
+        .stdout_null()
+        .stderr_capture()
+        .unchecked()
+        .start()
         .map_err(|error| UvFailure::NotStarted(error.to_string()))?;
+    let output = match handle.wait_timeout(timeout) {
+        Ok(Some(output)) => output,
+        Ok(None) => {
+            // Killed and reaped: nothing of it outlives the check.
+            let _ = handle.kill();
+            return Err(UvFailure::TimedOut(timeout));
+        }
+        Err(error) => return Err(UvFailure::NotStarted(error.to_string())),
+    };
     if output.status.success() {
         return Ok(());
     }
@@ -164,5 +183,21 @@ mod tests {
         assert_eq!(uv.working(), Some(path.as_path()));
         assert!(uv.broken_once().is_none());
         assert_eq!(Uv::new(None).state(), &UvState::Missing);
+    }
+
+    #[test]
+    fn a_uv_that_hangs_is_broken_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(dir.path(), "sleep 30; exit 0", 0o755);
+        let started = std::time::Instant::now();
+        let timeout = Duration::from_millis(200);
+        assert_eq!(
+            check_within(&path, timeout),
+            Err(UvFailure::TimedOut(timeout))
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the check waited for uv"
+        );
     }
 }
