@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::failure::SessionError;
-use crate::plan::reason::RunReason;
+use crate::plan::reason::{Recreate, RunReason};
 use crate::plan::{AfterPrepare, Decision, SessionPlan};
 use crate::project::{Project, SessionId};
 use crate::ui::{style, words};
@@ -160,8 +160,34 @@ struct Planned<'a> {
     /// Its `install` entries as written (its Python version's override's, if any); `None`
     /// without an environment.
     install: Option<Vec<String>>,
+    /// What would be done to its environment first: `None` when nothing.
+    environment: Option<PlannedEnvironment>,
     /// Its commands' argvs as they would run (its Python version's override's, if any).
     run: Vec<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct PlannedEnvironment {
+    /// `create` (none is there) or `recreate`.
+    action: &'static str,
+    /// Why one that is there is made again.
+    reason: Option<Reason>,
+}
+
+impl PlannedEnvironment {
+    fn of(recreate: Option<&Recreate>) -> PlannedEnvironment {
+        PlannedEnvironment {
+            action: if recreate.is_some() {
+                "recreate"
+            } else {
+                "create"
+            },
+            reason: recreate.map(|why| Reason {
+                kind: why.kind(),
+                message: words::recreated(why),
+            }),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -269,6 +295,12 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan], posargs: &[String])
                     .venv
                     .as_ref()
                     .map(|spec| spec.written().iter().map(|entry| entry.join(" ")).collect()),
+                environment: match &plan.decision {
+                    Decision::PrepareEnvironment { plan, .. } => {
+                        Some(PlannedEnvironment::of(plan.recreate.as_ref()))
+                    }
+                    _ => None,
+                },
                 run: session
                     .commands
                     .iter()

@@ -269,6 +269,15 @@ fn each_recreated_environment_says_why() {
         .rtask(&["--dry-run", "check"])
         .success()
         .stdout_has("  - its environment would be recreated first: `requirements.txt` changed\n");
+    let plan = project.rtask(&["--dry-run", "--json", "check"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.success().stdout).unwrap();
+    assert_eq!(
+        plan[0]["environment"],
+        serde_json::json!({
+            "action": "recreate",
+            "reason": {"kind": "file_changed", "message": "`requirements.txt` changed"},
+        })
+    );
     step("requirements", &project, &["check"]);
     // Each step adds one setting to the last.
     let mut extra = String::from("install = [\"-r requirements.txt\", \"iniconfig\"]\n");

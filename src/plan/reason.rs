@@ -289,6 +289,28 @@ pub(crate) fn blocked<'a>(
     })
 }
 
+impl Recreate {
+    /// A stable identifier for JSON output.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Recreate::Unrecorded => "unrecorded",
+            Recreate::Schema => "made_by_another_rtask",
+            Recreate::Moved { .. } => "moved",
+            Recreate::Interpreter { .. } => "interpreter_changed",
+            Recreate::Backend { .. } => "backend_changed",
+            Recreate::Params => "venv_params_changed",
+            Recreate::Install => "install_changed",
+            Recreate::Env { .. } => "env_changed",
+            Recreate::File { .. } => "file_changed",
+            Recreate::LocalProject { .. } => "local_project_changed",
+            Recreate::LocalDependency { .. } => "local_dependency_changed",
+            Recreate::Reinstall => "reinstall",
+            Recreate::ReuseNo => "reuse_venv_no",
+            Recreate::SessionReuseFalse => "session_reuse_venv_false",
+        }
+    }
+}
+
 impl RunReason {
     /// A stable identifier for JSON output.
     pub(crate) fn kind(&self) -> &'static str {
