@@ -245,6 +245,7 @@ fn bash_completes_options_and_the_commands_arguments() {
             "--restore-only",
             "--remote-cache",
             "--remote-read-only",
+            "--replay",
         ]
     );
     assert_eq!(

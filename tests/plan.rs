@@ -294,7 +294,10 @@ fn dry_run_json_describes_each_decision() {
     run.success();
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r#""[0-9a-f]{64}""#, r#""[key]""#);
-    settings.add_filter(r#""(created_unix_ms|duration_ms)": \d+"#, r#""$1": [n]"#);
+    settings.add_filter(
+        r#""(created_unix_ms|duration_ms|commands_ms)": \d+"#,
+        r#""$1": [n]"#,
+    );
     settings.add_filter(
         r#""rtask_version": "[^"]+""#,
         r#""rtask_version": "[version]""#,
@@ -311,6 +314,7 @@ fn dry_run_json_describes_each_decision() {
               "key": "[key]",
               "created_unix_ms": [n],
               "duration_ms": [n],
+              "commands_ms": [n],
               "rtask_version": "[version]",
               "environment": null
             },
@@ -318,6 +322,7 @@ fn dry_run_json_describes_each_decision() {
             "after": [],
             "cacheable": true,
             "install": null,
+            "environment": null,
             "run": [
               [
                 "sh",
@@ -343,6 +348,7 @@ fn dry_run_json_describes_each_decision() {
             "after": [],
             "cacheable": true,
             "install": null,
+            "environment": null,
             "run": [
               [
                 "sh",
