@@ -294,6 +294,9 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     interrupts.finish();
     fingerprinter.save();
+    if let Some(hung) = python.finder.timed_out_uv_unsaid() {
+        ui.uv_fallback(hung);
+    }
     if let Some(remote) = &run_remote {
         remote.finish(&|| interrupts.interrupted());
     }

@@ -187,6 +187,31 @@ run = ["python -c 'print(2)'"]
         .stderr_lacks("created `");
 }
 
+/// A `uv` that hangs is given up on after a timeout, with what it started, and the run says
+/// so even when no environment is made: the wait cost it time.
+#[test]
+fn a_hanging_uv_is_given_up_on_and_said() {
+    let project =
+        Project::with_tasks("[sessions.a]\npython = \"3.11\"\nrun = [\"python -c 'print(1)'\"]\n");
+    // Made first with no uv around: the run below makes nothing.
+    run_with_path(&project, &["a"], &path_without("uv", &[])).success();
+    let fakebin = fake_uv(
+        &project,
+        "sleep 1000 &\necho $! > \"$(dirname \"$0\")/child\"\nwait",
+    );
+    let run = run_with_path(&project, &["a"], &tools_path(&[fakebin]));
+    run.success();
+    redacted().bind(|| {
+        insta::assert_snapshot!(environment_lines(&run.stderr), @"note: `[ROOT]/fakebin/uv` does not run: `uv --version` did not answer within [TIME]; environments are made with venv instead");
+    });
+    let child = project.read("fakebin/child");
+    let stat = fs::read_to_string(format!("/proc/{}/stat", child.trim()));
+    assert!(
+        stat.as_ref().map_or(true, |stat| stat.contains(") Z ")),
+        "the hanging uv's child outlived the check: {stat:?}"
+    );
+}
+
 /// With `venv_backend = "uv"`, a `uv` that does not run fails the session, saying which and
 /// how, with a hint.
 #[test]

@@ -191,6 +191,11 @@ impl Finder {
         self.uv.broken_once()
     }
 
+    /// A `uv` on `PATH` this run gave up on as hanging, when that was not said yet.
+    pub fn timed_out_uv_unsaid(&self) -> Option<&BrokenUv> {
+        self.uv.timed_out_unsaid()
+    }
+
     /// The program `name` (`conda`) on `PATH`.
     pub fn tool(&self, name: &str) -> Option<PathBuf> {
         let path = self.surroundings.path.clone();

@@ -2,10 +2,14 @@
 //! needs uv and remembered for the rest of the run. A `uv` that does not run (a pyenv shim for
 //! another Python, a file that is not executable) is told apart from a missing one.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 
 /// How long `uv --version` may take: a working uv answers in milliseconds; one that hangs
 /// (a shim waiting on a network drive, a wrapper asking a question) must not hang the run.
@@ -81,6 +85,20 @@ impl Uv {
         }
     }
 
+    /// A uv this run found hanging (and gave up on after the timeout), when that was not
+    /// said yet: it cost the run that wait even when no environment was made. Never checks.
+    pub fn timed_out_unsaid(&self) -> Option<&BrokenUv> {
+        match self.checked.get() {
+            Some(UvState::Broken(
+                broken @ BrokenUv {
+                    failure: UvFailure::TimedOut(_),
+                    ..
+                },
+            )) if !self.noted.swap(true, Ordering::SeqCst) => Some(broken),
+            _ => None,
+        }
+    }
+
     /// The broken uv, the first time this is asked in a run only.
     pub fn broken_once(&self) -> Option<&BrokenUv> {
         match self.state() {
@@ -96,17 +114,28 @@ fn check(uv: &Path) -> Result<(), UvFailure> {
 }
 
 fn check_within(uv: &Path, timeout: Duration) -> Result<(), UvFailure> {
+    // In a process group of its own, so that a timeout ends what it started too: a child of
+    // a hung shim would otherwise outlive the check, holding the run lock it inherits.
     let handle = duct::cmd(uv, ["--version"])
         .stdin_null()
         .stdout_null()
         .stderr_capture()
         .unchecked()
+        .before_spawn(|command| {
+            command.process_group(0);
+            Ok(())
+        })
         .start()
         .map_err(|error| UvFailure::NotStarted(error.to_string()))?;
     let output = match handle.wait_timeout(timeout) {
         Ok(Some(output)) => output,
         Ok(None) => {
-            // Killed and reaped: nothing of it outlives the check.
+            for pid in handle.pids() {
+                if let Ok(group) = i32::try_from(pid) {
+                    let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+                }
+            }
+            // Reaped: nothing of it outlives the check.
             let _ = handle.kill();
             return Err(UvFailure::TimedOut(timeout));
         }
@@ -188,9 +217,15 @@ mod tests {
     #[test]
     fn a_uv_that_hangs_is_broken_after_the_timeout() {
         let dir = tempfile::tempdir().unwrap();
-        let path = script(dir.path(), "sleep 30; exit 0", 0o755);
+        // A child of the shell, not an `exec`: it must not outlive the check either.
+        let pidfile = dir.path().join("child.pid");
+        let path = script(
+            dir.path(),
+            &format!("sleep 30 & echo $! > {}; wait", pidfile.display()),
+            0o755,
+        );
         let started = std::time::Instant::now();
-        let timeout = Duration::from_millis(200);
+        let timeout = Duration::from_millis(300);
         assert_eq!(
             check_within(&path, timeout),
             Err(UvFailure::TimedOut(timeout))
@@ -199,5 +234,20 @@ mod tests {
             started.elapsed() < Duration::from_secs(20),
             "the check waited for uv"
         );
+        let child: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Reaped by init in its own time: poll until it is gone (a zombie counts as gone).
+        let gone = (0..100).any(|_| {
+            let state = std::fs::read_to_string(format!("/proc/{child}/stat"));
+            let alive = state.is_ok_and(|stat| !stat.contains(") Z "));
+            if alive {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            !alive
+        });
+        assert!(gone, "the shim's child outlived the check");
     }
 }
