@@ -93,6 +93,32 @@ fn a_kept_environment_never_serves_a_stale_result() {
         .stderr_has("check: cached");
 }
 
+/// venv puts pip in an environment, uv does not: a result from a command that uses pip, made
+/// in a venv environment, is never served in a uv one, where the command would fail.
+#[test]
+fn a_result_that_used_pip_is_not_served_where_uv_left_pip_out() {
+    let project = Project::with_tasks(
+        r#"
+[sessions.check]
+python = "3.11"
+run = ["python -c 'import pip; print(\"has pip\")'"]
+inputs = ["in.txt"]
+"#,
+    );
+    project.write("in.txt", "1");
+    run_with_path(&project, &["check"], &path_without("uv", &[]))
+        .success()
+        .stderr_has("check: created `.rtask/venvs/check` with venv")
+        .stdout_has("has pip");
+    // uv makes the environment again, without pip: the entry is not served.
+    project
+        .rtask(&["--reinstall", "check"])
+        .code(1)
+        .stderr_has("check: recreated `.rtask/venvs/check` with uv")
+        .stderr_lacks("check: cached")
+        .stdout_has("No module named 'pip'");
+}
+
 /// The issue's story: the first run has no uv and makes the environment with venv; uv is then
 /// installed, and the next runs keep the environment (and hit) rather than rebuild it. With
 /// `venv_backend` pinned, a change of backend remakes it and says so.

@@ -131,8 +131,8 @@ pub struct Realised {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub free_threaded: bool,
     /// Installed distributions, normalised name to version; without the installers' seeds
-    /// (pip, setuptools, wheel) unless the install arguments or their requirement files name
-    /// them: venv puts them in, uv does not.
+    /// (pip, setuptools, wheel) unless the install arguments, their requirement files or the
+    /// commands name them: venv puts them in, uv does not.
     pub distributions: BTreeMap<String, String>,
     /// The distributions copied from local directories and archives: name to a digest of the
     /// files they installed (their `RECORD`).
@@ -250,8 +250,35 @@ pub fn realised(root: &Path, session: &Session, env: &Env) -> Realised {
         .as_ref()
         .map(VenvSpec::requirements)
         .unwrap_or_default();
-    let named = References::of(root, &install).named(&install);
+    let mut named = References::of(root, &install).named(&install);
+    named.extend(seeds_used(session));
     realised_naming(env, &named)
+}
+
+/// The installers' seeds that `session`'s commands name (`pip install …`, `python -m pip`,
+/// `import pkg_resources`, `python setup.py`): those count as if `install` named them, so that
+/// a result made where venv put them in is never served where uv left them out. A word is
+/// enough: counting a seed costs at most a miss between backends, never a wrong result.
+fn seeds_used(session: &Session) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for command in &session.commands {
+        for argument in command.template.expand(&[]) {
+            if argument.contains("setup.py") {
+                used.insert("setuptools".to_string());
+            }
+            let words = argument.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            for word in words {
+                let seed = match word {
+                    "pip" | "pip3" => "pip",
+                    "setuptools" | "pkg_resources" | "easy_install" => "setuptools",
+                    "wheel" => "wheel",
+                    _ => continue,
+                };
+                used.insert(seed.to_string());
+            }
+        }
+    }
+    used
 }
 
 /// What `env` holds, keeping the installers' seeds that `named` holds.
