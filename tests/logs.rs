@@ -52,12 +52,20 @@ fn run(project: &Project, args: &[&str]) -> (Vec<u8>, Run) {
     (stdout, Run::from(output))
 }
 
-/// A log as a hit replays it: each line behind the gutter, the bytes otherwise as they were.
+/// A log as a hit replays it: each line behind the gutter, and the gutter again after a `\r`
+/// that text follows (where a terminal would write over it; these logs erase no line), the
+/// bytes otherwise as they were.
 fn replayed(log: &[u8]) -> Vec<u8> {
+    let gutter = "│ ".as_bytes();
     let mut out = Vec::with_capacity(log.len() + log.len() / 16);
     for line in log.split_inclusive(|&byte| byte == b'\n') {
-        out.extend_from_slice("│ ".as_bytes());
-        out.extend_from_slice(line);
+        out.extend_from_slice(gutter);
+        for (at, &byte) in line.iter().enumerate() {
+            out.push(byte);
+            if byte == b'\r' && !matches!(line.get(at + 1), None | Some(b'\r' | b'\n')) {
+                out.extend_from_slice(gutter);
+            }
+        }
     }
     out
 }

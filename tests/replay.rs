@@ -221,3 +221,115 @@ fn summaries_tell_the_environment_apart() {
         );
     });
 }
+
+/// A progress bar redrawn with `\r`, one cleared with `ESC[2K` as indicatif and rich do, and a
+/// Windows-style line.
+const PROGRESS: &str = r#"
+[sessions.build]
+shell = true
+run = [
+    "printf 'progress 10%%\\rprogress 100%%\\n'",
+    "printf 'bar 1/2\\r\\033[2Kbar 2/2\\r\\033[2Kdone\\n'",
+    "printf 'windows\\r\\n'",
+]
+inputs = ["src/**"]
+"#;
+
+/// The lines a terminal shows of `output` (none after a final newline): `\r` and `ESC[nG` go
+/// back to a column, `ESC[nK` erases, other sequences (colours) show nothing.
+fn screen(output: &str) -> Vec<String> {
+    let mut lines = vec![Vec::new()];
+    let mut column = 0;
+    let mut chars = output.chars();
+    while let Some(char) = chars.next() {
+        let line = lines.last_mut().unwrap();
+        match char {
+            '\n' => {
+                lines.push(Vec::new());
+                column = 0;
+            }
+            '\r' => column = 0,
+            '\x1b' => {
+                assert_eq!(chars.next(), Some('['), "{output:?}");
+                let mut parameter = String::new();
+                let end = loop {
+                    match chars.next() {
+                        Some(digit) if digit.is_ascii_digit() => parameter.push(digit),
+                        end => break end,
+                    }
+                };
+                let number = parameter.parse::<usize>().unwrap_or(0);
+                match end {
+                    Some('K') if number == 2 => line.clear(),
+                    Some('K') if number == 1 => {
+                        line.iter_mut().take(column + 1).for_each(|c| *c = ' ')
+                    }
+                    Some('K') => line.truncate(column),
+                    Some('G') => column = number.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            _ => {
+                if line.len() <= column {
+                    line.resize(column + 1, ' ');
+                }
+                line[column] = char;
+                column += 1;
+            }
+        }
+    }
+    if lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    lines
+        .into_iter()
+        .map(|line| line.into_iter().collect::<String>().trim_end().to_string())
+        .collect()
+}
+
+/// `output` with its carriage returns and escapes spelled out, one line per line.
+fn spelled(output: &str) -> String {
+    output.replace('\r', "<CR>").replace('\x1b', "<ESC>")
+}
+
+#[test]
+fn a_progress_bar_does_not_write_over_the_gutter() {
+    let project = Project::with_tasks(PROGRESS);
+    project.write("src/a.txt", "a\n");
+    let live = project.rtask(&["build"]);
+    live.success();
+    assert_eq!(
+        screen(&live.stdout),
+        [
+            "$ printf 'progress 10%%\\rprogress 100%%\\n'",
+            "progress 100%",
+            "$ printf 'bar 1/2\\r\\033[2Kbar 2/2\\r\\033[2Kdone\\n'",
+            "done",
+            "$ printf 'windows\\r\\n'",
+            "windows"
+        ]
+    );
+    let hit = project.rtask(&["build"]);
+    hit.success().stderr_has("build: cached");
+    timeless().bind(|| {
+        insta::assert_snapshot!("progress_bar_hit", spelled(&shown(&hit)));
+    });
+    let shows = screen(&hit.stdout);
+    assert_eq!(shows.len(), screen(&live.stdout).len(), "{shows:#?}");
+    for line in &shows {
+        assert!(
+            line.starts_with("│ "),
+            "a line without its gutter: {shows:#?}"
+        );
+    }
+    // In colour, and folded in a CI group, the same lines show.
+    let colour = project.rtask(&["build", "--color", "always"]);
+    colour.success();
+    assert_eq!(screen(&colour.stdout), shows);
+    let github = project.rtask_env(&["build"], &[("GITHUB_ACTIONS", "true")]);
+    let group = github.stdout.split_once('\n').unwrap().1;
+    assert_eq!(
+        group.strip_suffix("::endgroup::\n"),
+        Some(hit.stdout.as_str())
+    );
+}

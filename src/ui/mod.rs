@@ -243,6 +243,9 @@ impl Ui {
             self.open_line
                 .store(buffer[read - 1] != b'\n', Ordering::SeqCst);
         }
+        if replayed == Replayed::Yes {
+            let _ = gutter.finish(&mut stdout);
+        }
         let _ = stdout.flush();
     }
 
