@@ -110,6 +110,12 @@ fn bash_completes_sessions_and_commands_as_the_first_word() {
         offers(project.root(), "rtask lint l", &["rtask", "lint", "l"]),
         ["lint"]
     );
+    // A session named like a command is offered once.
+    let named = Project::with_tasks("[sessions.completions]\nrun = [\"true\"]\n");
+    assert_eq!(
+        offers(named.root(), "rtask comp", &["rtask", "comp"]),
+        ["completions"]
+    );
     // After `--`, the posargs: nothing from rtask.
     assert!(
         offers(

@@ -156,9 +156,12 @@ _rtask_complete() {
             ;;
     esac
     [[ -n $file ]] && names+=(-f "$file")
+    # Once each: a session may be named like a command.
     _rtask_reply "$lead" "$word" < <(
-        "${names[@]}" 2>/dev/null
-        printf '%s\n' "${commands[@]}"
+        {
+            "${names[@]}" 2>/dev/null
+            printf '%s\n' "${commands[@]}"
+        } | awk '!seen[$0]++'
     )
 }
 
