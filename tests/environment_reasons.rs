@@ -58,11 +58,9 @@ fn redacted() -> insta::Settings {
     settings
 }
 
-/// Keeping a venv-made environment when uv appears must not let an entry be served wrongly:
-/// only the backend may differ, the environment is verified against the entry like any other,
-/// and a change that comes with uv still remakes it (with uv) and runs the session.
-#[test]
-fn a_kept_environment_never_serves_a_stale_result() {
+/// A project of [`CHECK`] whose `check` ran once, with no uv on `PATH`: its environment
+/// made by venv, with pytest 9.2.0.
+fn made_with_venv() -> Project {
     require_wheelhouse();
     let project = Project::with_tasks(CHECK);
     project
@@ -73,6 +71,15 @@ fn a_kept_environment_never_serves_a_stale_result() {
         .success()
         .stderr_has("check: created `.rtask/venvs/check` with venv")
         .stdout_has("9.2.0");
+    project
+}
+
+/// Keeping a venv-made environment when uv appears must not let an entry be served wrongly:
+/// only the backend may differ, the environment is verified against the entry like any other,
+/// and a change that comes with uv still remakes it (with uv) and runs the session.
+#[test]
+fn a_kept_environment_never_serves_a_stale_result() {
+    let project = made_with_venv();
     mark(&project);
     // uv appears together with a requirement that leaves pytest out.
     project.write("requirements.txt", "iniconfig\n");
@@ -124,15 +131,7 @@ inputs = ["in.txt"]
 /// `venv_backend` pinned, a change of backend remakes it and says so.
 #[test]
 fn an_environment_made_by_venv_is_kept_when_uv_appears() {
-    require_wheelhouse();
-    let project = Project::with_tasks(CHECK);
-    project
-        .write("in.txt", "1")
-        .write("requirements.txt", "pytest==9.2.0\n");
-    let no_uv = path_without("uv", &[]);
-    run_with_path(&project, &["check"], &no_uv)
-        .success()
-        .stderr_has("check: created `.rtask/venvs/check` with venv");
+    let project = made_with_venv();
     mark(&project);
     project
         .rtask(&["check"])
