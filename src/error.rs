@@ -278,7 +278,8 @@ impl Error {
             ),
             Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::Init(init) => init.hint(),
-            Error::ReportPath { .. } | Error::Report { .. } => Some(
+            Error::ReportPath { problem, .. } => Some(problem.hint().to_string()),
+            Error::Report { .. } => Some(
                 "give `--report` a file in a directory that exists and that you can write".to_string(),
             ),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
