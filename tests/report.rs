@@ -197,3 +197,19 @@ fn a_device_that_takes_no_data_fails_the_run_after_it_without_a_crash() {
       hint: give `--report` a file in a directory that exists and that you can write
     ");
 }
+
+#[test]
+fn a_report_error_into_a_closed_stderr_is_no_crash() {
+    // `rtask --report … 2>&1 | head -1`: the reader is gone before rtask says anything.
+    let project = Project::with_tasks(TASKS);
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    let status = project
+        .command(&["--report", "no/such/dir/r.json", "work"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(writer))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert!(!project.exists("runs.txt"));
+}
