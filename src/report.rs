@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -107,9 +107,10 @@ pub(crate) enum Destination {
     /// never seen half written, and two runs writing it at once leave one whole report. A
     /// symbolic link is resolved first: the file it points to is replaced, the link stays.
     File(PathBuf),
-    /// A device or a pipe (`/dev/stdout`, `/dev/null`): nothing can be renamed over it, so it
-    /// is written in place.
-    Special(PathBuf),
+    /// Written in place, as nothing can be renamed over it: a device or a pipe (`/dev/stdout`,
+    /// `/dev/null`), or another user's file in a sticky directory (`/tmp`) that this user may
+    /// write but not replace.
+    InPlace(PathBuf),
 }
 
 /// Why `--report`'s file cannot be written: found before any session runs, so that a run
@@ -173,7 +174,7 @@ pub(crate) fn check_writable(path: &Path) -> Result<Destination, Unwritable> {
         && !metadata.is_dir()
         && !metadata.is_file()
     {
-        return writable(path).map(|()| Destination::Special(path.to_path_buf()));
+        return writable(path).map(|()| Destination::InPlace(path.to_path_buf()));
     }
     let target = follow_links(path)?;
     if target == path {
@@ -210,21 +211,58 @@ fn follow_links(path: &Path) -> Result<PathBuf, Unwritable> {
 
 /// Check `target`, a path that is no symbolic link: a regular file to replace, or one to make.
 fn check_file(target: PathBuf) -> Result<Destination, Unwritable> {
-    match fs::metadata(&target) {
-        Ok(metadata) if metadata.is_dir() => return Err(Unwritable::IsADirectory),
-        Ok(_) => writable(&target)?,
-        Err(_) => {}
+    let existing = fs::metadata(&target).ok();
+    if let Some(existing) = &existing {
+        if existing.is_dir() {
+            return Err(Unwritable::IsADirectory);
+        }
+        writable(&target)?;
     }
     let directory = existing_directory(&target)?;
+    let not_writable = |source| Unwritable::DirectoryNotWritable {
+        directory: directory.to_path_buf(),
+        source,
+    };
     // A real file made there, unnamed where the system can (`O_TMPFILE`), else made and removed:
-    // permissions, read-only mounts and ACLs all answer.
-    tempfile::tempfile_in(directory)
-        .map(drop)
-        .map_err(|source| Unwritable::DirectoryNotWritable {
-            directory: directory.to_path_buf(),
-            source,
-        })?;
-    Ok(Destination::File(target))
+    // permissions, read-only mounts and ACLs all answer. Its owner is this user.
+    let me = tempfile::tempfile_in(directory)
+        .and_then(|probe| probe.metadata())
+        .map_err(not_writable)?
+        .uid();
+    let directory = fs::metadata(directory).map_err(not_writable)?;
+    Ok(match existing {
+        Some(existing)
+            if sticky_refuses_replacing(
+                Owners {
+                    directory: directory.uid(),
+                    file: existing.uid(),
+                    me,
+                },
+                directory.mode(),
+            ) =>
+        {
+            Destination::InPlace(target)
+        }
+        _ => Destination::File(target),
+    })
+}
+
+/// Who owns what, for the sticky bit's rule.
+#[derive(Debug, Clone, Copy)]
+struct Owners {
+    directory: u32,
+    file: u32,
+    me: u32,
+}
+
+/// Whether renaming over a file would be refused: in a directory with the sticky bit (`/tmp`),
+/// only the file's owner, the directory's owner or root may replace or remove a file.
+fn sticky_refuses_replacing(owners: Owners, directory_mode: u32) -> bool {
+    const STICKY: u32 = 0o1000;
+    directory_mode & STICKY != 0
+        && owners.me != 0
+        && owners.me != owners.file
+        && owners.me != owners.directory
 }
 
 /// Whether this user may write the existing file at `path`, asked of the system (`access`).
@@ -260,8 +298,9 @@ fn existing_directory(target: &Path) -> Result<&Path, Unwritable> {
 /// Write `text` where [`check_writable`] decided: a file whole or not at all.
 pub(crate) fn write(destination: &Destination, text: &str) -> io::Result<()> {
     match destination {
-        Destination::Special(path) => fs::OpenOptions::new()
+        Destination::InPlace(path) => fs::OpenOptions::new()
             .write(true)
+            .truncate(true)
             .open(path)?
             .write_all(text.as_bytes()),
         Destination::File(path) => {
@@ -279,6 +318,47 @@ pub(crate) fn write(destination: &Destination, text: &str) -> io::Result<()> {
             temp.write_all(text.as_bytes())?;
             temp.as_file().sync_all()?;
             temp.persist(path).map(drop).map_err(|error| error.error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Owners, sticky_refuses_replacing};
+
+    const STICKY_TMP: u32 = 0o41777;
+    const PLAIN: u32 = 0o40777;
+
+    #[test]
+    fn only_a_sticky_directory_keeps_others_files_from_being_replaced() {
+        let others = Owners {
+            directory: 0,
+            file: 0,
+            me: 1000,
+        };
+        assert!(sticky_refuses_replacing(others, STICKY_TMP));
+        assert!(!sticky_refuses_replacing(others, PLAIN));
+    }
+
+    #[test]
+    fn the_files_owner_the_directorys_owner_and_root_may_replace_it() {
+        let mine = Owners {
+            directory: 0,
+            file: 1000,
+            me: 1000,
+        };
+        let my_directory = Owners {
+            directory: 1000,
+            file: 0,
+            me: 1000,
+        };
+        let root = Owners {
+            directory: 1000,
+            file: 1001,
+            me: 0,
+        };
+        for owners in [mine, my_directory, root] {
+            assert!(!sticky_refuses_replacing(owners, STICKY_TMP), "{owners:?}");
         }
     }
 }
