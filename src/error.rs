@@ -280,7 +280,7 @@ impl Error {
             Error::Init(init) => init.hint(),
             Error::ReportPath { problem, .. } => Some(problem.hint().to_string()),
             Error::Report { .. } => Some(
-                "give `--report` a file in a directory that exists and that you can write".to_string(),
+                "the run is over, but its report is lost: give `--report` a file that can take it, and run again".to_string(),
             ),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             Error::NeverCached { .. } => Some(

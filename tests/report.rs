@@ -193,7 +193,7 @@ fn a_device_that_takes_no_data_fails_the_run_after_it_without_a_crash() {
         .skip_while(|line| !line.starts_with("error:"));
     insta::assert_snapshot!(error.collect::<Vec<_>>().join("\n"), @r"
     error: cannot write the report `/dev/full`: No space left on device (os error 28)
-      hint: give `--report` a file in a directory that exists and that you can write
+      hint: the run is over, but its report is lost: give `--report` a file that can take it, and run again
     ");
 }
 
