@@ -192,16 +192,17 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     }
 
     // `--report`'s file is checked before anything runs: a run never ends without it.
-    let report_path = args
+    let report_to = args
         .report
         .as_ref()
-        .map(|path| environment.current_dir.join(path));
-    if let Some(path) = &report_path {
-        report::check_writable(path).map_err(|problem| Error::ReportPath {
-            path: path.clone(),
-            problem,
-        })?;
-    }
+        .map(|path| {
+            let path = environment.current_dir.join(path);
+            match report::check_writable(&path) {
+                Ok(destination) => Ok((path, destination)),
+                Err(problem) => Err(Error::ReportPath { path, problem }),
+            }
+        })
+        .transpose()?;
     let painter = Painter {
         color: use_color(args.color, &environment),
     };
@@ -314,7 +315,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     if verbosity != Verbosity::Quiet || !all_good {
         ui.line(summary::render(&named, started.elapsed(), painter).trim_end());
     }
-    if let Some(path) = report_path {
+    if let Some((path, destination)) = report_to {
         let entries: Vec<report::Entry<'_>> = results
             .iter()
             .map(|result| report::Entry {
@@ -324,7 +325,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
                 elapsed: result.elapsed,
             })
             .collect();
-        std::fs::write(&path, report::render(&entries))
+        report::write(&destination, &report::render(&entries))
             .map_err(|source| Error::Report { path, source })?;
     }
     let not_cached = results.iter().any(|result| {

@@ -278,8 +278,9 @@ impl Error {
             ),
             Error::Remote(bad) => Some(bad.hint().to_string()),
             Error::Init(init) => init.hint(),
-            Error::ReportPath { .. } | Error::Report { .. } => Some(
-                "give `--report` a file in a directory that exists and that you can write".to_string(),
+            Error::ReportPath { problem, .. } => Some(problem.hint().to_string()),
+            Error::Report { .. } => Some(
+                "the run is over, but its report is lost: give `--report` a file that can take it, and run again".to_string(),
             ),
             Error::NothingSelected => Some("`rtask -l` lists the sessions and their Python versions".to_string()),
             Error::NeverCached { .. } => Some(

@@ -53,6 +53,7 @@ mod taskfile;
 mod ui;
 mod variant;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::environment::Environment;
@@ -119,6 +120,7 @@ fn report(error: &Error, color: bool) -> Exit {
             text
         }
     };
-    eprint!("{text}");
+    // A closed stderr (`2>&1 | head -1`) must not turn an error into a panic.
+    let _ = std::io::stderr().write_all(text.as_bytes());
     error.exit()
 }
