@@ -20,6 +20,7 @@ use crate::exec::sharing::Sharing;
 use crate::exit::Exit;
 use crate::failure::SessionError;
 use crate::fingerprint::Fingerprinter;
+use crate::lock::Acquired;
 use crate::plan::reason::AbortReason;
 use crate::plan::{Decision, Planner};
 use crate::project::{Project, SessionId};
@@ -238,12 +239,23 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     // One run at a time in a project; a run started by a session of this one (`rtask other`
     // in its commands) takes the lock of the next level instead of waiting for its parent.
     let level = lock::level(environment.get_os(lock::HELD_VAR), &project.root);
-    let _lock = lock::acquire(&state_dir, level, |holder| ui.waiting_for_lock(holder)).map_err(
-        |source| Error::RunLock {
-            path: lock::path(&state_dir, level),
-            source,
-        },
-    )?;
+    let acquired = lock::acquire(
+        &state_dir,
+        level,
+        |holder| ui.waiting_for_lock(holder),
+        &|| interrupts.interrupted(),
+    )
+    .map_err(|source| Error::RunLock {
+        path: lock::path(&state_dir, level),
+        source,
+    })?;
+    let _lock = match acquired {
+        Acquired::Held(lock) => lock,
+        Acquired::Interrupted(holder) => {
+            ui.interrupted_waiting_for_lock(&holder);
+            return Ok(Exit::Interrupted);
+        }
+    };
     if let Some(store) = &store {
         // What runs killed while storing or restoring left (never a live run's).
         store.reclaim_temps();

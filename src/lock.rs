@@ -22,6 +22,8 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -104,13 +106,28 @@ pub(crate) fn path(state_dir: &Path, level: usize) -> PathBuf {
     }
 }
 
+/// How often a run waiting for the lock tries it again and looks whether it was interrupted.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How a wait for the lock ended.
+pub(crate) enum Acquired {
+    /// The lock is this run's.
+    Held(RunLock),
+    /// Ctrl-C or SIGTERM came while waiting: the lock was not taken. Whom it waited for.
+    Interrupted(Holder),
+}
+
 /// Take the lock of `level` of the project whose state lives in `state_dir`, waiting for it
-/// when another run holds it; `waiting` hears about that first.
+/// when another run holds it, until `interrupted` says Ctrl-C or SIGTERM came; `waiting`
+/// hears about the wait first.
+///
+/// The wait polls: a blocking `flock` is not ended by a signal whose handler restarts it.
 pub(crate) fn acquire(
     state_dir: &Path,
     level: usize,
     waiting: impl FnOnce(&Holder),
-) -> io::Result<RunLock> {
+    interrupted: &dyn Fn() -> bool,
+) -> io::Result<Acquired> {
     fs::create_dir_all(state_dir)?;
     let path = path(state_dir, level);
     let file = OpenOptions::new()
@@ -125,9 +142,13 @@ pub(crate) fn acquire(
         Err((mut file, Errno::EWOULDBLOCK)) => {
             waiting(&read_holder(&path, &mut file));
             loop {
-                match Flock::lock(file, FlockArg::LockExclusive) {
+                thread::sleep(POLL);
+                if interrupted() {
+                    return Ok(Acquired::Interrupted(read_holder(&path, &mut file)));
+                }
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                     Ok(lock) => break lock,
-                    Err((again, Errno::EINTR)) => file = again,
+                    Err((again, Errno::EWOULDBLOCK | Errno::EINTR)) => file = again,
                     Err((_, errno)) => return Err(errno.into()),
                 }
             }
@@ -140,12 +161,12 @@ pub(crate) fn acquire(
     writeln!(lock, "{}\n{}", std::process::id(), args.join(" "))?;
     // Inherited by the commands the run starts (see the module's documentation).
     fcntl(&*lock, FcntlArg::F_SETFD(FdFlag::empty()))?;
-    Ok(RunLock { lock: Some(lock) })
+    Ok(Acquired::Held(RunLock { lock: Some(lock) }))
 }
 
 fn read_holder(path: &Path, file: &mut File) -> Holder {
     let mut text = String::new();
-    let _ = file.read_to_string(&mut text);
+    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
     let mut lines = text.lines();
     let pid: Option<u32> = lines.next().and_then(|line| line.trim().parse().ok());
     let alive = pid
@@ -161,6 +182,9 @@ fn read_holder(path: &Path, file: &mut File) -> Holder {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
 
     #[test]
@@ -176,19 +200,63 @@ mod tests {
         assert_eq!(path(Path::new("/s"), 2), Path::new("/s/run.lock.2"));
     }
 
+    fn held(acquired: io::Result<Acquired>) -> RunLock {
+        match acquired.unwrap() {
+            Acquired::Held(lock) => lock,
+            Acquired::Interrupted(holder) => panic!("interrupted waiting for {holder:?}"),
+        }
+    }
+
     #[test]
     fn a_second_taker_waits_and_learns_who_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(dir.path(), 0, |_| panic!("the lock is free")).unwrap();
+        let first = held(acquire(
+            dir.path(),
+            0,
+            |_| panic!("the lock is free"),
+            &|| false,
+        ));
         let (sender, receiver) = std::sync::mpsc::channel();
         let state = dir.path().to_path_buf();
         let second = std::thread::spawn(move || {
-            let lock = acquire(&state, 0, |holder| sender.send(holder.clone()).unwrap());
-            lock.map(|_| ())
+            let waiting = |holder: &Holder| sender.send(holder.clone()).unwrap();
+            held(acquire(&state, 0, waiting, &|| false));
         });
         let holder = receiver.recv().unwrap();
         assert_eq!(holder.pid, Some(std::process::id()));
         first.release();
-        second.join().unwrap().unwrap();
+        second.join().unwrap();
+    }
+
+    #[test]
+    fn an_interrupt_ends_the_wait_and_leaves_the_lock_to_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = held(acquire(
+            dir.path(),
+            0,
+            |_| panic!("the lock is free"),
+            &|| false,
+        ));
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let state = dir.path().to_path_buf();
+        let flag = Arc::clone(&interrupted);
+        let second = std::thread::spawn(move || {
+            let waiting = |_: &Holder| flag.store(true, Ordering::SeqCst);
+            acquire(&state, 0, waiting, &|| flag.load(Ordering::SeqCst))
+        });
+        match second.join().unwrap().unwrap() {
+            Acquired::Interrupted(holder) => assert_eq!(holder.pid, Some(std::process::id())),
+            Acquired::Held(_) => panic!("took a lock that is held"),
+        }
+        assert!(interrupted.load(Ordering::SeqCst));
+        let mut file = File::open(path(dir.path(), 0)).unwrap();
+        assert!(Flock::lock(file.try_clone().unwrap(), FlockArg::LockExclusiveNonblock).is_err());
+        let mut text = String::new();
+        file.read_to_string(&mut text).unwrap();
+        assert!(
+            text.starts_with(&format!("{}\n", std::process::id())),
+            "{text}"
+        );
+        first.release();
     }
 }

@@ -178,6 +178,8 @@ impl NotStored {
 pub(crate) trait Reporter: Sync {
     /// Another rtask holds the project's run lock; this one waits for it.
     fn waiting_for_lock(&self, holder: &Holder);
+    /// Ctrl-C or SIGTERM ended the wait for the run lock: nothing ran.
+    fn interrupted_waiting_for_lock(&self, holder: &Holder);
     /// A session's commands are about to run, for these reasons.
     fn started(&self, session: &str, reasons: &[RunReason]);
     /// Output of a running session (its command echoes included), as it arrives.

@@ -7,9 +7,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::support::{Project, RTASK, regex_escape};
+use crate::watchdog::{wait_until, watchdogs_in};
 
 /// `gen` writes `gen.out` in steps (the half-written file is what a concurrent run would read);
 /// `build` copies it.
@@ -27,6 +31,26 @@ run = ["echo build >> runs.txt; cp gen.out build.out"]
 inputs = ["seed.txt"]
 outputs = ["build.out"]
 "#;
+
+/// `slow` runs until the test writes `release`.
+const SLOW: &str = r#"
+[sessions.slow]
+shell = true
+run = ["touch started; while [ ! -e release ]; do sleep 0.02; done"]
+"#;
+
+/// A run the test has not waited for yet: killed (its commands with it, by its watchdog) when
+/// the test fails first.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
 
 fn spawn(project: &Project, args: &[&str]) -> Child {
     project
@@ -61,13 +85,7 @@ fn concurrent_runs_in_one_checkout_never_cache_a_half_written_requirement() {
 
 #[test]
 fn a_second_run_waits_for_the_first_and_says_who_holds_the_lock() {
-    let project = Project::with_tasks(
-        r#"
-[sessions.slow]
-shell = true
-run = ["touch started; while [ ! -e release ]; do sleep 0.02; done"]
-"#,
-    );
+    let project = Project::with_tasks(SLOW);
     let first = spawn(&project, &["slow"]);
     let first_pid = first.id();
     while !project.exists("started") {
@@ -87,6 +105,88 @@ run = ["touch started; while [ ! -e release ]; do sleep 0.02; done"]
         crate::support::RTASK
     );
     assert!(said.contains(&expected), "{said}");
+}
+
+/// A second run waiting for the lock gets `signal` (SIGINT as from Ctrl-C, or SIGTERM): it
+/// ends its wait at once with 130, and the first run goes on to its end. What the second said,
+/// and the filters that make it the same on every run.
+fn interrupt_a_waiting_run(signal: Signal) -> (String, insta::Settings) {
+    let project = Project::with_tasks(SLOW);
+    let mut first = Running(Some(spawn(&project, &["slow"])));
+    let first_pid = first.0.as_ref().unwrap().id();
+    while !project.exists("started") {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let state = || -> Vec<_> {
+        let mut names: Vec<_> = fs::read_dir(project.path(".rtask"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = state();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut second = Running(Some(
+        project
+            .command(&["slow"])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    ));
+    let said = || fs::read_to_string(log.path()).unwrap();
+    wait_until("the second run to wait", || said().contains("waiting for"));
+    let waiting = second.0.as_mut().unwrap();
+    kill(Pid::from_raw(waiting.id() as i32), signal).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = waiting.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a waiting run ignored {signal}\n{}",
+            said()
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    second.0 = None;
+    assert_eq!(status.code(), Some(130), "{}", said());
+    // The first run still holds the lock, which still names it, and ends as it would have.
+    let lock = project.read(".rtask/run.lock");
+    assert!(lock.starts_with(&format!("{first_pid}\n")), "{lock}");
+    assert_eq!(state(), before, "the waiting run left nothing behind");
+    project.write("release", "");
+    let first = first.0.take().unwrap().wait_with_output().unwrap();
+    assert!(first.status.success(), "{first:?}");
+    assert!(watchdogs_in(project.root()).is_empty());
+    let mut settings = project.redactions();
+    settings.add_filter(&format!(r"\b{first_pid}\b"), "[pid]");
+    settings.add_filter(&format!("`{} ", regex_escape(RTASK)), "`rtask ");
+    (said(), settings)
+}
+
+#[test]
+fn sigterm_ends_a_wait_for_the_lock() {
+    let (said, settings) = interrupt_a_waiting_run(Signal::SIGTERM);
+    settings.bind(|| {
+        insta::assert_snapshot!(said, @r"
+        rtask: waiting for process [pid] (`rtask slow`) to finish its run in this project (it holds `[project]/.rtask/run.lock`)
+        rtask: interrupted while waiting for process [pid] (`rtask slow`) to finish its run in this project: no session ran
+        ");
+    });
+}
+
+#[test]
+fn ctrl_c_ends_a_wait_for_the_lock() {
+    let (said, settings) = interrupt_a_waiting_run(Signal::SIGINT);
+    settings.bind(|| {
+        insta::assert_snapshot!(said, @r"
+        rtask: waiting for process [pid] (`rtask slow`) to finish its run in this project (it holds `[project]/.rtask/run.lock`)
+        rtask: interrupted while waiting for process [pid] (`rtask slow`) to finish its run in this project: no session ran
+        ");
+    });
 }
 
 #[test]

@@ -389,6 +389,10 @@ impl Reporter for Ui {
         }
     }
 
+    fn interrupted_waiting_for_lock(&self, holder: &Holder) {
+        self.line(&format!("rtask: {}", words::interrupted_waiting(holder)));
+    }
+
     fn started(&self, session: &str, reasons: &[RunReason]) {
         let mut state = self.state();
         for reason in reasons {

@@ -377,7 +377,8 @@ pub(crate) fn untouched(session: &str, paths: &[RelPath]) -> String {
     )
 }
 
-pub(crate) fn holder(holder: &Holder) -> String {
+/// Whom a run waits for, and what for.
+fn awaited(holder: &Holder) -> String {
     let who = match (holder.pid, holder.command.is_empty()) {
         (Some(pid), false) => format!("process {pid} (`{}`)", holder.command),
         (Some(pid), true) => format!("process {pid}"),
@@ -388,9 +389,22 @@ pub(crate) fn holder(holder: &Holder) -> String {
     } else {
         format!("the commands started by {who}, which has exited,")
     };
+    format!("{who} to finish its run in this project")
+}
+
+pub(crate) fn holder(holder: &Holder) -> String {
     format!(
-        "waiting for {who} to finish its run in this project (it holds `{}`)",
+        "waiting for {} (it holds `{}`)",
+        awaited(holder),
         holder.lock_file.display()
+    )
+}
+
+/// Ctrl-C or SIGTERM ended a wait for the run lock.
+pub(crate) fn interrupted_waiting(holder: &Holder) -> String {
+    format!(
+        "interrupted while waiting for {}: no session ran",
+        awaited(holder)
     )
 }
 

@@ -212,7 +212,7 @@ impl Project {
 }
 
 /// `text` as a regular expression that matches it literally.
-fn regex_escape(text: &str) -> String {
+pub fn regex_escape(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
