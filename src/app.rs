@@ -1,7 +1,7 @@
 //! One invocation of rtask: load the project, select, then list, explain or run.
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -86,12 +86,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         pythons: &pythons,
     };
     let selected = select::select(&project, &request)?;
-    let stdout = |text: &str| {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(Error::Output)
-    };
+    let stdout = |text: &str| crate::error::print_stdout(text.as_bytes());
     let store = (!args.no_cache).then(|| Store::new(&project.cache_dir));
     let requested = remote::config::Requested {
         flag: args.remote_cache.as_deref(),

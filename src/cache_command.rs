@@ -99,10 +99,7 @@ fn show_stats(cache: &Maintained, args: StatsArgs) -> Result<Exit, Error> {
     } else {
         words::cache_stats(shown, stats.as_ref(), SystemTime::now())
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Output)?;
+    crate::error::print_stdout(text.as_bytes())?;
     Ok(Exit::Success)
 }
 

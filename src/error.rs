@@ -302,3 +302,13 @@ impl Error {
         }
     }
 }
+
+/// Write `bytes` to stdout, all of them: a failure (a closed pipe, a full disk) is
+/// [`Error::Output`], never a panic.
+pub(crate) fn print_stdout(bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)
+}

@@ -91,7 +91,7 @@ pub fn main() -> ExitCode {
         cli::Command::Run(args) => app::run(*args, environment),
         cli::Command::Cache(args) => cache_command::run(args, environment),
         cli::Command::Init(args) => init::run(&args, &environment).map_err(Error::Init),
-        cli::Command::Schema(_) => Ok(schema::run()),
+        cli::Command::Schema(_) => schema::run(),
         cli::Command::Completions(args) => completions::run(&args),
         cli::Command::CompleteNames(args) => completions::names(&args, &environment),
         cli::Command::Watchdog => Ok(exec::watchdog::serve()),

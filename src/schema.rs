@@ -19,9 +19,9 @@ const ID: &str =
 const PYTHON_VERSION: &str = r"^([0-9]+(\.[0-9]+){0,2}t?|[a-z]+-?[0-9]+(\.[0-9]+){0,2})$";
 
 /// Print the schema on stdout.
-pub(crate) fn run() -> Exit {
-    print!("{}", render());
-    Exit::Success
+pub(crate) fn run() -> Result<Exit, crate::error::Error> {
+    crate::error::print_stdout(render().as_bytes())?;
+    Ok(Exit::Success)
 }
 
 /// The schema, pretty-printed (keys sorted) with a final newline.

@@ -245,3 +245,27 @@ fn colour_follows_the_flag() {
         .success()
         .stderr_lacks("\x1b[");
 }
+
+#[test]
+fn a_closed_stdout_is_an_error_not_a_crash() {
+    // `rtask schema | head -c 0`: the reader is gone before rtask writes.
+    let project = Project::with_tasks(TASKS);
+    for args in [
+        &["schema"][..],
+        &["completions", "bash"],
+        &["-l"],
+        &["--dry-run"],
+    ] {
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        drop(reader);
+        let output = project
+            .command(args)
+            .stdout(std::process::Stdio::from(writer))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

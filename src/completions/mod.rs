@@ -2,8 +2,6 @@
 //! (options, the first-word commands); for bash, zsh and fish a few lines of each shell call
 //! back `rtask --complete-names sessions|tags [-f PATH]` for the names in the task file.
 
-use std::io::Write;
-
 use clap_complete::Shell;
 
 use crate::cli::{CompleteNamesArgs, CompletionsArgs, NameKind};
@@ -15,15 +13,7 @@ use crate::taskfile;
 
 /// Print the script for `args.shell`.
 pub(crate) fn run(args: &CompletionsArgs) -> Result<Exit, Error> {
-    print(&script(args.shell))
-}
-
-/// Write `bytes` to stdout.
-fn print(bytes: &[u8]) -> Result<Exit, Error> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(Error::Output)?;
+    crate::error::print_stdout(&script(args.shell))?;
     Ok(Exit::Success)
 }
 
@@ -122,7 +112,8 @@ pub(crate) fn names(args: &CompleteNamesArgs, environment: &Environment) -> Resu
         .iter()
         .map(|name| format!("{name}\n"))
         .collect();
-    print(text.as_bytes())
+    crate::error::print_stdout(text.as_bytes())?;
+    Ok(Exit::Success)
 }
 
 /// The names of `kind` in the project, in the file's order, each once: a parametrized (or
