@@ -2,7 +2,7 @@
 //! failed — as text or as JSON (`--json`, documented in docs/dry-run-json.md). Runs nothing
 //! and stores nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -224,6 +224,9 @@ struct EntryEnvironment {
     version: String,
     platform: String,
     distributions: BTreeMap<String, String>,
+    /// The installers' seeds it held without `install` naming them, by name.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    seeds: BTreeSet<String>,
 }
 
 /// The plan as a JSON array, one object per session, in the order they would run.
@@ -274,6 +277,7 @@ pub(crate) fn json(project: &Project, plans: &[SessionPlan], posargs: &[String])
                             version: realised.version.clone(),
                             platform: realised.platform.clone(),
                             distributions: realised.distributions.clone(),
+                            seeds: realised.seeds.clone(),
                         }),
                 }),
                 _ => None,

@@ -90,14 +90,15 @@ fn a_kept_environment_never_serves_a_stale_result() {
         .stderr_lacks("check: cached")
         .stdout_has("No module named 'pytest'");
     assert!(!kept(&project));
-    // Back to pytest: remade with uv, and the entry made in venv's environment is served,
-    // as the distributions match (the installers' seeds aside).
+    // Back to pytest: remade with uv. The distributions match the entry made in venv's
+    // environment, but pip, which venv put there, is not here: it runs.
     project.write("requirements.txt", "pytest==9.2.0\n");
     project
         .rtask(&["check"])
         .success()
         .stderr_has("check: recreated `.rtask/venvs/check` with uv")
-        .stderr_has("check: cached");
+        .stderr_has("`pip` was in the entry's environment, not here")
+        .stderr_lacks("check: cached");
 }
 
 /// venv puts pip in an environment, uv does not: a result from a command that uses pip, made

@@ -126,7 +126,7 @@ fn a_consumer_restores_a_python_session_without_interpreter_or_environment() {
 }
 
 #[test]
-fn a_venv_made_entry_is_restored_in_an_environment_uv_made() {
+fn a_venv_made_entry_is_not_served_where_uv_left_out_pip() {
     let project = producer();
     let python = bin_with(&[("python3.11", real_python())]);
     let uv = bin_with(&[("uv", real_uv())]);
@@ -139,13 +139,22 @@ fn a_venv_made_entry_is_restored_in_an_environment_uv_made() {
         .stderr_has("unit_tests: running (no cache entry)");
     assert!(project.exists(".rtask/venvs/unit_tests/bin/pip"));
     project.remove("result.txt");
-    // Kept when uv appears: made again, uv makes it.
+    // Made again by uv, which leaves pip out: the same distributions, but a command could
+    // use pip, so the entry is not served; the result is made here and stored beside it.
     project
         .rtask_env(&["--reinstall", "unit_tests"], &[("PATH", &with_uv)])
         .success()
         .stderr_has("created `.rtask/venvs/unit_tests` with uv")
-        .stderr_has("unit_tests: cached");
+        .stderr_has("`pip` was in the entry's environment, not here")
+        .stderr_lacks("unit_tests: cached");
     assert!(!project.exists(".rtask/venvs/unit_tests/bin/pip"));
+    assert_eq!(project.read("result.txt"), "ok 9.2.0");
+    // Each backend's environment now finds its own entry.
+    project.remove("result.txt");
+    project
+        .rtask_env(&["unit_tests"], &[("PATH", &with_uv)])
+        .success()
+        .stderr_has("unit_tests: cached");
     assert_eq!(project.read("result.txt"), "ok 9.2.0");
 }
 

@@ -153,6 +153,9 @@ pub(crate) enum EnvironmentDifference {
         here: Option<String>,
         entry: Option<String>,
     },
+    /// An installer's seed (pip, setuptools, wheel) no `install` entry names, in one of the two
+    /// environments only (`here`: in this one): venv puts them in, uv does not.
+    Seed { name: String, here: bool },
     /// What a distribution copied from a local directory or archive installed.
     LocalInstall { name: String },
     /// The sources of a local dependency found in the environment.

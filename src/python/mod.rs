@@ -131,9 +131,16 @@ pub struct Realised {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub free_threaded: bool,
     /// Installed distributions, normalised name to version; without the installers' seeds
-    /// (pip, setuptools, wheel) unless the install arguments, their requirement files or the
-    /// commands name them: venv puts them in, uv does not.
+    /// (pip, setuptools, wheel) unless the install arguments or their requirement files name
+    /// them: venv puts them in, uv does not.
     pub distributions: BTreeMap<String, String>,
+    /// The installers' seeds installed but not named, by name only: their versions follow the
+    /// interpreter's bundled pip and do not count, but their presence does, as a command may
+    /// use them (`python -m pip`): an entry made where venv put pip in is never served where
+    /// uv left it out. Absent in entries made before it was recorded: those differ from an
+    /// environment with seeds, a miss.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub seeds: BTreeSet<String>,
     /// The distributions copied from local directories and archives: name to a digest of the
     /// files they installed (their `RECORD`).
     pub local_installs: BTreeMap<String, Digest>,
@@ -180,6 +187,12 @@ impl Realised {
                     entry: there.cloned(),
                 });
             }
+        }
+        if let Some(name) = self.seeds.symmetric_difference(&entry.seeds).next() {
+            return Some(EnvironmentDifference::Seed {
+                name: name.clone(),
+                here: self.seeds.contains(name),
+            });
         }
         let names: BTreeSet<&String> = self
             .local_installs
@@ -250,35 +263,8 @@ pub fn realised(root: &Path, session: &Session, env: &Env) -> Realised {
         .as_ref()
         .map(VenvSpec::requirements)
         .unwrap_or_default();
-    let mut named = References::of(root, &install).named(&install);
-    named.extend(seeds_used(session));
+    let named = References::of(root, &install).named(&install);
     realised_naming(env, &named)
-}
-
-/// The installers' seeds that `session`'s commands name (`pip install …`, `python -m pip`,
-/// `import pkg_resources`, `python setup.py`): those count as if `install` named them, so that
-/// a result made where venv put them in is never served where uv left them out. A word is
-/// enough: counting a seed costs at most a miss between backends, never a wrong result.
-fn seeds_used(session: &Session) -> BTreeSet<String> {
-    let mut used = BTreeSet::new();
-    for command in &session.commands {
-        for argument in command.template.expand(&[]) {
-            if argument.contains("setup.py") {
-                used.insert("setuptools".to_string());
-            }
-            let words = argument.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
-            for word in words {
-                let seed = match word {
-                    "pip" | "pip3" => "pip",
-                    "setuptools" | "pkg_resources" | "easy_install" => "setuptools",
-                    "wheel" => "wheel",
-                    _ => continue,
-                };
-                used.insert(seed.to_string());
-            }
-        }
-    }
-    used
 }
 
 /// What `env` holds, keeping the installers' seeds that `named` holds.
@@ -293,6 +279,12 @@ fn realised_naming(env: &Env, named: &BTreeSet<String>) -> Realised {
             .iter()
             .filter(|(name, _)| !SEEDS.contains(&name.as_str()) || named.contains(*name))
             .map(|(name, version)| (name.clone(), version.clone()))
+            .collect(),
+        seeds: env
+            .distributions
+            .keys()
+            .filter(|name| SEEDS.contains(&name.as_str()) && !named.contains(*name))
+            .cloned()
             .collect(),
         local_installs: env
             .copies
@@ -770,7 +762,6 @@ mod tests {
         }
     }
 
-    /// venv seeds pip (and setuptools), uv seeds nothing: neither counts unless asked for.
     #[test]
     fn nox_names_environment_directories() {
         assert_eq!(nox_dir_name("tests-3.12"), "tests-3-12");
@@ -782,8 +773,10 @@ mod tests {
         assert_eq!(nox_dir_name("(…)"), "");
     }
 
+    /// venv seeds pip (and setuptools), uv seeds nothing: their versions do not count unless
+    /// asked for, their presence does.
     #[test]
-    fn installer_seeds_are_left_out_unless_named() {
+    fn installer_seeds_count_by_presence_unless_named() {
         let venv_made = env(&[
             ("pip", "24.0"),
             ("setuptools", "65.5.0"),
@@ -791,9 +784,23 @@ mod tests {
         ]);
         let uv_made = env(&[("pytest", "9.2.0")]);
         let none = BTreeSet::new();
-        assert_eq!(
+        let (venv, uv) = (
             realised_naming(&venv_made, &none),
-            realised_naming(&uv_made, &none)
+            realised_naming(&uv_made, &none),
+        );
+        // Their versions do not count, but whether they are there does.
+        assert_eq!(venv.distributions, uv.distributions);
+        assert_eq!(
+            venv.first_difference(&uv),
+            Some(EnvironmentDifference::Seed {
+                name: "pip".into(),
+                here: true
+            })
+        );
+        let newer_pip = env(&[("pip", "25.0"), ("setuptools", "70.0"), ("pytest", "9.2.0")]);
+        assert_eq!(
+            venv.first_difference(&realised_naming(&newer_pip, &none)),
+            None
         );
         let named = BTreeSet::from(["setuptools".to_string()]);
         let realised = realised_naming(&venv_made, &named);

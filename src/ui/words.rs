@@ -199,6 +199,12 @@ fn environment_difference(difference: &EnvironmentDifference) -> String {
                 version(entry)
             ),
         },
+        EnvironmentDifference::Seed { name, here: true } => {
+            format!("`{name}` is in the environment here, not in the entry's (an installer's seed)")
+        }
+        EnvironmentDifference::Seed { name, here: false } => {
+            format!("`{name}` was in the entry's environment, not here (an installer's seed)")
+        }
         EnvironmentDifference::LocalInstall { name } => {
             format!("the files `{name}` installed from its local source differ from the entry's")
         }
