@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -107,10 +108,13 @@ pub(crate) enum Destination {
     /// never seen half written, and two runs writing it at once leave one whole report. A
     /// symbolic link is resolved first: the file it points to is replaced, the link stays.
     File(PathBuf),
-    /// Written in place, as nothing can be renamed over it: a device or a pipe (`/dev/stdout`,
-    /// `/dev/null`), or another user's file in a sticky directory (`/tmp`) that this user may
-    /// write but not replace.
+    /// Written in place, as it cannot be renamed over: another user's file in a sticky
+    /// directory (`/tmp`) that this user may write but not replace.
     InPlace(PathBuf),
+    /// Appended to: a device, a pipe or a descriptor (`/dev/stdout`, `/dev/null`), which may
+    /// stand for a file that holds this run's output already (`rtask --report /dev/stdout >
+    /// all.log`): the report goes after it, as the run's own lines do.
+    Append(PathBuf),
 }
 
 /// Why `--report`'s file cannot be written: found before any session runs, so that a run
@@ -134,6 +138,10 @@ pub(crate) enum Unwritable {
     },
     #[error("its symbolic links go round in a loop")]
     LinkLoop,
+    #[error("it ends with `/`, which names a directory")]
+    TrailingSlash,
+    #[error("its name is longer than the {NAME_MAX} bytes a file name may have")]
+    NameTooLong,
     /// The path is a symbolic link, and what it points to cannot be written.
     #[error("it links to `{}`, and {problem}", target.display())]
     Link {
@@ -150,6 +158,9 @@ impl Unwritable {
                 "make it writable (`chmod u+w`), or give `--report` another file"
             }
             Unwritable::LinkLoop => "give `--report` a file, or a link that ends at one",
+            Unwritable::TrailingSlash | Unwritable::NameTooLong => {
+                "give `--report` the path of a file, such as `report.json`"
+            }
             Unwritable::NoDirectory(_)
             | Unwritable::NotADirectory(_)
             | Unwritable::IsADirectory
@@ -164,6 +175,28 @@ impl Unwritable {
 /// As many links as Linux follows in one path before it gives up (`ELOOP`).
 const MAX_LINKS: usize = 40;
 
+/// The longest file name Linux's file systems and macOS's take (`NAME_MAX`), in bytes.
+const NAME_MAX: usize = 255;
+
+/// What the system refuses in a path that names a file to create, which `Path` hides: a
+/// trailing `/` (`Path` drops it) and a name too long.
+fn names_a_file(path: &Path) -> Result<(), Unwritable> {
+    if path.as_os_str().as_bytes().ends_with(b"/") {
+        return Err(Unwritable::TrailingSlash);
+    }
+    match path.file_name() {
+        Some(name) if name.len() > NAME_MAX => Err(Unwritable::NameTooLong),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `path` names a device, a pipe or a descriptor through the system's own trees
+/// (`/dev/stdout`, `/proc/self/fd/1`): whatever it ends at, even a regular file stdout was
+/// redirected to, is written in place, as a shell's `>` would.
+fn system_path(path: &Path) -> bool {
+    path.starts_with("/dev") || path.starts_with("/proc")
+}
+
 /// Check that `path` (absolute) can be written as the report, and decide how: its directory
 /// exists, a file can be made in it, and the path is neither a directory nor a read-only file.
 /// Nothing is left behind, and an existing report is neither truncated nor touched.
@@ -172,10 +205,11 @@ pub(crate) fn check_writable(path: &Path) -> Result<Destination, Unwritable> {
     // path names.
     if let Ok(metadata) = fs::metadata(path)
         && !metadata.is_dir()
-        && !metadata.is_file()
+        && (!metadata.is_file() || system_path(path))
     {
-        return writable(path).map(|()| Destination::InPlace(path.to_path_buf()));
+        return writable(path).map(|()| Destination::Append(path.to_path_buf()));
     }
+    names_a_file(path)?;
     let target = follow_links(path)?;
     if target == path {
         check_file(target)
@@ -199,6 +233,10 @@ fn follow_links(path: &Path) -> Result<PathBuf, Unwritable> {
         let target = fs::read_link(&current).map_err(|source| Unwritable::Unreachable {
             path: current.clone(),
             source,
+        })?;
+        names_a_file(&target).map_err(|problem| Unwritable::Link {
+            target: target.clone(),
+            problem: Box::new(problem),
         })?;
         // A relative target is read from the link's directory; an absolute one replaces it.
         current = match current.parent() {
@@ -301,6 +339,10 @@ pub(crate) fn write(destination: &Destination, text: &str) -> io::Result<()> {
         Destination::InPlace(path) => fs::OpenOptions::new()
             .write(true)
             .truncate(true)
+            .open(path)?
+            .write_all(text.as_bytes()),
+        Destination::Append(path) => fs::OpenOptions::new()
+            .append(true)
             .open(path)?
             .write_all(text.as_bytes()),
         Destination::File(path) => {

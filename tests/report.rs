@@ -27,6 +27,8 @@ fn a_report_that_cannot_be_written_stops_the_run_before_it_starts() {
     symlink("taken", project.path("to_directory")).unwrap();
     symlink("loop_b", project.path("loop_a")).unwrap();
     symlink("loop_a", project.path("loop_b")).unwrap();
+    symlink("newdir/", project.path("slash_link")).unwrap();
+    let long = "a".repeat(300);
     let before = names(&project, ".");
     let cases = [
         ("missing", "no/such/dir/report.json"),
@@ -36,6 +38,9 @@ fn a_report_that_cannot_be_written_stops_the_run_before_it_starts() {
         ("ancestor_is_a_file", "tasks.toml/deeper/report.json"),
         ("link_to_directory", "to_directory"),
         ("link_loop", "loop_a"),
+        ("trailing_slash", "r.json/"),
+        ("link_to_a_slash", "slash_link"),
+        ("name_too_long", long.as_str()),
     ];
     for (name, path) in cases {
         let run = project.rtask(&["--report", path, "work"]);
@@ -211,4 +216,31 @@ fn a_report_error_into_a_closed_stderr_is_no_crash() {
         .unwrap();
     assert_eq!(status.code(), Some(3));
     assert!(!project.exists("runs.txt"));
+}
+
+#[test]
+fn a_report_to_dev_stdout_goes_after_the_output_it_was_redirected_with() {
+    // `rtask --report /dev/stdout >> all.log`: the log keeps what it held and the run's
+    // output, and the report follows them.
+    let project = Project::with_tasks(TASKS);
+    project.write("all.log", "PRECIOUS\n");
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(project.path("all.log"))
+        .unwrap();
+    let status = project
+        .command(&["--report", "/dev/stdout", "work"])
+        .stdout(Stdio::from(log))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let text = project.read("all.log");
+    assert!(text.starts_with("PRECIOUS\n"), "{text}");
+    let report = &text[text.find("{\n").unwrap()..];
+    let report: serde_json::Value = serde_json::from_str(report).unwrap();
+    assert_eq!(report["sessions"][0]["name"], "work");
+    assert_eq!(
+        names(&project, "."),
+        [".rtask", "all.log", "runs.txt", "tasks.toml"]
+    );
 }
