@@ -23,7 +23,7 @@ use crate::fingerprint::Fingerprinter;
 use crate::lock::Acquired;
 use crate::plan::reason::AbortReason;
 use crate::plan::{Decision, Planner};
-use crate::project::{Project, SessionId};
+use crate::project::{Backend, Project, SessionId};
 use crate::protected::{INTERPRETERS, Protected, STAT_CACHE, STATE_DIR};
 use crate::python::interpreter::{Finder, Surroundings};
 use crate::remote::Remote;
@@ -231,6 +231,16 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         .map(|config| Remote::new(config, &project.cache_dir, ui.clone()));
     planner.remote = run_remote.as_ref();
     let interrupts = Interrupts::install().map_err(Error::Signals)?;
+    // uv is checked before the lock is taken, when a session may make its environment with it:
+    // whatever a hanging `uv --version` leaves behind then cannot hold the lock, which the
+    // commands a run starts inherit.
+    if !args.no_venv
+        && any_backend(&project, &order, |b| {
+            matches!(b, Backend::Auto | Backend::Uv)
+        })
+    {
+        python.finder.uv_state();
+    }
     // One run at a time in a project; a run started by a session of this one (`rtask other`
     // in its commands) takes the lock of the next level instead of waiting for its parent.
     let level = lock::level(environment.get_os(lock::HELD_VAR), &project.root);
@@ -302,7 +312,10 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     };
     interrupts.finish();
     fingerprinter.save();
-    if let Some(hung) = python.finder.timed_out_uv_unsaid() {
+    // A session pinned to uv failed saying so; one that may fall back says it here.
+    if any_backend(&project, &order, |backend| backend == Backend::Auto)
+        && let Some(hung) = python.finder.timed_out_uv_unsaid()
+    {
         ui.uv_fallback(hung);
     }
     if let Some(remote) = &run_remote {
@@ -347,6 +360,16 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         Exit::Success
     } else {
         Exit::SessionFailed
+    })
+}
+
+/// Whether a session of `order` has an environment made by a backend `choice` accepts.
+fn any_backend(project: &Project, order: &[SessionId], choice: impl Fn(Backend) -> bool) -> bool {
+    order.iter().any(|&id| {
+        project.sessions[id]
+            .venv
+            .as_ref()
+            .is_some_and(|spec| choice(spec.backend))
     })
 }
 

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::process::Command;
 
 use crate::support::{Project, Run, path_without, require_wheelhouse, tools_path};
 
@@ -221,11 +222,22 @@ fn a_hanging_uv_is_given_up_on_and_said() {
         Project::with_tasks("[sessions.a]\npython = \"3.11\"\nrun = [\"python -c 'print(1)'\"]\n");
     // Made first with no uv around: the run below makes nothing.
     run_with_path(&project, &["a"], &path_without("uv", &[])).success();
+    // Two children: one in uv's process group, one that leaves it (`setsid`).
     let fakebin = fake_uv(
         &project,
-        "sleep 1000 &\necho $! > \"$(dirname \"$0\")/child\"\nwait",
+        "dir=\"$(dirname \"$0\")\"\nsleep 1000 &\necho $! > \"$dir/child\"\n\
+         setsid sleep 1000 &\necho $! > \"$dir/escaped\"\nwait",
     );
     let run = run_with_path(&project, &["a"], &tools_path(&[fakebin]));
+    let escaped = project.read("fakebin/escaped").trim().to_string();
+    // Whatever it holds, it is ended here.
+    let holds: Vec<PathBuf> = fs::read_dir(format!("/proc/{escaped}/fd"))
+        .map(|fds| {
+            fds.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = Command::new("kill").args(["-9", &escaped]).status();
     run.success();
     redacted().bind(|| {
         insta::assert_snapshot!(environment_lines(&run.stderr), @"note: `[ROOT]/fakebin/uv` does not run: `uv --version` did not answer within [TIME]; environments are made with venv instead");
@@ -235,6 +247,11 @@ fn a_hanging_uv_is_given_up_on_and_said() {
     assert!(
         stat.as_ref().map_or(true, |stat| stat.contains(") Z ")),
         "the hanging uv's child outlived the check: {stat:?}"
+    );
+    // The one that escaped was started before the run lock was taken: it cannot hold it.
+    assert!(
+        !holds.iter().any(|path| path.ends_with("run.lock")),
+        "an escaped child of uv holds the run lock: {holds:?}"
     );
 }
 
