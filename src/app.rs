@@ -193,7 +193,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
         .as_ref()
         .map(|path| {
             let path = environment.current_dir.join(path);
-            match report::check_writable(&path) {
+            match report::check_writable(&path, protected.dirs()) {
                 Ok(destination) => Ok((path, destination)),
                 Err(problem) => Err(Error::ReportPath { path, problem }),
             }

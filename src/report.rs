@@ -138,6 +138,8 @@ pub(crate) enum Unwritable {
     },
     #[error("its symbolic links go round in a loop")]
     LinkLoop,
+    #[error("it is in `{}`, which rtask keeps to itself", .0.display())]
+    Protected(PathBuf),
     #[error("it ends with `/`, which names a directory")]
     TrailingSlash,
     #[error("its name is longer than the {NAME_MAX} bytes a file name may have")]
@@ -158,6 +160,9 @@ impl Unwritable {
                 "make it writable (`chmod u+w`), or give `--report` another file"
             }
             Unwritable::LinkLoop => "give `--report` a file, or a link that ends at one",
+            Unwritable::Protected(_) => {
+                "give `--report` a file outside `.rtask/`, the cache and the environments"
+            }
             Unwritable::TrailingSlash | Unwritable::NameTooLong => {
                 "give `--report` the path of a file, such as `report.json`"
             }
@@ -200,7 +205,10 @@ fn system_path(path: &Path) -> bool {
 /// Check that `path` (absolute) can be written as the report, and decide how: its directory
 /// exists, a file can be made in it, and the path is neither a directory nor a read-only file.
 /// Nothing is left behind, and an existing report is neither truncated nor touched.
-pub(crate) fn check_writable(path: &Path) -> Result<Destination, Unwritable> {
+pub(crate) fn check_writable(
+    path: &Path,
+    protected: &[PathBuf],
+) -> Result<Destination, Unwritable> {
     // Followed by the system, as opening does: `/dev/stdout` may end at a pipe, which no
     // path names.
     if let Ok(metadata) = fs::metadata(path)
@@ -212,9 +220,9 @@ pub(crate) fn check_writable(path: &Path) -> Result<Destination, Unwritable> {
     names_a_file(path)?;
     let target = follow_links(path)?;
     if target == path {
-        check_file(target)
+        check_file(target, protected)
     } else {
-        check_file(target.clone()).map_err(|problem| Unwritable::Link {
+        check_file(target.clone(), protected).map_err(|problem| Unwritable::Link {
             target,
             problem: Box::new(problem),
         })
@@ -248,7 +256,7 @@ fn follow_links(path: &Path) -> Result<PathBuf, Unwritable> {
 }
 
 /// Check `target`, a path that is no symbolic link: a regular file to replace, or one to make.
-fn check_file(target: PathBuf) -> Result<Destination, Unwritable> {
+fn check_file(target: PathBuf, protected: &[PathBuf]) -> Result<Destination, Unwritable> {
     let existing = fs::metadata(&target).ok();
     if let Some(existing) = &existing {
         if existing.is_dir() {
@@ -257,6 +265,12 @@ fn check_file(target: PathBuf) -> Result<Destination, Unwritable> {
         writable(&target)?;
     }
     let directory = existing_directory(&target)?;
+    // rtask's own places (its state, the cache, the environments): a report there would
+    // replace its run lock or lie among its entries.
+    let resolved = fs::canonicalize(directory).unwrap_or_else(|_| directory.to_path_buf());
+    if let Some(dir) = protected.iter().find(|dir| resolved.starts_with(dir)) {
+        return Err(Unwritable::Protected(dir.clone()));
+    }
     let not_writable = |source| Unwritable::DirectoryNotWritable {
         directory: directory.to_path_buf(),
         source,

@@ -244,3 +244,26 @@ fn a_report_to_dev_stdout_goes_after_the_output_it_was_redirected_with() {
         [".rtask", "all.log", "runs.txt", "tasks.toml"]
     );
 }
+
+#[test]
+fn a_report_is_never_written_among_rtasks_own_files() {
+    let project = Project::with_tasks(TASKS);
+    project.rtask(&["work"]).success();
+    let lock = project.read(".rtask/run.lock");
+    let mut said = String::new();
+    for path in [".rtask/run.lock", ".rtask/r.json"] {
+        let run = project.rtask(&["--report", path, "work"]);
+        run.code(3);
+        said.push_str(&run.stderr);
+    }
+    project.redactions().bind(|| {
+        insta::assert_snapshot!(said, @r"
+        error: `--report [project]/.rtask/run.lock`: it is in `[project]/.rtask`, which rtask keeps to itself
+          hint: give `--report` a file outside `.rtask/`, the cache and the environments
+        error: `--report [project]/.rtask/r.json`: it is in `[project]/.rtask`, which rtask keeps to itself
+          hint: give `--report` a file outside `.rtask/`, the cache and the environments
+        ")
+    });
+    assert_eq!(project.read(".rtask/run.lock"), lock);
+    assert_eq!(project.read("runs.txt"), "ran\n");
+}
