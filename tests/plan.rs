@@ -108,9 +108,8 @@ fn a_second_run_waits_for_the_first_and_says_who_holds_the_lock() {
 }
 
 /// A second run waiting for the lock gets `signal` (SIGINT as from Ctrl-C, or SIGTERM): it
-/// ends its wait at once with 130, and the first run goes on to its end. What the second said,
-/// and the filters that make it the same on every run.
-fn interrupt_a_waiting_run(signal: Signal) -> (String, insta::Settings) {
+/// ends its wait at once with 130, says so, and the first run goes on to its end.
+fn interrupt_a_waiting_run(signal: Signal) {
     let project = Project::with_tasks(SLOW);
     let mut first = Running(Some(spawn(&project, &["slow"])));
     let first_pid = first.0.as_ref().unwrap().id();
@@ -164,29 +163,25 @@ fn interrupt_a_waiting_run(signal: Signal) -> (String, insta::Settings) {
     let mut settings = project.redactions();
     settings.add_filter(&format!(r"\b{first_pid}\b"), "[pid]");
     settings.add_filter(&format!("`{} ", regex_escape(RTASK)), "`rtask ");
-    (said(), settings)
+    // One pinned text for every signal.
+    settings.bind(|| {
+        insta::allow_duplicates! {
+            insta::assert_snapshot!(said(), @r"
+            rtask: waiting for process [pid] (`rtask slow`) to finish its run in this project (it holds `[project]/.rtask/run.lock`)
+            rtask: interrupted while waiting for process [pid] (`rtask slow`) to finish its run in this project: no session ran
+            ");
+        }
+    });
 }
 
 #[test]
 fn sigterm_ends_a_wait_for_the_lock() {
-    let (said, settings) = interrupt_a_waiting_run(Signal::SIGTERM);
-    settings.bind(|| {
-        insta::assert_snapshot!(said, @r"
-        rtask: waiting for process [pid] (`rtask slow`) to finish its run in this project (it holds `[project]/.rtask/run.lock`)
-        rtask: interrupted while waiting for process [pid] (`rtask slow`) to finish its run in this project: no session ran
-        ");
-    });
+    interrupt_a_waiting_run(Signal::SIGTERM);
 }
 
 #[test]
 fn ctrl_c_ends_a_wait_for_the_lock() {
-    let (said, settings) = interrupt_a_waiting_run(Signal::SIGINT);
-    settings.bind(|| {
-        insta::assert_snapshot!(said, @r"
-        rtask: waiting for process [pid] (`rtask slow`) to finish its run in this project (it holds `[project]/.rtask/run.lock`)
-        rtask: interrupted while waiting for process [pid] (`rtask slow`) to finish its run in this project: no session ran
-        ");
-    });
+    interrupt_a_waiting_run(Signal::SIGINT);
 }
 
 #[test]
