@@ -234,11 +234,7 @@ pub fn run(args: Args, environment: Environment) -> Result<Exit, Error> {
     // uv is checked before the lock is taken, when a session may make its environment with it:
     // whatever a hanging `uv --version` leaves behind then cannot hold the lock, which the
     // commands a run starts inherit.
-    if !args.no_venv
-        && any_backend(&project, &order, |b| {
-            matches!(b, Backend::Auto | Backend::Uv)
-        })
-    {
+    if !args.no_venv && any_backend(&project, &order, Backend::may_use_uv) {
         python.finder.uv_state();
     }
     // One run at a time in a project; a run started by a session of this one (`rtask other`

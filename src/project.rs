@@ -84,6 +84,14 @@ pub enum Backend {
     Conda(CondaTool),
 }
 
+impl Backend {
+    /// Whether an environment declared with this backend may be made by uv: unset (uv when
+    /// it is on `PATH` and runs) or `"uv"`.
+    pub fn may_use_uv(self) -> bool {
+        matches!(self, Backend::Auto | Backend::Uv)
+    }
+}
+
 /// The conda-like tool a conda environment is made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CondaTool {

@@ -658,15 +658,14 @@ impl Tools {
 /// The backend that makes an environment declared with `declared`: unset, uv when it is on
 /// `PATH` and runs, else venv. uv is run only for a declaration that may use it.
 fn concrete(declared: Backend, finder: &Finder) -> Result<Backend, NotReady> {
-    if !matches!(declared, Backend::Auto | Backend::Uv) {
+    if !declared.may_use_uv() {
         return Ok(declared);
     }
-    match (declared, finder.uv_state()) {
-        (Backend::Auto | Backend::Uv, UvState::Works(_)) => Ok(Backend::Uv),
-        (Backend::Auto, UvState::Missing | UvState::Broken(_)) => Ok(Backend::Venv),
-        (Backend::Uv, UvState::Missing) => Err(NotReady::UvMissing),
-        (Backend::Uv, UvState::Broken(broken)) => Err(NotReady::UvBroken(broken.clone())),
-        (other, _) => Ok(other),
+    match finder.uv_state() {
+        UvState::Works(_) => Ok(Backend::Uv),
+        UvState::Missing | UvState::Broken(_) if declared == Backend::Auto => Ok(Backend::Venv),
+        UvState::Missing => Err(NotReady::UvMissing),
+        UvState::Broken(broken) => Err(NotReady::UvBroken(broken.clone())),
     }
 }
 
