@@ -173,20 +173,12 @@ impl Realised {
                 entry: interpreter(entry),
             });
         }
-        let names: BTreeSet<&String> = self
-            .distributions
-            .keys()
-            .chain(entry.distributions.keys())
-            .collect();
-        for name in names {
-            let (here, there) = (self.distributions.get(name), entry.distributions.get(name));
-            if here != there {
-                return Some(EnvironmentDifference::Distribution {
-                    name: name.clone(),
-                    here: here.cloned(),
-                    entry: there.cloned(),
-                });
-            }
+        if let Some(name) = venv::first_change(&entry.distributions, &self.distributions) {
+            return Some(EnvironmentDifference::Distribution {
+                here: self.distributions.get(&name).cloned(),
+                entry: entry.distributions.get(&name).cloned(),
+                name,
+            });
         }
         if let Some(name) = self.seeds.symmetric_difference(&entry.seeds).next() {
             return Some(EnvironmentDifference::Seed {
@@ -194,23 +186,11 @@ impl Realised {
                 here: self.seeds.contains(name),
             });
         }
-        let names: BTreeSet<&String> = self
-            .local_installs
-            .keys()
-            .chain(entry.local_installs.keys())
-            .collect();
-        if let Some(name) = names
-            .into_iter()
-            .find(|name| self.local_installs.get(*name) != entry.local_installs.get(*name))
-        {
-            return Some(EnvironmentDifference::LocalInstall { name: name.clone() });
+        if let Some(name) = venv::first_change(&entry.local_installs, &self.local_installs) {
+            return Some(EnvironmentDifference::LocalInstall { name });
         }
-        let (here, there) = (&self.dependencies, &entry.dependencies);
-        let paths: BTreeSet<&String> = here.keys().chain(there.keys()).collect();
-        paths
-            .into_iter()
-            .find(|path| here.get(*path) != there.get(*path))
-            .map(|path| EnvironmentDifference::LocalDependency { path: path.clone() })
+        venv::first_change(&entry.dependencies, &self.dependencies)
+            .map(|path| EnvironmentDifference::LocalDependency { path })
     }
 
     /// The distributions counted, as `-v` and `--dry-run` say it.

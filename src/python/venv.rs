@@ -330,7 +330,7 @@ pub fn difference(
 }
 
 /// The first name whose value differs between `old` and `new` (or is in one only).
-fn first_change<T: PartialEq>(
+pub(super) fn first_change<T: PartialEq>(
     old: &BTreeMap<String, T>,
     new: &BTreeMap<String, T>,
 ) -> Option<String> {
