@@ -88,21 +88,28 @@ impl Uv {
     /// A uv this run found hanging (and gave up on after the timeout), when that was not
     /// said yet: it cost the run that wait even when no environment was made. Never checks.
     pub fn timed_out_unsaid(&self) -> Option<&BrokenUv> {
-        match self.checked.get() {
-            Some(UvState::Broken(
-                broken @ BrokenUv {
-                    failure: UvFailure::TimedOut(_),
-                    ..
-                },
-            )) if !self.noted.swap(true, Ordering::SeqCst) => Some(broken),
-            _ => None,
-        }
+        let hung = |failure: &UvFailure| matches!(failure, UvFailure::TimedOut(_));
+        self.unsaid(self.checked.get(), hung)
     }
 
     /// The broken uv, the first time this is asked in a run only.
     pub fn broken_once(&self) -> Option<&BrokenUv> {
-        match self.state() {
-            UvState::Broken(broken) if !self.noted.swap(true, Ordering::SeqCst) => Some(broken),
+        self.unsaid(Some(self.state()), |_| true)
+    }
+
+    /// The broken uv of `state` when its failure is `which` and the run has not said it yet;
+    /// it counts as said from here.
+    fn unsaid<'a>(
+        &self,
+        state: Option<&'a UvState>,
+        which: impl Fn(&UvFailure) -> bool,
+    ) -> Option<&'a BrokenUv> {
+        match state {
+            Some(UvState::Broken(broken))
+                if which(&broken.failure) && !self.noted.swap(true, Ordering::SeqCst) =>
+            {
+                Some(broken)
+            }
             _ => None,
         }
     }
