@@ -515,14 +515,15 @@ impl Act<'_> {
                             inputs,
                         } = keyed;
                         let environment = run.venv.map(|env| python::realised(root, session, env));
+                        let took = self.clock.took();
                         let result = Run {
                             environment,
                             ingredients,
                             inputs: &inputs,
                             outputs: &found,
                             log,
-                            duration: self.clock.took().total,
-                            commands: self.clock.took().commands.unwrap_or_default(),
+                            duration: took.total,
+                            commands: took.commands.unwrap_or_default(),
                             posargs: planner.posargs,
                         };
                         self.store(writer, store, result)
