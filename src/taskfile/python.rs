@@ -84,13 +84,11 @@ fn element_spans(text: &str, offset: usize) -> Vec<Range<usize>> {
     toml::from_str::<One>(&format!("{PREFIX}{text}")).map_or_else(
         |_| Vec::new(),
         |one| {
-            let shift = offset.wrapping_sub(PREFIX.len());
+            // Every element lies after the prefix: back to where the array lies in the file.
+            let at = |position: usize| offset + position.saturating_sub(PREFIX.len());
             one.v
                 .iter()
-                .map(|element| {
-                    let span = element.span();
-                    span.start.wrapping_add(shift)..span.end.wrapping_add(shift)
-                })
+                .map(|element| at(element.span().start)..at(element.span().end))
                 .collect()
         },
     )
